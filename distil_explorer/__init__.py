@@ -1,0 +1,37 @@
+"""distil-explorer: look inside DistilBERT-style encoders from a notebook.
+
+Public names are imported lazily, so that `import distil_explorer` is cheap
+and the Keras backend is chosen only when a model is first needed.
+"""
+
+import importlib
+import os
+
+if "keras" not in __import__("sys").modules:
+    # torch is this project's default backend; Keras's own default is
+    # tensorflow. An explicit KERAS_BACKEND always wins.
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "DistilBertBackbone": "distil_explorer.model.backbone",
+    "Trace": "distil_explorer.trace",
+    "capture": "distil_explorer.trace",
+    "ParameterRow": "distil_explorer.analysis.params",
+    "parameter_table": "distil_explorer.analysis.params",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'distil_explorer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,1 @@
+"""Plain numpy analysis: arrays (or a Trace) in, arrays out. Never imports keras."""

@@ -1,0 +1,1 @@
+"""The Keras model: layers, backbone, presets and input validation."""

@@ -1,0 +1,199 @@
+"""`DistilBertBackbone`: the KerasNLP/keras-hub DistilBERT encoder API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from distil_explorer.model.layers import DistilBertEmbeddings, DistilBertEncoderLayer
+from distil_explorer.model.presets import backbone_presets
+from distil_explorer.model.validation import check_config, check_inputs
+
+
+class DistilBertBackbone(keras.Model):
+    """A DistilBERT encoder network.
+
+    This network implements a bi-directional Transformer-based encoder as
+    described in "DistilBERT, a distilled version of BERT: smaller, faster,
+    cheaper and lighter". It includes the embedding lookups and transformer
+    layers, but not the masked language model or classification heads.
+
+    The default constructor gives a fully customizable, randomly initialized
+    DistilBERT encoder with any number of layers, heads and embedding
+    dimensions. To load preset architectures and weights, use
+    `from_preset()`. To look inside a forward pass, pass the backbone to
+    `distil_explorer.capture`.
+
+    Args:
+        vocabulary_size: int. The size of the token vocabulary.
+        num_layers: int. The number of transformer layers.
+        num_heads: int. The number of attention heads for each transformer.
+            The hidden size must be divisible by the number of heads.
+        hidden_dim: int. The size of the transformer encoding layers.
+        intermediate_dim: int. The output dimension of the first Dense layer
+            in the two-layer feedforward network of each transformer.
+        dropout: float. Dropout probability for the Transformer encoder.
+        max_sequence_length: int. The maximum sequence length this encoder can
+            consume; it sets the shape of the position embedding table.
+        dtype: None, str or `keras.DTypePolicy`. The dtype for computations
+            and weights: "float32", "float16", "bfloat16", "mixed_float16" or
+            "mixed_bfloat16". Softmax and layer normalization always run in
+            float32.
+
+    Examples:
+    ```python
+    input_data = {
+        "token_ids": np.ones(shape=(1, 12), dtype="int32"),
+        "padding_mask": np.array([[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]]),
+    }
+
+    # Randomly initialized DistilBERT encoder with custom config.
+    model = distil_explorer.DistilBertBackbone(
+        vocabulary_size=30552,
+        num_layers=4,
+        num_heads=4,
+        hidden_dim=256,
+        intermediate_dim=512,
+        max_sequence_length=128,
+    )
+    model(input_data)
+
+    # A built-in preset's architecture with random weights.
+    model = distil_explorer.DistilBertBackbone.from_preset(
+        "distil_bert_base_en_uncased", load_weights=False
+    )
+    ```
+    """
+
+    presets = backbone_presets
+
+    def __init__(
+        self,
+        vocabulary_size: int,
+        num_layers: int,
+        num_heads: int,
+        hidden_dim: int,
+        intermediate_dim: int,
+        dropout: float = 0.1,
+        max_sequence_length: int = 512,
+        dtype: Any = None,
+        **kwargs,
+    ):
+        config = check_config(
+            vocabulary_size,
+            num_layers,
+            num_heads,
+            hidden_dim,
+            intermediate_dim,
+            dropout,
+            max_sequence_length,
+            dtype,
+        )
+
+        # === Layers ===
+        # Locals until super().__init__: on the torch backend every layer is a
+        # torch.nn.Module, which cannot be assigned before Module.__init__.
+        embeddings = DistilBertEmbeddings(
+            vocabulary_size=config["vocabulary_size"],
+            max_sequence_length=config["max_sequence_length"],
+            hidden_dim=config["hidden_dim"],
+            dropout=config["dropout"],
+            dtype=dtype,
+            name="embeddings",
+        )
+        transformer_layers = [
+            DistilBertEncoderLayer(
+                num_heads=config["num_heads"],
+                hidden_dim=config["hidden_dim"],
+                intermediate_dim=config["intermediate_dim"],
+                dropout=config["dropout"],
+                dtype=dtype,
+                name=f"transformer_layer_{i}",
+            )
+            for i in range(config["num_layers"])
+        ]
+
+        # === Functional graph ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        x = embeddings(token_ids)
+        for layer in transformer_layers:
+            x = layer(x, padding_mask)
+        super().__init__(
+            inputs={"token_ids": token_ids, "padding_mask": padding_mask},
+            outputs=x,
+            **kwargs,
+        )
+        # Functional drops `dtype`; the sublayers already carry the policy,
+        # this makes the model report it too (and get_config save it).
+        self.dtype_policy = keras.dtype_policies.get(dtype)
+
+        # === Config ===
+        self.embeddings = embeddings
+        self.transformer_layers = transformer_layers
+        self.vocabulary_size = config["vocabulary_size"]
+        self.num_layers = config["num_layers"]
+        self.num_heads = config["num_heads"]
+        self.hidden_dim = config["hidden_dim"]
+        self.intermediate_dim = config["intermediate_dim"]
+        self.dropout = config["dropout"]
+        self.max_sequence_length = config["max_sequence_length"]
+
+    def __call__(self, inputs, *args, **kwargs):
+        check_inputs(inputs, self.vocabulary_size, self.max_sequence_length)
+        return super().__call__(inputs, *args, **kwargs)
+
+    @property
+    def token_embedding(self) -> keras.layers.Embedding:
+        """A `keras.layers.Embedding` instance for embedding token ids."""
+        return self.embeddings.token_embedding
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "max_sequence_length": self.max_sequence_length,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DistilBertBackbone:
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+    @classmethod
+    def from_preset(
+        cls, preset: str, load_weights: bool = True, **kwargs
+    ) -> DistilBertBackbone:
+        """Instantiate a backbone from a preset.
+
+        A preset is a built-in name (`cls.presets.keys()`), a Kaggle Models
+        handle (`kaggle://owner/model/framework/variation[/version]`), a
+        Hugging Face handle (`hf://owner/repo`), or a local directory in
+        keras-hub or Hugging Face transformers format.
+
+        Args:
+            preset: str. Where the config and weights come from.
+            load_weights: bool. If False, the preset's config is built with
+                random weights and no weights file is read.
+            **kwargs: overrides for the config, e.g. `dtype="bfloat16"`.
+
+        Examples:
+        ```python
+        model = DistilBertBackbone.from_preset(
+            "distil_bert_base_en_uncased", load_weights=False
+        )
+        ```
+        """
+        from distil_explorer.weights.loading import load_backbone
+
+        return load_backbone(cls, preset, load_weights=load_weights, **kwargs)

@@ -1,0 +1,57 @@
+"""The capture path: run a backbone layer by layer and keep what it computed."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from distil_explorer.model.validation import check_inputs
+from distil_explorer.runtime.devices import device_of
+
+
+def _inference_context():
+    # Keras leaves autograd on for eager torch calls; a capture never needs
+    # gradients, and recording them costs time and memory.
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.inference_mode()
+    return contextlib.nullcontext()
+
+
+def run_capture(backbone, inputs: dict[str, Any], trace_type):
+    """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`)."""
+    check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
+    token_ids = ops.convert_to_tensor(np.asarray(inputs["token_ids"]), dtype="int32")
+    padding_mask = ops.convert_to_tensor(
+        np.asarray(inputs["padding_mask"]), dtype="int32"
+    )
+    with _inference_context():
+        x = backbone.embeddings(token_ids, training=False)
+        hidden_states, attentions = [x], []
+        for layer in backbone.transformer_layers:
+            x, probabilities = layer(
+                x, padding_mask, training=False, return_attention=True
+            )
+            hidden_states.append(x)
+            attentions.append(probabilities)
+        device = device_of(x)
+        hidden = ops.convert_to_numpy(ops.cast(ops.stack(hidden_states), "float32"))
+        attention = ops.convert_to_numpy(ops.stack(attentions))
+    config = backbone.get_config()
+    config["dtype"] = backbone.dtype_policy.name
+    for key in ("name", "trainable"):
+        config.pop(key, None)
+    return trace_type(
+        hidden_states=hidden,
+        attentions=attention,
+        token_ids=ops.convert_to_numpy(token_ids),
+        padding_mask=ops.convert_to_numpy(padding_mask),
+        config=config,
+        backend=keras.backend.backend(),
+        device=device,
+    )

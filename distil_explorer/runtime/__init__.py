@@ -1,0 +1,1 @@
+"""Where a model runs: backends, devices, and (later) worker processes."""

@@ -1,0 +1,1 @@
+"""Weights and configs from every place they are kept: formats and hubs."""

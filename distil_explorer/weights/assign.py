@@ -1,0 +1,44 @@
+"""Copy named arrays into a built backbone, all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+class WeightsMismatchError(ValueError):
+    """Weights that do not fit the backbone: missing, unexpected or misshapen."""
+
+
+def assign_weights(
+    backbone, arrays: Mapping[str, np.ndarray], source: str = "weights"
+) -> None:
+    """Assign `arrays` (variable path -> array) to `backbone`'s variables.
+
+    Every path and shape is checked before the first assignment, so a failed
+    load leaves the backbone exactly as it was.
+
+    Examples:
+    ```python
+    assign_weights(backbone, {"embeddings/layer_norm/gamma": np.ones(8), ...})
+    ```
+    """
+    variables = {v.path: v for v in backbone.weights}
+    missing = sorted(set(variables) - set(arrays))
+    unexpected = sorted(set(arrays) - set(variables))
+    if missing or unexpected:
+        raise WeightsMismatchError(
+            f"{source}: variables do not match the backbone; missing "
+            f"{missing[:5]}{' ...' if len(missing) > 5 else ''}, unexpected "
+            f"{unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
+        )
+    for path, variable in variables.items():
+        want, got = tuple(variable.shape), tuple(np.shape(arrays[path]))
+        if want != got:
+            raise WeightsMismatchError(
+                f"{source}: variable {path!r} has shape {got} in the file but "
+                f"{want} in the backbone"
+            )
+    for path, variable in variables.items():
+        variable.assign(np.asarray(arrays[path], dtype=variable.dtype))

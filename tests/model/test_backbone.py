@@ -1,0 +1,162 @@
+import keras
+import numpy as np
+import pytest
+
+from distil_explorer import DistilBertBackbone, capture
+from distil_explorer.model import layers as layers_module
+from tests.conftest import TINY, tiny_inputs
+
+
+def _out(x):
+    return keras.ops.convert_to_numpy(keras.ops.cast(x, "float32"))
+
+
+def test_call_returns_last_hidden_state(tiny_backbone):
+    out = tiny_backbone(tiny_inputs(batch=3, length=5))
+    assert tuple(out.shape) == (3, 5, TINY["hidden_dim"])
+
+
+@pytest.mark.parametrize("length", [1, 4, TINY["max_sequence_length"]])
+def test_variable_lengths(tiny_backbone, length):
+    out = _out(tiny_backbone(tiny_inputs(batch=2, length=length)))
+    assert out.shape == (2, length, TINY["hidden_dim"])
+    assert np.isfinite(out).all()
+
+
+def test_padding_content_does_not_leak_into_real_tokens(tiny_backbone):
+    inputs = tiny_inputs()
+    changed = {k: v.copy() for k, v in inputs.items()}
+    changed["token_ids"][1, -3:] = (changed["token_ids"][1, -3:] + 1) % 20
+    a, b = _out(tiny_backbone(inputs)), _out(tiny_backbone(changed))
+    np.testing.assert_allclose(a[1, :4], b[1, :4], atol=1e-6)
+    assert not np.allclose(a[1, 4:], b[1, 4:])
+
+
+def test_config_round_trip(tiny_backbone):
+    config = tiny_backbone.get_config()
+    restored = DistilBertBackbone.from_config(config)
+    assert restored.get_config() == config
+    assert restored.count_params() == tiny_backbone.count_params()
+    assert {k: config[k] for k in TINY} == TINY
+
+
+def test_serialization_round_trip_through_keras(tiny_backbone):
+    serialized = keras.saving.serialize_keras_object(tiny_backbone)
+    restored = keras.saving.deserialize_keras_object(
+        serialized, custom_objects={"DistilBertBackbone": DistilBertBackbone}
+    )
+    assert isinstance(restored, DistilBertBackbone)
+    assert restored.get_config() == tiny_backbone.get_config()
+
+
+def test_token_embedding_is_a_keras_embedding(tiny_backbone):
+    embedding = tiny_backbone.token_embedding
+    assert isinstance(embedding, keras.layers.Embedding)
+    assert tuple(embedding.embeddings.shape) == (20, 8)
+
+
+def test_attributes_store_the_constructor_arguments(tiny_backbone):
+    for key, value in TINY.items():
+        assert getattr(tiny_backbone, key) == value
+
+
+def test_seed_example_config_builds_and_runs():
+    model = DistilBertBackbone(
+        vocabulary_size=30552,
+        num_layers=4,
+        num_heads=4,
+        hidden_dim=256,
+        intermediate_dim=512,
+        max_sequence_length=128,
+    )
+    inputs = {
+        "token_ids": np.ones(shape=(1, 12), dtype="int32"),
+        "padding_mask": np.array([[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]]),
+    }
+    assert tuple(model(inputs).shape) == (1, 12, 256)
+
+
+EXPECTED_PARAMS = {
+    "distil_bert_base_en_uncased": 66_362_880,
+    "distil_bert_base_en": 65_190_912,
+    "distil_bert_base_multi": 134_734_080,
+}
+
+
+def test_presets_hold_the_three_seed_presets():
+    assert set(DistilBertBackbone.presets) >= set(EXPECTED_PARAMS)
+    for name, params in EXPECTED_PARAMS.items():
+        preset = DistilBertBackbone.presets[name]
+        assert preset["metadata"]["params"] == params
+        assert preset["metadata"]["description"]
+        assert preset["config"]["num_layers"] == 6
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
+def test_builtin_preset_config_has_keras_hub_parameter_count(name):
+    model = DistilBertBackbone.from_preset(name, load_weights=False)
+    assert model.count_params() == EXPECTED_PARAMS[name]
+
+
+def test_from_preset_accepts_config_overrides():
+    model = DistilBertBackbone.from_preset(
+        "distil_bert_base_en_uncased", load_weights=False, num_layers=1
+    )
+    assert model.num_layers == 1 and model.hidden_dim == 768
+
+
+def test_plain_call_uses_fused_attention_and_capture_does_not(
+    tiny_backbone, monkeypatch
+):
+    calls = []
+    fused = layers_module.ops.dot_product_attention
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return fused(*args, **kwargs)
+
+    monkeypatch.setattr(layers_module.ops, "dot_product_attention", counting)
+    tiny_backbone(tiny_inputs())
+    assert len(calls) == TINY["num_layers"]
+    calls.clear()
+    capture(tiny_backbone, tiny_inputs())
+    assert calls == []
+
+
+def test_capture_reads_the_same_variables_not_a_copy():
+    model = DistilBertBackbone(**TINY)
+    before = capture(model, tiny_inputs()).hidden_states[-1]
+    count = len(model.weights)
+    gamma = model.transformer_layers[-1].ffn_layer_norm.gamma
+    gamma.assign(keras.ops.convert_to_numpy(gamma) * 2.0)
+    after = capture(model, tiny_inputs()).hidden_states[-1]
+    assert len(model.weights) == count
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, _out(model(tiny_inputs())), atol=1e-5)
+
+
+def test_dropout_only_in_training():
+    model = DistilBertBackbone(**{**TINY, "dropout": 0.5})
+    inputs = tiny_inputs()
+    a, b = _out(model(inputs)), _out(model(inputs))
+    np.testing.assert_array_equal(a, b)
+    c, d = _out(model(inputs, training=True)), _out(model(inputs, training=True))
+    assert not np.allclose(c, d)
+
+
+@pytest.mark.parametrize("dtype", ["mixed_bfloat16", "bfloat16", "mixed_float16"])
+def test_reduced_precision_stays_close_to_float32(dtype):
+    keras.utils.set_random_seed(1)
+    full = DistilBertBackbone(**TINY)
+    low = DistilBertBackbone(**TINY, dtype=dtype)
+    for src, dst in zip(full.weights, low.weights, strict=True):
+        dst.assign(keras.ops.cast(src.value, dst.dtype))
+    inputs = tiny_inputs()
+    expected = _out(full(inputs))
+    got = _out(low(inputs))
+    tolerance = 0.1 if "bfloat16" in dtype else 0.02
+    np.testing.assert_allclose(got, expected, atol=tolerance)
+    trace = capture(low, inputs)
+    assert trace.attentions.dtype == np.float32
+    np.testing.assert_allclose(trace.attentions.sum(-1), 1.0, atol=1e-5)
+    assert trace.config["dtype"] == dtype

@@ -1,0 +1,129 @@
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from distil_explorer import Trace, capture
+from tests.conftest import TINY, tiny_inputs
+
+
+def test_shapes(tiny_trace):
+    layers, heads, hidden = TINY["num_layers"], TINY["num_heads"], TINY["hidden_dim"]
+    assert tiny_trace.hidden_states.shape == (layers + 1, 2, 7, hidden)
+    assert tiny_trace.attentions.shape == (layers, 2, heads, 7, 7)
+    assert tiny_trace.token_ids.shape == tiny_trace.padding_mask.shape == (2, 7)
+    assert tiny_trace.num_layers == layers and tiny_trace.num_heads == heads
+
+
+def test_attention_is_a_distribution_over_real_keys(tiny_trace):
+    attn = tiny_trace.attentions
+    np.testing.assert_allclose(attn.sum(-1), 1.0, atol=1e-6)
+    # Row 1 has its last 3 keys padded: exactly zero weight there.
+    assert (attn[:, 1, :, :, 4:] == 0.0).all()
+    assert (attn[:, 1, :, :, :4] > 0.0).all()
+
+
+def test_last_hidden_state_equals_plain_call(tiny_backbone, tiny_trace):
+    out = keras.ops.convert_to_numpy(tiny_backbone(tiny_inputs()))
+    np.testing.assert_allclose(tiny_trace.hidden_states[-1], out, atol=1e-5)
+
+
+def test_first_hidden_state_is_the_embeddings_output(tiny_backbone, tiny_trace):
+    ids = tiny_inputs()["token_ids"]
+    embedded = tiny_backbone.embeddings(keras.ops.convert_to_tensor(ids))
+    np.testing.assert_allclose(
+        tiny_trace.hidden_states[0], keras.ops.convert_to_numpy(embedded), atol=1e-6
+    )
+
+
+def test_records_where_it_ran(tiny_trace):
+    assert tiny_trace.backend == keras.backend.backend()
+    assert tiny_trace.device == "cpu"
+    assert {k: tiny_trace.config[k] for k in TINY} == TINY
+    assert tiny_trace.config["dtype"] == "float32"
+
+
+def test_is_frozen_and_read_only(tiny_trace):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tiny_trace.backend = "jax"
+    with pytest.raises(ValueError, match="read-only"):
+        tiny_trace.attentions[0, 0, 0, 0, 0] = 1.0
+
+
+def test_does_not_freeze_the_callers_arrays(tiny_trace):
+    hidden = np.array(tiny_trace.hidden_states)
+    Trace(
+        hidden_states=hidden,
+        attentions=tiny_trace.attentions,
+        token_ids=tiny_trace.token_ids,
+        padding_mask=tiny_trace.padding_mask,
+        config={},
+        backend="torch",
+        device="cpu",
+    )
+    hidden[0, 0, 0, 0] = 5.0  # still writable
+
+
+def test_save_load_round_trip_is_exact(tiny_trace, tmp_path):
+    path = tiny_trace.save(tmp_path / "trace.npz")
+    loaded = Trace.load(path)
+    for name in ("hidden_states", "attentions", "token_ids", "padding_mask"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(tiny_trace, name))
+        assert getattr(loaded, name).dtype == getattr(tiny_trace, name).dtype
+    assert loaded.config == tiny_trace.config
+    assert (loaded.backend, loaded.device, loaded.tokens) == ("torch", "cpu", None)
+
+
+def test_round_trip_keeps_tokens(tiny_trace, tmp_path):
+    tokens = [[f"t{i}" for i in range(7)], ["[CLS]", "é", "猫", "🙂", "x", "", " "]]
+    trace = dataclasses.replace(tiny_trace, tokens=tokens)
+    loaded = Trace.load(trace.save(tmp_path / "t.npz"))
+    assert loaded.tokens == tuple(tuple(row) for row in tokens)
+
+
+def test_save_refuses_other_suffixes(tiny_trace, tmp_path):
+    with pytest.raises(ValueError, match=r"allowed: a file name ending in \.npz"):
+        tiny_trace.save(tmp_path / "trace.json")
+
+
+def test_failed_save_leaves_nothing_behind(tiny_trace, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken)
+    with pytest.raises(OSError, match="disk full"):
+        tiny_trace.save(tmp_path / "trace.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_refuses_foreign_npz(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, meta=np.array('{"format": "x"}'))
+    with pytest.raises(ValueError, match="not a distil-explorer trace"):
+        Trace.load(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "shape", "message"),
+    [
+        ("hidden_states", (3, 2, 7), "hidden_states shape"),
+        ("attentions", (2, 2, 2, 7, 6), "attentions shape"),
+        ("padding_mask", (2, 6), "padding_mask shape"),
+    ],
+)
+def test_inconsistent_shapes_are_refused(tiny_trace, field, shape, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(tiny_trace, **{field: np.zeros(shape)})
+
+
+def test_tokens_must_match_ids(tiny_trace):
+    with pytest.raises(ValueError, match="one string per token id"):
+        dataclasses.replace(tiny_trace, tokens=[["a"] * 7])
+
+
+def test_capture_accepts_lists(tiny_backbone):
+    trace = capture(
+        tiny_backbone, {"token_ids": [[1, 2, 3]], "padding_mask": [[1, 1, 1]]}
+    )
+    assert trace.hidden_states.shape == (3, 1, 3, 8)
