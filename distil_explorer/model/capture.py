@@ -23,6 +23,12 @@ def _inference_context():
     return contextlib.nullcontext()
 
 
+def _to_numpy(x) -> np.ndarray:
+    if keras.backend.backend() == "torch":
+        return x.detach().cpu().numpy()  # no copy for CPU tensors
+    return ops.convert_to_numpy(x)
+
+
 def run_capture(backbone, inputs: dict[str, Any], trace_type):
     """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`)."""
     check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
@@ -40,8 +46,10 @@ def run_capture(backbone, inputs: dict[str, Any], trace_type):
             hidden_states.append(x)
             attentions.append(probabilities)
         device = device_of(x)
-        hidden = ops.convert_to_numpy(ops.cast(ops.stack(hidden_states), "float32"))
-        attention = ops.convert_to_numpy(ops.stack(attentions))
+        # One copy per array: each layer's tensor becomes numpy (a view on
+        # CPU torch), and np.stack copies it into place.
+        hidden = np.stack([_to_numpy(ops.cast(h, "float32")) for h in hidden_states])
+        attention = np.stack([_to_numpy(a) for a in attentions])
     config = backbone.get_config()
     config["dtype"] = backbone.dtype_policy.name
     for key in ("name", "trainable"):

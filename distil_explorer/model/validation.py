@@ -81,9 +81,10 @@ def check_config(
     hidden, heads = config["hidden_dim"], config["num_heads"]
     if hidden % heads:
         nearest_heads = max(d for d in range(1, heads + 1) if hidden % d == 0)
+        nearest_hidden = heads * max(1, round(hidden / heads))
         raise ValueError(
             f"hidden_dim={hidden}: not divisible by num_heads={heads}; allowed: "
-            f"hidden_dim a multiple of num_heads (e.g. {heads * max(1, round(hidden / heads))}) "
+            f"hidden_dim a multiple of num_heads (e.g. {nearest_hidden}) "
             f"or num_heads a divisor of hidden_dim (e.g. {nearest_heads})"
         )
     return config

@@ -83,11 +83,6 @@ def _strip_prefix(state: Mapping[str, np.ndarray], prefix: str) -> dict:
     return dict(state)
 
 
-def _dense(state, name: str) -> tuple[np.ndarray, np.ndarray]:
-    # torch Linear stores (out, in); Keras Dense stores (in, out).
-    return np.asarray(state[f"{name}.weight"]).T, np.asarray(state[f"{name}.bias"])
-
-
 def _layer_weights(state, num_layers: int, names: Mapping[str, str], layer_prefix):
     arrays = {}
     for i in range(num_layers):
@@ -101,9 +96,13 @@ def _layer_weights(state, num_layers: int, names: Mapping[str, str], layer_prefi
                     f"{prefix}{theirs}.bias"
                 ]
             else:
-                kernel, bias = _dense(state, prefix + theirs)
-                arrays[f"transformer_layer_{i}/{ours}/kernel"] = kernel
-                arrays[f"transformer_layer_{i}/{ours}/bias"] = bias
+                # Our Linear stores (out, in), as torch does: no transpose.
+                arrays[f"transformer_layer_{i}/{ours}/kernel"] = state[
+                    f"{prefix}{theirs}.weight"
+                ]
+                arrays[f"transformer_layer_{i}/{ours}/bias"] = state[
+                    f"{prefix}{theirs}.bias"
+                ]
     return arrays
 
 

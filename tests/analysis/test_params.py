@@ -27,7 +27,7 @@ def test_blocks_and_components_are_named_for_people(tiny_backbone):
     hidden, inter = TINY["hidden_dim"], TINY["intermediate_dim"]
     assert by_key[("embeddings", "token_embedding", "embeddings")].shape == (20, hidden)
     assert by_key[("layer 0", "attention.query", "kernel")].params == hidden * hidden
-    assert by_key[("layer 1", "ffn.output", "kernel")].shape == (inter, hidden)
+    assert by_key[("layer 1", "ffn.output", "kernel")].shape == (hidden, inter)
     assert by_key[("layer 1", "ffn.layer_norm", "gamma")].params == hidden
     assert {r.block for r in rows} == {"embeddings", "layer 0", "layer 1"}
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from distil_explorer import DistilBertBackbone, capture
-from distil_explorer.model import layers as layers_module
+from distil_explorer.model import kernels
 from tests.conftest import TINY, tiny_inputs
 
 
@@ -109,13 +109,13 @@ def test_plain_call_uses_fused_attention_and_capture_does_not(
     tiny_backbone, monkeypatch
 ):
     calls = []
-    fused = layers_module.ops.dot_product_attention
+    fused = kernels.fused_attention
 
     def counting(*args, **kwargs):
         calls.append(1)
         return fused(*args, **kwargs)
 
-    monkeypatch.setattr(layers_module.ops, "dot_product_attention", counting)
+    monkeypatch.setattr(kernels, "fused_attention", counting)
     tiny_backbone(tiny_inputs())
     assert len(calls) == TINY["num_layers"]
     calls.clear()

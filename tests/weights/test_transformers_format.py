@@ -116,11 +116,11 @@ def test_shape_mismatch_names_variable_and_both_shapes_and_changes_nothing(
     config = hf_distilbert.config.to_dict()
     state = {k: v.numpy() for k, v in hf_distilbert.state_dict().items()}
     arrays = backbone_weights(config, state)
-    arrays["transformer_layer_1/ffn_output/kernel"] = np.zeros((24, 15), "float32")
+    arrays["transformer_layer_1/ffn_output/kernel"] = np.zeros((16, 23), "float32")
     backbone = DistilBertBackbone(**backbone_config(config))
     before = [np.array(v.numpy()) for v in backbone.weights]
     with pytest.raises(
-        WeightsMismatchError, match=r"ffn_output/kernel.*\(24, 15\).*\(24, 16\)"
+        WeightsMismatchError, match=r"ffn_output/kernel.*\(16, 23\).*\(16, 24\)"
     ):
         assign_weights(backbone, arrays)
     for old, variable in zip(before, backbone.weights, strict=True):

@@ -1,0 +1,24 @@
+"""Interleaved timing: every implementation runs once per round, so machine
+noise (other processes, frequency changes) hits all of them alike."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def interleaved_medians(
+    functions: dict[str, Callable[[], object]], rounds: int = 10, warmup: int = 2
+) -> dict[str, float]:
+    """Median seconds per call of each function, measured round-robin."""
+    for _ in range(warmup):
+        for function in functions.values():
+            function()
+    samples: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
