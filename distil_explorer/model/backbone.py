@@ -172,7 +172,11 @@ class DistilBertBackbone(keras.Model):
 
     @classmethod
     def from_preset(
-        cls, preset: str, load_weights: bool = True, **kwargs
+        cls,
+        preset: str,
+        load_weights: bool = True,
+        allow_pickle: bool = False,
+        **kwargs,
     ) -> DistilBertBackbone:
         """Instantiate a backbone from a preset.
 
@@ -185,6 +189,9 @@ class DistilBertBackbone(keras.Model):
             preset: str. Where the config and weights come from.
             load_weights: bool. If False, the preset's config is built with
                 random weights and no weights file is read.
+            allow_pickle: bool. Also read `pytorch_model.bin` (pickle) when a
+                transformers checkpoint has no safetensors. Only for files
+                you trust.
             **kwargs: overrides for the config, e.g. `dtype="bfloat16"`.
 
         Examples:
@@ -196,4 +203,22 @@ class DistilBertBackbone(keras.Model):
         """
         from distil_explorer.weights.loading import load_backbone
 
-        return load_backbone(cls, preset, load_weights=load_weights, **kwargs)
+        return load_backbone(
+            cls, preset, load_weights=load_weights, allow_pickle=allow_pickle, **kwargs
+        )
+
+    def save_to_preset(self, preset_dir: str) -> None:
+        """Save config and weights as a keras-hub preset directory.
+
+        keras-hub's own `DistilBertBackbone.from_preset(preset_dir)` loads it.
+        Existing tokenizer files in `preset_dir` are kept.
+
+        Examples:
+        ```python
+        backbone.save_to_preset("./my_preset")
+        DistilBertBackbone.from_preset("./my_preset")
+        ```
+        """
+        from distil_explorer.weights.loading import save_backbone
+
+        save_backbone(self, preset_dir)

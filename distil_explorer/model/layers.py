@@ -14,11 +14,8 @@ import keras
 from keras import ops
 
 from distil_explorer.model import kernels
+from distil_explorer.model.initialization import kernel_initializer
 from distil_explorer.model.kernels import LAYER_NORM_EPSILON
-
-
-def _initializer() -> keras.initializers.Initializer:
-    return keras.initializers.TruncatedNormal(stddev=0.02)
 
 
 class Linear(keras.layers.Layer):
@@ -40,7 +37,7 @@ class Linear(keras.layers.Layer):
     def build(self, input_shape):
         self.kernel = self.add_weight(
             shape=(self.units, input_shape[-1]),
-            initializer=_initializer(),
+            initializer=kernel_initializer(),
             name="kernel",
         )
         self.bias = self.add_weight(
@@ -85,14 +82,14 @@ class DistilBertEmbeddings(keras.layers.Layer):
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size,
             hidden_dim,
-            embeddings_initializer=_initializer(),
+            embeddings_initializer=kernel_initializer(),
             dtype=policy,
             name="token_embedding",
         )
         self.position_embedding = keras.layers.Embedding(
             max_sequence_length,
             hidden_dim,
-            embeddings_initializer=_initializer(),
+            embeddings_initializer=kernel_initializer(),
             dtype=policy,
             name="position_embedding",
         )

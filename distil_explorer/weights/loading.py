@@ -1,11 +1,26 @@
-"""Resolve a preset to a config and (optionally) weights, and build a backbone."""
+"""Resolve a preset, detect its format from its files, and build a backbone.
+
+`DistilBertBackbone.from_preset` and `save_to_preset` delegate here, so the
+model class stays free of file formats and hubs.
+"""
 
 from __future__ import annotations
 
 import difflib
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
+from distil_explorer.model.initialization import skip_initialization
 from distil_explorer.model.presets import backbone_presets
+from distil_explorer.weights import keras_hub_format, transformers_files
+from distil_explorer.weights.assign import assign_weights
+from distil_explorer.weights.transformers_format import (
+    backbone_config,
+    backbone_weights,
+)
 
 
 def unknown_preset_error(preset: str) -> ValueError:
@@ -20,14 +35,111 @@ def unknown_preset_error(preset: str) -> ValueError:
     )
 
 
-def load_backbone(cls, preset: str, load_weights: bool = True, **kwargs: Any):
-    """Build `cls` from a preset; see `DistilBertBackbone.from_preset`."""
-    if preset not in backbone_presets:
-        raise unknown_preset_error(preset)
-    if load_weights:
-        raise NotImplementedError(
-            f"preset={preset!r}: loading weights lands with the weights issue; "
-            "use load_weights=False for the architecture with random weights"
+def preset_directory(preset: str | os.PathLike, allow_pickle: bool = False) -> Path:
+    """A local directory with the preset's files (downloading if needed)."""
+    local = Path(preset).expanduser()
+    if local.is_dir():
+        return local
+    entry = backbone_presets.get(str(preset))
+    if entry is not None and entry.get("package"):
+        from distil_explorer.weights.packaged import (
+            PackagedPresetError,
+            packaged_directory,
         )
-    config = {**backbone_presets[preset]["config"], **kwargs}
-    return cls(**config)
+
+        try:
+            return packaged_directory(str(preset), entry["package"])
+        except PackagedPresetError:
+            if not entry.get("hf_handle"):
+                raise
+    from distil_explorer.weights.hub import resolve_preset
+
+    return resolve_preset(str(preset), allow_pickle=allow_pickle)
+
+
+def detect_format(directory: Path) -> str:
+    """ "keras_hub" or "transformers", from the files in `directory`."""
+    if keras_hub_format.is_keras_hub_preset(directory):
+        return "keras_hub"
+    if transformers_files.is_transformers_checkpoint(directory):
+        return "transformers"
+    found = sorted(p.name for p in directory.iterdir())[:10]
+    raise ValueError(
+        f"preset directory={str(directory)!r}: no recognised config.json (found "
+        f"{found}); allowed: a keras-hub preset (config.json with class_name, "
+        "model.weights.h5) or a transformers checkpoint (config.json with "
+        "model_type, model.safetensors)"
+    )
+
+
+def read_preset(directory: Path, load_weights: bool, allow_pickle: bool = False):
+    """(constructor args, arrays by variable path or None) for a preset dir."""
+    if detect_format(directory) == "keras_hub":
+        config = keras_hub_format.read_config(directory)
+        if not load_weights:
+            return config, None
+        return config, keras_hub_format.read_weights(directory, config["num_layers"])
+    hf_config = transformers_files.read_config(directory)
+    config = backbone_config(hf_config, source=str(directory / "config.json"))
+    if not load_weights:
+        return config, None
+    state = transformers_files.read_state(directory, allow_pickle=allow_pickle)
+    return config, backbone_weights(hf_config, state, source=str(directory))
+
+
+def load_backbone(
+    cls,
+    preset: str | os.PathLike,
+    load_weights: bool = True,
+    allow_pickle: bool = False,
+    **kwargs: Any,
+):
+    """Build `cls` from a preset; see `DistilBertBackbone.from_preset`."""
+    name = str(preset)
+    looks_like_path = os.sep in name or name.startswith((".", "~")) or "://" in name
+    if name in backbone_presets and not load_weights:
+        return cls(**{**backbone_presets[name]["config"], **kwargs})
+    if name not in backbone_presets and not looks_like_path:
+        if not Path(name).is_dir():
+            raise unknown_preset_error(name)
+    directory = preset_directory(preset, allow_pickle=allow_pickle)
+    config, arrays = read_preset(directory, load_weights, allow_pickle)
+    config = {**config, **kwargs}
+    if arrays is None:
+        return cls(**config)
+    with skip_initialization():
+        backbone = cls(**config)
+    assign_weights(backbone, arrays, source=str(directory))
+    return backbone
+
+
+def save_backbone(backbone, directory: str | os.PathLike) -> Path:
+    """Write `backbone` as a keras-hub preset; see `save_to_preset`.
+
+    Files are written to a temporary sibling directory that is renamed into
+    place, so a failure leaves no half-written preset behind.
+    """
+    target = Path(directory).expanduser()
+    occupied = target.exists() and any(target.iterdir())
+    if occupied and not keras_hub_format.is_keras_hub_preset(target):
+        raise ValueError(
+            f"directory={str(target)!r}: exists and is not a preset; allowed: "
+            "a new or empty directory, or an existing preset to overwrite"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        if target.is_dir():  # keep files we do not write (tokenizer, assets)
+            shutil.copytree(target, staging, dirs_exist_ok=True)
+        keras_hub_format.write_preset_files(backbone, staging)
+        backup = None
+        if target.exists():
+            backup = target.with_name(f".{target.name}.old")
+            target.rename(backup)
+        staging.rename(target)
+        if backup is not None:
+            shutil.rmtree(backup)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
