@@ -1,0 +1,36 @@
+"""The README's two commands must stay true; CI runs the test command verbatim."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+
+
+def _commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.+?)\n```", section, flags=re.S)
+
+
+def test_readme_has_exactly_two_commands():
+    commands = _commands()
+    assert len(commands) == 2
+    assert all("\n" not in c for c in commands)
+    assert "jupyter lab notebooks/" in commands[0]
+    assert commands[1].endswith("python -m pytest")
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert _commands()[1] in ci
+
+
+def test_torch_is_installed_first_in_both_commands():
+    for command in _commands():
+        installs = re.findall(r"pip install ([^&]+)", command)
+        assert installs[0].strip() == "torch==2.13.0"
+
+
+def test_the_opened_notebook_exists():
+    path = _commands()[0].rsplit(" ", 1)[-1]
+    assert (ROOT / path).is_file()
