@@ -16,6 +16,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "DistilBertBackbone": "distil_explorer.model.backbone",
+    "DistilBertTokenizer": "distil_explorer.tokenizer",
+    "Encoding": "distil_explorer.tokenizer",
     "Trace": "distil_explorer.trace",
     "capture": "distil_explorer.trace",
     "ParameterRow": "distil_explorer.analysis.params",

@@ -157,7 +157,7 @@ def _check_shapes(hidden_states, attentions, token_ids, padding_mask) -> None:
         )
 
 
-def capture(backbone, inputs: dict[str, Any]) -> Trace:
+def capture(backbone, inputs: Any, *, tokenizer: Any = None) -> Trace:
     """Run `backbone` once and return every hidden state and attention map.
 
     The capture path runs the backbone's own layers (same variables, no
@@ -166,15 +166,47 @@ def capture(backbone, inputs: dict[str, Any]) -> Trace:
 
     Args:
         backbone: a `DistilBertBackbone`.
-        inputs: `{"token_ids": (B, T) ints, "padding_mask": (B, T) 0/1}`,
-            numpy arrays, lists or backend tensors.
+        inputs: `{"token_ids": (B, T) ints, "padding_mask": (B, T) 0/1}` as
+            numpy arrays, lists or backend tensors; or text (a string or a
+            list of strings) together with `tokenizer`; or an `Encoding`.
+        tokenizer: a `DistilBertTokenizer`, needed for text. Texts longer
+            than the backbone's `max_sequence_length` are truncated.
 
     Examples:
     ```python
     trace = capture(backbone, {"token_ids": ids, "padding_mask": mask})
     trace.hidden_states[-1]  # equals backbone(inputs) to 1e-5
+    trace = capture(backbone, "The cat sat.", tokenizer=tokenizer)
+    trace.tokens  # (("[CLS]", "the", "cat", "sat", ".", "[SEP]"),)
     ```
     """
     from distil_explorer.model.capture import run_capture
 
-    return run_capture(backbone, inputs, Trace)
+    tokens = None
+    if _is_text(inputs):
+        if tokenizer is None:
+            raise ValueError(
+                "inputs: text needs a tokenizer; allowed: capture(backbone, text, "
+                "tokenizer=DistilBertTokenizer.from_preset(...)) or a dict of "
+                "token_ids and padding_mask"
+            )
+        encoding = tokenizer(inputs)
+        if encoding.token_ids.shape[1] > backbone.max_sequence_length:
+            encoding = tokenizer(inputs, sequence_length=backbone.max_sequence_length)
+        inputs = encoding
+    if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
+        tokens, inputs = inputs.tokens, inputs.inputs
+    trace = run_capture(backbone, inputs, Trace)
+    if tokens is not None:
+        trace = dataclasses.replace(trace, tokens=tokens)
+    return trace
+
+
+def _is_text(inputs: Any) -> bool:
+    if isinstance(inputs, str):
+        return True
+    return (
+        isinstance(inputs, (list, tuple))
+        and len(inputs) > 0
+        and all(isinstance(t, str) for t in inputs)
+    )

@@ -127,3 +127,25 @@ def test_capture_accepts_lists(tiny_backbone):
         tiny_backbone, {"token_ids": [[1, 2, 3]], "padding_mask": [[1, 1, 1]]}
     )
     assert trace.hidden_states.shape == (3, 1, 3, 8)
+
+
+def test_capture_text_fills_tokens_and_truncates(tiny_backbone):
+    from distil_explorer import DistilBertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "."]
+    vocab += [f"w{i}" for i in range(20 - len(vocab))]
+    tokenizer = DistilBertTokenizer(vocab, lowercase=True)
+    trace = capture(tiny_backbone, ["The cat sat.", "cat"], tokenizer=tokenizer)
+    assert trace.tokens == (
+        ("[CLS]", "the", "cat", "sat", ".", "[SEP]"),
+        ("[CLS]", "cat", "[SEP]", "[PAD]", "[PAD]", "[PAD]"),
+    )
+    assert trace.padding_mask.tolist()[1] == [1, 1, 1, 0, 0, 0]
+    long = capture(tiny_backbone, "the cat " * 40, tokenizer=tokenizer)
+    assert long.token_ids.shape == (1, TINY["max_sequence_length"])
+    assert long.tokens[0][-1] == "[SEP]"
+
+
+def test_capture_text_without_tokenizer_says_what_to_do(tiny_backbone):
+    with pytest.raises(ValueError, match="text needs a tokenizer"):
+        capture(tiny_backbone, "hello")

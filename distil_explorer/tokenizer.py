@@ -1,0 +1,603 @@
+"""`DistilBertTokenizer`: BERT WordPiece on Hugging Face's `tokenizers` library.
+
+The normalizer, pre-tokenizer, WordPiece model, `[CLS] ... [SEP]` template,
+padding and truncation are all the Rust library's; this module only chooses
+their settings and reads and writes the two directory formats a DistilBERT
+tokenizer comes in: a keras-hub preset (`tokenizer.json` +
+`assets/tokenizer/vocabulary.txt`) and a Hugging Face checkpoint (`vocab.txt`
++ `tokenizer_config.json`, or only an HF `tokenizer.json`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import numbers
+import os
+import reprlib
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
+KERAS_HUB_CONFIG_FILE = "tokenizer.json"
+KERAS_HUB_VOCABULARY_FILE = "assets/tokenizer/vocabulary.txt"
+HF_VOCABULARY_FILE = "vocab.txt"
+HF_CONFIG_FILE = "tokenizer_config.json"
+_KERAS_HUB_CLASSES = ("DistilBertTokenizer", "BertTokenizer")
+_MAX_INPUT_CHARS_PER_WORD = 100  # BERT's: longer words become [UNK]
+_MAX_CACHED_LENGTHS = 8
+_FORMATS = (
+    "a keras-hub preset (tokenizer.json + assets/tokenizer/vocabulary.txt) or "
+    "a Hugging Face directory (vocab.txt [+ tokenizer_config.json], or an HF "
+    "WordPiece tokenizer.json)"
+)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Encoding:
+    """A tokenized batch: ids and padding mask for the backbone, plus strings.
+
+    All rows have the same length: the longest row, or the `sequence_length`
+    asked for. Arrays are read-only.
+
+    Attributes:
+        token_ids: int32 (B, T). `[CLS]` first, `[SEP]` after the last real
+            token, `[PAD]`'s id after it.
+        padding_mask: int32 (B, T), 1 for real tokens (`[CLS]` and `[SEP]`
+            included) and 0 for padding.
+        tokens: the token string at every position, `"[PAD]"` at padding;
+            same shape as `token_ids`.
+
+    Examples:
+    ```python
+    encoding = tokenizer(["The cat sat.", "Hello"])
+    encoding.tokens[1]  # ('[CLS]', 'hello', '[SEP]', '[PAD]', '[PAD]', '[PAD]')
+    backbone(encoding.inputs)
+    ```
+    """
+
+    token_ids: np.ndarray
+    padding_mask: np.ndarray
+    tokens: tuple[tuple[str, ...], ...]
+
+    @property
+    def inputs(self) -> dict[str, np.ndarray]:
+        """`{"token_ids", "padding_mask"}`, the backbone's inputs."""
+        return {"token_ids": self.token_ids, "padding_mask": self.padding_mask}
+
+
+class DistilBertTokenizer:
+    """A DistilBERT (BERT) WordPiece tokenizer on Hugging Face `tokenizers`.
+
+    Text is cleaned (control characters dropped, whitespace unified),
+    optionally lowercased and stripped of accents, split on whitespace,
+    punctuation and around CJK ideographs, then cut into WordPiece tokens
+    (`##` marks a continuation; a word with no split, or longer than 100
+    characters, is `[UNK]`). This is Hugging Face `BertTokenizer`'s
+    pipeline, and the tests hold it to `transformers` id for id.
+
+    Args:
+        vocabulary: list of str, or path to a `vocab.txt` / `vocabulary.txt`
+            with one token per line (line number = id). Must hold `[PAD]`,
+            `[UNK]`, `[CLS]` and `[SEP]`.
+        lowercase: bool. Lowercase the text first.
+        strip_accents: bool or None. Remove accents (NFD, then drop marks).
+            None follows `lowercase`, as in Hugging Face's `BertTokenizer`;
+            keras-hub's uncased DistilBERT sets `lowercase=True,
+            strip_accents=False`.
+        sequence_length: int or None. Default output length, `[CLS]` and
+            `[SEP]` included: longer texts are truncated (keeping `[SEP]`
+            last), shorter ones padded. None pads to the batch's longest row.
+        tokenize_chinese_chars: bool. Split around every CJK ideograph.
+        special_tokens_in_strings: bool. Read `[MASK]`, `[SEP]`, ... typed in
+            the text as those tokens (Hugging Face does); False splits them
+            like any text (keras-hub's default).
+
+    Examples:
+    ```python
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "s", "##at"]
+    tokenizer = DistilBertTokenizer(vocab, lowercase=True)
+    tokenizer("The cat sat").token_ids  # [[2, 5, 6, 7, 8, 3]]
+    tokenizer(["the", "the cat"]).padding_mask  # [[1, 1, 1, 0], [1, 1, 1, 1]]
+    DistilBertTokenizer.from_preset("distil_bert_base_en_uncased")
+    ```
+    """
+
+    def __init__(
+        self,
+        vocabulary: str | os.PathLike | list[str],
+        lowercase: bool = False,
+        strip_accents: bool | None = None,
+        sequence_length: int | None = None,
+        *,
+        tokenize_chinese_chars: bool = True,
+        special_tokens_in_strings: bool = True,
+    ) -> None:
+        self._vocabulary = _vocabulary_list(vocabulary)
+        # Duplicate tokens: the last id wins, as in Hugging Face's load_vocab.
+        self._token_to_id = {token: i for i, token in enumerate(self._vocabulary)}
+        self._lowercase = _checked_bool("lowercase", lowercase)
+        if strip_accents is None:
+            strip_accents = self._lowercase
+        self._strip_accents = _checked_bool("strip_accents", strip_accents)
+        self._sequence_length = _checked_length(sequence_length)
+        self._tokenize_chinese_chars = _checked_bool(
+            "tokenize_chinese_chars", tokenize_chinese_chars
+        )
+        self._special_tokens_in_strings = _checked_bool(
+            "special_tokens_in_strings", special_tokens_in_strings
+        )
+        # One configured Rust tokenizer per output length: its padding and
+        # truncation are state, and mutating a shared one per call would race.
+        self._backends: dict[int | None, Tokenizer] = {}
+
+    @property
+    def lowercase(self) -> bool:
+        """bool. Whether text is lowercased."""
+        return self._lowercase
+
+    @property
+    def strip_accents(self) -> bool:
+        """bool. Whether accents are stripped (None resolved at construction)."""
+        return self._strip_accents
+
+    @property
+    def sequence_length(self) -> int | None:
+        """int or None. Default output length, `[CLS]` and `[SEP]` included."""
+        return self._sequence_length
+
+    @property
+    def tokenize_chinese_chars(self) -> bool:
+        """bool. Whether text is split around CJK ideographs."""
+        return self._tokenize_chinese_chars
+
+    @property
+    def special_tokens_in_strings(self) -> bool:
+        """bool. Whether `[MASK]` etc. typed in text become those tokens."""
+        return self._special_tokens_in_strings
+
+    @property
+    def vocabulary_size(self) -> int:
+        """int. Number of vocabulary lines: the embedding table's row count."""
+        return len(self._vocabulary)
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """list of str. A copy of the vocabulary; index = id."""
+        return list(self._vocabulary)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments except `vocabulary`, resolved.
+
+        Examples:
+        ```python
+        DistilBertTokenizer(vocab, **tokenizer.get_config())  # same tokenizer
+        ```
+        """
+        return {
+            "lowercase": self._lowercase,
+            "strip_accents": self._strip_accents,
+            "sequence_length": self._sequence_length,
+            "tokenize_chinese_chars": self._tokenize_chinese_chars,
+            "special_tokens_in_strings": self._special_tokens_in_strings,
+        }
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return (
+            f"DistilBertTokenizer(vocabulary_size={self.vocabulary_size}, {settings})"
+        )
+
+    def token_to_id(self, token: str) -> int:
+        """The id of `token`.
+
+        Examples:
+        ```python
+        tokenizer.token_to_id("[CLS]")  # 101 for bert-base-uncased
+        ```
+        """
+        if token not in self._token_to_id:
+            raise ValueError(
+                f"token={token!r}: not in the vocabulary; allowed: one of the "
+                f"{self.vocabulary_size} vocabulary tokens"
+            )
+        return self._token_to_id[token]
+
+    def id_to_token(self, id: int) -> str:
+        """The token string of `id`.
+
+        Examples:
+        ```python
+        tokenizer.id_to_token(101)  # "[CLS]" for bert-base-uncased
+        ```
+        """
+        if not _is_int(id) or not 0 <= id < self.vocabulary_size:
+            raise ValueError(
+                f"id={id!r}: not a vocabulary id; allowed: an int in "
+                f"[0, {self.vocabulary_size - 1}]"
+            )
+        return self._vocabulary[int(id)]
+
+    def __call__(
+        self, texts: str | Sequence[str], sequence_length: int | None = None
+    ) -> Encoding:
+        """Tokenize a text or a batch of texts into an `Encoding`.
+
+        Args:
+            texts: str or non-empty sequence of str. A single str is a batch
+                of one.
+            sequence_length: int or None. Output length for this call,
+                `[CLS]` and `[SEP]` included; None uses the tokenizer's
+                `sequence_length`, and if that is None too, the longest row.
+
+        Examples:
+        ```python
+        tokenizer(["a short one", "a longer sentence here"], sequence_length=8)
+        ```
+        """
+        batch = _checked_texts(texts)
+        length = _checked_length(sequence_length)
+        if length is None:
+            length = self._sequence_length
+        encodings = self._backend(length).encode_batch(batch)
+        token_ids = np.array([e.ids for e in encodings], dtype=np.int32)
+        padding_mask = np.array([e.attention_mask for e in encodings], dtype=np.int32)
+        token_ids.flags.writeable = False
+        padding_mask.flags.writeable = False
+        tokens = tuple(tuple(e.tokens) for e in encodings)
+        return Encoding(token_ids=token_ids, padding_mask=padding_mask, tokens=tokens)
+
+    def _backend(self, length: int | None) -> Tokenizer:
+        backend = self._backends.get(length)
+        if backend is not None:
+            return backend
+        ids = self._token_to_id
+        backend = Tokenizer(
+            models.WordPiece(
+                ids,
+                unk_token="[UNK]",
+                max_input_chars_per_word=_MAX_INPUT_CHARS_PER_WORD,
+            )
+        )
+        backend.normalizer = normalizers.BertNormalizer(
+            clean_text=True,
+            handle_chinese_chars=self._tokenize_chinese_chars,
+            strip_accents=self._strip_accents,
+            lowercase=self._lowercase,
+        )
+        backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        backend.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]",
+            special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
+        )
+        if self._special_tokens_in_strings:
+            backend.add_special_tokens([t for t in SPECIAL_TOKENS if t in ids])
+        if length is not None:
+            # The library counts the template's [CLS] and [SEP] in max_length.
+            backend.enable_truncation(max_length=length)
+        backend.enable_padding(pad_id=ids["[PAD]"], pad_token="[PAD]", length=length)
+        if len(self._backends) >= _MAX_CACHED_LENGTHS:
+            self._backends.clear()
+        self._backends[length] = backend
+        return backend
+
+    @classmethod
+    def from_directory(cls, path: str | os.PathLike) -> DistilBertTokenizer:
+        """Load a tokenizer from a keras-hub preset or Hugging Face directory.
+
+        The format is read from the files: a `tokenizer.json` with
+        `class_name` and `config` is keras-hub's (its `lowercase` and
+        `strip_accents` are honoured as written); otherwise `vocab.txt` with
+        the optional `tokenizer_config.json` is Hugging Face's
+        (`do_lower_case` defaults to True, `strip_accents` follows it); a
+        Hugging Face `tokenizer.json` (WordPiece `model`) serves when there is
+        no `vocab.txt`. keras-hub's tokenizer-level `sequence_length` counts
+        tokens without `[CLS]`/`[SEP]`, so it is not read.
+
+        Args:
+            path: str or PathLike. The directory.
+
+        Examples:
+        ```python
+        DistilBertTokenizer.from_directory("tests/fixtures/keras_hub_tiny/preset")
+        DistilBertTokenizer.from_directory("~/models/distilbert-base-uncased")
+        ```
+        """
+        directory = Path(path).expanduser()
+        if not directory.is_dir():
+            raise FileNotFoundError(
+                f"path={str(path)!r}: not a directory; allowed: {_FORMATS}"
+            )
+        json_path = directory / KERAS_HUB_CONFIG_FILE
+        data = _read_json(json_path) if json_path.is_file() else None
+        if isinstance(data, dict) and "class_name" in data and "config" in data:
+            return cls._from_keras_hub(directory, data)
+        if (directory / HF_VOCABULARY_FILE).is_file():
+            return cls._from_transformers(directory)
+        if isinstance(data, dict) and "model" in data:
+            return cls._from_transformers_json(json_path, data)
+        raise FileNotFoundError(
+            f"path={str(path)!r}: no tokenizer files found; allowed: {_FORMATS}"
+        )
+
+    @classmethod
+    def from_preset(cls, preset: str) -> DistilBertTokenizer:
+        """Load the tokenizer of a preset name, handle or local directory.
+
+        Args:
+            preset: str. A built-in preset name (the offline
+                `all_minilm_l6_v2_en` included), a `kaggle://` or `hf://`
+                handle, or a directory; resolved (and downloaded, if needed)
+                by the same resolver as `DistilBertBackbone.from_preset`.
+
+        Examples:
+        ```python
+        DistilBertTokenizer.from_preset("distil_bert_base_en_uncased")
+        DistilBertTokenizer.from_preset("hf://distilbert/distilbert-base-uncased")
+        ```
+        """
+        from distil_explorer.weights.loading import preset_directory
+
+        return cls.from_directory(preset_directory(preset))
+
+    def save_to_preset(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Save as a keras-hub preset: `tokenizer.json` + the vocabulary asset.
+
+        keras-hub's `DistilBertTokenizer.from_preset` reads the result. Other
+        files in the directory (a backbone's `config.json`, weights) are left
+        alone. Both files are written to temporary names first and renamed
+        into place, so a failure leaves no half-written file. Saving the same
+        tokenizer again is a no-op; a *different* tokenizer already there is
+        an error unless `overwrite=True`. `sequence_length` is not saved
+        (keras-hub's tokenizer counts it without `[CLS]`/`[SEP]`).
+
+        Args:
+            path: str or PathLike. The preset directory; created if missing.
+            overwrite: bool. Replace a different tokenizer already there.
+
+        Examples:
+        ```python
+        tokenizer.save_to_preset("my_preset")
+        DistilBertTokenizer.from_directory("my_preset")
+        ```
+        """
+        directory = Path(path).expanduser()
+        files = {
+            directory / KERAS_HUB_CONFIG_FILE: json.dumps(
+                self._keras_hub_config(), indent=4
+            ),
+            directory / KERAS_HUB_VOCABULARY_FILE: "".join(
+                f"{token}\n" for token in self._vocabulary
+            ),
+        }
+        if not overwrite:
+            for target, text in files.items():
+                if target.exists() and target.read_bytes() != text.encode("utf-8"):
+                    raise FileExistsError(
+                        f"path={str(path)!r}: {target} already holds a different "
+                        "tokenizer; allowed: a new or empty directory, one holding "
+                        "this same tokenizer, or overwrite=True"
+                    )
+        _write_atomically(files)
+
+    def _keras_hub_config(self) -> dict[str, Any]:
+        config = {
+            "name": "distil_bert_tokenizer",
+            "trainable": True,
+            "dtype": {
+                "module": "keras",
+                "class_name": "DTypePolicy",
+                "config": {"name": "int32"},
+                "registered_name": None,
+            },
+            "config_file": KERAS_HUB_CONFIG_FILE,
+            "vocabulary": None,
+            "sequence_length": None,
+            "lowercase": self._lowercase,
+            "strip_accents": self._strip_accents,
+            "split": True,
+            "suffix_indicator": "##",
+            "oov_token": "[UNK]",
+            "special_tokens": None,
+            "special_tokens_in_strings": self._special_tokens_in_strings,
+        }
+        if not self._tokenize_chinese_chars:
+            # keras-hub's get_config omits split_on_cjk, but its constructor
+            # accepts it; written only when it differs from the default.
+            config["split_on_cjk"] = False
+        return {
+            "module": "keras_hub.src.models.distil_bert.distil_bert_tokenizer",
+            "class_name": "DistilBertTokenizer",
+            "config": config,
+            "registered_name": "keras_hub>DistilBertTokenizer",
+        }
+
+    @classmethod
+    def _from_keras_hub(cls, directory: Path, data: dict) -> DistilBertTokenizer:
+        source = directory / KERAS_HUB_CONFIG_FILE
+        if data["class_name"] not in _KERAS_HUB_CLASSES:
+            raise ValueError(
+                f"{source}: class_name={data['class_name']!r} is not a BERT "
+                f"WordPiece tokenizer; allowed: {', '.join(_KERAS_HUB_CLASSES)}"
+            )
+        config = data["config"]
+        for key, allowed in (
+            ("split", True),
+            ("suffix_indicator", "##"),
+            ("oov_token", "[UNK]"),
+        ):
+            _require(config, key, allowed, source)
+        vocabulary = directory / KERAS_HUB_VOCABULARY_FILE
+        if not vocabulary.is_file():
+            raise FileNotFoundError(
+                f"{vocabulary}: missing; {source} is a keras-hub tokenizer, which "
+                f"needs its vocabulary in {KERAS_HUB_VOCABULARY_FILE}"
+            )
+        return cls(
+            vocabulary,
+            lowercase=config.get("lowercase", False),
+            strip_accents=config.get("strip_accents", False),
+            tokenize_chinese_chars=config.get("split_on_cjk", True),
+            special_tokens_in_strings=config.get("special_tokens_in_strings", False),
+        )
+
+    @classmethod
+    def _from_transformers(cls, directory: Path) -> DistilBertTokenizer:
+        config_path = directory / HF_CONFIG_FILE
+        config = _read_json(config_path) if config_path.is_file() else {}
+        _require(config, "do_basic_tokenize", True, config_path)
+        # Older files store special tokens as AddedToken dicts.
+        tokens = {
+            key: value.get("content") if isinstance(value, dict) else value
+            for key, value in config.items()
+            if key.endswith("_token")
+        }
+        for name in ("unk", "sep", "pad", "cls", "mask"):
+            _require(tokens, f"{name}_token", f"[{name.upper()}]", config_path)
+        return cls(
+            directory / HF_VOCABULARY_FILE,
+            lowercase=config.get("do_lower_case", True),
+            strip_accents=config.get("strip_accents"),
+            tokenize_chinese_chars=config.get("tokenize_chinese_chars", True),
+        )
+
+    @classmethod
+    def _from_transformers_json(cls, source: Path, data: dict) -> DistilBertTokenizer:
+        model = data["model"] or {}
+        _require(model, "type", "WordPiece", source)
+        _require(model, "continuing_subword_prefix", "##", source)
+        _require(model, "unk_token", "[UNK]", source)
+        normalizer = data.get("normalizer") or {}
+        _require(normalizer, "type", "BertNormalizer", source)
+        vocab = model.get("vocab") or {}
+        by_id = {i: token for token, i in vocab.items()}
+        if sorted(by_id) != list(range(len(vocab))):
+            raise ValueError(
+                f"{source}: model.vocab ids are not 0..{len(vocab) - 1}; "
+                "allowed: a WordPiece vocabulary with consecutive ids"
+            )
+        return cls(
+            [by_id[i] for i in range(len(by_id))],
+            lowercase=normalizer.get("lowercase", True),
+            strip_accents=normalizer.get("strip_accents"),
+            tokenize_chinese_chars=normalizer.get("handle_chinese_chars", True),
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _checked_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}={value!r}: not a bool; allowed: True, False")
+    return bool(value)
+
+
+def _checked_length(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not _is_int(value) or value < 2:
+        raise ValueError(
+            f"sequence_length={value!r}: leaves no room for [CLS] and [SEP]; "
+            "allowed: an int >= 2, or None"
+        )
+    return int(value)
+
+
+def _checked_texts(texts: Any) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    shown = reprlib.repr(texts)
+    allowed = "allowed: a str or a non-empty list of str"
+    if not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray)):
+        raise ValueError(f"texts={shown}: not text; {allowed}")
+    if not texts:
+        raise ValueError(f"texts={shown}: an empty batch; {allowed}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(
+                f"texts={shown}: item {i} is a {type(text).__name__}; {allowed}"
+            )
+    return list(texts)
+
+
+def _vocabulary_list(vocabulary: Any) -> list[str]:
+    if isinstance(vocabulary, (str, os.PathLike)):
+        source = str(vocabulary)
+        path = Path(vocabulary).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"vocabulary={source!r}: no such file; allowed: a vocab.txt or "
+                "vocabulary.txt with one token per line, or a list of str"
+            )
+        with open(path, encoding="utf-8") as f:
+            # Hugging Face's load_vocab strips only the newline.
+            tokens = [line.rstrip("\n") for line in f]
+    elif isinstance(vocabulary, Sequence):
+        source = f"<list of {len(vocabulary)} tokens>"
+        tokens = list(vocabulary)
+        bad = next((t for t in tokens if not isinstance(t, str)), None)
+        if bad is not None:
+            raise ValueError(
+                f"vocabulary={source}: holds a {type(bad).__name__} ({bad!r}); "
+                "allowed: a list of str"
+            )
+    else:
+        raise ValueError(
+            f"vocabulary={reprlib.repr(vocabulary)}: not a vocabulary; allowed: "
+            "a path to a vocab.txt / vocabulary.txt, or a list of str"
+        )
+    if not tokens:
+        raise ValueError(
+            f"vocabulary={source!r}: empty; allowed: one token per line, "
+            f"including {', '.join(REQUIRED_TOKENS)}"
+        )
+    missing = [t for t in REQUIRED_TOKENS if t not in tokens]
+    if missing:
+        raise ValueError(
+            f"vocabulary={source!r}: lacks {', '.join(missing)}; allowed: a "
+            f"vocabulary holding {', '.join(REQUIRED_TOKENS)}"
+        )
+    return tokens
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{path}: not valid JSON ({error}); allowed: a JSON file"
+        ) from None
+
+
+def _require(config: dict, key: str, allowed: Any, source: Path) -> None:
+    value = config.get(key, allowed)
+    if value != allowed:
+        raise ValueError(
+            f"{source}: {key}={value!r} is not supported; allowed: {allowed!r}"
+        )
+
+
+def _write_atomically(files: dict[Path, str]) -> None:
+    temporary: list[str] = []
+    try:
+        for target, text in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(
+                dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+            )
+            temporary.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(text.encode("utf-8"))
+        for tmp, target in zip(temporary, files, strict=True):
+            os.replace(tmp, target)
+    finally:
+        for tmp in temporary:
+            Path(tmp).unlink(missing_ok=True)
