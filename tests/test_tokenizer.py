@@ -284,9 +284,9 @@ def test_from_preset_resolves_like_the_backbone(monkeypatch):
         return KERAS_HUB_PRESET
 
     # A stand-in for the resolver module, so this test does not import keras.
-    loading = types.ModuleType("distil_explorer.weights.loading")
-    loading.preset_directory = preset_directory
-    monkeypatch.setitem(sys.modules, "distil_explorer.weights.loading", loading)
+    locate = types.ModuleType("distil_explorer.weights.locate")
+    locate.preset_directory = preset_directory
+    monkeypatch.setitem(sys.modules, "distil_explorer.weights.locate", locate)
     tokenizer = DistilBertTokenizer.from_preset("kaggle://keras/distil_bert/tiny")
     assert asked == ["kaggle://keras/distil_bert/tiny"]
     assert tokenizer.vocabulary_size == 64

@@ -6,7 +6,6 @@ model class stays free of file formats and hubs.
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 import tempfile
@@ -17,44 +16,11 @@ from distil_explorer.model.initialization import skip_initialization
 from distil_explorer.model.presets import backbone_presets
 from distil_explorer.weights import keras_hub_format, transformers_files
 from distil_explorer.weights.assign import assign_weights
+from distil_explorer.weights.locate import preset_directory
 from distil_explorer.weights.transformers_format import (
     backbone_config,
     backbone_weights,
 )
-
-
-def unknown_preset_error(preset: str) -> ValueError:
-    names = sorted(backbone_presets)
-    close = difflib.get_close_matches(preset, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return ValueError(
-        f"preset={preset!r}: unknown built-in preset.{hint} allowed: "
-        + ", ".join(names)
-        + ", a local directory, 'kaggle://owner/model/framework/variation', "
-        "or 'hf://owner/repo'"
-    )
-
-
-def preset_directory(preset: str | os.PathLike, allow_pickle: bool = False) -> Path:
-    """A local directory with the preset's files (downloading if needed)."""
-    local = Path(preset).expanduser()
-    if local.is_dir():
-        return local
-    entry = backbone_presets.get(str(preset))
-    if entry is not None and entry.get("package"):
-        from distil_explorer.weights.packaged import (
-            PackagedPresetError,
-            packaged_directory,
-        )
-
-        try:
-            return packaged_directory(str(preset), entry["package"])
-        except PackagedPresetError:
-            if not entry.get("hf_handle"):
-                raise
-    from distil_explorer.weights.hub import resolve_preset
-
-    return resolve_preset(str(preset), allow_pickle=allow_pickle)
 
 
 def detect_format(directory: Path) -> str:
@@ -96,11 +62,8 @@ def load_backbone(
 ):
     """Build `cls` from a preset; see `DistilBertBackbone.from_preset`."""
     name = str(preset)
-    looks_like_path = os.sep in name or name.startswith((".", "~")) or "://" in name
     if name in backbone_presets and not load_weights:
         return cls(**{**backbone_presets[name]["config"], **kwargs})
-    if name not in backbone_presets and not looks_like_path and not Path(name).is_dir():
-        raise unknown_preset_error(name)
     directory = preset_directory(preset, allow_pickle=allow_pickle)
     config, arrays = read_preset(directory, load_weights, allow_pickle)
     config = {**config, **kwargs}

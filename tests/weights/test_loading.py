@@ -133,7 +133,9 @@ def test_other_architecture_config_is_refused(distilbert_dir, tmp_path):
 
 
 def test_unknown_builtin_name_lists_names_and_closest_match():
-    with pytest.raises(ValueError, match=r"Did you mean 'distil_bert_base_en_uncased'"):
+    with pytest.raises(
+        ValueError, match=r"(?i)did you mean .distil_bert_base_en_uncased."
+    ):
         DistilBertBackbone.from_preset("distil_bert_base_en_uncase")
 
 

