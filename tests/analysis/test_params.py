@@ -41,3 +41,12 @@ def test_params_by_block_matches_the_architecture(tiny_backbone):
         "layer 0": per_layer,
         "layer 1": per_layer,
     }
+
+
+def test_count_parameters_matches_built_models(tiny_backbone):
+    from distil_explorer.analysis.params import count_parameters
+    from distil_explorer.model.presets import backbone_presets
+
+    assert count_parameters(tiny_backbone.get_config()) == tiny_backbone.count_params()
+    for preset in backbone_presets.values():
+        assert count_parameters(preset["config"]) == preset["metadata"]["params"]

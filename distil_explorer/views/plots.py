@@ -1,0 +1,289 @@
+"""Static matplotlib figures of a Trace and of a parameter table.
+
+Every function builds its own `matplotlib.figure.Figure` (never pyplot's
+global figures, so nothing leaks between calls) and returns it: a notebook
+displays it, `fig.savefig("head.png")` or `"head.svg"` writes it. Padding is
+cut away before drawing. Layers and heads are numbered from 0, as in
+`Trace.attentions`; hidden-state index 0 is the embeddings output.
+matplotlib is imported only when a figure is made.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from distil_explorer.analysis.hidden import (
+    common_basis,
+    layer_similarity_matrix,
+    pca,
+    token_norms,
+)
+from distil_explorer.analysis.params import ParameterRow
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from distil_explorer.trace import Trace
+
+
+def plot_head(
+    trace: Trace, layer: int, head: int, index: int = 0, ax: Axes | None = None
+) -> Figure:
+    """Heatmap of one head's attention for one sequence, tokens on both axes.
+
+    Rows are queries, columns keys; padded positions are removed. The colour
+    scale runs from 0 to this map's largest weight, so a diffuse head still
+    shows its pattern; the colour bar gives the values. (`plot_model_view`
+    shares one 0 to 1 scale across heads instead, for comparison.)
+
+    Args:
+        trace: a `Trace`.
+        layer: int. 0 to num_layers - 1.
+        head: int. 0 to num_heads - 1.
+        index: int. Which sequence of the batch, 0 to B - 1.
+        ax: a matplotlib `Axes` to draw into, or None for a new figure with a
+            colour bar.
+
+    Returns:
+        The `Figure` that holds the heatmap.
+
+    Examples:
+    ```python
+    fig = plot_head(trace, layer=0, head=1)
+    fig.savefig("layer0_head1.svg")
+    ```
+    """
+    _check_range("layer", layer, trace.num_layers)
+    _check_range("head", head, trace.num_heads)
+    _check_range("index", index, trace.token_ids.shape[0])
+    real = np.flatnonzero(trace.padding_mask[index])
+    labels = _labels(trace, index, real)
+    attention = trace.attentions[layer, index, head][np.ix_(real, real)]
+    side = 2.0 + 0.22 * len(real)
+    fig, ax, created = _target(ax, (side + 1.0, side))
+    image = ax.imshow(attention, vmin=0.0, vmax=attention.max(), cmap="viridis")
+    fontsize = _fontsize(len(real))
+    ax.set_xticks(range(len(real)), labels, rotation=90, fontsize=fontsize)
+    ax.set_yticks(range(len(real)), labels, fontsize=fontsize)
+    ax.set_xlabel("key")
+    ax.set_ylabel("query")
+    ax.set_title(f"layer {layer}, head {head}")
+    if created:
+        fig.colorbar(image, ax=ax, label="attention", shrink=0.8)
+    return fig
+
+
+def plot_model_view(trace: Trace, index: int = 0) -> Figure:
+    """Every head of every layer as a small heatmap: layers down, heads across.
+
+    Each panel is titled "L{layer} H{head}" and shares the 0 to 1 colour
+    scale; padded positions are removed.
+
+    Args:
+        trace: a `Trace`.
+        index: int. Which sequence of the batch, 0 to B - 1.
+
+    Examples:
+    ```python
+    fig = plot_model_view(trace)
+    len(fig.axes) == trace.num_layers * trace.num_heads  # True
+    ```
+    """
+    _check_range("index", index, trace.token_ids.shape[0])
+    layers, heads = trace.num_layers, trace.num_heads
+    real = np.flatnonzero(trace.padding_mask[index])
+    maps = trace.attentions[:, index][..., real[:, None], real]
+    fig = _new_figure((1.3 * heads + 0.4, 1.4 * layers + 0.4))
+    grid = fig.subplots(layers, heads, squeeze=False)
+    for layer in range(layers):
+        for head in range(heads):
+            ax = grid[layer, head]
+            ax.imshow(maps[layer, head], vmin=0.0, vmax=1.0, cmap="viridis")
+            ax.set_title(f"L{layer} H{head}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    return fig
+
+
+def plot_hidden_states(trace: Trace, index: int = 0) -> Figure:
+    """Per-token norms at every layer, and how similar the layers are.
+
+    Left: the norm of each real token's hidden state (columns) at each
+    hidden-state index (rows, 0 = embeddings). Right: the mean cosine
+    similarity between every pair of hidden-state indices
+    (`layer_similarity_matrix`).
+
+    Args:
+        trace: a `Trace`.
+        index: int. Which sequence of the batch, 0 to B - 1.
+
+    Examples:
+    ```python
+    fig = plot_hidden_states(trace, index=1)
+    ```
+    """
+    _check_range("index", index, trace.token_ids.shape[0])
+    real = np.flatnonzero(trace.padding_mask[index])
+    labels = _labels(trace, index, real)
+    states = trace.hidden_states[:, index : index + 1]
+    mask = trace.padding_mask[index : index + 1]
+    norms = token_norms(states, mask)[:, 0, real]
+    similarity = layer_similarity_matrix(states, mask)
+    depth = [str(i) for i in range(states.shape[0])]
+    norms_width = 1.5 + 0.25 * len(real)
+    fig = _new_figure((norms_width + 5.0, 4.0))
+    left, right = fig.subplots(1, 2, width_ratios=[norms_width, 4.0])
+    image = left.imshow(norms, aspect="auto", cmap="magma")
+    left.set_xticks(
+        range(len(real)), labels, rotation=90, fontsize=_fontsize(len(real))
+    )
+    left.set_yticks(range(len(depth)), depth)
+    left.set_ylabel("hidden state (0 = embeddings)")
+    left.set_title("token norm")
+    fig.colorbar(image, ax=left, shrink=0.8)
+    image = right.imshow(similarity, vmin=-1.0, vmax=1.0, cmap="coolwarm")
+    right.set_xticks(range(len(depth)), depth)
+    right.set_yticks(range(len(depth)), depth)
+    right.set_title("layer similarity (cosine)")
+    fig.colorbar(image, ax=right, shrink=0.8)
+    return fig
+
+
+def plot_pca(
+    trace: Trace,
+    layer: int,
+    index: int = 0,
+    shared_basis: bool = False,
+    ax: Axes | None = None,
+) -> Figure:
+    """One sequence's tokens at one hidden-state index, on two principal axes.
+
+    Each point is a real token, labelled with its string and coloured by its
+    position. By default the axes are fitted to this layer alone (the best
+    view of it); with `shared_basis=True` they are fitted once on every layer
+    of the sequence (`common_basis`), so figures for different layers share
+    axes and can be compared side by side.
+
+    Args:
+        trace: a `Trace`.
+        layer: int. Hidden-state index, 0 (embeddings) to num_layers.
+        index: int. Which sequence of the batch, 0 to B - 1.
+        shared_basis: bool. Fit the axes on all layers instead of this one.
+        ax: a matplotlib `Axes` to draw into, or None for a new figure.
+
+    Examples:
+    ```python
+    fig = plot_pca(trace, layer=trace.num_layers)  # the last hidden state
+    ```
+    """
+    _check_range("layer", layer, trace.num_layers + 1)
+    _check_range("index", index, trace.token_ids.shape[0])
+    states = trace.hidden_states[:, index : index + 1]
+    mask = trace.padding_mask[index : index + 1]
+    basis = common_basis(states, mask) if shared_basis else None
+    projection = pca(states[layer], mask, basis=basis)
+    real = projection.positions[:, 1]
+    labels = _labels(trace, index, real)
+    fig, ax, _ = _target(ax, (5.5, 4.5))
+    x, y = projection.points.T
+    ax.scatter(x, y, c=real, cmap="viridis", s=30)
+    for label, px, py in zip(labels, x, y, strict=True):
+        ax.annotate(label, (px, py), xytext=(3, 3), textcoords="offset points")
+    ratio = projection.explained_variance_ratio
+    ax.set_xlabel(f"PC1 ({ratio[0]:.0%} of variance)")
+    ax.set_ylabel(f"PC2 ({ratio[1]:.0%} of variance)")
+    basis_name = "axes shared by all layers" if shared_basis else "axes of this layer"
+    ax.set_title(f"hidden state {layer}, sequence {index} ({basis_name})")
+    return fig
+
+
+def plot_parameters(rows: Sequence[ParameterRow]) -> Figure:
+    """Parameters per block as stacked bars, one colour per component.
+
+    The title gives the total, which is the sum of `rows` (for the output of
+    `parameter_table`, the backbone's `count_params()`).
+
+    Args:
+        rows: the `ParameterRow`s from `parameter_table(backbone)`.
+
+    Examples:
+    ```python
+    fig = plot_parameters(parameter_table(backbone))
+    fig.axes[0].get_title()  # "66,362,880 parameters"
+    ```
+    """
+    rows = list(rows)
+    if not rows or not all(isinstance(r, ParameterRow) for r in rows):
+        raise ValueError(
+            f"rows={rows[:3]!r}: allowed: a non-empty list of ParameterRow, "
+            "as parameter_table(backbone) returns"
+        )
+    blocks = list(dict.fromkeys(r.block for r in rows))
+    components = list(dict.fromkeys(r.component for r in rows))
+    counts = np.zeros((len(components), len(blocks)), dtype=np.int64)
+    for r in rows:
+        counts[components.index(r.component), blocks.index(r.block)] += r.params
+    fig = _new_figure((2.0 + 0.6 * len(blocks) + 2.5, 4.0))
+    import matplotlib
+
+    colours = matplotlib.colormaps["tab20"]
+    ax = fig.subplots()
+    bottom = np.zeros(len(blocks), dtype=np.int64)
+    for i, component in enumerate(components):
+        ax.bar(blocks, counts[i], bottom=bottom, label=component, color=colours(i % 20))
+        bottom += counts[i]
+    ax.set_ylabel("parameters")
+    ax.tick_params(axis="x", labelrotation=90)
+    ax.set_title(f"{int(counts.sum()):,} parameters")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    return fig
+
+
+def _check_range(name: str, value: int, stop: int) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name}={value!r}: allowed: an int, 0..{stop - 1}") from None
+    if not 0 <= value < stop:
+        raise ValueError(f"{name}={value}: out of range; allowed: 0..{stop - 1}")
+    return value
+
+
+def _labels(trace: Trace, index: int, positions: np.ndarray) -> list[str]:
+    if trace.tokens is not None:
+        return [trace.tokens[index][i] for i in positions]
+    return [str(trace.token_ids[index, i]) for i in positions]
+
+
+def _fontsize(count: int) -> float:
+    return float(np.clip(300.0 / max(count, 1), 4.0, 10.0))
+
+
+def _new_figure(size: tuple[float, float]) -> Figure:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "distil_explorer.views.plots needs matplotlib: pip install matplotlib"
+        ) from None
+    return Figure(figsize=size, layout="constrained")
+
+
+def _target(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes, bool]:
+    """Return (figure, axes, created): a new figure, or the one `ax` lives in."""
+    if ax is None:
+        fig = _new_figure(size)
+        return fig, fig.subplots(), True
+    from matplotlib.figure import Figure
+
+    fig = ax.figure
+    if not isinstance(fig, Figure):  # a SubFigure: return the whole figure
+        fig = fig.figure
+    return fig, ax, False
