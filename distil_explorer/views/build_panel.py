@@ -1,0 +1,158 @@
+"""The Build panel: choose a preset or a custom config, then build a backbone."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import ipywidgets as w
+
+from distil_explorer.analysis.params import count_parameters
+from distil_explorer.model.presets import OFFLINE_PRESET, backbone_presets
+from distil_explorer.model.validation import ALLOWED_DTYPES, check_config
+
+CUSTOM = "custom config"
+PATH_OR_HANDLE = "local path or kaggle:// / hf:// handle"
+CONFIG_FIELDS = (
+    "vocabulary_size",
+    "num_layers",
+    "num_heads",
+    "hidden_dim",
+    "intermediate_dim",
+    "max_sequence_length",
+)
+_DEFAULT_CUSTOM = {
+    "vocabulary_size": 30552,
+    "num_layers": 4,
+    "num_heads": 4,
+    "hidden_dim": 256,
+    "intermediate_dim": 512,
+    "dropout": 0.1,
+    "max_sequence_length": 128,
+    "dtype": "float32",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildRequest:
+    """What the person asked to build: a preset, or a custom config."""
+
+    preset: str | None
+    config: dict[str, Any] | None
+    load_weights: bool
+
+
+def form_config(values: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """Validate custom-config form values; (config or None, message for people).
+
+    Examples:
+    ```python
+    form_config({**defaults, "hidden_dim": 250, "num_heads": 4})
+    # (None, "hidden_dim=250: not divisible by num_heads=4; ...")
+    ```
+    """
+    try:
+        config = check_config(**values)
+    except ValueError as error:
+        return None, str(error)
+    return config, f"{count_parameters(config):,} parameters"
+
+
+def preset_choices() -> list[str]:
+    names = [OFFLINE_PRESET] + sorted(
+        n for n in backbone_presets if n != OFFLINE_PRESET
+    )
+    return [*names, PATH_OR_HANDLE, CUSTOM]
+
+
+class BuildPanel:
+    """Widgets of the Build tab; `request()` reads them into a BuildRequest."""
+
+    def __init__(self) -> None:
+        self.preset = w.Dropdown(
+            options=preset_choices(), value=OFFLINE_PRESET, description="preset"
+        )
+        self.handle = w.Text(
+            placeholder="./my_preset or hf://owner/repo", description="path"
+        )
+        self.fields = {
+            name: w.BoundedIntText(
+                value=_DEFAULT_CUSTOM[name],
+                min=-(10**9),
+                max=10**9,
+                description=name,
+                style={"description_width": "150px"},
+            )
+            for name in CONFIG_FIELDS
+        }
+        self.fields["dropout"] = w.FloatText(
+            value=0.1, description="dropout", style={"description_width": "150px"}
+        )
+        self.fields["dtype"] = w.Dropdown(
+            options=list(ALLOWED_DTYPES),
+            value="float32",
+            description="dtype",
+            style={"description_width": "150px"},
+        )
+        self.load_weights = w.Checkbox(value=True, description="load weights")
+        self.message = w.HTML()
+        self.button = w.Button(description="Build", button_style="primary", icon="cogs")
+        self.progress = w.IntProgress(value=0, min=0, max=3, description="")
+        self.status = w.HTML()
+        self.custom_box = w.VBox(list(self.fields.values()))
+        self.widget = w.VBox(
+            [
+                w.HBox([self.preset, self.load_weights]),
+                self.handle,
+                self.custom_box,
+                self.message,
+                w.HBox([self.button, self.progress]),
+                self.status,
+            ]
+        )
+        for control in (self.preset, *self.fields.values()):
+            control.observe(self._refresh, names="value")
+        self._refresh()
+
+    def _values(self) -> dict[str, Any]:
+        return {name: control.value for name, control in self.fields.items()}
+
+    def _refresh(self, change: Any = None) -> None:
+        choice = self.preset.value
+        self.custom_box.layout.display = None if choice == CUSTOM else "none"
+        self.handle.layout.display = None if choice == PATH_OR_HANDLE else "none"
+        self.load_weights.disabled = choice == CUSTOM
+        if choice == CUSTOM:
+            config, text = form_config(self._values())
+            colour = "#067d17" if config else "#b00020"
+            self.message.value = f"<span style='color:{colour}'>{_escape(text)}</span>"
+            self.button.disabled = config is None
+        elif choice in backbone_presets:
+            meta = backbone_presets[choice]["metadata"]
+            self.message.value = (
+                f"{meta['params']:,} parameters. {_escape(meta['description'])}"
+            )
+            self.button.disabled = False
+        else:
+            self.message.value = (
+                "A keras-hub or transformers preset directory, or a handle."
+            )
+            self.button.disabled = False
+
+    def request(self) -> BuildRequest:
+        choice = self.preset.value
+        if choice == CUSTOM:
+            config, text = form_config(self._values())
+            if config is None:
+                raise ValueError(text)
+            return BuildRequest(preset=None, config=config, load_weights=False)
+        preset = self.handle.value.strip() if choice == PATH_OR_HANDLE else choice
+        if not preset:
+            raise ValueError("path: empty; allowed: a preset directory or a handle")
+        return BuildRequest(
+            preset=preset, config=None, load_weights=self.load_weights.value
+        )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

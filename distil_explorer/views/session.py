@@ -1,0 +1,173 @@
+"""What the explorer does, without any widget: build a backbone, run it.
+
+The Explorer's panels only draw; every action goes through an
+`ExplorerSession`, which can be driven and tested from plain Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from distil_explorer.views.build_panel import BuildRequest
+
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(step: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Timings:
+    """Seconds each step of the last action took, in order."""
+
+    steps: tuple[tuple[str, float], ...]
+
+    def text(self) -> str:
+        return ", ".join(
+            f"{name} {seconds * 1e3:.0f} ms" for name, seconds in self.steps
+        )
+
+
+class ExplorerSession:
+    """Holds the current backbone, tokenizer and Trace, and makes new ones.
+
+    Examples:
+    ```python
+    session = ExplorerSession()
+    session.build(BuildRequest("all_minilm_l6_v2_en", None, True))
+    trace = session.run("The cat sat on the mat.")
+    ```
+    """
+
+    def __init__(self) -> None:
+        self.backbone = None
+        self.tokenizer = None
+        self.trace = None
+        self.timings = Timings(())
+        self._runners: dict[tuple[str, str], Any] = {}
+
+    def build(self, request: BuildRequest, progress: Progress = _no_progress) -> None:
+        """Build (and load) a backbone and, where the preset has one, a tokenizer."""
+        from distil_explorer.model.backbone import DistilBertBackbone
+        from distil_explorer.tokenizer import DistilBertTokenizer
+
+        steps, start = [], time.perf_counter()
+        progress("building", 0, 3)
+        if request.config is not None:
+            backbone = DistilBertBackbone(**request.config)
+            tokenizer = None
+        else:
+            backbone = DistilBertBackbone.from_preset(
+                request.preset, load_weights=request.load_weights
+            )
+            steps.append(("backbone", time.perf_counter() - start))
+            progress("tokenizer", 2, 3)
+            tokenizer = self._tokenizer_for(DistilBertTokenizer, request.preset)
+        steps.append(("total", time.perf_counter() - start))
+        self.backbone, self.tokenizer, self.trace = backbone, tokenizer, None
+        self.timings = Timings(tuple(steps))
+        progress("done", 3, 3)
+
+    @staticmethod
+    def _tokenizer_for(cls, preset: str):
+        # A built-in preset with random weights has no vocabulary offline;
+        # token ids still work, so a missing tokenizer is not an error.
+        try:
+            return cls.from_preset(preset)
+        except (OSError, ValueError, ConnectionError):
+            return None
+
+    def run(
+        self,
+        inputs: str | list[int] | dict[str, Any],
+        backend: str | None = None,
+        device: str | None = None,
+        max_length: int | None = None,
+    ):
+        """Capture a Trace of the current backbone on text or token ids."""
+        from distil_explorer.trace import capture
+
+        if self.backbone is None:
+            raise ValueError("run: no backbone yet; allowed: build one first")
+        start = time.perf_counter()
+        prepared = self._prepare(inputs, max_length)
+        encoding = prepared if hasattr(prepared, "tokens") else None
+        batch = encoding.inputs if encoding is not None else prepared
+        tokenize = time.perf_counter()
+        if backend in (None, self._current_backend()) and device in (None, "cpu"):
+            trace = capture(self.backbone, batch)
+        else:
+            trace = self._runner(backend, device).capture(self.backbone, batch)
+        if encoding is not None:
+            trace = dataclasses.replace(trace, tokens=encoding.tokens)
+        done = time.perf_counter()
+        self.trace = trace
+        self.timings = Timings(
+            (("tokenize", tokenize - start), ("forward", done - tokenize))
+        )
+        return trace
+
+    def _prepare(self, inputs: Any, max_length: int | None):
+        limit = min(
+            max_length or self.backbone.max_sequence_length,
+            self.backbone.max_sequence_length,
+        )
+        if isinstance(inputs, str):
+            if self.tokenizer is None:
+                raise ValueError(
+                    "text: this backbone has no tokenizer (custom config or a preset "
+                    "without vocabulary); allowed: token ids, or build a preset with "
+                    "a tokenizer"
+                )
+            encoding = self.tokenizer(inputs)
+            if encoding.token_ids.shape[1] > limit:
+                encoding = self.tokenizer(inputs, sequence_length=limit)
+            return encoding
+        if isinstance(inputs, dict):
+            return inputs
+        ids = np.asarray(list(inputs), dtype="int64")[None, :limit]
+        return {
+            "token_ids": ids.astype("int32"),
+            "padding_mask": np.ones_like(ids, "int32"),
+        }
+
+    @staticmethod
+    def _current_backend() -> str:
+        import keras
+
+        return keras.backend.backend()
+
+    def _runner(self, backend: str | None, device: str | None):
+        from distil_explorer.runtime.runner import Runner
+
+        key = (backend or self._current_backend(), device or "cpu")
+        if key not in self._runners:
+            self._runners[key] = Runner(backend=key[0], device=key[1])
+        return self._runners[key]
+
+    def close(self) -> None:
+        for runner in self._runners.values():
+            runner.close()
+        self._runners.clear()
+
+
+def parse_token_ids(text: str) -> list[int]:
+    """Token ids typed as "101, 7592 102" -> [101, 7592, 102].
+
+    Examples:
+    ```python
+    parse_token_ids("101 2023, 102")  # [101, 2023, 102]
+    ```
+    """
+    parts = [p for p in text.replace(",", " ").split() if p]
+    if not parts or not all(p.lstrip("-").isdigit() for p in parts):
+        raise ValueError(
+            f"token ids={text!r}: allowed: integers separated by spaces or commas"
+        )
+    return [int(p) for p in parts]

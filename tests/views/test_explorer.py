@@ -1,0 +1,123 @@
+"""The explorer app driven headlessly: click handlers, synced state, outputs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ipywidgets")
+pytest.importorskip("anywidget")
+
+from distil_explorer import Explorer  # noqa: E402
+from distil_explorer.views import session as session_module  # noqa: E402
+from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE  # noqa: E402
+
+PRESET = Path(__file__).parents[1] / "fixtures" / "keras_hub_tiny" / "preset"
+
+
+@pytest.fixture
+def app():
+    explorer = Explorer(text="the cat sat")
+    explorer.build_panel.preset.value = PATH_OR_HANDLE
+    explorer.build_panel.handle.value = str(PRESET)
+    return explorer
+
+
+def test_layout_has_the_five_tabs_and_a_hidden_error_area():
+    app = Explorer()
+    assert [app.tabs.get_title(i) for i in range(5)] == [
+        "Build",
+        "Run",
+        "Attention",
+        "Hidden states",
+        "Parameters",
+    ]
+    assert app.error.layout.display == "none"
+    assert app.run_panel.button.disabled  # nothing built yet
+
+
+def test_build_and_run_through_the_buttons(app):
+    app.build_panel.button.click()
+    assert app.error.layout.display == "none", app.error.value
+    assert "1,984" in app.params_panel.table.value  # total equals count_params
+    app.run_panel.button.click()
+    trace = app.trace
+    assert trace.tokens[0] == ("[CLS]", "the", "cat", "sat", "[SEP]")
+    canvas = app.attention_panel.canvas
+    assert canvas.tokens == list(trace.tokens[0])
+    np.testing.assert_array_equal(
+        np.frombuffer(canvas.head_map, "float32").reshape(5, 5),
+        trace.attentions[0, 0, 0],
+    )
+    assert bytes(app.hidden_panel.overview.value).startswith(b"\x89PNG")
+    assert "<table" in app.attention_panel.table.value
+    assert app.tabs.selected_index == 2
+
+
+def test_changing_layer_and_head_reads_the_cache_not_the_model(app, monkeypatch):
+    app.build()
+    trace = app.run()
+    calls = []
+    monkeypatch.setattr(
+        session_module.ExplorerSession, "run", lambda *a, **k: calls.append(1)
+    )
+    app.attention_panel.layer.value = 1
+    app.attention_panel.head.value = 1
+    assert calls == []
+    got = np.frombuffer(app.attention_panel.canvas.head_map, "float32").reshape(5, 5)
+    np.testing.assert_array_equal(got, trace.attentions[1, 0, 1])
+
+
+def test_an_exception_in_a_callback_shows_and_the_app_keeps_working(app, monkeypatch):
+    app.build()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("forced failure")
+
+    monkeypatch.setattr(app.session, "run", broken)
+    app.run_panel.button.click()
+    assert app.error.layout.display is None
+    assert "forced failure" in app.error.value
+    assert not app.run_panel.button.disabled  # re-enabled after the failure
+    monkeypatch.undo()
+    app.run_panel.button.click()
+    assert app.error.layout.display == "none"
+    assert app.trace is not None
+
+
+def test_bad_token_ids_are_reported_in_the_error_area(app):
+    app.build()
+    app.run_panel.mode.value = "token ids"
+    app.run_panel.text.value = "2 x 3"
+    app.run_panel.button.click()
+    assert "integers separated by spaces" in app.error.value
+    app.run_panel.text.value = "2 999 3"
+    app.run_panel.button.click()
+    assert "out of range" in app.error.value
+
+
+def test_work_cannot_start_twice(app):
+    app.build()
+    app._busy = True
+    app.run_panel.button.click()
+    assert "busy" in app.error.value
+
+
+def test_custom_config_validates_as_the_person_types():
+    app = Explorer()
+    panel = app.build_panel
+    panel.preset.value = CUSTOM
+    panel.fields["hidden_dim"].value = 250
+    assert "not divisible by num_heads=4" in panel.message.value
+    assert panel.button.disabled
+    panel.fields["hidden_dim"].value = 256
+    assert "9,963,008 parameters" in panel.message.value
+    assert not panel.button.disabled
+    panel.fields["vocabulary_size"].value = 64
+    panel.fields["max_sequence_length"].value = 16
+    panel.button.click()
+    assert app.session.tokenizer is None
+    assert app.run_panel.mode.value == "token ids"
+    app.run_panel.button.click()
+    assert app.error.layout.display == "none", app.error.value
+    assert app.trace.hidden_states.shape[-1] == 256
