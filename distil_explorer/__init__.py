@@ -19,6 +19,8 @@ _EXPORTS = {
     "DistilBertTokenizer": "distil_explorer.tokenizer",
     "Encoding": "distil_explorer.tokenizer",
     "Trace": "distil_explorer.trace",
+    "available_preset": "distil_explorer.weights.locate",
+    "report": "distil_explorer.views.report",
     "capture": "distil_explorer.trace",
     "Explorer": "distil_explorer.views.explorer",
     "AttentionWidget": "distil_explorer.views.attention_widget",

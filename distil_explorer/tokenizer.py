@@ -342,7 +342,7 @@ class DistilBertTokenizer:
         DistilBertTokenizer.from_preset("hf://distilbert/distilbert-base-uncased")
         ```
         """
-        from distil_explorer.weights.loading import preset_directory
+        from distil_explorer.weights.locate import preset_directory
 
         return cls.from_directory(preset_directory(preset))
 

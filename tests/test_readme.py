@@ -16,7 +16,7 @@ def test_readme_has_exactly_two_commands():
     commands = _commands()
     assert len(commands) == 2
     assert all("\n" not in c for c in commands)
-    assert "jupyter lab notebooks/" in commands[0]
+    assert commands[0].endswith("distil-explorer lab")
     assert commands[1].endswith("python -m pytest")
 
 
@@ -31,6 +31,8 @@ def test_torch_is_installed_first_in_both_commands():
         assert installs[0].strip() == "torch==2.13.0"
 
 
-def test_the_opened_notebook_exists():
-    path = _commands()[0].rsplit(" ", 1)[-1]
-    assert (ROOT / path).is_file()
+def test_the_lab_command_opens_the_quickstart_notebook():
+    from distil_explorer import cli
+
+    assert cli._REPO_NOTEBOOK == ROOT / "notebooks" / "00_quickstart.ipynb"
+    assert cli._REPO_NOTEBOOK.is_file()

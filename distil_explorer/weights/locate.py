@@ -36,3 +36,26 @@ def preset_directory(preset: str | os.PathLike, allow_pickle: bool = False) -> P
     from distil_explorer.weights.hub import resolve_preset
 
     return resolve_preset(preset, allow_pickle=allow_pickle)
+
+
+def available_preset(preferred: str, fallback: str | None = None) -> tuple[str, str]:
+    """`preferred` if its files can be had (cached or downloaded), else `fallback`.
+
+    Returns the preset and a sentence saying which was chosen and why, for
+    notebooks that should run anywhere and say what they run on.
+
+    Examples:
+    ```python
+    preset, why = available_preset("distil_bert_base_en_uncased")
+    print(why)
+    ```
+    """
+    from distil_explorer.model.presets import OFFLINE_PRESET
+
+    fallback = fallback or OFFLINE_PRESET
+    try:
+        preset_directory(preferred)
+    except (OSError, ValueError) as error:  # ConnectionError is an OSError
+        reason = str(error).splitlines()[0].split(" Tried")[0].rstrip(" .:")
+        return fallback, f"Using {fallback}: {preferred} is not available ({reason})."
+    return preferred, f"Using {preferred}."

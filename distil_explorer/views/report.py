@@ -1,0 +1,146 @@
+"""`report`: one self-contained HTML file of a Trace, no network needed to open it.
+
+Static figures are embedded as PNG; the interactive attention canvas is the
+same ES module the notebook widget uses, inlined with a small stand-in for
+the widget model (static/standalone.js).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from distil_explorer.trace import Trace
+from distil_explorer.views.figures import figure_png
+
+_STATIC = Path(__file__).parent / "static"
+_SYNCED = (
+    "tokens",
+    "maps_shape",
+    "layer",
+    "head",
+    "num_layers",
+    "num_heads",
+    "mode",
+    "style",
+    "hovered",
+    "selected_token",
+)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _canvas_state(trace: Trace, index: int) -> dict:
+    from distil_explorer.views.attention_widget import AttentionWidget
+
+    widget = AttentionWidget.from_trace(trace, index=index)
+    state = {name: getattr(widget, name) for name in _SYNCED}
+    state["maps"] = _b64(bytes(widget.maps))
+    state["head_map"] = _b64(bytes(widget.head_map))
+    real = trace.padding_mask[index].astype(bool)
+    maps = trace.attentions[:, index][:, :, real][:, :, :, real]
+    state["all_maps"] = _b64(np.round(maps * 65535).astype("<u2").tobytes())
+    state["all_shape"] = list(maps.shape[:3])  # (layers, heads, n)
+    return state
+
+
+def _figures(trace: Trace, index: int, rows) -> list[tuple[str, str]]:
+    from distil_explorer.views import plots
+
+    figures = [
+        ("Every layer and head", plots.plot_model_view(trace, index)),
+        ("Hidden states across layers", plots.plot_hidden_states(trace, index)),
+        (
+            "Token states, last layer (PCA)",
+            plots.plot_pca(trace, trace.num_layers, index),
+        ),
+    ]
+    if rows is not None:
+        figures.append(("Parameters", plots.plot_parameters(rows)))
+    return [(title, _b64(figure_png(figure))) for title, figure in figures]
+
+
+def _script(state: dict) -> str:
+    sources = {
+        "attention": (_STATIC / "attention.js").read_text(),
+        "standalone": (_STATIC / "standalone.js").read_text(),
+    }
+    # "</" inside a <script> would end it early.
+    data = json.dumps({"state": state, "sources": sources}).replace("</", "<\\/")
+    return f"""<script type="module">
+const data = {data};
+const load = (source) => import(
+  URL.createObjectURL(new Blob([source], {{ type: "text/javascript" }})));
+const attention = await load(data.sources.attention);
+const standalone = await load(data.sources.standalone);
+const el = document.getElementById("attention");
+attention.default.render({{ model: standalone.createModel(data.state), el }});
+</script>"""
+
+
+def report(
+    trace: Trace,
+    path: str | os.PathLike,
+    index: int = 0,
+    rows=None,
+    title: str = "distil-explorer report",
+) -> Path:
+    """Write one self-contained HTML file showing `trace` (sequence `index`).
+
+    Args:
+        trace: the Trace to show.
+        path: where to write; must end in .html. Written atomically.
+        index: which sequence of the batch.
+        rows: optionally `parameter_table(backbone)`, for the parameter chart.
+        title: the page title.
+
+    Examples:
+    ```python
+    report(trace, "out.html", rows=parameter_table(backbone))
+    ```
+    """
+    path = Path(path)
+    if path.suffix != ".html":
+        raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .html")
+    if not 0 <= index < trace.token_ids.shape[0]:
+        raise ValueError(f"index={index}: allowed: 0..{trace.token_ids.shape[0] - 1}")
+    state = _canvas_state(trace, index)
+    figures = "".join(
+        f"<h2>{html.escape(t)}</h2>"
+        f"<img alt='{html.escape(t)}' src='data:image/png;base64,{b}'>"
+        for t, b in _figures(trace, index, rows)
+    )
+    css = (_STATIC / "attention.css").read_text()
+    where = f"ran on {html.escape(trace.backend)} / {html.escape(trace.device)}"
+    config = ", ".join(f"{k}={v}" for k, v in trace.config.items())
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{css}
+body {{ font-family: system-ui, sans-serif; margin: 2em; }}
+img {{ max-width: 100%; }}</style>
+</head><body>
+<h1>{html.escape(title)}</h1>
+<p>{html.escape(config)}; {where}.</p>
+<h2>Attention (hover a token; "All heads" for the grid)</h2>
+<div id="attention"></div>
+{figures}
+{_script(state)}
+</body></html>
+"""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".html.part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(page)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
