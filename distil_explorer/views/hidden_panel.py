@@ -6,6 +6,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from distil_explorer.analysis.hidden import common_basis
 from distil_explorer.views.figures import figure_png
 from distil_explorer.views.plots import plot_hidden_states, plot_pca
 
@@ -19,15 +20,23 @@ class HiddenPanel:
         self.pca = w.Image(format="png")
         self.layer.observe(self._draw_pca, names="value")
         self._trace = None
+        self._basis = None
+        self._pngs: dict[int, bytes] = {}
         self.widget = w.VBox([self.overview, self.layer, self.pca])
 
     def show(self, trace) -> None:
-        self._trace = trace
+        self._trace, self._pngs = trace, {}
+        # One basis for all layers, fitted once: the slider keeps its axes.
+        self._basis = common_basis(trace.hidden_states[:, :1], trace.padding_mask[:1])
         self.overview.value = figure_png(plot_hidden_states(trace))
         self.layer.max = trace.num_layers
         self._draw_pca()
 
     def _draw_pca(self, change: Any = None) -> None:
-        if self._trace is not None:
-            figure = plot_pca(self._trace, self.layer.value, shared_basis=True)
-            self.pca.value = figure_png(figure)
+        if self._trace is None:
+            return
+        layer = self.layer.value
+        if layer not in self._pngs:  # drawing 128 labels costs ~1 s: once each
+            figure = plot_pca(self._trace, layer, basis=self._basis)
+            self._pngs[layer] = figure_png(figure)
+        self.pca.value = self._pngs[layer]

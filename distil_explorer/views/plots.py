@@ -160,6 +160,7 @@ def plot_pca(
     index: int = 0,
     shared_basis: bool = False,
     ax: Axes | None = None,
+    basis=None,
 ) -> Figure:
     """One sequence's tokens at one hidden-state index, on two principal axes.
 
@@ -175,6 +176,8 @@ def plot_pca(
         index: int. Which sequence of the batch, 0 to B - 1.
         shared_basis: bool. Fit the axes on all layers instead of this one.
         ax: a matplotlib `Axes` to draw into, or None for a new figure.
+        basis: a `Projection` from `common_basis`, fitted once by a caller
+            that draws many layers (implies shared axes).
 
     Examples:
     ```python
@@ -185,7 +188,9 @@ def plot_pca(
     _check_range("index", index, trace.token_ids.shape[0])
     states = trace.hidden_states[:, index : index + 1]
     mask = trace.padding_mask[index : index + 1]
-    basis = common_basis(states, mask) if shared_basis else None
+    shared_basis = shared_basis or basis is not None
+    if shared_basis and basis is None:
+        basis = common_basis(states, mask)
     projection = pca(states[layer], mask, basis=basis)
     real = projection.positions[:, 1]
     labels = _labels(trace, index, real)
