@@ -1,0 +1,52 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+from distil_explorer import DistilBertBackbone, capture
+from distil_explorer.analysis.compare import compare_traces
+from tests.conftest import TINY, tiny_inputs
+
+
+def test_a_trace_equals_itself(tiny_trace):
+    diff = compare_traces(tiny_trace, tiny_trace)
+    assert diff.max_abs == 0.0
+    assert diff.attention_max.shape == (TINY["num_layers"], TINY["num_heads"])
+    real = tiny_trace.padding_mask.astype(bool)
+    np.testing.assert_allclose(diff.hidden_cosine[:, real], 1.0, atol=1e-6)
+    assert np.isnan(diff.hidden_cosine[:, ~real]).all()
+
+
+def test_a_known_change_is_measured_where_it_is(tiny_trace):
+    attentions = np.array(tiny_trace.attentions)
+    attentions[1, 0, 1, 2, 3] += 0.25
+    hidden = np.array(tiny_trace.hidden_states)
+    hidden[2, 1, 6] += 100.0  # a padded position of row 1: ignored
+    changed = dataclasses.replace(
+        tiny_trace, attentions=attentions, hidden_states=hidden
+    )
+    diff = compare_traces(tiny_trace, changed)
+    assert diff.attention_max[1, 1] == pytest.approx(0.25)
+    assert diff.attention_max.sum() == pytest.approx(0.25)
+    assert diff.hidden_max.max() == 0.0
+
+
+def test_reduced_precision_differs_slightly():
+    full = DistilBertBackbone(**TINY)
+    low = DistilBertBackbone(**TINY, dtype="mixed_bfloat16")
+    low.set_weights(full.get_weights())
+    diff = compare_traces(capture(full, tiny_inputs()), capture(low, tiny_inputs()))
+    assert 0 < diff.max_abs < 0.1
+
+
+def test_different_widths_compare_attention_only(tiny_trace):
+    wider = DistilBertBackbone(**{**TINY, "hidden_dim": 16})
+    diff = compare_traces(tiny_trace, capture(wider, tiny_inputs()))
+    assert diff.hidden_max is None and diff.attention_max is not None
+    assert "hidden states" in diff.notes[0]
+
+
+def test_different_inputs_are_refused(tiny_trace, tiny_backbone):
+    other = capture(tiny_backbone, tiny_inputs(seed=5))
+    with pytest.raises(ValueError, match="same input"):
+        compare_traces(tiny_trace, other)
