@@ -58,6 +58,13 @@ class Explorer(w.VBox):
         self.hidden_panel = HiddenPanel()
         self.params_panel = ParamsPanel()
         self.error = w.HTML(layout=w.Layout(display="none"))
+        self.export_name = w.Text(
+            value="attention.png",
+            description="export to",
+            placeholder="name.png, .svg or .html",
+        )
+        self.export_button = w.Button(description="Export", icon="download")
+        self.export_status = w.HTML()
         self.status = w.HTML("<b>distil-explorer</b>: build a backbone, then run it.")
         self.tabs = w.Tab(
             children=[
@@ -73,7 +80,9 @@ class Explorer(w.VBox):
         self._busy = False
         self.build_panel.button.on_click(self._guard(self._on_build))
         self.run_panel.button.on_click(self._guard(self._on_run))
-        super().__init__([self.status, self.error, self.tabs])
+        self.export_button.on_click(self._guard(self._on_export))
+        export_bar = w.HBox([self.export_name, self.export_button, self.export_status])
+        super().__init__([self.status, self.error, self.tabs, export_bar])
         if run:
             self.build()
             self.run()
@@ -129,7 +138,34 @@ class Explorer(w.VBox):
         """The Trace every panel is showing (None before the first run)."""
         return self.session.trace
 
+    def export(self, path: str):
+        """Export the view on screen (.png/.svg) or everything (.html report)."""
+        from distil_explorer.analysis.params import parameter_table
+        from distil_explorer.views.export import export_view
+
+        tab = TABS[self.tabs.selected_index or 0]
+        panel = self.attention_panel
+        view = {
+            "Attention": "model" if panel.mode.value == "model" else "head",
+            "Hidden states": "hidden states",
+            "Parameters": "parameters",
+        }.get(tab, "head")
+        rows = parameter_table(self.session.backbone) if self.session.backbone else None
+        written = export_view(
+            path,
+            self.trace,
+            view,
+            layer=panel.layer.value,
+            head=panel.head.value,
+            rows=rows,
+        )
+        self.export_status.value = html.escape(f"wrote {written}")
+        return written
+
     # --- plumbing ---
+
+    def _on_export(self, button: Any) -> None:
+        self.export(self.export_name.value.strip())
 
     def _on_build(self, button: Any) -> None:
         self.build()

@@ -121,3 +121,15 @@ def test_custom_config_validates_as_the_person_types():
     app.run_panel.button.click()
     assert app.error.layout.display == "none", app.error.value
     assert app.trace.hidden_states.shape[-1] == 256
+
+
+def test_export_button_writes_the_view_on_screen(app, tmp_path):
+    app.build()
+    app.run()
+    app.export_name.value = str(tmp_path / "head.svg")
+    app.export_button.click()
+    assert app.error.layout.display == "none", app.error.value
+    assert b"<svg" in (tmp_path / "head.svg").read_bytes()
+    app.export_name.value = str(tmp_path / "bad.gif")
+    app.export_button.click()
+    assert "allowed: a name ending in" in app.error.value
