@@ -61,6 +61,10 @@ class AttentionPanel:
         self.style = w.ToggleButtons(options=["lines", "heatmap"], value="lines")
         self.metric = w.Dropdown(options=list(METRICS), description="summary")
         self.table = w.HTML()
+        self.mask_button = w.Button(description="Mask token", icon="eye-slash")
+        self.remove_button = w.Button(description="Remove token", icon="trash")
+        self.restore_button = w.Button(description="Restore original", icon="undo")
+        self.effect = w.HTML("Click a token in the head view, then mask or remove it.")
         w.link((self.layer, "value"), (self.canvas, "layer"))
         w.link((self.head, "value"), (self.canvas, "head"))
         w.link((self.mode, "value"), (self.canvas, "mode"))
@@ -88,3 +92,16 @@ class AttentionPanel:
         if self._summary is not None:
             values = getattr(self._summary, METRICS[self.metric.value])[:, 0]
             self.table.value = summary_table(values, self.metric.value)
+
+
+def effect_html(effect, token: str) -> str:
+    """An intervention's effect: attention change per head, hidden-state cosine."""
+    title = f"attention change (total variation) after {effect.action}ing {token!r}"
+    lowest = np.nanmin(effect.hidden_cosine, axis=1)
+    layers = " ".join(f"{i}: {value:.3f}" for i, value in enumerate(lowest))
+    return (
+        summary_table(effect.attention_change, title)
+        + "<div>lowest cosine of another token's state, per hidden state: "
+        + html.escape(layers)
+        + "</div>"
+    )

@@ -81,6 +81,10 @@ class Explorer(w.VBox):
         self.build_panel.button.on_click(self._guard(self._on_build))
         self.run_panel.button.on_click(self._guard(self._on_run))
         self.export_button.on_click(self._guard(self._on_export))
+        panel = self.attention_panel
+        panel.mask_button.on_click(self._guard(lambda b: self.intervene("mask")))
+        panel.remove_button.on_click(self._guard(lambda b: self.intervene("remove")))
+        panel.restore_button.on_click(self._guard(lambda b: self.restore()))
         export_bar = w.HBox([self.export_name, self.export_button, self.export_status])
         super().__init__([self.status, self.error, self.tabs, export_bar])
         if run:
@@ -119,6 +123,36 @@ class Explorer(w.VBox):
         request = {**self.run_panel.request(), **overrides}
         with self._working(self.run_panel.button):
             trace = self.session.run(**request)
+        self._show(trace)
+        self.run_panel.status.value = html.escape(
+            f"{trace.backend} on {trace.device}: {self.session.timings.text()}"
+        )
+        self.tabs.selected_index = TABS.index("Attention")
+        return trace
+
+    def intervene(self, action: str, position: int | None = None):
+        """Mask or remove a token (the one clicked in the head view) and re-run."""
+        from distil_explorer.views.attention_panel import effect_html
+
+        panel = self.attention_panel
+        position = panel.canvas.selected_token if position is None else position
+        if position < 0:
+            raise ValueError(
+                "token: none selected; allowed: click a token in the head view first"
+            )
+        shown = self.session.trace
+        token = shown.tokens[0][position] if shown.tokens else str(position)
+        effect = self.session.intervene(position, action)
+        self._show(self.session.trace)
+        panel.effect.value = effect_html(effect, token)
+        return effect
+
+    def restore(self) -> None:
+        """Show the Trace from before the intervention again."""
+        self._show(self.session.restore())
+        self.attention_panel.effect.value = "Restored the original input."
+
+    def _show(self, trace) -> None:
         tokenizer = self.session.tokenizer
         if tokenizer is not None:
             special = tuple(tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]"))
@@ -127,11 +161,6 @@ class Explorer(w.VBox):
             special = tuple({int(trace.token_ids[0, 0]), int(trace.token_ids[0, last])})
         self.attention_panel.show(trace, special)
         self.hidden_panel.show(trace)
-        self.run_panel.status.value = html.escape(
-            f"{trace.backend} on {trace.device}: {self.session.timings.text()}"
-        )
-        self.tabs.selected_index = TABS.index("Attention")
-        return trace
 
     @property
     def trace(self):

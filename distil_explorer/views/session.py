@@ -49,6 +49,7 @@ class ExplorerSession:
         self.backbone = None
         self.tokenizer = None
         self.trace = None
+        self.baseline = None  # the Trace before a token intervention
         self.timings = Timings(())
         self._runners: dict[tuple[str, str], Any] = {}
 
@@ -70,7 +71,8 @@ class ExplorerSession:
             progress("tokenizer", 2, 3)
             tokenizer = self._tokenizer_for(DistilBertTokenizer, request.preset)
         steps.append(("total", time.perf_counter() - start))
-        self.backbone, self.tokenizer, self.trace = backbone, tokenizer, None
+        self.backbone, self.tokenizer = backbone, tokenizer
+        self.trace = self.baseline = None
         self.timings = Timings(tuple(steps))
         progress("done", 3, 3)
 
@@ -107,11 +109,55 @@ class ExplorerSession:
         if encoding is not None:
             trace = dataclasses.replace(trace, tokens=encoding.tokens)
         done = time.perf_counter()
-        self.trace = trace
+        self.trace, self.baseline = trace, None
         self.timings = Timings(
             (("tokenize", tokenize - start), ("forward", done - tokenize))
         )
         return trace
+
+    def intervene(self, position: int, action: str):
+        """Re-run sequence 0 with the token at `position` masked or removed.
+
+        Acts on the Trace on screen (so interventions compound) and returns
+        the `InterventionEffect` against it; the Trace from before the first
+        intervention is kept as `baseline` for `restore`.
+        """
+        from distil_explorer.analysis.intervention import (
+            intervened_inputs,
+            intervention_effect,
+        )
+        from distil_explorer.trace import capture
+
+        original = self.trace
+        if original is None:
+            raise ValueError("intervene: no Trace yet; allowed: run first")
+        real = int(original.padding_mask[0].sum())
+        mask_id = None
+        if action == "mask":
+            if self.tokenizer is None:
+                raise ValueError("mask: needs a tokenizer for [MASK]; allowed: remove")
+            mask_id = self.tokenizer.token_to_id("[MASK]")
+        ids = intervened_inputs(
+            original.token_ids[:1, :real], position, action, mask_id
+        )
+        changed = capture(
+            self.backbone, {"token_ids": ids, "padding_mask": np.ones_like(ids)}
+        )
+        if original.tokens is not None:
+            tokens = list(original.tokens[0][:real])
+            if action == "mask":
+                tokens[position] = "[MASK]"
+            else:
+                del tokens[position]
+            changed = dataclasses.replace(changed, tokens=[tokens])
+        self.baseline, self.trace = self.baseline or original, changed
+        return intervention_effect(original, changed, position, action)
+
+    def restore(self):
+        """Go back to the Trace before the intervention."""
+        if self.baseline is not None:
+            self.trace, self.baseline = self.baseline, None
+        return self.trace
 
     def _prepare(self, inputs: Any, max_length: int | None):
         limit = min(

@@ -133,3 +133,21 @@ def test_export_button_writes_the_view_on_screen(app, tmp_path):
     app.export_name.value = str(tmp_path / "bad.gif")
     app.export_button.click()
     assert "allowed: a name ending in" in app.error.value
+
+
+def test_mask_remove_and_restore_a_clicked_token(app):
+    app.build()
+    original = app.run()
+    panel = app.attention_panel
+    panel.mask_button.click()
+    assert "click a token" in app.error.value  # nothing selected yet
+    panel.canvas.selected_token = 2  # what a click on "cat" sends from JS
+    panel.mask_button.click()
+    assert app.error.layout.display == "none", app.error.value
+    assert app.trace.tokens[0] == ("[CLS]", "the", "[MASK]", "sat", "[SEP]")
+    assert "masking" in panel.effect.value and "<table" in panel.effect.value
+    panel.canvas.selected_token = 1
+    panel.remove_button.click()  # acts on what is on screen
+    assert app.trace.tokens[0] == ("[CLS]", "[MASK]", "sat", "[SEP]")
+    panel.restore_button.click()
+    assert app.trace is original
