@@ -69,7 +69,10 @@ def intervention_effect(
     attention_change = 0.5 * np.abs(before - after).sum(-1).mean(-1)
     a = original.hidden_states[:, 0, kept]
     b = changed.hidden_states[:, 0, ours]
-    cosine = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # zero states -> NaN
+        cosine = (a * b).sum(-1) / (
+            np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+        )
     return InterventionEffect(position, action, attention_change, cosine)
 
 

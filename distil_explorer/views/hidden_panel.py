@@ -8,7 +8,7 @@ import ipywidgets as w
 
 from distil_explorer.analysis.hidden import common_basis
 from distil_explorer.views.figures import figure_png
-from distil_explorer.views.plots import plot_hidden_states, plot_pca
+from distil_explorer.views.plots import plot_hidden_states, plot_pca, plot_rollout
 
 
 class HiddenPanel:
@@ -19,18 +19,37 @@ class HiddenPanel:
         self.layer = w.IntSlider(min=0, max=0, description="PCA layer")
         self.pca = w.Image(format="png")
         self.layer.observe(self._draw_pca, names="value")
+        self.rollout_layer = w.IntSlider(min=0, max=0, description="rollout to")
+        self.rollout = w.Image(format="png")
+        self.rollout_layer.observe(self._draw_rollout, names="value")
+        self._rollouts: dict[int, bytes] = {}
         self._trace = None
         self._basis = None
         self._pngs: dict[int, bytes] = {}
-        self.widget = w.VBox([self.overview, self.layer, self.pca])
+        self.widget = w.VBox(
+            [
+                self.overview,
+                self.layer,
+                self.pca,
+                w.HTML(
+                    "<b>Attention rollout</b>: what each token has mixed in from "
+                    "the input, through every layer up to this one."
+                ),
+                self.rollout_layer,
+                self.rollout,
+            ]
+        )
 
     def show(self, trace) -> None:
-        self._trace, self._pngs = trace, {}
+        self._trace, self._pngs, self._rollouts = trace, {}, {}
         # One basis for all layers, fitted once: the slider keeps its axes.
         self._basis = common_basis(trace.hidden_states[:, :1], trace.padding_mask[:1])
         self.overview.value = figure_png(plot_hidden_states(trace))
         self.layer.max = trace.num_layers
+        self.rollout_layer.max = trace.num_layers - 1
+        self.rollout_layer.value = trace.num_layers - 1
         self._draw_pca()
+        self._draw_rollout()
 
     def _draw_pca(self, change: Any = None) -> None:
         if self._trace is None:
@@ -40,3 +59,11 @@ class HiddenPanel:
             figure = plot_pca(self._trace, layer, basis=self._basis)
             self._pngs[layer] = figure_png(figure)
         self.pca.value = self._pngs[layer]
+
+    def _draw_rollout(self, change: Any = None) -> None:
+        if self._trace is None:
+            return
+        layer = self.rollout_layer.value
+        if layer not in self._rollouts:
+            self._rollouts[layer] = figure_png(plot_rollout(self._trace, layer=layer))
+        self.rollout.value = self._rollouts[layer]

@@ -292,3 +292,58 @@ def _target(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes, b
     if not isinstance(fig, Figure):  # a SubFigure: return the whole figure
         fig = fig.figure
     return fig, ax, False
+
+
+def plot_rollout(
+    trace: Trace, index: int = 0, layer: int | None = None, ax: Axes | None = None
+) -> Figure:
+    """Heatmap of attention rollout for one sequence: what each token mixed in.
+
+    Row i shows how much of each input token (columns) the token at position
+    i has mixed in by the output of `layer`, following `attention_rollout`
+    with its defaults (heads averaged, residual added). Rows sum to 1;
+    padded positions are removed. The colour scale runs from 0 to the
+    largest share.
+
+    Args:
+        trace: a `Trace`.
+        index: int. Which sequence of the batch, 0 to B - 1.
+        layer: int or None. 0 to num_layers - 1; None for the last layer.
+        ax: a matplotlib `Axes` to draw into, or None for a new figure with a
+            colour bar.
+
+    Returns:
+        The `Figure` that holds the heatmap.
+
+    Examples:
+    ```python
+    fig = plot_rollout(trace)  # through every layer
+    fig = plot_rollout(trace, layer=0)  # after the first layer only
+    ```
+    """
+    from distil_explorer.analysis.rollout import attention_rollout
+
+    _check_range("index", index, trace.token_ids.shape[0])
+    layer = trace.num_layers - 1 if layer is None else layer
+    _check_range("layer", layer, trace.num_layers)
+    real = np.flatnonzero(trace.padding_mask[index])
+    labels = _labels(trace, index, real)
+    rows = slice(index, index + 1)
+    rollout = attention_rollout(
+        trace.attentions[: layer + 1, rows], trace.padding_mask[rows]
+    )[layer, 0][np.ix_(real, real)]
+    side = 2.0 + 0.22 * len(real)
+    fig, ax, created = _target(ax, (side + 1.0, side))
+    image = ax.imshow(rollout, vmin=0.0, vmax=rollout.max(), cmap="viridis")
+    fontsize = _fontsize(len(real))
+    ax.set_xticks(range(len(real)), labels, rotation=90, fontsize=fontsize)
+    ax.set_yticks(range(len(real)), labels, fontsize=fontsize)
+    ax.set_xlabel("input token")
+    ax.set_ylabel(f"token after layer {layer}")
+    ax.set_title(
+        f"attention rollout to layer {layer}:\n"
+        "what each token has mixed in from the input"
+    )
+    if created:
+        fig.colorbar(image, ax=ax, label="share of the input", shrink=0.8)
+    return fig
