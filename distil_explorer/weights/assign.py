@@ -6,6 +6,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+# Below this many bytes a load takes well under a second: no progress bar.
+PROGRESS_BYTES = 64 * 2**20
+
 
 class WeightsMismatchError(ValueError):
     """Weights that do not fit the backbone: missing, unexpected or misshapen."""
@@ -40,5 +43,18 @@ def assign_weights(
                 f"{source}: variable {path!r} has shape {got} in the file but "
                 f"{want} in the backbone"
             )
-    for path, variable in variables.items():
-        variable.assign(np.asarray(arrays[path], dtype=variable.dtype))
+    from tqdm.auto import tqdm
+
+    total = sum(np.asarray(a).nbytes for a in arrays.values())
+    with tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        desc=f"loading {source}",
+        disable=total < PROGRESS_BYTES,
+        leave=False,
+    ) as bar:
+        for path, variable in variables.items():
+            array = np.asarray(arrays[path], dtype=variable.dtype)
+            variable.assign(array)
+            bar.update(array.nbytes)

@@ -125,3 +125,26 @@ def test_shape_mismatch_names_variable_and_both_shapes_and_changes_nothing(
         assign_weights(backbone, arrays)
     for old, variable in zip(before, backbone.weights, strict=True):
         np.testing.assert_array_equal(old, variable.numpy())
+
+
+def test_large_loads_show_progress_and_small_ones_do_not(hf_distilbert, monkeypatch):
+    import tqdm.auto
+
+    from distil_explorer.weights import assign as assign_module
+
+    bars = []
+    real = tqdm.auto.tqdm
+
+    def recording(*args, **kwargs):
+        bars.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", recording)
+    config = hf_distilbert.config.to_dict()
+    state = {k: v.numpy() for k, v in hf_distilbert.state_dict().items()}
+    backbone = DistilBertBackbone(**backbone_config(config))
+    assign_weights(backbone, backbone_weights(config, state))
+    monkeypatch.setattr(assign_module, "PROGRESS_BYTES", 1)
+    assign_weights(backbone, backbone_weights(config, state))
+    assert [b["disable"] for b in bars] == [True, False]
+    assert bars[1]["total"] == sum(np.asarray(v).nbytes for v in backbone.get_weights())
