@@ -50,7 +50,7 @@ def assign_weights(
         total=total,
         unit="B",
         unit_scale=True,
-        desc=f"loading {source}",
+        desc="loading weights",
         disable=total < PROGRESS_BYTES,
         leave=False,
     ) as bar:
