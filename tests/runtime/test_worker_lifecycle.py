@@ -1,0 +1,134 @@
+"""Workers: restarted after a kill or a timeout, never left behind.
+
+These use the backend whose worker starts fastest (numpy where installed,
+else torch with `isolate=True`); the behaviour under test is the same.
+"""
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from distil_explorer import capture
+from distil_explorer.runtime import process
+from distil_explorer.runtime.process import WorkerError
+from distil_explorer.runtime.runner import Runner
+from tests.conftest import tiny_inputs
+from tests.runtime.conftest import cheapest_worker_backend, gone
+
+BACKEND = cheapest_worker_backend()
+
+
+def _new_runner(**kwargs) -> Runner:
+    return Runner(BACKEND, isolate=True, timeout=120, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def runner():
+    with _new_runner() as runner:
+        yield runner
+
+
+def _wait_until(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_worker_matches_in_process(runner, tiny_backbone):
+    trace = runner.capture(tiny_backbone, tiny_inputs())
+    expected = capture(tiny_backbone, tiny_inputs())
+    assert runner.pid is not None and not runner.in_process
+    assert trace.backend == BACKEND
+    np.testing.assert_allclose(trace.attentions, expected.attentions, atol=1e-5)
+    np.testing.assert_allclose(trace.hidden_states, expected.hidden_states, atol=1e-5)
+    assert runner.last_call.capture_s <= runner.last_call.total_s
+
+
+def test_killed_worker_is_restarted_on_next_call(runner, tiny_backbone):
+    runner.start()
+    pid = runner.pid
+    os.kill(pid, signal.SIGKILL)
+    assert _wait_until(lambda: runner.pid is None)  # noticed (and reaped)
+    runner.capture(tiny_backbone, tiny_inputs())  # re-sends the weights too
+    assert runner.pid not in (None, pid)
+    assert gone(pid)
+
+
+def test_hung_worker_times_out_and_is_replaced(runner, tiny_backbone):
+    runner.capture(tiny_backbone, tiny_inputs())
+    pid = runner.pid
+    runner.timeout = 1e-4  # no capture answers this fast: as good as a hang
+    try:
+        with pytest.raises(TimeoutError, match=r"timeout=0.0001: .* gave no answer"):
+            runner.capture(tiny_backbone, tiny_inputs())
+    finally:
+        runner.timeout = 120
+    assert gone(pid)
+    runner.capture(tiny_backbone, tiny_inputs())
+    assert runner.pid not in (None, pid)
+
+
+def _children() -> list[int]:
+    try:
+        import psutil
+    except ImportError:
+        return []
+    return [child.pid for child in psutil.Process().children()]
+
+
+def test_close_and_exit_leave_no_child():
+    with _new_runner() as runner:
+        runner.start()
+        pid = runner.pid
+        assert not gone(pid)
+    assert gone(pid)  # exited and reaped: not even a zombie
+    assert pid not in _children()
+    runner.close()  # twice is fine
+
+
+def test_garbage_collection_stops_the_worker():
+    runner = _new_runner().start()
+    pid = runner.pid
+    del runner
+    gc.collect()
+    assert gone(pid)
+
+
+def test_interpreter_exit_stops_the_worker():
+    script = textwrap.dedent(
+        f"""
+        from distil_explorer.runtime.runner import Runner
+        runner = Runner({BACKEND!r}, isolate=True, timeout=120).start()
+        print(runner.pid, flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert gone(int(done.stdout.split()[-1]))
+
+
+def test_worker_that_cannot_start_says_why(monkeypatch):
+    environment = process.worker_environment
+
+    def broken(backend):  # keras refuses a backend it does not know
+        return {**environment(backend), "KERAS_BACKEND": "no_such_backend"}
+
+    monkeypatch.setattr(process, "worker_environment", broken)
+    runner = _new_runner()
+    with pytest.raises(WorkerError, match="ValueError during start-up") as info:
+        runner.start()
+    assert "Unable to import backend : no_such_backend" in str(info.value)
+    assert "Traceback (most recent call last)" in info.value.worker_traceback
+    assert runner.pid is None
