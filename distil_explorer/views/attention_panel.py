@@ -68,7 +68,7 @@ class AttentionPanel:
         w.link((self.layer, "value"), (self.canvas, "layer"))
         w.link((self.head, "value"), (self.canvas, "head"))
         w.link((self.mode, "value"), (self.canvas, "mode"))
-        w.link((self.style, "value"), (self.canvas, "style"))
+        w.link((self.style, "value"), (self.canvas, "draw_style"))
         self.metric.observe(self._draw_table, names="value")
         self._summary = None
         self.widget = w.VBox(

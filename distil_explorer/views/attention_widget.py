@@ -78,14 +78,15 @@ else:
 
         `mode="model"` draws every layer x head as a small map; clicking one
         opens it in `mode="head"`, which draws queries (left) and keys (right)
-        joined by lines as opaque as the weight (`style="lines"`, BertViz
-        style) or a heatmap (`style="heatmap"`). Hovering a token highlights
+        joined by lines as opaque as the weight (`draw_style="lines"`,
+        BertViz style) or a heatmap (`draw_style="heatmap"`). Hovering a token
+        highlights
         what it attends to and what attends to it; clicking it sets
         `selected_token`. Padding tokens are dropped. Changing `layer`,
         `head` or `index` slices the cached Trace again; no model runs.
 
         Args:
-            **kwargs: initial trait values (`mode`, `style`, ...).
+            **kwargs: initial trait values (`mode`, `draw_style`, ...).
 
         Examples:
         ```python
@@ -139,7 +140,9 @@ else:
             "head",
             help="str, default 'head'. 'model': all heads; 'head': one head.",
         ).tag(sync=True)
-        style = traitlets.Enum(
+        # Not `style`: that name is ipywidgets' DOMWidget.style, and shadowing
+        # it breaks the widget inside a Box in JupyterLab.
+        draw_style = traitlets.Enum(
             ("lines", "heatmap"),
             "lines",
             help="str, default 'lines'. How head mode draws: 'lines' or 'heatmap'.",
@@ -176,7 +179,7 @@ else:
 
             Examples:
             ```python
-            AttentionWidget.from_trace(trace, layer=1, head=0, style="heatmap")
+            AttentionWidget.from_trace(trace, layer=1, head=0, draw_style="heatmap")
             ```
             """
             _check_range("layer", layer, trace.num_layers)

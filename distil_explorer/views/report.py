@@ -28,7 +28,7 @@ _SYNCED = (
     "num_layers",
     "num_heads",
     "mode",
-    "style",
+    "draw_style",
     "hovered",
     "selected_token",
 )

@@ -141,8 +141,8 @@ def test_hover_click_and_render_time_from_the_front_end(trace):
     widget = AttentionWidget.from_trace(trace)
     widget.set_state({"hovered": 3, "selected_token": 4, "render_ms": 1.5})
     assert (widget.hovered, widget.selected_token, widget.render_ms) == (3, 4, 1.5)
-    widget.set_state({"style": "heatmap", "hovered": -1})
-    assert (widget.style, widget.hovered) == ("heatmap", -1)
+    widget.set_state({"draw_style": "heatmap", "hovered": -1})
+    assert (widget.draw_style, widget.hovered) == ("heatmap", -1)
 
 
 @pytest.mark.parametrize(
@@ -177,7 +177,7 @@ def test_enums_refuse_unknown_modes(trace):
     with pytest.raises(traitlets.TraitError):
         widget.mode = "grid"
     with pytest.raises(traitlets.TraitError):
-        widget.style = "arcs"
+        widget.draw_style = "arcs"
 
 
 def test_from_trace_and_set_trace_check_their_arguments(trace):

@@ -214,7 +214,7 @@ function render({ model, el }) {
   function draw() {
     frame = 0;
     const start = performance.now();
-    const [tokens, mode, style] = ["tokens", "mode", "style"].map((k) => model.get(k));
+    const [tokens, mode, style] = ["tokens", "mode", "draw_style"].map((k) => model.get(k));
     const [layer, head] = [model.get("layer"), model.get("head")];
     const ink = textColor(el);
     el.querySelector(".da-title").textContent =
@@ -276,11 +276,11 @@ function render({ model, el }) {
   function onButton(event) {
     const b = event.target.closest("button");
     if (!b) return;
-    send(b.dataset.mode ? { mode: "model" } : { mode: "head", style: b.dataset.style });
+    send(b.dataset.mode ? { mode: "model" } : { mode: "head", draw_style: b.dataset.style });
   }
 
   const names = ["tokens", "maps", "maps_shape", "head_map", "layer", "head", "mode",
-    "style", "hovered", "selected_token"];
+    "draw_style", "hovered", "selected_token"];
   for (const name of names) model.on(`change:${name}`, schedule);
   const controller = new AbortController();
   const signal = controller.signal;
