@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from distil_explorer.analysis.checks import checked_padding_mask
+
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace
 
@@ -278,7 +280,7 @@ def _check(attentions, padding_mask) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"attentions shape={attn.shape}: allowed: (layers, batch, heads, T, T)"
         )
-    real = _check_padding_mask(padding_mask, (attn.shape[1], attn.shape[3]))
+    real = checked_padding_mask(padding_mask, (attn.shape[1], attn.shape[3]))
     selected = real[None, :, None, :]
     lowest = np.where(selected, attn.min(axis=-1), 0.0)
     # Summed over real keys only, so mass on a padded key shows as a shortfall.
@@ -298,23 +300,3 @@ def _check(attentions, padding_mask) -> tuple[np.ndarray, np.ndarray]:
             "(softmax probabilities)"
         )
     return attn, real
-
-
-def _check_padding_mask(padding_mask, shape: tuple[int, int]) -> np.ndarray:
-    mask = np.asarray(padding_mask)
-    if mask.shape != shape:
-        raise ValueError(
-            f"padding_mask shape={mask.shape}: allowed: (batch, T) = {shape}"
-        )
-    if not np.isin(mask, (0, 1)).all():
-        raise ValueError(
-            f"padding_mask values={np.unique(mask)[:5].tolist()}: "
-            "allowed: 0 (padding) or 1 (real token)"
-        )
-    empty = np.flatnonzero(mask.sum(axis=1) == 0)
-    if empty.size:
-        raise ValueError(
-            f"padding_mask row {int(empty[0])}: has no real token; "
-            "allowed: at least one 1 in every row"
-        )
-    return mask.astype(bool)

@@ -13,6 +13,8 @@ import dataclasses
 
 import numpy as np
 
+from distil_explorer.analysis.checks import checked_padding_mask
+
 
 def token_norms(hidden_states: np.ndarray, padding_mask: np.ndarray) -> np.ndarray:
     """Euclidean norm of every token's hidden state at every layer.
@@ -180,7 +182,7 @@ def pca(
             f"hidden_states_layer shape={states.shape}: allowed: (batch, T, H), "
             "one layer of Trace.hidden_states"
         )
-    real = _check_padding_mask(padding_mask, states.shape[:2])
+    real = checked_padding_mask(padding_mask, states.shape[:2])
     points = states[real]
     if basis is None:
         mean, components = _fit(points, n_components)
@@ -285,24 +287,4 @@ def _check(hidden_states, padding_mask) -> tuple[np.ndarray, np.ndarray]:
         )
     if padding_mask is None:
         return states, np.ones(states.shape[1:3], dtype=bool)
-    return states, _check_padding_mask(padding_mask, states.shape[1:3])
-
-
-def _check_padding_mask(padding_mask, shape: tuple[int, int]) -> np.ndarray:
-    mask = np.asarray(padding_mask)
-    if mask.shape != tuple(shape):
-        raise ValueError(
-            f"padding_mask shape={mask.shape}: allowed: (batch, T) = {tuple(shape)}"
-        )
-    if not np.isin(mask, (0, 1)).all():
-        raise ValueError(
-            f"padding_mask values={np.unique(mask)[:5].tolist()}: "
-            "allowed: 0 (padding) or 1 (real token)"
-        )
-    empty = np.flatnonzero(mask.sum(axis=1) == 0)
-    if empty.size:
-        raise ValueError(
-            f"padding_mask row {int(empty[0])}: has no real token; "
-            "allowed: at least one 1 in every row"
-        )
-    return mask.astype(bool)
+    return states, checked_padding_mask(padding_mask, states.shape[1:3])

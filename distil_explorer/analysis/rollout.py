@@ -22,11 +22,10 @@ padded keys are dropped and padded query rows come back as zeros.
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
 from distil_explorer.analysis.attention import _check
+from distil_explorer.analysis.checks import checked_index
 from distil_explorer.analysis.hidden import _check_index
 
 _FUSIONS = {"mean": np.mean, "max": np.max, "min": np.min}
@@ -80,7 +79,7 @@ def attention_rollout(
     ```
     """
     attn, real = _check(attentions, padding_mask)
-    start_layer = _check_layer("start_layer", start_layer, attn.shape[0])
+    start_layer = checked_index("start_layer", start_layer, attn.shape[0])
     mixing = _mixing(attn, real, head_fusion, residual)
     current = _real_identity(real)
     rollout = np.empty_like(mixing)
@@ -144,7 +143,7 @@ def attention_flow(
     attn, real = _check(attentions, padding_mask)
     _check_index(index, attn.shape[1])
     last = attn.shape[0] - 1
-    layer = last if layer is None else _check_layer("layer", layer, last + 1)
+    layer = last if layer is None else checked_index("layer", layer, last + 1)
     positions = np.flatnonzero(real[index])
     count, depth = len(positions), layer + 1
     if count**4 * depth > MAX_FLOW_WORK:
@@ -215,15 +214,3 @@ def _mixing(attn, real, head_fusion, residual) -> np.ndarray:
 def _real_identity(real: np.ndarray) -> np.ndarray:
     """(B, T, T): the identity on real positions, 0 on padded ones."""
     return np.eye(real.shape[1]) * real[:, :, None]
-
-
-def _check_layer(name: str, value: int, stop: int) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name}={value!r}: allowed: an int, 0..{stop - 1}") from None
-    if not 0 <= value < stop:
-        raise ValueError(f"{name}={value}: out of range; allowed: 0..{stop - 1}")
-    return value

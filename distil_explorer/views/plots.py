@@ -10,12 +10,12 @@ matplotlib is imported only when a figure is made.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from distil_explorer.analysis.checks import checked_index
 from distil_explorer.analysis.hidden import (
     common_basis,
     layer_similarity_matrix,
@@ -58,9 +58,9 @@ def plot_head(
     fig.savefig("layer0_head1.svg")
     ```
     """
-    _check_range("layer", layer, trace.num_layers)
-    _check_range("head", head, trace.num_heads)
-    _check_range("index", index, trace.token_ids.shape[0])
+    checked_index("layer", layer, trace.num_layers)
+    checked_index("head", head, trace.num_heads)
+    checked_index("index", index, trace.token_ids.shape[0])
     real = np.flatnonzero(trace.padding_mask[index])
     labels = _labels(trace, index, real)
     attention = trace.attentions[layer, index, head][np.ix_(real, real)]
@@ -94,7 +94,7 @@ def plot_model_view(trace: Trace, index: int = 0) -> Figure:
     len(fig.axes) == trace.num_layers * trace.num_heads  # True
     ```
     """
-    _check_range("index", index, trace.token_ids.shape[0])
+    checked_index("index", index, trace.token_ids.shape[0])
     layers, heads = trace.num_layers, trace.num_heads
     real = np.flatnonzero(trace.padding_mask[index])
     maps = trace.attentions[:, index][..., real[:, None], real]
@@ -127,7 +127,7 @@ def plot_hidden_states(trace: Trace, index: int = 0) -> Figure:
     fig = plot_hidden_states(trace, index=1)
     ```
     """
-    _check_range("index", index, trace.token_ids.shape[0])
+    checked_index("index", index, trace.token_ids.shape[0])
     real = np.flatnonzero(trace.padding_mask[index])
     labels = _labels(trace, index, real)
     states = trace.hidden_states[:, index : index + 1]
@@ -184,8 +184,8 @@ def plot_pca(
     fig = plot_pca(trace, layer=trace.num_layers)  # the last hidden state
     ```
     """
-    _check_range("layer", layer, trace.num_layers + 1)
-    _check_range("index", index, trace.token_ids.shape[0])
+    checked_index("layer", layer, trace.num_layers + 1)
+    checked_index("index", index, trace.token_ids.shape[0])
     states = trace.hidden_states[:, index : index + 1]
     mask = trace.padding_mask[index : index + 1]
     shared_basis = shared_basis or basis is not None
@@ -247,18 +247,6 @@ def plot_parameters(rows: Sequence[ParameterRow]) -> Figure:
     ax.set_title(f"{int(counts.sum()):,} parameters")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig
-
-
-def _check_range(name: str, value: int, stop: int) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name}={value!r}: allowed: an int, 0..{stop - 1}") from None
-    if not 0 <= value < stop:
-        raise ValueError(f"{name}={value}: out of range; allowed: 0..{stop - 1}")
-    return value
 
 
 def _labels(trace: Trace, index: int, positions: np.ndarray) -> list[str]:
@@ -323,9 +311,9 @@ def plot_rollout(
     """
     from distil_explorer.analysis.rollout import attention_rollout
 
-    _check_range("index", index, trace.token_ids.shape[0])
+    checked_index("index", index, trace.token_ids.shape[0])
     layer = trace.num_layers - 1 if layer is None else layer
-    _check_range("layer", layer, trace.num_layers)
+    checked_index("layer", layer, trace.num_layers)
     real = np.flatnonzero(trace.padding_mask[index])
     labels = _labels(trace, index, real)
     rows = slice(index, index + 1)

@@ -1,0 +1,45 @@
+"""Checks for what callers hand to analysis functions and views.
+
+Errors read `argument=value: why; allowed: ...`, as everywhere in the package.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+
+def checked_padding_mask(padding_mask: Any, shape: tuple[int, int]) -> np.ndarray:
+    """A (B, T) 0/1 mask with a real token in every row, as booleans."""
+    mask = np.asarray(padding_mask)
+    if mask.shape != tuple(shape):
+        raise ValueError(
+            f"padding_mask shape={mask.shape}: allowed: (batch, T) = {tuple(shape)}"
+        )
+    if not np.isin(mask, (0, 1)).all():
+        raise ValueError(
+            f"padding_mask values={np.unique(mask)[:5].tolist()}: "
+            "allowed: 0 (padding) or 1 (real token)"
+        )
+    empty = np.flatnonzero(mask.sum(axis=1) == 0)
+    if empty.size:
+        raise ValueError(
+            f"padding_mask row {int(empty[0])}: has no real token; "
+            "allowed: at least one 1 in every row"
+        )
+    return mask.astype(bool)
+
+
+def checked_index(name: str, value: Any, stop: int) -> int:
+    """`value` as an int in 0..stop-1 (bools and floats refused)."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name}={value!r}: allowed: an int, 0..{stop - 1}") from None
+    if not 0 <= value < stop:
+        raise ValueError(f"{name}={value}: out of range; allowed: 0..{stop - 1}")
+    return value
