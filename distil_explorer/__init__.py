@@ -34,6 +34,8 @@ _EXPORTS = {
     "attention_rollout": "distil_explorer.analysis.rollout",
     "attention_flow": "distil_explorer.analysis.rollout",
     "plot_rollout": "distil_explorer.views.plots",
+    "plot_query_key": "distil_explorer.views.plots",
+    "score_contributions": "distil_explorer.analysis.query_key",
     "export_view": "distil_explorer.views.export",
     "HeadSummary": "distil_explorer.analysis.attention",
     "pca": "distil_explorer.analysis.hidden",

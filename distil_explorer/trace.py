@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 _ARRAYS = ("hidden_states", "attentions", "token_ids", "padding_mask")
+_OPTIONAL = ("queries", "keys")
 _FORMAT = "distil-explorer-trace/1"
 
 
@@ -36,6 +37,8 @@ class Trace:
         backend: the Keras backend it ran on ("torch", "jax", ...).
         device: the device it ran on ("cpu", "cuda:0", ...).
         tokens: the token strings per row, when the input was text.
+        queries, keys: float32 (num_layers, B, num_heads, T, head_dim), the
+            unscaled query and key vectors, when captured with keep_qk=True.
 
     Examples:
     ```python
@@ -53,6 +56,8 @@ class Trace:
     backend: str
     device: str
     tokens: tuple[tuple[str, ...], ...] | None = None
+    queries: np.ndarray | None = None
+    keys: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         arrays = {
@@ -62,6 +67,16 @@ class Trace:
             "padding_mask": np.asarray(self.padding_mask, dtype=np.int32),
         }
         _check_shapes(**arrays)
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value is not None:
+                arrays[name] = np.asarray(value, dtype=np.float32)
+                want = arrays["attentions"].shape[:4]
+                if arrays[name].ndim != 5 or arrays[name].shape[:4] != want:
+                    raise ValueError(
+                        f"{name} shape={arrays[name].shape}: allowed: "
+                        f"(*{want}, head_dim), like attentions"
+                    )
         for name, array in arrays.items():
             # A read-only view freezes the Trace without copying (attention at
             # T=512 is tens of MB) and without touching the caller's array.
@@ -104,6 +119,9 @@ class Trace:
             "tokens": self.tokens,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
+        arrays.update(
+            {n: getattr(self, n) for n in _OPTIONAL if getattr(self, n) is not None}
+        )
         fd, tmp = tempfile.mkstemp(dir=path.parent or ".", suffix=".npz.part")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -125,6 +143,7 @@ class Trace:
                     f"(format={meta.get('format')!r}); allowed: files from Trace.save"
                 )
             arrays = {name: data[name] for name in _ARRAYS}
+            arrays.update({n: data[n] for n in _OPTIONAL if n in data.files})
         return cls(
             **arrays,
             config=meta["config"],
@@ -157,7 +176,9 @@ def _check_shapes(hidden_states, attentions, token_ids, padding_mask) -> None:
         )
 
 
-def capture(backbone, inputs: Any, *, tokenizer: Any = None) -> Trace:
+def capture(
+    backbone, inputs: Any, *, tokenizer: Any = None, keep_qk: bool = False
+) -> Trace:
     """Run `backbone` once and return every hidden state and attention map.
 
     The capture path runs the backbone's own layers (same variables, no
@@ -171,6 +192,8 @@ def capture(backbone, inputs: Any, *, tokenizer: Any = None) -> Trace:
             list of strings) together with `tokenizer`; or an `Encoding`.
         tokenizer: a `DistilBertTokenizer`, needed for text. Texts longer
             than the backbone's `max_sequence_length` are truncated.
+        keep_qk: bool. Also keep every layer's query and key vectors
+            (`Trace.queries`, `Trace.keys`), for the query/key view.
 
     Examples:
     ```python
@@ -196,7 +219,7 @@ def capture(backbone, inputs: Any, *, tokenizer: Any = None) -> Trace:
         inputs = encoding
     if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
         tokens, inputs = inputs.tokens, inputs.inputs
-    trace = run_capture(backbone, inputs, Trace)
+    trace = run_capture(backbone, inputs, Trace, keep_qk=keep_qk)
     if tokens is not None:
         trace = dataclasses.replace(trace, tokens=tokens)
     return trace

@@ -29,7 +29,7 @@ def _to_numpy(x) -> np.ndarray:
     return ops.convert_to_numpy(x)
 
 
-def run_capture(backbone, inputs: dict[str, Any], trace_type):
+def run_capture(backbone, inputs: dict[str, Any], trace_type, keep_qk: bool = False):
     """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`)."""
     check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
     token_ids = ops.convert_to_tensor(np.asarray(inputs["token_ids"]), dtype="int32")
@@ -38,8 +38,13 @@ def run_capture(backbone, inputs: dict[str, Any], trace_type):
     )
     with _inference_context():
         x = backbone.embeddings(token_ids, training=False)
-        hidden_states, attentions = [x], []
+        hidden_states, attentions, queries, keys = [x], [], [], []
         for layer in backbone.transformer_layers:
+            if keep_qk:  # the same variables, projected once more on request
+                queries.append(
+                    _to_numpy(ops.cast(layer._heads(x, layer.query), "float32"))
+                )
+                keys.append(_to_numpy(ops.cast(layer._heads(x, layer.key), "float32")))
             x, probabilities = layer(
                 x, padding_mask, training=False, return_attention=True
             )
@@ -54,7 +59,9 @@ def run_capture(backbone, inputs: dict[str, Any], trace_type):
     config["dtype"] = backbone.dtype_policy.name
     for key in ("name", "trainable"):
         config.pop(key, None)
+    extra = {"queries": np.stack(queries), "keys": np.stack(keys)} if keep_qk else {}
     return trace_type(
+        **extra,
         hidden_states=hidden,
         attentions=attention,
         token_ids=ops.convert_to_numpy(token_ids),

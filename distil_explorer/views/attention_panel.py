@@ -65,6 +65,13 @@ class AttentionPanel:
         self.remove_button = w.Button(description="Remove token", icon="trash")
         self.restore_button = w.Button(description="Restore original", icon="undo")
         self.effect = w.HTML("Click a token in the head view, then mask or remove it.")
+        self.query_key = w.Image(format="png")
+        self.query_key_note = w.HTML(
+            "<b>Query/key view</b>: click a token to see which dimensions make its "
+            "strongest score in this head."
+        )
+        for name in ("selected_token", "layer", "head"):
+            self.canvas.observe(self._draw_query_key, names=name)
         w.link((self.layer, "value"), (self.canvas, "layer"))
         w.link((self.head, "value"), (self.canvas, "head"))
         w.link((self.mode, "value"), (self.canvas, "mode"))
@@ -87,6 +94,25 @@ class AttentionPanel:
         self.canvas.set_trace(trace, layer=0, head=0)
         self._summary = head_summary(trace, special_ids)
         self._draw_table()
+
+    def _draw_query_key(self, change: Any = None) -> None:
+        from distil_explorer.views.figures import figure_png
+        from distil_explorer.views.plots import plot_query_key
+
+        trace, query = self.canvas.trace, self.canvas.selected_token
+        if trace is None or query < 0:
+            return
+        if trace.queries is None:
+            self.query_key_note.value = (
+                "Query/key view: this run kept no queries and keys (runs in a "
+                "worker process do not)."
+            )
+            return
+        layer, head = self.canvas.layer, self.canvas.head
+        real = int(trace.padding_mask[0].sum())
+        key = int(np.argmax(trace.attentions[layer, 0, head, query, :real]))
+        figure = plot_query_key(trace, layer, head, query, key)
+        self.query_key.value = figure_png(figure)
 
     def _draw_table(self, change: Any = None) -> None:
         if self._summary is not None:

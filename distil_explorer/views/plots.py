@@ -335,3 +335,34 @@ def plot_rollout(
     if created:
         fig.colorbar(image, ax=ax, label="share of the input", shrink=0.8)
     return fig
+
+
+def plot_query_key(
+    trace: Trace, layer: int, head: int, query: int, key: int, index: int = 0
+) -> Figure:
+    """Bars of the per-dimension terms that make one attention score.
+
+    Examples:
+    ```python
+    trace = capture(backbone, text, tokenizer=tokenizer, keep_qk=True)
+    fig = plot_query_key(trace, layer=0, head=2, query=3, key=2)
+    ```
+    """
+    from distil_explorer.analysis.query_key import score_contributions
+
+    terms = score_contributions(
+        trace.queries, trace.keys, layer, head, query, key, index
+    )
+    labels = _labels(trace, index, np.array([query, key]))
+    fig, ax, _ = _target(None, (6.0, 3.0))
+    colours = np.where(terms >= 0, "#1f77b4", "#d62728")
+    ax.bar(np.arange(terms.size), terms, color=colours)
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_xlabel("query/key dimension")
+    ax.set_ylabel("q_d * k_d / sqrt(d)")
+    weight = trace.attentions[layer, index, head, query, key]
+    ax.set_title(
+        f"layer {layer} head {head}: {labels[0]!r} -> {labels[1]!r}, "
+        f"score {terms.sum():.2f}, weight {weight:.2f}"
+    )
+    return fig

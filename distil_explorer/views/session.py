@@ -103,7 +103,7 @@ class ExplorerSession:
         batch = encoding.inputs if encoding is not None else prepared
         tokenize = time.perf_counter()
         if backend in (None, self._current_backend()) and device in (None, "cpu"):
-            trace = capture(self.backbone, batch)
+            trace = capture(self.backbone, batch, keep_qk=True)
         else:
             trace = self._runner(backend, device).capture(self.backbone, batch)
         if encoding is not None:

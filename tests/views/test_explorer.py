@@ -151,3 +151,16 @@ def test_mask_remove_and_restore_a_clicked_token(app):
     assert app.trace.tokens[0] == ("[CLS]", "[MASK]", "sat", "[SEP]")
     panel.restore_button.click()
     assert app.trace is original
+
+
+def test_query_key_view_follows_the_clicked_token(app):
+    app.build()
+    trace = app.run()
+    assert trace.queries is not None
+    panel = app.attention_panel
+    assert len(bytes(panel.query_key.value)) == 0
+    panel.canvas.selected_token = 1
+    first = bytes(panel.query_key.value)
+    assert first.startswith(b"\x89PNG")
+    panel.head.value = 1
+    assert bytes(panel.query_key.value) != first
