@@ -63,10 +63,7 @@ def report(preset: str, text: str, output: str, max_length: int) -> int:
 
     backbone = DistilBertBackbone.from_preset(preset)
     tokenizer = DistilBertTokenizer.from_preset(preset)
-    encoding = tokenizer(text)
-    if encoding.token_ids.shape[1] > max_length:
-        encoding = tokenizer(text, sequence_length=max_length)
-    trace = capture(backbone, encoding)
+    trace = capture(backbone, tokenizer.encode_at_most(text, max_length))
     path = write_report(
         trace,
         output,

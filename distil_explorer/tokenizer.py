@@ -253,6 +253,22 @@ class DistilBertTokenizer:
         tokens = tuple(tuple(e.tokens) for e in encodings)
         return Encoding(token_ids=token_ids, padding_mask=padding_mask, tokens=tokens)
 
+    def encode_at_most(self, texts: str | Sequence[str], max_length: int) -> Encoding:
+        """Pad to the longest row, but never past `max_length` tokens.
+
+        When any row is longer, every row is truncated (keeping `[SEP]` last)
+        and padded to exactly `max_length`.
+
+        Examples:
+        ```python
+        tokenizer.encode_at_most(long_text, backbone.max_sequence_length)
+        ```
+        """
+        encoding = self(texts)
+        if encoding.token_ids.shape[1] > max_length:
+            encoding = self(texts, sequence_length=max_length)
+        return encoding
+
     def _backend(self, length: int | None) -> Tokenizer:
         backend = self._backends.get(length)
         if backend is not None:

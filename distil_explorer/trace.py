@@ -213,10 +213,7 @@ def capture(
                 "tokenizer=DistilBertTokenizer.from_preset(...)) or a dict of "
                 "token_ids and padding_mask"
             )
-        encoding = tokenizer(inputs)
-        if encoding.token_ids.shape[1] > backbone.max_sequence_length:
-            encoding = tokenizer(inputs, sequence_length=backbone.max_sequence_length)
-        inputs = encoding
+        inputs = tokenizer.encode_at_most(inputs, backbone.max_sequence_length)
     if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
         tokens, inputs = inputs.tokens, inputs.inputs
     trace = run_capture(backbone, inputs, Trace, keep_qk=keep_qk)

@@ -13,6 +13,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from distil_explorer.analysis.checks import checked_padding_mask
+
 ALLOWED_DTYPES = ("float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
 INPUT_KEYS = ("token_ids", "padding_mask")
 
@@ -170,14 +172,5 @@ def _check_values(ids: np.ndarray, mask: np.ndarray, vocabulary_size: int) -> No
             f"token_ids value={int(bad.flat[0])}: out of range; allowed: 0 to "
             f"{vocabulary_size - 1} (vocabulary_size={vocabulary_size})"
         )
-    if not np.isin(mask, (0, 1)).all():
-        raise ValueError(
-            f"padding_mask values={sorted(set(np.unique(mask).tolist()))[:5]}: "
-            "allowed: 0 (padding) or 1 (real token)"
-        )
-    empty = np.flatnonzero(mask.sum(axis=1) == 0)
-    if empty.size:
-        raise ValueError(
-            f"padding_mask row {int(empty[0])}: has no real token, so attention "
-            "there is undefined; allowed: at least one 1 in every row"
-        )
+    # The shape matches token_ids already; this checks 0/1 and empty rows.
+    checked_padding_mask(mask, mask.shape)

@@ -171,10 +171,7 @@ class ExplorerSession:
                     "without vocabulary); allowed: token ids, or build a preset with "
                     "a tokenizer"
                 )
-            encoding = self.tokenizer(inputs)
-            if encoding.token_ids.shape[1] > limit:
-                encoding = self.tokenizer(inputs, sequence_length=limit)
-            return encoding
+            return self.tokenizer.encode_at_most(inputs, limit)
         if isinstance(inputs, dict):
             return inputs
         ids = np.asarray(list(inputs), dtype="int64")[None, :limit]
