@@ -2,25 +2,60 @@
 
     python benchmarks/long_sequence.py
 
-Base uncased config (random weights), B=1, T=128 and T=512. Each length runs in
-a fresh process so peak memory (ru_maxrss) is its own; the payload is what the
-attention canvas sends: uint8 thumbnails for the model view (<= 64 x 64 per
-map) and one float32 head, against sending every map as float32 or JSON.
+Base uncased config (random weights), B=1, T=128 and T=512, three captures:
+every map, `layers=[-1]` (the last layer's 12 heads) and `layers=[-1],
+heads=[0]` (one map). Each (T, selection) runs in a fresh process so it has the
+machine to itself. The reference, measured in the same
+process and interleaved with the capture, is the plain call
+`backbone(inputs)`, which keeps no maps: "ratio" is capture / plain call
+time; "peak" is how far resident memory rises during one call (the least of
+3), for the capture and, in brackets, for the plain call.
+The payload is what the attention canvas sends for the model view: uint8
+thumbnails (<= 64 x 64 per map) and one float32 head, against every map as
+float32 bytes or as JSON.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import interleaved_medians  # noqa: E402
 
 LENGTHS = (128, 512)
+SELECTIONS = {
+    "every map": {},
+    "layers=[-1]": {"layers": [-1]},
+    "layers=[-1], heads=[0]": {"layers": [-1], "heads": [0]},
+}
 
 
-def measure(length: int) -> dict:
+def _status_mb(field: str) -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def _peak_mb(function) -> float:
+    """How far resident memory rises above its level while `function` runs, MB.
+
+    Linux only: writing 5 to /proc/self/clear_refs resets the peak (VmHWM) to
+    the current size. The parent starts this process with
+    MALLOC_MMAP_THRESHOLD_ low, so freed arrays leave RSS at once and the
+    level before each call is what is still alive.
+    """
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_mb("VmRSS")
+    function()
+    return _status_mb("VmHWM") - before
+
+
+def measure(length: int, selection: str) -> dict:
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import numpy as np
 
@@ -34,56 +69,80 @@ def measure(length: int) -> dict:
         "token_ids": np.arange(1000, 1000 + length, dtype="int32")[None],
         "padding_mask": np.ones((1, length), "int32"),
     }
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    de.capture(backbone, inputs)  # warm-up
+    options = SELECTIONS[selection]
+    for _ in range(2):
+        backbone(inputs)
+        de.capture(backbone, inputs, **options)
+    plain_mb = min(_peak_mb(lambda: backbone(inputs)) for _ in range(3))
+    capture_mb = min(
+        _peak_mb(lambda: de.capture(backbone, inputs, **options)) for _ in range(3)
+    )
+    medians = interleaved_medians(
+        {
+            "plain": lambda: backbone(inputs),
+            "capture": lambda: de.capture(backbone, inputs, **options),
+        },
+        rounds=7,
+        warmup=1,
+    )
+    trace = de.capture(backbone, inputs, **options)
     start = time.perf_counter()
-    trace = de.capture(backbone, inputs)
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
-    widget = AttentionWidget.from_trace(trace)
+    widget = AttentionWidget.from_trace(trace, mode="model")
     widget_ms = (time.perf_counter() - start) * 1e3
-    start = time.perf_counter()
-    widget.layer, widget.head = 5, 11
-    switch_ms = (time.perf_counter() - start) * 1e3
-    return {
-        "length": length,
-        "capture_s": seconds,
-        "peak_mb": peak / 1024,
-        "growth_mb": (peak - before) / 1024,
+    result = {
+        "capture_s": medians["capture"],
+        "plain_s": medians["plain"],
+        "plain_mb": plain_mb,
+        "capture_mb": capture_mb,
         "attention_mb": trace.attentions.nbytes / 1e6,
-        "thumbnails_mb": len(widget.maps) / 1e6,
-        "head_kb": len(widget.head_map) / 1e3,
-        "float32_mb": trace.attentions.nbytes / 1e6,
-        "json_mb": len(json.dumps(trace.attentions[:, 0].round(6).tolist())) / 1e6,
+        "sent_mb": (len(widget.maps) + len(widget.head_map)) / 1e6,
         "widget_ms": widget_ms,
-        "switch_ms": switch_ms,
     }
+    if not options:
+        start = time.perf_counter()
+        widget.layer, widget.head = 5, 11
+        result["switch_ms"] = (time.perf_counter() - start) * 1e3
+        result["json_mb"] = (
+            len(json.dumps(trace.attentions[:, 0].round(6).tolist())) / 1e6
+        )
+    return result
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--one":
-        print(json.dumps(measure(int(sys.argv[2]))))
+    if len(sys.argv) == 4 and sys.argv[1] == "--one":
+        print(json.dumps(measure(int(sys.argv[2]), sys.argv[3])))
         return
-    print("base uncased, B=1, torch CPU; each length in its own process")
+    print("base uncased, B=1, torch CPU; each row in its own process;")
+    print("time and peak memory against the plain call (no maps), same process\n")
     print(
-        f"{'T':>5} {'capture':>9} {'peak RSS':>9} {'attention':>10} "
-        f"{'to browser':>11} {'as float32':>11} {'as JSON':>9} "
-        f"{'widget':>8} {'switch':>8}"
+        f"{'T':>4}  {'capture':<23}{'time':>8}{'ratio':>7}{'peak (plain)':>16}"
+        f"{'maps held':>11}{'to browser':>12}{'widget':>8}"
     )
+    full = {}
     for length in LENGTHS:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", str(length)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        sent = r["thumbnails_mb"] + r["head_kb"] / 1e3
+        for selection in SELECTIONS:
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", str(length), selection],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"},
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            full.setdefault(length, r)
+            print(
+                f"{length:>4}  {selection:<23}{r['capture_s'] * 1e3:>6.0f}ms"
+                f"{r['capture_s'] / r['plain_s']:>6.2f}x"
+                f"{r['capture_mb']:>7.0f}MB ({r['plain_mb']:>4.0f}MB)"
+                f"{r['attention_mb']:>9.1f}MB{r['sent_mb']:>10.2f}MB"
+                f"{r['widget_ms']:>6.0f}ms"
+            )
+    print("\nevery map sent another way (model view, sequence 0):")
+    for length, r in full.items():
         print(
-            f"{r['length']:>5} {r['capture_s']:>8.2f}s {r['peak_mb']:>7.0f}MB "
-            f"{r['attention_mb']:>8.1f}MB {sent:>9.2f}MB {r['float32_mb']:>9.1f}MB "
-            f"{r['json_mb']:>7.1f}MB {r['widget_ms']:>6.0f}ms {r['switch_ms']:>6.1f}ms"
+            f"  T={length}: float32 bytes {r['attention_mb']:.1f} MB, JSON "
+            f"{r['json_mb']:.1f} MB; the widget sends {r['sent_mb']:.2f} MB; "
+            f"layer/head switch {r['switch_ms']:.1f} ms"
         )
 
 

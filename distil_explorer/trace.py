@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from distil_explorer.analysis.checks import checked_selection
+
 _ARRAYS = ("hidden_states", "attentions", "token_ids", "padding_mask")
 _OPTIONAL = ("queries", "keys")
 _FORMAT = "distil-explorer-trace/1"
@@ -37,13 +39,20 @@ class Trace:
         backend: the Keras backend it ran on ("torch", "jax", ...).
         device: the device it ran on ("cpu", "cuda:0", ...).
         tokens: the token strings per row, when the input was text.
-        queries, keys: float32 (num_layers, B, num_heads, T, head_dim), the
-            unscaled query and key vectors, when captured with keep_qk=True.
+        queries, keys: float32 (len(attention_layers), B,
+            len(attention_heads), T, head_dim), the unscaled query and key
+            vectors, when captured with keep_qk=True.
+        attention_layers: tuple of int. The model layers that `attentions`
+            (and `queries`, `keys`) hold, in order along axis 0: all of them
+            unless `capture(..., layers=...)` chose some.
+        attention_heads: tuple of int. The heads they hold along axis 2: all
+            of them unless `capture(..., heads=...)` chose some.
 
     Examples:
     ```python
     trace = distil_explorer.capture(backbone, inputs)
     trace.attentions[2, 0, 5]  # layer 2, first sequence, head 5: (T, T)
+    trace.attention(layer=2, head=5)  # the same map, by model indices
     trace.save("trace.npz"); Trace.load("trace.npz")
     ```
     """
@@ -58,6 +67,8 @@ class Trace:
     tokens: tuple[tuple[str, ...], ...] | None = None
     queries: np.ndarray | None = None
     keys: np.ndarray | None = None
+    attention_layers: tuple[int, ...] | None = None
+    attention_heads: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         arrays = {
@@ -66,7 +77,18 @@ class Trace:
             "token_ids": np.asarray(self.token_ids, dtype=np.int32),
             "padding_mask": np.asarray(self.padding_mask, dtype=np.int32),
         }
-        _check_shapes(**arrays)
+        layers = arrays["hidden_states"].shape[0] - 1
+        held = _held(
+            "attention_layers", self.attention_layers, arrays["attentions"], 0, layers
+        )
+        # A hand-made Trace may not say how many heads its model had.
+        heads = self.config.get("num_heads") or np.iinfo(np.int32).max
+        held_heads = _held(
+            "attention_heads", self.attention_heads, arrays["attentions"], 2, heads
+        )
+        object.__setattr__(self, "attention_layers", held)
+        object.__setattr__(self, "attention_heads", held_heads)
+        _check_shapes(**arrays, held_layers=len(held))
         for name in _OPTIONAL:
             value = getattr(self, name)
             if value is not None:
@@ -96,11 +118,95 @@ class Trace:
 
     @property
     def num_layers(self) -> int:
-        return self.attentions.shape[0]
+        """Layers of the model that ran (hidden_states holds num_layers + 1)."""
+        return self.hidden_states.shape[0] - 1
 
     @property
     def num_heads(self) -> int:
-        return self.attentions.shape[2]
+        """Heads per layer of the model that ran.
+
+        From `config`; a hand-made Trace without it counts up to the last
+        head it holds.
+        """
+        if "num_heads" in self.config:
+            return int(self.config["num_heads"])
+        return max(self.attention_heads, default=-1) + 1
+
+    @property
+    def has_all_attention(self) -> bool:
+        """Whether `attentions` holds every layer and head, in model order."""
+        return self.attention_layers == tuple(
+            range(self.num_layers)
+        ) and self.attention_heads == tuple(range(self.num_heads))
+
+    def attention_position(self, layer: int, head: int) -> tuple[int, int]:
+        """Where model `layer` and `head` sit on axes 0 and 2 of `attentions`.
+
+        Raises:
+            ValueError: naming the layers or heads this Trace holds, when
+                `layer` or `head` was not captured.
+        """
+        return (
+            _position("layer", layer, self.attention_layers, "layers"),
+            _position("head", head, self.attention_heads, "heads"),
+        )
+
+    def attention(self, layer: int, head: int, index: int = 0) -> np.ndarray:
+        """The (T, T) map of model `layer` and `head` for sequence `index`.
+
+        Rows are queries and columns keys, padding included (its columns are
+        exactly 0).
+        """
+        position, head_position = self.attention_position(layer, head)
+        batch = self.token_ids.shape[0]
+        if not (isinstance(index, (int, np.integer)) and 0 <= index < batch):
+            raise ValueError(f"index={index!r}: allowed: 0..{batch - 1}")
+        return self.attentions[position, index, head_position]
+
+    def select(self, layers: Any = None, heads: Any = None) -> Trace:
+        """A Trace holding only the maps of `layers` x `heads` (model indices).
+
+        For keeping less of a Trace you have, before saving or sending it;
+        `capture(..., layers=, heads=)` never computes the rest at all.
+
+        Args:
+            layers: None, int or list of int, among `attention_layers`
+                (negative counts from the model's last layer); None keeps
+                the layers held now.
+            heads: the same for heads, among `attention_heads`.
+
+        Examples:
+        ```python
+        small = trace.select(layers=[-1], heads=[0, 1])
+        small.attentions.shape  # (1, B, 2, T, T)
+        ```
+        """
+        positions = []
+        for name, value, held, stop in (
+            ("layers", layers, self.attention_layers, self.num_layers),
+            ("heads", heads, self.attention_heads, self.num_heads),
+        ):
+            chosen = held if value is None else checked_selection(name, value, stop)
+            missing = [i for i in chosen if i not in held]
+            if missing:
+                raise ValueError(
+                    f"{name}={value!r}: {missing} not in this Trace; allowed: "
+                    f"among {list(held)}"
+                )
+            positions.append([held.index(i) for i in chosen])
+        picked = np.ix_(positions[0], range(self.token_ids.shape[0]), positions[1])
+        optional = {
+            name: getattr(self, name)[picked]
+            for name in _OPTIONAL
+            if getattr(self, name) is not None
+        }
+        return dataclasses.replace(
+            self,
+            attentions=self.attentions[picked],
+            **optional,
+            attention_layers=tuple(self.attention_layers[i] for i in positions[0]),
+            attention_heads=tuple(self.attention_heads[i] for i in positions[1]),
+        )
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write this Trace to an `.npz` file; `Trace.load` reads it back exactly.
@@ -117,6 +223,8 @@ class Trace:
             "backend": self.backend,
             "device": self.device,
             "tokens": self.tokens,
+            "attention_layers": self.attention_layers,
+            "attention_heads": self.attention_heads,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         arrays.update(
@@ -150,10 +258,43 @@ class Trace:
             backend=meta["backend"],
             device=meta["device"],
             tokens=meta["tokens"],
+            # Files written before selections existed hold every map.
+            attention_layers=meta.get("attention_layers"),
+            attention_heads=meta.get("attention_heads"),
         )
 
 
-def _check_shapes(hidden_states, attentions, token_ids, padding_mask) -> None:
+def _held(name: str, value, attentions: np.ndarray, axis: int, stop: int):
+    """`value` as a checked tuple of model indices; None means all of them."""
+    if value is None:
+        return tuple(range(attentions.shape[axis] if attentions.ndim == 5 else 0))
+    held = tuple(value)
+    if not all(isinstance(i, (int, np.integer)) and 0 <= i < stop for i in held) or (
+        list(held) != sorted(set(held))
+    ):
+        raise ValueError(
+            f"{name}={value!r}: allowed: increasing, distinct indices in 0..{stop - 1}"
+        )
+    if attentions.ndim == 5 and len(held) != attentions.shape[axis]:
+        raise ValueError(
+            f"{name}={value!r}: {len(held)} indices but attentions holds "
+            f"{attentions.shape[axis]} on axis {axis}; allowed: one index per map"
+        )
+    return tuple(int(i) for i in held)
+
+
+def _position(name: str, value, held: tuple[int, ...], plural: str) -> int:
+    if isinstance(value, (int, np.integer)) and value in held:
+        return held.index(int(value))
+    raise ValueError(
+        f"{name}={value!r}: not in this Trace; allowed: one of {list(held)} "
+        f"(capture(..., {plural}=...) chose which {plural} to keep)"
+    )
+
+
+def _check_shapes(
+    hidden_states, attentions, token_ids, padding_mask, held_layers
+) -> None:
     if token_ids.ndim != 2 or padding_mask.shape != token_ids.shape:
         raise ValueError(
             f"token_ids shape={token_ids.shape}, padding_mask shape="
@@ -165,19 +306,24 @@ def _check_shapes(hidden_states, attentions, token_ids, padding_mask) -> None:
             f"hidden_states shape={hidden_states.shape}: allowed: "
             f"(num_layers + 1, {batch}, {length}, hidden_dim)"
         )
-    layers = hidden_states.shape[0] - 1
     if attentions.ndim != 5 or (
-        attentions.shape[:2] != (layers, batch)
+        attentions.shape[:2] != (held_layers, batch)
         or attentions.shape[3:] != (length, length)
     ):
         raise ValueError(
             f"attentions shape={attentions.shape}: allowed: "
-            f"({layers}, {batch}, num_heads, {length}, {length})"
+            f"({held_layers}, {batch}, heads, {length}, {length})"
         )
 
 
 def capture(
-    backbone, inputs: Any, *, tokenizer: Any = None, keep_qk: bool = False
+    backbone,
+    inputs: Any,
+    *,
+    tokenizer: Any = None,
+    keep_qk: bool = False,
+    layers: Any = None,
+    heads: Any = None,
 ) -> Trace:
     """Run `backbone` once and return every hidden state and attention map.
 
@@ -194,6 +340,13 @@ def capture(
             than the backbone's `max_sequence_length` are truncated.
         keep_qk: bool. Also keep every layer's query and key vectors
             (`Trace.queries`, `Trace.keys`), for the query/key view.
+        layers: None, int or list of int. The layers whose attention maps
+            to keep (negative counts from the end); None keeps all. Hidden
+            states are always kept for every layer: they grow with T, the
+            maps with T squared.
+        heads: None, int or list of int. The heads to keep in each kept
+            layer; None keeps all. At T=512 the base model's maps are 75 MB
+            per sequence; `layers=[-1], heads=[0]` keeps 1 MB.
 
     Examples:
     ```python
@@ -201,6 +354,8 @@ def capture(
     trace.hidden_states[-1]  # equals backbone(inputs) to 1e-5
     trace = capture(backbone, "The cat sat.", tokenizer=tokenizer)
     trace.tokens  # (("[CLS]", "the", "cat", "sat", ".", "[SEP]"),)
+    trace = capture(backbone, inputs, layers=[0, 5], heads=[3])
+    trace.attention_layers, trace.attentions.shape[0]  # (0, 5), 2
     ```
     """
     from distil_explorer.model.capture import run_capture
@@ -216,7 +371,9 @@ def capture(
         inputs = tokenizer.encode_at_most(inputs, backbone.max_sequence_length)
     if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
         tokens, inputs = inputs.tokens, inputs.inputs
-    trace = run_capture(backbone, inputs, Trace, keep_qk=keep_qk)
+    trace = run_capture(
+        backbone, inputs, Trace, keep_qk=keep_qk, layers=layers, heads=heads
+    )
     if tokens is not None:
         trace = dataclasses.replace(trace, tokens=tokens)
     return trace

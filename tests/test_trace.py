@@ -149,3 +149,125 @@ def test_capture_text_fills_tokens_and_truncates(tiny_backbone):
 def test_capture_text_without_tokenizer_says_what_to_do(tiny_backbone):
     with pytest.raises(ValueError, match="text needs a tokenizer"):
         capture(tiny_backbone, "hello")
+
+
+# Selections: capture(layers=, heads=) keeps only some maps.
+
+WIDE = {**TINY, "num_layers": 3, "num_heads": 4}
+
+
+@pytest.fixture(scope="module")
+def wide():
+    import keras
+
+    from distil_explorer import DistilBertBackbone
+
+    keras.utils.set_random_seed(1)
+    backbone = DistilBertBackbone(**WIDE)
+    return backbone, capture(backbone, tiny_inputs(), keep_qk=True)
+
+
+def test_full_capture_holds_every_layer_and_head(wide):
+    _, full = wide
+    assert full.attention_layers == (0, 1, 2)
+    assert full.attention_heads == (0, 1, 2, 3)
+    assert full.has_all_attention
+
+
+@pytest.mark.parametrize(
+    ("layers", "heads", "held_layers", "held_heads"),
+    [
+        ([0, 2], [1, 3], (0, 2), (1, 3)),
+        (-1, None, (2,), (0, 1, 2, 3)),
+        (None, 2, (0, 1, 2), (2,)),
+        ((2, 0, 2), [-1, 0], (0, 2), (0, 3)),  # sorted, duplicates merged
+    ],
+)
+def test_selection_is_the_same_maps_as_a_full_capture(
+    wide, layers, heads, held_layers, held_heads
+):
+    backbone, full = wide
+    part = capture(backbone, tiny_inputs(), keep_qk=True, layers=layers, heads=heads)
+    assert (part.attention_layers, part.attention_heads) == (held_layers, held_heads)
+    assert not part.has_all_attention
+    assert (part.num_layers, part.num_heads) == (3, 4)  # the model, not the slice
+    picked = np.ix_(held_layers, range(2), held_heads)
+    np.testing.assert_allclose(part.attentions, full.attentions[picked], atol=1e-6)
+    np.testing.assert_allclose(part.queries, full.queries[picked], atol=1e-6)
+    np.testing.assert_allclose(part.keys, full.keys[picked], atol=1e-6)
+    # Hidden states are always whole: layers skipped for maps still ran.
+    np.testing.assert_allclose(part.hidden_states, full.hidden_states, atol=1e-5)
+    for layer in held_layers:
+        for head in held_heads:
+            np.testing.assert_array_equal(
+                part.attention(layer, head, index=1),
+                part.attentions[held_layers.index(layer), 1, held_heads.index(head)],
+            )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"layers": []}, r"layers=\[\]: allowed: None \(all\), an int or a list"),
+        ({"layers": [3]}, r"layers=\[3\]: \[3\] out of range; .* -3\.\.2"),
+        ({"layers": [-4]}, r"out of range"),
+        ({"heads": [4]}, r"heads=\[4\]: \[4\] out of range; .* -4\.\.3"),
+        ({"heads": True}, r"heads=True: allowed"),
+        ({"heads": [0.5]}, r"heads=\[0\.5\]: allowed"),
+        ({"layers": "0"}, r"layers='0': allowed"),
+        ({"layers": object()}, r"layers=<object.*: allowed"),
+    ],
+)
+def test_bad_selections_are_refused(wide, kwargs, message):
+    backbone, _ = wide
+    with pytest.raises(ValueError, match=message):
+        capture(backbone, tiny_inputs(), **kwargs)
+
+
+def test_attention_by_model_index_names_what_was_kept(wide):
+    backbone, _ = wide
+    part = capture(backbone, tiny_inputs(), layers=[1], heads=[0, 2])
+    with pytest.raises(ValueError, match=r"layer=0: not in this Trace; .*\[1\]"):
+        part.attention(0, 0)
+    with pytest.raises(ValueError, match=r"head=1: not in this Trace; .*\[0, 2\]"):
+        part.attention(1, 1)
+    with pytest.raises(ValueError, match=r"index=2: allowed: 0\.\.1"):
+        part.attention(1, 2, index=2)
+
+
+def test_selection_survives_save_and_load(wide, tmp_path):
+    backbone, _ = wide
+    part = capture(backbone, tiny_inputs(), layers=[0, 2], heads=[3])
+    loaded = Trace.load(part.save(tmp_path / "part.npz"))
+    assert (loaded.attention_layers, loaded.attention_heads) == ((0, 2), (3,))
+    np.testing.assert_array_equal(loaded.attentions, part.attentions)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"attention_layers": (0,)}, r"1 indices but attentions holds 2 on axis 0"),
+        ({"attention_layers": (1, 0)}, r"allowed: increasing, distinct indices"),
+        ({"attention_layers": (0, 2)}, r"in 0\.\.1"),
+        ({"attention_heads": (0, 0)}, r"attention_heads=\(0, 0\): allowed"),
+    ],
+)
+def test_hand_made_selections_are_checked(tiny_trace, fields, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(tiny_trace, **fields)
+
+
+def test_select_keeps_a_subset_by_model_index(wide):
+    _, full = wide
+    small = full.select(layers=[-1, 0], heads=2)
+    assert (small.attention_layers, small.attention_heads) == ((0, 2), (2,))
+    np.testing.assert_array_equal(small.attentions, full.attentions[[0, 2]][:, :, [2]])
+    np.testing.assert_array_equal(small.queries, full.queries[[0, 2]][:, :, [2]])
+    smaller = small.select(layers=2)  # heads: what it holds
+    np.testing.assert_array_equal(smaller.attention(2, 2), full.attention(2, 2))
+    with pytest.raises(
+        ValueError, match=r"layers=1: \[1\] not in this Trace; .*\[0, 2\]"
+    ):
+        small.select(layers=1)
+    with pytest.raises(ValueError, match=r"heads=\[9\]: \[9\] out of range"):
+        small.select(heads=[9])

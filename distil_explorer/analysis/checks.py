@@ -43,3 +43,44 @@ def checked_index(name: str, value: Any, stop: int) -> int:
     if not 0 <= value < stop:
         raise ValueError(f"{name}={value}: out of range; allowed: 0..{stop - 1}")
     return value
+
+
+def checked_every_map(trace, what: str) -> None:
+    """Raise unless `trace` holds every layer's and head's attention.
+
+    `what` names the computation that needs them, e.g. "rollout".
+    """
+    if not trace.has_all_attention:
+        raise ValueError(
+            f"trace: {what} needs every layer's and head's attention, but this "
+            f"Trace holds layers {list(trace.attention_layers)}, heads "
+            f"{list(trace.attention_heads)}; allowed: a Trace from capture(...) "
+            "without layers= or heads="
+        )
+
+
+def checked_selection(name: str, value: Any, stop: int) -> tuple[int, ...]:
+    """`layers=` / `heads=` as sorted model indices; None means all of them.
+
+    Accepts one int or a sequence of ints; negative ints count from the end,
+    as in Python indexing.
+    """
+    if value is None:
+        return tuple(range(stop))
+    items = [value] if isinstance(value, (int, np.integer)) else value
+    allowed = (
+        f"allowed: None (all), an int or a list of ints in "
+        f"{-stop}..{stop - 1}, at least one"
+    )
+    try:
+        items = list(items)
+    except TypeError:
+        raise ValueError(f"{name}={value!r}: {allowed}") from None
+    if not items or not all(
+        isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in items
+    ):
+        raise ValueError(f"{name}={value!r}: {allowed}")
+    bad = [int(i) for i in items if not -stop <= i < stop]
+    if bad:
+        raise ValueError(f"{name}={value!r}: {bad} out of range; {allowed}")
+    return tuple(sorted({int(i) % stop for i in items}))

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from distil_explorer.analysis.checks import checked_selection
 from distil_explorer.model.validation import check_inputs
 from distil_explorer.runtime.devices import device_of
 
@@ -29,32 +30,55 @@ def _to_numpy(x) -> np.ndarray:
     return ops.convert_to_numpy(x)
 
 
-def run_capture(backbone, inputs: dict[str, Any], trace_type, keep_qk: bool = False):
-    """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`)."""
+def run_capture(
+    backbone,
+    inputs: dict[str, Any],
+    trace_type,
+    keep_qk: bool = False,
+    layers: Any = None,
+    heads: Any = None,
+):
+    """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`).
+
+    Only the maps of `layers` x `heads` are kept: the other layers take the
+    fused attention path, and the result is written layer by layer into one
+    preallocated array, so peak memory is that array plus one layer's maps.
+    """
     check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
+    layers = checked_selection("layers", layers, backbone.num_layers)
+    heads = checked_selection("heads", heads, backbone.num_heads)
+    all_heads = len(heads) == backbone.num_heads
     token_ids = ops.convert_to_tensor(np.asarray(inputs["token_ids"]), dtype="int32")
     padding_mask = ops.convert_to_tensor(
         np.asarray(inputs["padding_mask"]), dtype="int32"
     )
+    batch, length = np.shape(inputs["token_ids"])
+    attention = np.empty((len(layers), batch, len(heads), length, length), "float32")
+    queries, keys = [], []
+
+    def kept(x):  # (B, heads, T, d) -> the chosen heads, as float32 numpy
+        x = _to_numpy(ops.cast(x, "float32"))
+        return x if all_heads else x[:, heads]
+
     with _inference_context():
         x = backbone.embeddings(token_ids, training=False)
-        hidden_states, attentions, queries, keys = [x], [], [], []
-        for layer in backbone.transformer_layers:
+        hidden_states = [x]
+        for i, layer in enumerate(backbone.transformer_layers):
+            if i not in layers:
+                x = layer(x, padding_mask, training=False)
+                hidden_states.append(x)
+                continue
             if keep_qk:  # the same variables, projected once more on request
-                queries.append(
-                    _to_numpy(ops.cast(layer._heads(x, layer.query), "float32"))
-                )
-                keys.append(_to_numpy(ops.cast(layer._heads(x, layer.key), "float32")))
+                queries.append(kept(layer._heads(x, layer.query)))
+                keys.append(kept(layer._heads(x, layer.key)))
             x, probabilities = layer(
                 x, padding_mask, training=False, return_attention=True
             )
             hidden_states.append(x)
-            attentions.append(probabilities)
+            attention[layers.index(i)] = kept(probabilities)
+            del probabilities
         device = device_of(x)
-        # One copy per array: each layer's tensor becomes numpy (a view on
-        # CPU torch), and np.stack copies it into place.
         hidden = np.stack([_to_numpy(ops.cast(h, "float32")) for h in hidden_states])
-        attention = np.stack([_to_numpy(a) for a in attentions])
     config = backbone.get_config()
     config["dtype"] = backbone.dtype_policy.name
     for key in ("name", "trainable"):
@@ -69,4 +93,6 @@ def run_capture(backbone, inputs: dict[str, Any], trace_type, keep_qk: bool = Fa
         config=config,
         backend=keras.backend.backend(),
         device=device,
+        attention_layers=layers,
+        attention_heads=heads,
     )

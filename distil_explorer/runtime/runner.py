@@ -146,7 +146,15 @@ class Runner:
                 self._worker.start(self.timeout)
         return self
 
-    def capture(self, model: Any, inputs: dict[str, Any]) -> Trace:
+    def capture(
+        self,
+        model: Any,
+        inputs: dict[str, Any],
+        *,
+        keep_qk: bool = False,
+        layers: Any = None,
+        heads: Any = None,
+    ) -> Trace:
         """Run `model` once on this runner's backend and device, as `capture` does.
 
         Args:
@@ -154,25 +162,31 @@ class Runner:
                 `kaggle://` or `hf://` handle, or a local directory) that
                 the backend loads itself.
             inputs: `{"token_ids": (B, T) ints, "padding_mask": (B, T) 0/1}`.
+            keep_qk, layers, heads: as in `capture`; they travel to the
+                worker, so its Trace holds the same fields.
 
         Examples:
         ```python
         inputs = {"token_ids": ids, "padding_mask": mask}
         trace = Runner("numpy").capture(backbone, inputs)
+        trace = Runner("jax").capture(backbone, inputs, layers=[-1], keep_qk=True)
         ```
         """
         self._check_open()
         _check_model(model)
+        options = {"keep_qk": bool(keep_qk), "layers": layers, "heads": heads}
         start = time.perf_counter()
         if self.in_process:
-            trace, seconds = self._capture_here(model, inputs), None
+            trace, seconds = self._capture_here(model, inputs, options), None
         else:
-            trace, seconds = self._capture_in_worker(model, inputs)
+            trace, seconds = self._capture_in_worker(model, inputs, options)
         total = time.perf_counter() - start
         self.last_call = CallTiming(total, total if seconds is None else seconds)
         return trace
 
-    def _capture_in_worker(self, model: Any, inputs: Any) -> tuple[Trace, float]:
+    def _capture_in_worker(
+        self, model: Any, inputs: Any, options: dict
+    ) -> tuple[Trace, float]:
         key, spec = _describe(model)
         message = {
             "op": "capture",
@@ -180,6 +194,7 @@ class Runner:
             "model": None,
             "inputs": _inputs_to_numpy(inputs),
             "device": self.device,
+            "options": options,
         }
         with self._lock:
             reply = self._worker.request(message, self.timeout)
@@ -214,14 +229,14 @@ class Runner:
                 f"{self!r}: closed; allowed: a new Runner(backend={self.backend!r})"
             )
 
-    def _capture_here(self, model: Any, inputs: Any) -> Trace:
+    def _capture_here(self, model: Any, inputs: Any, options: dict) -> Trace:
         if isinstance(model, str) or not self._on_device(model):
             key, spec = _describe(model)
             with self._lock:
                 model = self._models.get_or_build(
                     key, lambda: build_model(spec(), self.device)
                 )
-        return capture_on(model, inputs, self.device)
+        return capture_on(model, inputs, self.device, **options)
 
     def _on_device(self, backbone) -> bool:
         if self.device is None:

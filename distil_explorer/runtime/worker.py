@@ -8,7 +8,9 @@ frame.
 
 Messages (dicts with an "op"):
 - worker -> parent, once at start: `ready` {pid, backend} or `error`.
-- parent -> worker: `capture` {key, model, inputs, device}. `model` is None
+- parent -> worker: `capture` {key, model, inputs, device, options}.
+  `options` holds `capture`'s keyword arguments (keep_qk, layers, heads).
+  `model` is None
   when the parent thinks the worker already holds `key`; the worker then
   answers `need_model` if it does not, and the parent sends it again with
   `model`: ("preset", str) or ("backbone", config dict, {path: array}).
@@ -24,6 +26,7 @@ in-process path of `Runner`, so both paths build and run models alike.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import pickle
 import signal
@@ -139,12 +142,12 @@ def build_model(spec: tuple, device: str | None):
         return backbone
 
 
-def capture_on(backbone, inputs: dict, device: str | None):
-    """`distil_explorer.capture` under `keras.device(device)`."""
+def capture_on(backbone, inputs: dict, device: str | None, **options: Any):
+    """`distil_explorer.capture(backbone, inputs, **options)` under `keras.device`."""
     from distil_explorer.trace import capture
 
     with device_scope(device):
-        return capture(backbone, inputs)
+        return capture(backbone, inputs, **options)
 
 
 def error_reply(exc: BaseException) -> dict:
@@ -180,21 +183,11 @@ def _capture_reply(message: dict, models: ModelCache) -> dict:
         backbone = build_model(message["model"], message["device"])
         models.put(key, backbone)
     start = time.perf_counter()
-    trace = capture_on(backbone, message["inputs"], message["device"])
+    options = message.get("options") or {}
+    trace = capture_on(backbone, message["inputs"], message["device"], **options)
     seconds = time.perf_counter() - start
-    fields = {
-        name: getattr(trace, name)
-        for name in (
-            "hidden_states",
-            "attentions",
-            "token_ids",
-            "padding_mask",
-            "config",
-            "backend",
-            "device",
-            "tokens",
-        )
-    }
+    # Every field, so a Trace rebuilt in the parent is the same Trace.
+    fields = {f.name: getattr(trace, f.name) for f in dataclasses.fields(trace)}
     return {"op": "trace", "trace": fields, "seconds": seconds}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as w
@@ -20,19 +21,30 @@ METRICS = {
 }
 
 
-def summary_table(values: np.ndarray, title: str) -> str:
+def summary_table(
+    values: np.ndarray,
+    title: str,
+    layers: Sequence[int] | None = None,
+    heads: Sequence[int] | None = None,
+) -> str:
     """An HTML layer x head table, cells shaded by value (NaN left blank).
+
+    `layers` and `heads` label the rows and columns (model indices, e.g.
+    `trace.attention_layers`); by default 0, 1, 2, ...
 
     Examples:
     ```python
     summary_table(np.array([[0.1, 0.9]]), "entropy")
+    summary_table(np.array([[0.1, 0.9]]), "entropy", layers=[5], heads=[0, 3])
     ```
     """
+    layers = range(values.shape[0]) if layers is None else layers
+    heads = range(values.shape[1]) if heads is None else heads
     finite = values[np.isfinite(values)]
     top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    head = "".join(f"<th>H{h}</th>" for h in range(values.shape[1]))
+    head = "".join(f"<th>H{h}</th>" for h in heads)
     rows = []
-    for layer, row in enumerate(values):
+    for layer, row in zip(layers, values, strict=True):
         cells = []
         for value in row:
             if not np.isfinite(value):
@@ -55,8 +67,9 @@ class AttentionPanel:
 
     def __init__(self) -> None:
         self.canvas = AttentionWidget()
-        self.layer = w.IntSlider(min=0, max=0, description="layer")
-        self.head = w.IntSlider(min=0, max=0, description="head")
+        # Selection sliders: a Trace may hold only some layers and heads.
+        self.layer = w.SelectionSlider(options=[0], description="layer")
+        self.head = w.SelectionSlider(options=[0], description="head")
         self.mode = w.ToggleButtons(options=["head", "model"], value="head")
         self.style = w.ToggleButtons(options=["lines", "heatmap"], value="lines")
         self.metric = w.Dropdown(options=list(METRICS), description="summary")
@@ -72,8 +85,7 @@ class AttentionPanel:
         )
         for name in ("selected_token", "layer", "head"):
             self.canvas.observe(self._draw_query_key, names=name)
-        w.link((self.layer, "value"), (self.canvas, "layer"))
-        w.link((self.head, "value"), (self.canvas, "head"))
+        self._links = self._link_sliders()
         w.link((self.mode, "value"), (self.canvas, "mode"))
         w.link((self.style, "value"), (self.canvas, "draw_style"))
         self.metric.observe(self._draw_table, names="value")
@@ -88,11 +100,26 @@ class AttentionPanel:
             ]
         )
 
+    def _link_sliders(self) -> list:
+        return [
+            w.link((self.layer, "value"), (self.canvas, "layer")),
+            w.link((self.head, "value"), (self.canvas, "head")),
+        ]
+
     def show(self, trace, special_ids: tuple[int, ...]) -> None:
-        self.layer.value = self.head.value = 0
-        self.layer.max, self.head.max = trace.num_layers - 1, trace.num_heads - 1
-        self.canvas.set_trace(trace, layer=0, head=0)
+        layer, head = trace.attention_layers[0], trace.attention_heads[0]
+        # Unlinked while both sides change: each checks the other's options.
+        for link in self._links:
+            link.unlink()
+        self.canvas.set_trace(trace, layer=layer, head=head)
+        self.layer.options, self.head.options = (
+            trace.attention_layers,
+            trace.attention_heads,
+        )
+        self.layer.value, self.head.value = layer, head
+        self._links = self._link_sliders()
         self._summary = head_summary(trace, special_ids)
+        self._held = (trace.attention_layers, trace.attention_heads)
         self._draw_table()
 
     def _draw_query_key(self, change: Any = None) -> None:
@@ -110,24 +137,27 @@ class AttentionPanel:
             return
         layer, head = self.canvas.layer, self.canvas.head
         real = int(trace.padding_mask[0].sum())
-        key = int(np.argmax(trace.attentions[layer, 0, head, query, :real]))
+        key = int(np.argmax(trace.attention(layer, head)[query, :real]))
         figure = plot_query_key(trace, layer, head, query, key)
         self.query_key.value = figure_png(figure)
 
     def _draw_table(self, change: Any = None) -> None:
         if self._summary is not None:
             values = getattr(self._summary, METRICS[self.metric.value])[:, 0]
-            self.table.value = summary_table(values, self.metric.value)
+            self.table.value = summary_table(values, self.metric.value, *self._held)
 
 
-def effect_html(effect, token: str) -> str:
-    """An intervention's effect: attention change per head, hidden-state cosine."""
+def effect_html(effect, token: str, layers=None, heads=None) -> str:
+    """An intervention's effect: attention change per head, hidden-state cosine.
+
+    `layers` and `heads` label the table (the Trace's attention_layers/heads).
+    """
     title = f"attention change (total variation) after {effect.action}ing {token!r}"
     lowest = np.nanmin(effect.hidden_cosine, axis=1)
-    layers = " ".join(f"{i}: {value:.3f}" for i, value in enumerate(lowest))
+    per_state = " ".join(f"{i}: {value:.3f}" for i, value in enumerate(lowest))
     return (
-        summary_table(effect.attention_change, title)
+        summary_table(effect.attention_change, title, layers, heads)
         + "<div>lowest cosine of another token's state, per hidden state: "
-        + html.escape(layers)
+        + html.escape(per_state)
         + "</div>"
     )

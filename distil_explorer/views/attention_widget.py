@@ -36,6 +36,19 @@ def _check_range(name: str, value: int, stop: int, error=ValueError) -> int:
     return value
 
 
+def _kept(current: int, held: tuple[int, ...]) -> int:
+    """`current` if the Trace holds it, else the first index it holds."""
+    return current if current in held else held[0]
+
+
+def _check_held(name: str, value: int, held: list[int]) -> int:
+    """`value` if it is among `held` (only 0 while no Trace is shown)."""
+    if value in (held or [0]):
+        return value
+    allowed = f"one of {held}" if held else "0 (no Trace shown yet)"
+    raise _TraitValueError(f"{name}={value}: not in this Trace; allowed: {allowed}")
+
+
 def _sequence_tokens(trace: Trace, index: int, real: np.ndarray) -> list[str]:
     if trace.tokens is not None:
         return [trace.tokens[index][i] for i in real]
@@ -43,11 +56,11 @@ def _sequence_tokens(trace: Trace, index: int, real: np.ndarray) -> list[str]:
 
 
 def _thumbnails(trace: Trace, index: int, real: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (L, heads, t, t), each map scaled to its own maximum."""
+    """uint8 (layers held, heads held, t, t), each map scaled to its own maximum."""
     # One layer at a time: at T=512 the whole unpadded copy would be ~75 MB.
     layers = [
-        downsample_maps(trace.attentions[layer, index][:, real][:, :, real], size)
-        for layer in range(trace.num_layers)
+        downsample_maps(held[index][:, real][:, :, real], size)
+        for held in trace.attentions
     ]
     return to_uint8(np.stack(layers), axes=(-2, -1))
 
@@ -124,16 +137,26 @@ else:
             0, help="int, default 0. Sequence of the Trace's batch shown."
         ).tag(sync=True)
         layer = traitlets.Int(
-            0, help="int, default 0. Layer shown in head mode (0-based)."
+            0, help="int, default 0. Model layer shown in head mode, one of `layers`."
         ).tag(sync=True)
         head = traitlets.Int(
-            0, help="int, default 0. Head shown in head mode (0-based)."
+            0, help="int, default 0. Model head shown in head mode, one of `heads`."
         ).tag(sync=True)
         num_layers = traitlets.Int(
-            0, help="int, default 0. Layers in the Trace (read-only)."
+            0, help="int, default 0. Layers of the model that ran (read-only)."
         ).tag(sync=True)
         num_heads = traitlets.Int(
-            0, help="int, default 0. Heads per layer in the Trace (read-only)."
+            0, help="int, default 0. Heads per layer of that model (read-only)."
+        ).tag(sync=True)
+        layers = traitlets.List(
+            traitlets.Int(),
+            help="list[int], default []. The model layers the Trace holds maps "
+            "for (`Trace.attention_layers`), one thumbnail row each (read-only).",
+        ).tag(sync=True)
+        heads = traitlets.List(
+            traitlets.Int(),
+            help="list[int], default []. The heads it holds "
+            "(`Trace.attention_heads`), one thumbnail column each (read-only).",
         ).tag(sync=True)
         mode = traitlets.Enum(
             ("head", "model"),
@@ -171,19 +194,24 @@ else:
             cls,
             trace: Trace,
             index: int = 0,
-            layer: int = 0,
-            head: int = 0,
+            layer: int | None = None,
+            head: int | None = None,
             **kwargs: Any,
         ) -> AttentionWidget:
             """A widget showing sequence `index` of `trace` at (`layer`, `head`).
+
+            `layer` and `head` are model indices among those the Trace holds;
+            None picks the first held.
 
             Examples:
             ```python
             AttentionWidget.from_trace(trace, layer=1, head=0, draw_style="heatmap")
             ```
             """
-            _check_range("layer", layer, trace.num_layers)
-            _check_range("head", head, trace.num_heads)
+            trace.attention_position(
+                trace.attention_layers[0] if layer is None else layer,
+                trace.attention_heads[0] if head is None else head,
+            )
             widget = cls(**kwargs)
             widget.set_trace(trace, index=index, layer=layer, head=head)
             return widget
@@ -208,15 +236,18 @@ else:
             ```
             """
             _check_range("index", index, trace.attentions.shape[1])
-            layer = min(self.layer, trace.num_layers - 1) if layer is None else layer
-            head = min(self.head, trace.num_heads - 1) if head is None else head
-            _check_range("layer", layer, trace.num_layers)
-            _check_range("head", head, trace.num_heads)
+            layer = (
+                _kept(self.layer, trace.attention_layers) if layer is None else layer
+            )
+            head = _kept(self.head, trace.attention_heads) if head is None else head
+            trace.attention_position(layer, head)  # names what it holds
             self._trace = trace
             self._loading = True
             try:
                 with self.hold_sync():
                     self.num_layers, self.num_heads = trace.num_layers, trace.num_heads
+                    self.layers = list(trace.attention_layers)
+                    self.heads = list(trace.attention_heads)
                     self.layer, self.head, self.index = layer, head, index
                     self._load_sequence()
             finally:
@@ -226,7 +257,7 @@ else:
             """float32 (n, n) attention of (`layer`, `head`), padding dropped."""
             if self._trace is None:
                 return np.zeros((0, 0), dtype=np.float32)
-            attn = self._trace.attentions[self.layer, self.index, self.head]
+            attn = self._trace.attention(self.layer, self.head, self.index)
             return attn[np.ix_(self._real, self._real)]
 
         def _load_sequence(self) -> None:
@@ -252,13 +283,11 @@ else:
 
         @traitlets.validate("layer")
         def _valid_layer(self, proposal) -> int:
-            stop = max(self.num_layers, 1)
-            return _check_range("layer", proposal.value, stop, _TraitValueError)
+            return _check_held("layer", proposal.value, self.layers)
 
         @traitlets.validate("head")
         def _valid_head(self, proposal) -> int:
-            stop = max(self.num_heads, 1)
-            return _check_range("head", proposal.value, stop, _TraitValueError)
+            return _check_held("head", proposal.value, self.heads)
 
         @traitlets.validate("index")
         def _valid_index(self, proposal) -> int:

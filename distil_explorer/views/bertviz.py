@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from distil_explorer.analysis.checks import checked_every_map
+
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace
 
@@ -47,6 +49,7 @@ def to_bertviz(trace: Trace, index: int = 0) -> tuple[tuple[Any, ...], list[str]
         raise ValueError(f"index={index!r}: allowed: an int, 0..{batch - 1}") from None
     if not 0 <= index < batch:
         raise ValueError(f"index={index}: out of range; allowed: 0..{batch - 1}")
+    checked_every_map(trace, "bertviz")  # it numbers layers and heads from 0
     import torch
 
     real = np.flatnonzero(trace.padding_mask[index])

@@ -3,8 +3,9 @@
 Every function builds its own `matplotlib.figure.Figure` (never pyplot's
 global figures, so nothing leaks between calls) and returns it: a notebook
 displays it, `fig.savefig("head.png")` or `"head.svg"` writes it. Padding is
-cut away before drawing. Layers and heads are numbered from 0, as in
-`Trace.attentions`; hidden-state index 0 is the embeddings output.
+cut away before drawing. Layers and heads are the model's indices, numbered
+from 0 (a Trace captured with `layers=`/`heads=` holds only some: see
+`Trace.attention_layers`); hidden-state index 0 is the embeddings output.
 matplotlib is imported only when a figure is made.
 """
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_index
+from distil_explorer.analysis.checks import checked_every_map, checked_index
 from distil_explorer.analysis.hidden import (
     common_basis,
     layer_similarity_matrix,
@@ -43,8 +44,8 @@ def plot_head(
 
     Args:
         trace: a `Trace`.
-        layer: int. 0 to num_layers - 1.
-        head: int. 0 to num_heads - 1.
+        layer: int. A layer the Trace holds (`trace.attention_layers`).
+        head: int. A head it holds (`trace.attention_heads`).
         index: int. Which sequence of the batch, 0 to B - 1.
         ax: a matplotlib `Axes` to draw into, or None for a new figure with a
             colour bar.
@@ -58,12 +59,10 @@ def plot_head(
     fig.savefig("layer0_head1.svg")
     ```
     """
-    checked_index("layer", layer, trace.num_layers)
-    checked_index("head", head, trace.num_heads)
     checked_index("index", index, trace.token_ids.shape[0])
     real = np.flatnonzero(trace.padding_mask[index])
     labels = _labels(trace, index, real)
-    attention = trace.attentions[layer, index, head][np.ix_(real, real)]
+    attention = trace.attention(layer, head, index)[np.ix_(real, real)]
     side = 2.0 + 0.22 * len(real)
     fig, ax, created = _target(ax, (side + 1.0, side))
     image = ax.imshow(attention, vmin=0.0, vmax=attention.max(), cmap="viridis")
@@ -81,8 +80,9 @@ def plot_head(
 def plot_model_view(trace: Trace, index: int = 0) -> Figure:
     """Every head of every layer as a small heatmap: layers down, heads across.
 
-    Each panel is titled "L{layer} H{head}" and shares the 0 to 1 colour
-    scale; padded positions are removed.
+    Each panel is titled "L{layer} H{head}" (model indices: a selective
+    capture shows only the layers and heads it kept) and shares the 0 to 1
+    colour scale; padded positions are removed.
 
     Args:
         trace: a `Trace`.
@@ -95,15 +95,15 @@ def plot_model_view(trace: Trace, index: int = 0) -> Figure:
     ```
     """
     checked_index("index", index, trace.token_ids.shape[0])
-    layers, heads = trace.num_layers, trace.num_heads
+    layers, heads = trace.attention_layers, trace.attention_heads
     real = np.flatnonzero(trace.padding_mask[index])
     maps = trace.attentions[:, index][..., real[:, None], real]
-    fig = _new_figure((1.3 * heads + 0.4, 1.4 * layers + 0.4))
-    grid = fig.subplots(layers, heads, squeeze=False)
-    for layer in range(layers):
-        for head in range(heads):
-            ax = grid[layer, head]
-            ax.imshow(maps[layer, head], vmin=0.0, vmax=1.0, cmap="viridis")
+    fig = _new_figure((1.3 * len(heads) + 0.4, 1.4 * len(layers) + 0.4))
+    grid = fig.subplots(len(layers), len(heads), squeeze=False)
+    for i, layer in enumerate(layers):
+        for j, head in enumerate(heads):
+            ax = grid[i, j]
+            ax.imshow(maps[i, j], vmin=0.0, vmax=1.0, cmap="viridis")
             ax.set_title(f"L{layer} H{head}", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -312,6 +312,7 @@ def plot_rollout(
     from distil_explorer.analysis.rollout import attention_rollout
 
     checked_index("index", index, trace.token_ids.shape[0])
+    checked_every_map(trace, "attention rollout")
     layer = trace.num_layers - 1 if layer is None else layer
     checked_index("layer", layer, trace.num_layers)
     real = np.flatnonzero(trace.padding_mask[index])
@@ -350,8 +351,9 @@ def plot_query_key(
     """
     from distil_explorer.analysis.query_key import score_contributions
 
+    at_layer, at_head = trace.attention_position(layer, head)
     terms = score_contributions(
-        trace.queries, trace.keys, layer, head, query, key, index
+        trace.queries, trace.keys, at_layer, at_head, query, key, index
     )
     labels = _labels(trace, index, np.array([query, key]))
     fig, ax, _ = _target(None, (6.0, 3.0))
@@ -360,7 +362,7 @@ def plot_query_key(
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set_xlabel("query/key dimension")
     ax.set_ylabel("q_d * k_d / sqrt(d)")
-    weight = trace.attentions[layer, index, head, query, key]
+    weight = trace.attention(layer, head, index)[query, key]
     ax.set_title(
         f"layer {layer} head {head}: {labels[0]!r} -> {labels[1]!r}, "
         f"score {terms.sum():.2f}, weight {weight:.2f}"

@@ -27,6 +27,8 @@ _SYNCED = (
     "head",
     "num_layers",
     "num_heads",
+    "layers",
+    "heads",
     "mode",
     "draw_style",
     "hovered",

@@ -31,6 +31,13 @@ def test_in_process_capture_equals_capture(tiny_backbone):
     assert runner.last_call.overhead_s == 0.0
 
 
+def test_in_process_capture_passes_the_selection_on(tiny_backbone):
+    trace = Runner().capture(tiny_backbone, tiny_inputs(), layers=0, keep_qk=True)
+    expected = capture(tiny_backbone, tiny_inputs(), layers=0, keep_qk=True)
+    assert trace.attention_layers == (0,) and trace.queries is not None
+    _same_trace(trace, expected)
+
+
 def test_in_process_on_cpu_by_name(tiny_backbone):
     trace = Runner("torch", device="CPU:0").capture(tiny_backbone, tiny_inputs())
     assert trace.device == "cpu"

@@ -54,6 +54,19 @@ def test_worker_matches_in_process(runner, tiny_backbone):
     assert runner.last_call.capture_s <= runner.last_call.total_s
 
 
+def test_worker_keeps_the_selection_and_queries_it_was_asked_for(runner, tiny_backbone):
+    options = {"keep_qk": True, "layers": [-1], "heads": [1]}
+    trace = runner.capture(tiny_backbone, tiny_inputs(), **options)
+    expected = capture(tiny_backbone, tiny_inputs(), **options)
+    assert (trace.attention_layers, trace.attention_heads) == ((1,), (1,))
+    for name in ("attentions", "queries", "keys"):
+        np.testing.assert_allclose(
+            getattr(trace, name), getattr(expected, name), atol=1e-5
+        )
+    with pytest.raises(ValueError, match=r"heads=\[7\]: \[7\] out of range"):
+        runner.capture(tiny_backbone, tiny_inputs(), heads=[7])
+
+
 def test_killed_worker_is_restarted_on_next_call(runner, tiny_backbone):
     runner.start()
     pid = runner.pid

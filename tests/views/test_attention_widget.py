@@ -148,9 +148,9 @@ def test_hover_click_and_render_time_from_the_front_end(trace):
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("layer", 3, r"layer=3: out of range; allowed: 0\.\.2"),
-        ("layer", -1, r"layer=-1: out of range; allowed: 0\.\.2"),
-        ("head", 2, r"head=2: out of range; allowed: 0\.\.1"),
+        ("layer", 3, r"layer=3: not in this Trace; allowed: one of \[0, 1, 2\]"),
+        ("layer", -1, r"layer=-1: not in this Trace; allowed: one of \[0, 1, 2\]"),
+        ("head", 2, r"head=2: not in this Trace; allowed: one of \[0, 1\]"),
         ("index", 2, r"index=2: out of range; allowed: 0\.\.1"),
         ("selected_token", 6, r"selected_token=6: .*allowed: -1 \(none\) or 0\.\.5"),
         ("hovered", -2, r"hovered=-2"),
@@ -181,9 +181,9 @@ def test_enums_refuse_unknown_modes(trace):
 
 
 def test_from_trace_and_set_trace_check_their_arguments(trace):
-    with pytest.raises(ValueError, match=r"layer=3: .*allowed: 0\.\.2"):
+    with pytest.raises(ValueError, match=r"layer=3: .*allowed: one of \[0, 1, 2\]"):
         AttentionWidget.from_trace(trace, layer=3)
-    with pytest.raises(ValueError, match=r"head=5: .*allowed: 0\.\.1"):
+    with pytest.raises(ValueError, match=r"head=5: .*allowed: one of \[0, 1\]"):
         AttentionWidget.from_trace(trace, head=5)
     widget = AttentionWidget.from_trace(trace)
     with pytest.raises(ValueError, match=r"index=9: .*allowed: 0\.\.1"):
@@ -198,6 +198,31 @@ def test_set_trace_keeps_the_head_where_it_exists_and_resets_the_hover():
     assert (widget.layer, widget.head, widget.hovered) == (2, 1, -1)
     assert widget.trace is smaller
     assert np.array_equal(head_map(widget), expected_head(smaller, 2, 1, 1))
+
+
+def test_a_selection_is_labelled_and_clicked_by_model_indices(trace):
+    part = trace.select(layers=[0, 2], heads=[1])
+    widget = AttentionWidget.from_trace(part, mode="model")
+    # The grid has a row per kept layer and a column per kept head; JS labels
+    # them with `layers` and `heads` and sends model indices on a click.
+    assert (widget.layers, widget.heads) == ([0, 2], [1])
+    assert (widget.num_layers, widget.num_heads) == (LAYERS, HEADS)
+    assert widget.maps_shape == [2, 1, LENGTH, LENGTH]
+    assert (widget.layer, widget.head) == (0, 1)  # the first held
+    widget.set_state({"layer": 2, "head": 1, "mode": "head"})
+    assert np.array_equal(head_map(widget), trace.attentions[2, 0, 1])
+    with pytest.raises(ValueError, match=r"layer=1: not in this Trace; .*\[0, 2\]"):
+        widget.layer = 1
+    with pytest.raises(ValueError, match=r"head=0: not in this Trace"):
+        AttentionWidget.from_trace(part, head=0)
+
+
+def test_set_trace_moves_to_a_held_layer_when_the_shown_one_is_gone(trace):
+    widget = AttentionWidget.from_trace(trace, layer=1, head=0)
+    widget.set_trace(trace.select(layers=[0, 2], heads=[1]))
+    assert (widget.layer, widget.head) == (0, 1)
+    widget.set_trace(trace)  # back to a full trace: the view stays put
+    assert (widget.layer, widget.head, widget.layers) == (0, 1, [0, 1, 2])
 
 
 def test_tokens_default_to_token_ids_when_the_trace_has_no_text():

@@ -63,3 +63,9 @@ def test_bertviz_renders_the_tokens():
         html = view(attention, tokens, html_action="return").data
         assert all(f'"{token}"' in html for token in tokens)
         assert "[PAD]" not in html
+
+
+def test_a_selective_trace_is_refused_with_what_it_holds():
+    part = make_trace().select(layers=[1])
+    with pytest.raises(ValueError, match=r"bertviz needs every layer's and head's"):
+        to_bertviz(part)

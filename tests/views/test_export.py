@@ -38,3 +38,24 @@ def test_bad_exports_are_refused_and_write_nothing(
     with pytest.raises(ValueError, match=message):
         export_view(path, tiny_trace, **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_selective_trace_exports_labelled_by_model_indices(tiny_trace, tmp_path):
+    import json
+    import re
+
+    part = tiny_trace.select(layers=[1], heads=[1])
+    page = export_view(tmp_path / "part.html", part).read_text()
+    data = json.loads(re.search(r"const data = (\{.*?\});\n", page).group(1))
+    state = data["state"]
+    assert (state["layers"], state["heads"], state["all_shape"][:2]) == (
+        [1],
+        [1],
+        [1, 1],
+    )
+    assert (state["layer"], state["head"]) == (1, 1)
+    png = export_view(tmp_path / "head.png", part, "head", layer=1, head=1)
+    assert png.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match=r"layer=0: not in this Trace"):
+        export_view(tmp_path / "no.png", part, "head", layer=0, head=1)
+    assert not (tmp_path / "no.png").exists()

@@ -18,6 +18,7 @@ from distil_explorer.views.plots import (  # noqa: E402
     plot_model_view,
     plot_parameters,
     plot_pca,
+    plot_rollout,
 )
 
 LAYERS, BATCH, HEADS, LENGTH, HIDDEN = 2, 2, 3, 6, 5
@@ -153,15 +154,24 @@ def test_plot_parameters_of_a_real_backbone(tiny_backbone):
     [
         (
             lambda t: plot_head(t, LAYERS, 0),
-            rf"layer={LAYERS}: out of range; allowed: 0..1",
+            rf"layer={LAYERS}: not in this Trace; allowed: one of \[0, 1\]",
         ),
-        (lambda t: plot_head(t, -1, 0), r"layer=-1: out of range; allowed: 0..1"),
-        (lambda t: plot_head(t, 0, HEADS), r"head=3: out of range; allowed: 0..2"),
+        (
+            lambda t: plot_head(t, -1, 0),
+            r"layer=-1: not in this Trace; allowed: one of \[0, 1\]",
+        ),
+        (
+            lambda t: plot_head(t, 0, HEADS),
+            r"head=3: not in this Trace; allowed: one of \[0, 1, 2\]",
+        ),
         (
             lambda t: plot_head(t, 0, 0, index=2),
             r"index=2: out of range; allowed: 0..1",
         ),
-        (lambda t: plot_head(t, "0", 0), r"layer='0': allowed: an int, 0..1"),
+        (
+            lambda t: plot_head(t, "0", 0),
+            r"layer='0': not in this Trace; allowed: one of \[0, 1\]",
+        ),
         (lambda t: plot_model_view(t, index=5), r"index=5: out of range"),
         (lambda t: plot_hidden_states(t, index=-1), r"index=-1: out of range"),
         (lambda t: plot_pca(t, LAYERS + 1), r"layer=3: out of range; allowed: 0..2"),
@@ -171,6 +181,21 @@ def test_plot_parameters_of_a_real_backbone(tiny_backbone):
 def test_bad_arguments_raise_naming_the_argument_and_the_range(trace, call, match):
     with pytest.raises(ValueError, match=match):
         call(trace)
+
+
+def test_a_selective_trace_is_drawn_and_labelled_by_model_indices(trace):
+    part = trace.select(layers=[1], heads=[0, 2])
+    fig = plot_model_view(part)
+    assert [ax.get_title() for ax in fig.axes] == ["L1 H0", "L1 H2"]
+    head = plot_head(part, layer=1, head=2).axes[0]
+    assert head.get_title() == "layer 1, head 2"
+    real = trace.padding_mask[0].astype(bool)
+    expected = trace.attentions[1, 0, 2][real][:, real]
+    np.testing.assert_array_equal(head.images[0].get_array(), expected)
+    with pytest.raises(ValueError, match=r"layer=0: not in this Trace; .*\[1\]"):
+        plot_head(part, layer=0, head=0)
+    with pytest.raises(ValueError, match=r"rollout needs every layer's and head's"):
+        plot_rollout(part)
 
 
 @pytest.mark.parametrize("fmt", ["png", "svg"])

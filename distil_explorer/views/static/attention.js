@@ -4,9 +4,7 @@
 const FONT = "12px sans-serif";
 const ROW = 18; // px per token in the lines view
 const LINK = 160; // px between the query and key columns
-const THUMB = 48; // px per thumbnail in the model view, GAP px apart
-const GAP = 6;
-const LABEL = 28; // px for the "L0" / "H0" labels
+const [THUMB, GAP, LABEL] = [48, 6, 28]; // model view: px per thumbnail, between, labels
 const QUERY = "31, 119, 180"; // rgb, blue: what a token attends to
 const KEY = "255, 127, 14"; // rgb, orange: what attends to a token
 const LEVELS = 64; // opacity steps for the lines view
@@ -161,22 +159,23 @@ function thumbnails(maps, t) {
 }
 
 function drawModel(canvas, s) {
-  const { sheet, shape, layer, head, cellHover, ink } = s;
+  // Row l, column h: model layer layers[l], head heads[h] (a capture may keep some).
+  const { sheet, shape, layers, heads, layer, head, cellHover, ink } = s;
   const [L, H, t] = shape;
   const step = THUMB + GAP;
   const ctx = sized(canvas, LABEL + H * step, LABEL + L * step);
   ctx.textAlign = "center";
   ctx.fillStyle = ink;
   for (let h = 0; h < H; h++) {
-    ctx.fillText(`H${h}`, LABEL + h * step + THUMB / 2, LABEL / 2);
+    ctx.fillText(`H${heads[h]}`, LABEL + h * step + THUMB / 2, LABEL / 2);
   }
   for (let l = 0; l < L; l++) {
-    ctx.fillText(`L${l}`, LABEL / 2, LABEL + l * step + THUMB / 2);
+    ctx.fillText(`L${layers[l]}`, LABEL / 2, LABEL + l * step + THUMB / 2);
     for (let h = 0; h < H; h++) {
       const [x, yy] = [LABEL + h * step, LABEL + l * step];
       ctx.drawImage(sheet, 0, (l * H + h) * t, t, t, x, yy, THUMB, THUMB);
-      const chosen = l === layer && h === head;
-      const over = cellHover && cellHover.layer === l && cellHover.head === h;
+      const chosen = layers[l] === layer && heads[h] === head;
+      const over = cellHover && cellHover.layer === layers[l] && cellHover.head === heads[h];
       ctx.lineWidth = chosen || over ? 2 : 0.5;
       ctx.strokeStyle = chosen ? `rgb(${KEY})` : over ? ink : "rgba(128, 128, 128, 0.5)";
       ctx.strokeRect(x, yy, THUMB, THUMB);
@@ -186,7 +185,7 @@ function drawModel(canvas, s) {
     const h = Math.floor((px - LABEL) / step);
     const l = Math.floor((py - LABEL) / step);
     const inside = (px - LABEL) % step < THUMB && (py - LABEL) % step < THUMB;
-    return inside && l >= 0 && l < L && h >= 0 && h < H ? { layer: l, head: h } : null;
+    return inside && l >= 0 && l < L && h >= 0 && h < H ? { layer: layers[l], head: heads[h] } : null;
   };
 }
 
@@ -227,7 +226,8 @@ function render({ model, el }) {
       const [maps, shape] = [model.get("maps"), model.get("maps_shape")];
       if (maps !== sheetFor) sheet = thumbnails(typed(maps, Uint8Array), shape[2]);
       sheetFor = maps;
-      hit = drawModel(canvas, { sheet, shape, layer, head, cellHover, ink });
+      const [layers, heads] = ["layers", "heads"].map((k) => model.get(k));
+      hit = drawModel(canvas, { sheet, shape, layers, heads, layer, head, cellHover, ink });
     } else {
       const A = typed(model.get("head_map"), Float32Array);
       // Draw nothing until a head_map that fits the tokens has arrived.
@@ -279,7 +279,7 @@ function render({ model, el }) {
     send(b.dataset.mode ? { mode: "model" } : { mode: "head", draw_style: b.dataset.style });
   }
 
-  const names = ["tokens", "maps", "maps_shape", "head_map", "layer", "head", "mode",
+  const names = ["tokens", "maps", "maps_shape", "head_map", "layers", "heads", "layer", "head", "mode",
     "draw_style", "hovered", "selected_token"];
   for (const name of names) model.on(`change:${name}`, schedule);
   const controller = new AbortController();

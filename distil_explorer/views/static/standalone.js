@@ -17,8 +17,10 @@ export function createModel(state) {
   const [, heads, n] = state.all_shape;
   const listeners = new Map();
 
+  // layer and head are model indices; the maps hold state.layers x state.heads.
   function headMap(layer, head) {
-    const start = (layer * heads + head) * n * n;
+    const at = state.layers.indexOf(layer) * heads + state.heads.indexOf(head);
+    const start = at * n * n;
     const out = new Float32Array(n * n);
     for (let i = 0; i < n * n; i++) out[i] = all[start + i] / 65535;
     return new DataView(out.buffer);
