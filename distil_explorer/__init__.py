@@ -41,6 +41,7 @@ _EXPORTS = {
     "pca": "distil_explorer.analysis.hidden",
     "Projection": "distil_explorer.analysis.hidden",
     "plot_head": "distil_explorer.views.plots",
+    "plot_difference": "distil_explorer.views.compare_plots",
     "plot_model_view": "distil_explorer.views.plots",
     "plot_hidden_states": "distil_explorer.views.plots",
     "plot_pca": "distil_explorer.views.plots",

@@ -20,13 +20,14 @@ import ipywidgets as w
 from distil_explorer.model.presets import OFFLINE_PRESET
 from distil_explorer.views.attention_panel import AttentionPanel
 from distil_explorer.views.build_panel import BuildPanel, BuildRequest
+from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.hidden_panel import HiddenPanel
 from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.run_panel import RunPanel
 from distil_explorer.views.session import ExplorerSession
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
-TABS = ("Build", "Run", "Attention", "Hidden states", "Parameters")
+TABS = ("Build", "Run", "Attention", "Hidden states", "Parameters", "Compare")
 
 
 class Explorer(w.VBox):
@@ -57,6 +58,8 @@ class Explorer(w.VBox):
         self.attention_panel = AttentionPanel()
         self.hidden_panel = HiddenPanel()
         self.params_panel = ParamsPanel()
+        self.compare_panel = ComparePanel()
+        self._model_name = ""  # what was built, for the Compare tab's labels
         self.error = w.HTML(layout=w.Layout(display="none"))
         self.export_name = w.Text(
             value="attention.png",
@@ -73,6 +76,7 @@ class Explorer(w.VBox):
                 self.attention_panel.widget,
                 self.hidden_panel.widget,
                 self.params_panel.widget,
+                self.compare_panel.widget,
             ]
         )
         for i, title in enumerate(TABS):
@@ -85,6 +89,10 @@ class Explorer(w.VBox):
         panel.mask_button.on_click(self._guard(lambda b: self.intervene("mask")))
         panel.remove_button.on_click(self._guard(lambda b: self.intervene("remove")))
         panel.restore_button.on_click(self._guard(lambda b: self.restore()))
+        compare = self.compare_panel
+        compare.keep_button.on_click(self._guard(lambda b: self.keep_as_a()))
+        for slider in (compare.layer, compare.head):
+            slider.observe(self._guard(compare.draw), names="value")
         export_bar = w.HBox([self.export_name, self.export_button, self.export_status])
         super().__init__([self.status, self.error, self.tabs, export_bar])
         if run:
@@ -104,6 +112,7 @@ class Explorer(w.VBox):
 
         with self._working(self.build_panel.button):
             self.session.build(request, progress)
+        self._model_name = request.preset or "custom config"
         backbone = self.session.backbone
         self.params_panel.show(backbone)
         self.run_panel.button.disabled = False
@@ -124,11 +133,18 @@ class Explorer(w.VBox):
         with self._working(self.run_panel.button):
             trace = self.session.run(**request)
         self._show(trace)
+        self.compare_panel.show(trace, self._model_name)
         self.run_panel.status.value = html.escape(
             f"{trace.backend} on {trace.device}: {self.session.timings.text()}"
         )
-        self.tabs.selected_index = TABS.index("Attention")
+        # With an A kept, a run of its input is there to be compared with it.
+        comparing = self.compare_panel.b is not None
+        self.tabs.selected_index = TABS.index("Compare" if comparing else "Attention")
         return trace
+
+    def keep_as_a(self) -> None:
+        """Keep the last run as A in the Compare tab; later runs are B."""
+        self.compare_panel.keep()
 
     def intervene(self, action: str, position: int | None = None):
         """Mask or remove a token (the one clicked in the head view) and re-run."""
@@ -144,7 +160,8 @@ class Explorer(w.VBox):
         token = shown.tokens[0][position] if shown.tokens else str(position)
         effect = self.session.intervene(position, action)
         self._show(self.session.trace)
-        panel.effect.value = effect_html(effect, token)
+        held = shown.attention_layers, shown.attention_heads
+        panel.effect.value = effect_html(effect, token, *held)
         return effect
 
     def restore(self) -> None:

@@ -50,3 +50,30 @@ def test_different_inputs_are_refused(tiny_trace, tiny_backbone):
     other = capture(tiny_backbone, tiny_inputs(seed=5))
     with pytest.raises(ValueError, match="same input"):
         compare_traces(tiny_trace, other)
+
+
+def test_a_different_input_is_refused_saying_where(tiny_trace):
+    ids = np.array(tiny_trace.token_ids)
+    ids[0, 3] = (ids[0, 3] + 1) % TINY["vocabulary_size"]
+    other = dataclasses.replace(tiny_trace, token_ids=ids)
+    with pytest.raises(ValueError, match=r"b: token_ids at sequence 0, position 3"):
+        compare_traces(tiny_trace, other)
+    mask = np.array(tiny_trace.padding_mask)
+    mask[1, 1] = 0
+    with pytest.raises(ValueError, match=r"b: padding_mask at sequence 1, position 1"):
+        compare_traces(tiny_trace, dataclasses.replace(tiny_trace, padding_mask=mask))
+
+
+def test_attentions_are_compared_only_when_the_same_maps_were_kept(
+    tiny_trace, tiny_backbone
+):
+    last = capture(tiny_backbone, tiny_inputs(), layers=[-1], heads=[1])
+    diff = compare_traces(tiny_trace, last)
+    assert diff.attention_max is None
+    assert diff.hidden_max.max() < 1e-5  # the other layers ran the fused path
+    assert diff.notes == (
+        "attentions: a holds layers 0, 1 x heads 0, 1, b holds layers 1 x heads 1",
+    )
+    same = compare_traces(last, last)
+    assert same.attention_max.shape == (1, 1)
+    assert (same.attention_layers, same.attention_heads) == ((1,), (1,))

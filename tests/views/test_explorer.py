@@ -23,14 +23,15 @@ def app():
     return explorer
 
 
-def test_layout_has_the_five_tabs_and_a_hidden_error_area():
+def test_layout_has_the_six_tabs_and_a_hidden_error_area():
     app = Explorer()
-    assert [app.tabs.get_title(i) for i in range(5)] == [
+    assert [app.tabs.get_title(i) for i in range(len(app.tabs.children))] == [
         "Build",
         "Run",
         "Attention",
         "Hidden states",
         "Parameters",
+        "Compare",
     ]
     assert app.error.layout.display == "none"
     assert app.run_panel.button.disabled  # nothing built yet

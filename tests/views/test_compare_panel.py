@@ -1,0 +1,135 @@
+"""The Compare tab driven headlessly: keep A, run B, read what the tab shows."""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ipywidgets")
+pytest.importorskip("anywidget")
+
+from distil_explorer import Explorer  # noqa: E402
+from distil_explorer.analysis.compare import compare_traces  # noqa: E402
+from distil_explorer.views import compare_panel as compare_module  # noqa: E402
+from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE  # noqa: E402
+from distil_explorer.views.compare_panel import NO_A, ComparePanel  # noqa: E402
+from distil_explorer.views.explorer import TABS  # noqa: E402
+from tests.views.test_plots import make_trace  # noqa: E402
+
+PRESET = Path(__file__).parents[1] / "fixtures" / "keras_hub_tiny" / "preset"
+PNG = b"\x89PNG"
+
+
+def test_the_panel_keeps_a_and_compares_each_later_run():
+    panel = ComparePanel()
+    a = make_trace()
+    panel.show(a, "model x")
+    assert panel.message.value == NO_A and not panel.keep_button.disabled
+    panel.keep()
+    assert "model x: numpy on cpu" in panel.message.value
+    attentions = np.array(a.attentions)
+    attentions[1, 0, 2, 0, 0] += 0.5  # the largest change: layer 1, head 2
+    b = dataclasses.replace(a, attentions=attentions, backend="jax")
+    panel.show(b, "model x")
+    assert "jax on cpu" in panel.message.value
+    assert "largest |A - B|</b>: 0.5" in panel.summary.value
+    assert "at layer 1, head 2" in panel.summary.value
+    assert (panel.layer.value, panel.head.value) == (1, 2)
+    first = bytes(panel.figure.value)
+    assert first.startswith(PNG)
+    panel.head.value = 0  # the explorer observes the sliders; here, draw by hand
+    panel.draw()
+    assert bytes(panel.figure.value).startswith(PNG)
+    assert bytes(panel.figure.value) != first
+
+
+def test_a_run_of_another_input_is_not_b():
+    panel = ComparePanel()
+    panel.show(make_trace())
+    panel.keep()
+    panel.show(make_trace(seed=1))  # other token ids
+    assert "different inputs" in panel.message.value
+    assert "b: token_ids at sequence 0, position 1" in panel.message.value
+    assert panel.b is None and bytes(panel.figure.value) == b""
+
+
+def test_keep_before_any_run_says_run_first():
+    with pytest.raises(ValueError, match="keep: no run yet; allowed: run first"):
+        ComparePanel().keep()
+
+
+@pytest.fixture
+def app():
+    explorer = Explorer(text="the cat sat")
+    explorer.build_panel.preset.value = PATH_OR_HANDLE
+    explorer.build_panel.handle.value = str(PRESET)
+    return explorer
+
+
+def test_keep_a_then_run_b_through_the_buttons(app, monkeypatch):
+    panel = app.compare_panel
+    assert panel.message.value == NO_A and panel.keep_button.disabled
+    app.build_panel.button.click()
+    app.run_panel.button.click()
+    assert panel.message.value == NO_A  # no A yet: the run is only offered
+    assert app.tabs.selected_index == TABS.index("Attention")
+    panel.keep_button.click()
+    a = panel.a[0]
+    assert a is app.trace and "A</b>: " + str(PRESET) in panel.message.value
+    app.build_panel.load_weights.value = False  # same preset, random weights
+    app.build_panel.button.click()
+    app.run_panel.button.click()
+    assert app.error.layout.display == "none", app.error.value
+    b = app.trace
+    assert panel.b[0] is b and app.tabs.selected_index == TABS.index("Compare")
+    diff = compare_traces(a, b)
+    assert f"{diff.max_abs:.3g}" in panel.summary.value and diff.max_abs > 0
+    row, column = np.unravel_index(np.argmax(diff.attention_max), (2, 2))
+    assert (panel.layer.value, panel.head.value) == (row, column)
+    shown = bytes(panel.figure.value)
+    assert shown.startswith(PNG)
+
+    drawn = []
+    monkeypatch.setattr(
+        compare_module, "plot_difference", lambda *a, **k: drawn.append(a[2:4])
+    )
+    monkeypatch.setattr(compare_module, "figure_png", lambda figure: b"png")
+    panel.layer.value = 1 - row  # the slider redraws from the two kept Traces
+    assert drawn == [(1 - row, column)] and panel.figure.value == b"png"
+
+
+def test_a_different_input_shows_a_message_not_an_error(app):
+    app.build()
+    app.run()
+    app.keep_as_a()
+    app.run(inputs="the cat")
+    assert app.error.layout.display == "none", app.error.value
+    assert "different inputs" in app.compare_panel.message.value
+    assert app.tabs.selected_index == TABS.index("Attention")
+
+
+def test_a_custom_config_against_a_preset_on_the_same_ids(app):
+    app.build()
+    app.run(inputs=[2, 10, 11, 12, 3])
+    app.compare_panel.keep_button.click()
+    panel = app.build_panel
+    panel.preset.value = CUSTOM
+    sizes = {"vocabulary_size": 64, "num_layers": 2, "num_heads": 2}
+    sizes.update(hidden_dim=16, intermediate_dim=16, max_sequence_length=32)
+    for name, value in sizes.items():
+        panel.fields[name].value = value
+    panel.button.click()
+    app.run_panel.button.click()  # the token ids the build put in the Run tab
+    assert app.error.layout.display == "none", app.error.value
+    compare = app.compare_panel
+    assert compare.b is not None
+    assert "custom config" in compare.message.value
+    assert "not compared: hidden states: shapes" in compare.summary.value
+    assert bytes(compare.figure.value).startswith(PNG)  # heads still compared
+
+
+def test_keep_with_no_run_shows_in_the_error_area(app):
+    app.compare_panel.keep_button.click()  # disabled in a browser; forced here
+    assert app.error.layout.display is None
+    assert "keep: no run yet" in app.error.value
