@@ -36,6 +36,13 @@ def _check_range(name: str, value: int, stop: int, error=ValueError) -> int:
     return value
 
 
+def _real_index(real: np.ndarray) -> slice | np.ndarray:
+    """`real` (increasing positions) as a slice when it is one run, for views."""
+    if real.size and real[-1] - real[0] + 1 == real.size:
+        return slice(int(real[0]), int(real[-1]) + 1)
+    return real
+
+
 def _kept(current: int, held: tuple[int, ...]) -> int:
     """`current` if the Trace holds it, else the first index it holds."""
     return current if current in held else held[0]
@@ -57,9 +64,12 @@ def _sequence_tokens(trace: Trace, index: int, real: np.ndarray) -> list[str]:
 
 def _thumbnails(trace: Trace, index: int, real: np.ndarray, size: int) -> np.ndarray:
     """uint8 (layers held, heads held, t, t), each map scaled to its own maximum."""
-    # One layer at a time: at T=512 the whole unpadded copy would be ~75 MB.
+    # One layer at a time, and a view where the real tokens are one run (the
+    # usual case): a copy of every unpadded map at T=512 is ~75 MB and costs
+    # more than the downsampling itself.
+    keep = _real_index(real)
     layers = [
-        downsample_maps(held[index][:, real][:, :, real], size)
+        downsample_maps(held[index][:, keep, :][..., keep], size)
         for held in trace.attentions
     ]
     return to_uint8(np.stack(layers), axes=(-2, -1))
@@ -258,7 +268,8 @@ else:
             if self._trace is None:
                 return np.zeros((0, 0), dtype=np.float32)
             attn = self._trace.attention(self.layer, self.head, self.index)
-            return attn[np.ix_(self._real, self._real)]
+            keep = _real_index(self._real)
+            return attn[keep, :][:, keep]
 
         def _load_sequence(self) -> None:
             trace, index = self._trace, self.index

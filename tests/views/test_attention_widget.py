@@ -84,6 +84,31 @@ def test_padding_tokens_are_dropped(trace):
     np.testing.assert_allclose(head_map(widget).sum(-1), 1.0, atol=1e-6)
 
 
+@pytest.mark.parametrize("mask", [[0, 0, 1, 1, 1, 1], [1, 0, 1, 1, 0, 1]])
+def test_left_padding_and_gaps_are_dropped_too(mask):
+    # One run of real tokens is cut out as a view, anything else by index.
+    full = make_trace()
+    padding_mask = np.array([mask, [1] * LENGTH], dtype=np.int32)
+    attentions = full.attentions * padding_mask[None, :, None, None, :]
+    attentions /= attentions.sum(-1, keepdims=True)
+    trace = Trace(
+        hidden_states=full.hidden_states,
+        attentions=attentions,
+        token_ids=full.token_ids,
+        padding_mask=padding_mask,
+        config={},
+        backend="numpy",
+        device="cpu",
+    )
+    widget = AttentionWidget.from_trace(trace, layer=1, head=1, thumbnail_size=2)
+    real = np.flatnonzero(mask)
+    assert widget.tokens == [str(i) for i in trace.token_ids[0, real]]
+    assert np.array_equal(head_map(widget), expected_head(trace, 1, 0, 1))
+    thumbs = np.frombuffer(widget.maps, np.uint8).reshape(widget.maps_shape)
+    assert thumbs.shape == (LAYERS, HEADS, 2, 2)
+    assert thumbs.reshape(LAYERS, HEADS, -1).max(-1).min() == 255
+
+
 def test_padding_is_dropped_from_a_captured_trace(tiny_trace):
     widget = AttentionWidget.from_trace(tiny_trace, index=1, layer=1, head=1)
     assert len(widget.tokens) == 4  # the tiny inputs pad row 1 to 4 tokens
