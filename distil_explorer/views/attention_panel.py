@@ -131,8 +131,8 @@ class AttentionPanel:
             return
         if trace.queries is None:
             self.query_key_note.value = (
-                "Query/key view: this run kept no queries and keys (runs in a "
-                "worker process do not)."
+                "Query/key view: this Trace kept no queries and keys; allowed: "
+                "capture(..., keep_qk=True)."
             )
             return
         layer, head = self.canvas.layer, self.canvas.head

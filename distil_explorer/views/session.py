@@ -50,6 +50,7 @@ class ExplorerSession:
         self.tokenizer = None
         self.trace = None
         self.baseline = None  # the Trace before a token intervention
+        self._where = (None, None)  # backend and device of the last run
         self.timings = Timings(())
         self._runners: dict[tuple[str, str], Any] = {}
 
@@ -93,8 +94,6 @@ class ExplorerSession:
         max_length: int | None = None,
     ):
         """Capture a Trace of the current backbone on text or token ids."""
-        from distil_explorer.trace import capture
-
         if self.backbone is None:
             raise ValueError("run: no backbone yet; allowed: build one first")
         start = time.perf_counter()
@@ -102,10 +101,8 @@ class ExplorerSession:
         encoding = prepared if hasattr(prepared, "tokens") else None
         batch = encoding.inputs if encoding is not None else prepared
         tokenize = time.perf_counter()
-        if backend in (None, self._current_backend()) and device in (None, "cpu"):
-            trace = capture(self.backbone, batch, keep_qk=True)
-        else:
-            trace = self._runner(backend, device).capture(self.backbone, batch)
+        self._where = (backend, device)
+        trace = self._capture(batch)
         if encoding is not None:
             trace = dataclasses.replace(trace, tokens=encoding.tokens)
         done = time.perf_counter()
@@ -126,7 +123,6 @@ class ExplorerSession:
             intervened_inputs,
             intervention_effect,
         )
-        from distil_explorer.trace import capture
 
         original = self.trace
         if original is None:
@@ -140,9 +136,8 @@ class ExplorerSession:
         ids = intervened_inputs(
             original.token_ids[:1, :real], position, action, mask_id
         )
-        changed = capture(
-            self.backbone, {"token_ids": ids, "padding_mask": np.ones_like(ids)}
-        )
+        # Where the Trace on screen ran, so the effect is the token's alone.
+        changed = self._capture({"token_ids": ids, "padding_mask": np.ones_like(ids)})
         if original.tokens is not None:
             tokens = list(original.tokens[0][:real])
             if action == "mask":
@@ -152,6 +147,19 @@ class ExplorerSession:
             changed = dataclasses.replace(changed, tokens=[tokens])
         self.baseline, self.trace = self.baseline or original, changed
         return intervention_effect(original, changed, position, action)
+
+    def _capture(self, batch: dict[str, Any]):
+        """Capture `batch` on the backend and device of the last `run`.
+
+        Queries and keys are kept (for the query/key view) on every path.
+        """
+        from distil_explorer.trace import capture
+
+        backend, device = self._where
+        if backend in (None, self._current_backend()) and device in (None, "cpu"):
+            return capture(self.backbone, batch, keep_qk=True)
+        runner = self._runner(backend, device)
+        return runner.capture(self.backbone, batch, keep_qk=True)
 
     def restore(self):
         """Go back to the Trace before the intervention."""

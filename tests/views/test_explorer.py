@@ -165,3 +165,19 @@ def test_query_key_view_follows_the_clicked_token(app):
     assert first.startswith(b"\x89PNG")
     panel.head.value = 1
     assert bytes(panel.query_key.value) != first
+
+
+def test_a_worker_run_keeps_queries_and_interventions_stay_on_its_backend(app):
+    from tests.runtime.conftest import cheapest_worker_backend
+
+    backend = cheapest_worker_backend()
+    app.build()
+    try:
+        trace = app.run(backend=backend)
+        assert trace.backend == backend and trace.queries is not None
+        app.attention_panel.canvas.selected_token = 1
+        assert bytes(app.attention_panel.query_key.value).startswith(b"\x89PNG")
+        app.intervene("remove", position=2)
+        assert app.trace.backend == backend  # not silently back on torch
+    finally:
+        app.session.close()
