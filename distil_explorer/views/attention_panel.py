@@ -79,6 +79,7 @@ class AttentionPanel:
         self.restore_button = w.Button(description="Restore original", icon="undo")
         self.effect = w.HTML("Click a token in the head view, then mask or remove it.")
         self.query_key = w.Image(format="png")
+        self.query_key_pair: tuple[int, int] | None = None  # (query, key) drawn
         self.query_key_note = w.HTML(
             "<b>Query/key view</b>: click a token to see which dimensions make its "
             "strongest score in this head."
@@ -112,6 +113,7 @@ class AttentionPanel:
         for link in self._links:
             link.unlink()
         self.canvas.set_trace(trace, layer=layer, head=head)
+        self.query_key_pair = None
         self.layer.options, self.head.options = (
             trace.attention_layers,
             trace.attention_heads,
@@ -138,6 +140,7 @@ class AttentionPanel:
         layer, head = self.canvas.layer, self.canvas.head
         real = int(trace.padding_mask[0].sum())
         key = int(np.argmax(trace.attention(layer, head)[query, :real]))
+        self.query_key_pair = (query, key)
         figure = plot_query_key(trace, layer, head, query, key)
         self.query_key.value = figure_png(figure)
 

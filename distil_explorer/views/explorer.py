@@ -21,6 +21,7 @@ from distil_explorer.model.presets import OFFLINE_PRESET
 from distil_explorer.views.attention_panel import AttentionPanel
 from distil_explorer.views.build_panel import BuildPanel, BuildRequest
 from distil_explorer.views.compare_panel import ComparePanel
+from distil_explorer.views.export_bar import ExportBar
 from distil_explorer.views.hidden_panel import HiddenPanel
 from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.run_panel import RunPanel
@@ -61,13 +62,7 @@ class Explorer(w.VBox):
         self.compare_panel = ComparePanel()
         self._model_name = ""  # what was built, for the Compare tab's labels
         self.error = w.HTML(layout=w.Layout(display="none"))
-        self.export_name = w.Text(
-            value="attention.png",
-            description="export to",
-            placeholder="name.png, .svg or .html",
-        )
-        self.export_button = w.Button(description="Export", icon="download")
-        self.export_status = w.HTML()
+        self.export_bar = ExportBar()
         self.status = w.HTML("<b>distil-explorer</b>: build a backbone, then run it.")
         self.tabs = w.Tab(
             children=[
@@ -84,7 +79,9 @@ class Explorer(w.VBox):
         self._busy = False
         self.build_panel.button.on_click(self._guard(self._on_build))
         self.run_panel.button.on_click(self._guard(self._on_run))
-        self.export_button.on_click(self._guard(self._on_export))
+        self.export_bar.button.on_click(self._guard(self._on_export))
+        self.tabs.observe(self._on_tab, names="selected_index")
+        self.attention_panel.mode.observe(self._on_tab, names="value")
         panel = self.attention_panel
         panel.mask_button.on_click(self._guard(lambda b: self.intervene("mask")))
         panel.remove_button.on_click(self._guard(lambda b: self.intervene("remove")))
@@ -93,8 +90,7 @@ class Explorer(w.VBox):
         compare.keep_button.on_click(self._guard(lambda b: self.keep_as_a()))
         for slider in (compare.layer, compare.head):
             slider.observe(self._guard(compare.draw), names="value")
-        export_bar = w.HBox([self.export_name, self.export_button, self.export_status])
-        super().__init__([self.status, self.error, self.tabs, export_bar])
+        super().__init__([self.status, self.error, self.tabs, self.export_bar.widget])
         if run:
             self.build()
             self.run()
@@ -184,34 +180,49 @@ class Explorer(w.VBox):
         """The Trace every panel is showing (None before the first run)."""
         return self.session.trace
 
-    def export(self, path: str):
-        """Export the view on screen (.png/.svg) or everything (.html report)."""
+    def export(self, path: str, view: str | None = None):
+        """Export a view of the tab on screen (.png/.svg) or everything (.html).
+
+        `view` is one of the export bar's choices for that tab; None takes the
+        one picked there.
+        """
         from distil_explorer.analysis.params import parameter_table
         from distil_explorer.views.export import export_view
 
-        tab = TABS[self.tabs.selected_index or 0]
-        panel = self.attention_panel
-        view = {
-            "Attention": "model" if panel.mode.value == "model" else "head",
-            "Hidden states": "hidden states",
-            "Parameters": "parameters",
-        }.get(tab, "head")
-        rows = parameter_table(self.session.backbone) if self.session.backbone else None
-        written = export_view(
-            path,
-            self.trace,
-            view,
-            layer=panel.layer.value,
-            head=panel.head.value,
-            rows=rows,
-        )
-        self.export_status.value = html.escape(f"wrote {written}")
+        view = self.export_bar.view.value if view is None else view
+        attention, hidden = self.attention_panel, self.hidden_panel
+        trace, options = self.trace, {}
+        layer, head = attention.layer.value, attention.head.value
+        if view == "query/key":
+            options["query"], options["key"] = attention.query_key_pair or (None, None)
+        elif view == "pca":
+            layer = hidden.layer.value
+        elif view == "rollout":
+            layer = hidden.rollout_layer.value
+        elif view == "compare":
+            compare = self.compare_panel
+            if compare.b is None:
+                raise ValueError(
+                    "compare: no A and B yet; allowed: keep a run as A, then run "
+                    "the same input again"
+                )
+            (trace, a_label), (options["other"], b_label) = compare.a, compare.b
+            options["labels"] = (a_label, b_label)
+            layer, head = compare.layer.value, compare.head.value
+        backbone = self.session.backbone
+        rows = parameter_table(backbone) if backbone is not None else None
+        written = export_view(path, trace, view, layer, head, rows=rows, **options)
+        self.export_bar.written(written)
         return written
 
     # --- plumbing ---
 
     def _on_export(self, button: Any) -> None:
-        self.export(self.export_name.value.strip())
+        self.export(self.export_bar.name.value.strip())
+
+    def _on_tab(self, change: Any = None) -> None:
+        tab = TABS[self.tabs.selected_index or 0]
+        self.export_bar.follow(tab, on_screen=self.attention_panel.mode.value)
 
     def _on_build(self, button: Any) -> None:
         self.build()

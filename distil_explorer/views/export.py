@@ -8,7 +8,16 @@ from pathlib import Path
 
 from distil_explorer.trace import Trace
 
-VIEWS = ("head", "model", "hidden states", "pca", "parameters")
+VIEWS = (
+    "head",
+    "model",
+    "query/key",
+    "hidden states",
+    "pca",
+    "rollout",
+    "parameters",
+    "compare",
+)
 FORMATS = (".png", ".svg", ".html")
 
 
@@ -19,8 +28,19 @@ def view_figure(
     head: int = 0,
     rows=None,
     index: int = 0,
+    *,
+    other: Trace | None = None,
+    query: int | None = None,
+    key: int | None = None,
+    labels: tuple[str | None, str | None] = (None, None),
 ):
-    """The matplotlib Figure for one of the explorer's views."""
+    """The matplotlib Figure for one of the explorer's views.
+
+    `layer` is the attention layer for "head", "query/key", "rollout" and
+    "compare", and the hidden-state index for "pca". "query/key" needs
+    `query` and `key` (token positions); "compare" needs `other` (B, with
+    `trace` as A) and takes `labels` for the two.
+    """
     from distil_explorer.views import plots
 
     if view not in VIEWS:
@@ -38,8 +58,29 @@ def view_figure(
         return plots.plot_head(trace, layer, head, index=index)
     if view == "model":
         return plots.plot_model_view(trace, index=index)
+    if view == "query/key":
+        if query is None or key is None:
+            raise ValueError(
+                "query, key: needed for the query/key view; allowed: token "
+                "positions (click a token in the head view)"
+            )
+        return plots.plot_query_key(trace, layer, head, query, key, index=index)
     if view == "hidden states":
         return plots.plot_hidden_states(trace, index=index)
+    if view == "rollout":
+        return plots.plot_rollout(trace, index=index, layer=layer)
+    if view == "compare":
+        from distil_explorer.views.compare_plots import plot_difference
+
+        if other is None:
+            raise ValueError(
+                "other: needed for the compare view; allowed: a second Trace "
+                "of the same input (B)"
+            )
+        a_label, b_label = labels
+        return plot_difference(
+            trace, other, layer, head, index, a_label=a_label, b_label=b_label
+        )
     return plots.plot_pca(trace, layer, index=index, shared_basis=True)
 
 
@@ -51,15 +92,27 @@ def export_view(
     head: int = 0,
     rows=None,
     index: int = 0,
+    **options,
 ) -> Path:
     """Write a view as .png or .svg, or the whole Trace as an .html report.
 
     The file appears complete or not at all (written under a temporary name
     and renamed).
 
+    Args:
+        path: str or Path ending in .png, .svg or .html.
+        trace: the `Trace` shown (A for "compare"); None only for
+            "parameters".
+        view: str. One of `VIEWS`; ignored for .html, which writes the
+            report of the whole Trace.
+        layer, head, rows, index: what the view shows (see `view_figure`).
+        **options: `other`, `query`, `key`, `labels`, as `view_figure` takes.
+
     Examples:
     ```python
     export_view("head_2_5.svg", trace, "head", layer=2, head=5)
+    export_view("rollout.png", trace, "rollout", layer=5)
+    export_view("diff.svg", trace_torch, "compare", 0, 2, other=trace_jax)
     export_view("all.html", trace, rows=parameter_table(backbone))
     ```
     """
@@ -74,7 +127,7 @@ def export_view(
         if trace is None:
             raise ValueError("trace: the report needs a Trace; allowed: run first")
         return report(trace, path, index=index, rows=rows)
-    figure = view_figure(trace, view, layer, head, rows, index)
+    figure = view_figure(trace, view, layer, head, rows, index, **options)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
     os.close(fd)
     try:

@@ -127,13 +127,44 @@ def test_custom_config_validates_as_the_person_types():
 def test_export_button_writes_the_view_on_screen(app, tmp_path):
     app.build()
     app.run()
-    app.export_name.value = str(tmp_path / "head.svg")
-    app.export_button.click()
+    bar = app.export_bar
+    assert (bar.view.options, bar.view.value) == (
+        ("head", "model", "query/key"),
+        "head",
+    )
+    bar.name.value = str(tmp_path / "head.svg")
+    bar.button.click()
     assert app.error.layout.display == "none", app.error.value
     assert b"<svg" in (tmp_path / "head.svg").read_bytes()
-    app.export_name.value = str(tmp_path / "bad.gif")
-    app.export_button.click()
+    assert "wrote" in bar.status.value
+    bar.name.value = str(tmp_path / "bad.gif")
+    bar.button.click()
     assert "allowed: a name ending in" in app.error.value
+    assert not (tmp_path / "bad.gif").exists()
+
+
+def test_the_export_bar_offers_every_view_of_the_tab_on_screen(app, tmp_path):
+    app.build()
+    app.run()
+    app.attention_panel.mode.value = "model"
+    assert app.export_bar.view.value == "model"  # what is on screen
+    app.attention_panel.mode.value = "head"
+    with pytest.raises(ValueError, match="query, key: needed"):
+        app.export(str(tmp_path / "qk.png"), "query/key")
+    app.attention_panel.canvas.selected_token = 1
+    assert app.export(str(tmp_path / "qk.png"), "query/key").stat().st_size > 0
+    app.tabs.selected_index = 3  # Hidden states
+    assert app.export_bar.view.options == ("hidden states", "pca", "rollout")
+    app.hidden_panel.rollout_layer.value = 0
+    for view in ("hidden states", "pca", "rollout"):
+        assert b"<svg" in app.export(str(tmp_path / f"{view}.svg"), view).read_bytes()
+    app.tabs.selected_index = 5  # Compare
+    with pytest.raises(ValueError, match="compare: no A and B yet"):
+        app.export(str(tmp_path / "diff.png"))
+    app.keep_as_a()
+    app.run()
+    page = app.export(str(tmp_path / "diff.svg")).read_text()
+    assert "<svg" in page and app.tabs.selected_index == 5
 
 
 def test_mask_remove_and_restore_a_clicked_token(app):

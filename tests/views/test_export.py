@@ -1,13 +1,21 @@
 import pytest
 
-from distil_explorer import parameter_table
+from distil_explorer import capture, parameter_table
 from distil_explorer.views.export import VIEWS, export_view
+from tests.conftest import tiny_inputs
 
 
 @pytest.mark.parametrize("view", [v for v in VIEWS if v != "parameters"])
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
-def test_every_view_exports_as_png_and_svg(tiny_trace, tmp_path, view, suffix):
-    path = export_view(tmp_path / f"v{suffix}", tiny_trace, view, layer=1, head=1)
+def test_every_view_exports_as_png_and_svg(
+    tiny_backbone, tiny_trace, tmp_path, view, suffix
+):
+    options = {
+        "query/key": {"query": 1, "key": 2},
+        "compare": {"other": tiny_trace, "labels": ("A", "B")},
+    }.get(view, {})
+    trace = capture(tiny_backbone, tiny_inputs(), keep_qk=True)
+    path = export_view(tmp_path / f"v{suffix}", trace, view, layer=1, head=1, **options)
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data
 
@@ -29,6 +37,8 @@ def test_parameters_and_report_export(tiny_trace, tiny_backbone, tmp_path):
         ({"view": "nope"}, "view='nope'"),
         ({"view": "parameters"}, "rows: needed"),
         ({"layer": 9}, "layer=9"),
+        ({"view": "query/key"}, "query, key: needed for the query/key view"),
+        ({"view": "compare"}, "other: needed for the compare view"),
     ],
 )
 def test_bad_exports_are_refused_and_write_nothing(
