@@ -2,20 +2,16 @@
 
 The normalizer, pre-tokenizer, WordPiece model, `[CLS] ... [SEP]` template,
 padding and truncation are all the Rust library's; this module only chooses
-their settings and reads and writes the two directory formats a DistilBERT
-tokenizer comes in: a keras-hub preset (`tokenizer.json` +
-`assets/tokenizer/vocabulary.txt`) and a Hugging Face checkpoint (`vocab.txt`
-+ `tokenizer_config.json`, or only an HF `tokenizer.json`).
+their settings. Reading and writing tokenizer directories (keras-hub presets,
+Hugging Face checkpoints) is `distil_explorer.weights.tokenizer_files`'s job.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import numbers
 import os
 import reprlib
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,18 +21,8 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processor
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
-KERAS_HUB_CONFIG_FILE = "tokenizer.json"
-KERAS_HUB_VOCABULARY_FILE = "assets/tokenizer/vocabulary.txt"
-HF_VOCABULARY_FILE = "vocab.txt"
-HF_CONFIG_FILE = "tokenizer_config.json"
-_KERAS_HUB_CLASSES = ("DistilBertTokenizer", "BertTokenizer")
 _MAX_INPUT_CHARS_PER_WORD = 100  # BERT's: longer words become [UNK]
 _MAX_CACHED_LENGTHS = 8
-_FORMATS = (
-    "a keras-hub preset (tokenizer.json + assets/tokenizer/vocabulary.txt) or "
-    "a Hugging Face directory (vocab.txt [+ tokenizer_config.json], or an HF "
-    "WordPiece tokenizer.json)"
-)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -325,22 +311,9 @@ class DistilBertTokenizer:
         DistilBertTokenizer.from_directory("~/models/distilbert-base-uncased")
         ```
         """
-        directory = Path(path).expanduser()
-        if not directory.is_dir():
-            raise FileNotFoundError(
-                f"path={str(path)!r}: not a directory; allowed: {_FORMATS}"
-            )
-        json_path = directory / KERAS_HUB_CONFIG_FILE
-        data = _read_json(json_path) if json_path.is_file() else None
-        if isinstance(data, dict) and "class_name" in data and "config" in data:
-            return cls._from_keras_hub(directory, data)
-        if (directory / HF_VOCABULARY_FILE).is_file():
-            return cls._from_transformers(directory)
-        if isinstance(data, dict) and "model" in data:
-            return cls._from_transformers_json(json_path, data)
-        raise FileNotFoundError(
-            f"path={str(path)!r}: no tokenizer files found; allowed: {_FORMATS}"
-        )
+        from distil_explorer.weights.tokenizer_files import read_tokenizer
+
+        return read_tokenizer(cls, path)
 
     @classmethod
     def from_preset(cls, preset: str) -> DistilBertTokenizer:
@@ -358,9 +331,9 @@ class DistilBertTokenizer:
         DistilBertTokenizer.from_preset("hf://distilbert/distilbert-base-uncased")
         ```
         """
-        from distil_explorer.weights.locate import preset_directory
+        from distil_explorer.weights.tokenizer_files import load_tokenizer
 
-        return cls.from_directory(preset_directory(preset))
+        return load_tokenizer(cls, preset)
 
     def save_to_preset(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         """Save as a keras-hub preset: `tokenizer.json` + the vocabulary asset.
@@ -383,127 +356,9 @@ class DistilBertTokenizer:
         DistilBertTokenizer.from_directory("my_preset")
         ```
         """
-        directory = Path(path).expanduser()
-        files = {
-            directory / KERAS_HUB_CONFIG_FILE: json.dumps(
-                self._keras_hub_config(), indent=4
-            ),
-            directory / KERAS_HUB_VOCABULARY_FILE: "".join(
-                f"{token}\n" for token in self._vocabulary
-            ),
-        }
-        if not overwrite:
-            for target, text in files.items():
-                if target.exists() and target.read_bytes() != text.encode("utf-8"):
-                    raise FileExistsError(
-                        f"path={str(path)!r}: {target} already holds a different "
-                        "tokenizer; allowed: a new or empty directory, one holding "
-                        "this same tokenizer, or overwrite=True"
-                    )
-        _write_atomically(files)
+        from distil_explorer.weights.tokenizer_files import save_tokenizer
 
-    def _keras_hub_config(self) -> dict[str, Any]:
-        config = {
-            "name": "distil_bert_tokenizer",
-            "trainable": True,
-            "dtype": {
-                "module": "keras",
-                "class_name": "DTypePolicy",
-                "config": {"name": "int32"},
-                "registered_name": None,
-            },
-            "config_file": KERAS_HUB_CONFIG_FILE,
-            "vocabulary": None,
-            "sequence_length": None,
-            "lowercase": self._lowercase,
-            "strip_accents": self._strip_accents,
-            "split": True,
-            "suffix_indicator": "##",
-            "oov_token": "[UNK]",
-            "special_tokens": None,
-            "special_tokens_in_strings": self._special_tokens_in_strings,
-        }
-        if not self._tokenize_chinese_chars:
-            # keras-hub's get_config omits split_on_cjk, but its constructor
-            # accepts it; written only when it differs from the default.
-            config["split_on_cjk"] = False
-        return {
-            "module": "keras_hub.src.models.distil_bert.distil_bert_tokenizer",
-            "class_name": "DistilBertTokenizer",
-            "config": config,
-            "registered_name": "keras_hub>DistilBertTokenizer",
-        }
-
-    @classmethod
-    def _from_keras_hub(cls, directory: Path, data: dict) -> DistilBertTokenizer:
-        source = directory / KERAS_HUB_CONFIG_FILE
-        if data["class_name"] not in _KERAS_HUB_CLASSES:
-            raise ValueError(
-                f"{source}: class_name={data['class_name']!r} is not a BERT "
-                f"WordPiece tokenizer; allowed: {', '.join(_KERAS_HUB_CLASSES)}"
-            )
-        config = data["config"]
-        for key, allowed in (
-            ("split", True),
-            ("suffix_indicator", "##"),
-            ("oov_token", "[UNK]"),
-        ):
-            _require(config, key, allowed, source)
-        vocabulary = directory / KERAS_HUB_VOCABULARY_FILE
-        if not vocabulary.is_file():
-            raise FileNotFoundError(
-                f"{vocabulary}: missing; {source} is a keras-hub tokenizer, which "
-                f"needs its vocabulary in {KERAS_HUB_VOCABULARY_FILE}"
-            )
-        return cls(
-            vocabulary,
-            lowercase=config.get("lowercase", False),
-            strip_accents=config.get("strip_accents", False),
-            tokenize_chinese_chars=config.get("split_on_cjk", True),
-            special_tokens_in_strings=config.get("special_tokens_in_strings", False),
-        )
-
-    @classmethod
-    def _from_transformers(cls, directory: Path) -> DistilBertTokenizer:
-        config_path = directory / HF_CONFIG_FILE
-        config = _read_json(config_path) if config_path.is_file() else {}
-        _require(config, "do_basic_tokenize", True, config_path)
-        # Older files store special tokens as AddedToken dicts.
-        tokens = {
-            key: value.get("content") if isinstance(value, dict) else value
-            for key, value in config.items()
-            if key.endswith("_token")
-        }
-        for name in ("unk", "sep", "pad", "cls", "mask"):
-            _require(tokens, f"{name}_token", f"[{name.upper()}]", config_path)
-        return cls(
-            directory / HF_VOCABULARY_FILE,
-            lowercase=config.get("do_lower_case", True),
-            strip_accents=config.get("strip_accents"),
-            tokenize_chinese_chars=config.get("tokenize_chinese_chars", True),
-        )
-
-    @classmethod
-    def _from_transformers_json(cls, source: Path, data: dict) -> DistilBertTokenizer:
-        model = data["model"] or {}
-        _require(model, "type", "WordPiece", source)
-        _require(model, "continuing_subword_prefix", "##", source)
-        _require(model, "unk_token", "[UNK]", source)
-        normalizer = data.get("normalizer") or {}
-        _require(normalizer, "type", "BertNormalizer", source)
-        vocab = model.get("vocab") or {}
-        by_id = {i: token for token, i in vocab.items()}
-        if sorted(by_id) != list(range(len(vocab))):
-            raise ValueError(
-                f"{source}: model.vocab ids are not 0..{len(vocab) - 1}; "
-                "allowed: a WordPiece vocabulary with consecutive ids"
-            )
-        return cls(
-            [by_id[i] for i in range(len(by_id))],
-            lowercase=normalizer.get("lowercase", True),
-            strip_accents=normalizer.get("strip_accents"),
-            tokenize_chinese_chars=normalizer.get("handle_chinese_chars", True),
-        )
+        save_tokenizer(self, path, overwrite)
 
 
 def _is_int(value: Any) -> bool:
@@ -582,38 +437,3 @@ def _vocabulary_list(vocabulary: Any) -> list[str]:
             f"vocabulary holding {', '.join(REQUIRED_TOKENS)}"
         )
     return tokens
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(
-            f"{path}: not valid JSON ({error}); allowed: a JSON file"
-        ) from None
-
-
-def _require(config: dict, key: str, allowed: Any, source: Path) -> None:
-    value = config.get(key, allowed)
-    if value != allowed:
-        raise ValueError(
-            f"{source}: {key}={value!r} is not supported; allowed: {allowed!r}"
-        )
-
-
-def _write_atomically(files: dict[Path, str]) -> None:
-    temporary: list[str] = []
-    try:
-        for target, text in files.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(
-                dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-            )
-            temporary.append(tmp)
-            with os.fdopen(fd, "wb") as f:
-                f.write(text.encode("utf-8"))
-        for tmp, target in zip(temporary, files, strict=True):
-            os.replace(tmp, target)
-    finally:
-        for tmp in temporary:
-            Path(tmp).unlink(missing_ok=True)
