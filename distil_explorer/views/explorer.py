@@ -60,7 +60,7 @@ class Explorer(w.VBox):
         self.hidden_panel = HiddenPanel()
         self.params_panel = ParamsPanel()
         self.compare_panel = ComparePanel()
-        self._model_name = ""  # what was built, for the Compare tab's labels
+        self._built_name = ""  # what was built, for the Compare tab's labels
         self.error = w.HTML(layout=w.Layout(display="none"))
         self.export_bar = ExportBar()
         self.status = w.HTML("<b>distil-explorer</b>: build a backbone, then run it.")
@@ -108,7 +108,7 @@ class Explorer(w.VBox):
 
         with self._working(self.build_panel.button):
             self.session.build(request, progress)
-        self._model_name = request.preset or "custom config"
+        self._built_name = request.preset or "custom config"
         backbone = self.session.backbone
         self.params_panel.show(backbone)
         self.run_panel.button.disabled = False
@@ -129,7 +129,7 @@ class Explorer(w.VBox):
         with self._working(self.run_panel.button):
             trace = self.session.run(**request)
         self._show(trace)
-        self.compare_panel.show(trace, self._model_name)
+        self.compare_panel.show(trace, self._built_name)
         self.run_panel.status.value = html.escape(
             f"{trace.backend} on {trace.device}: {self.session.timings.text()}"
         )

@@ -8,6 +8,8 @@ import pytest
 pytest.importorskip("ipywidgets")
 pytest.importorskip("anywidget")
 
+import ipywidgets as w  # noqa: E402
+
 from distil_explorer import Explorer  # noqa: E402
 from distil_explorer.views import session as session_module  # noqa: E402
 from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE  # noqa: E402
@@ -35,6 +37,19 @@ def test_layout_has_the_six_tabs_and_a_hidden_error_area():
     ]
     assert app.error.layout.display == "none"
     assert app.run_panel.button.disabled  # nothing built yet
+
+
+def test_no_attribute_shadows_a_widget_trait(app):
+    # An Explorer attribute named like an ipywidgets trait (`_model_name` did)
+    # tells the browser to load a widget class that does not exist.
+    app.build()
+    app.run()
+    box = w.VBox()
+    for name in box.trait_names(sync=True):
+        assert getattr(app, name) == getattr(box, name) or name in (
+            "children",
+            "layout",
+        ), name
 
 
 def test_build_and_run_through_the_buttons(app):
