@@ -1,14 +1,19 @@
-"""The quickstart notebook in JupyterLab and headless Chromium, as a person uses it.
+"""The quickstart notebook in headless Chromium, as a person uses it, in
+JupyterLab and in Notebook 7 (the same checks in each).
 
 Run All, then: the explorer shows its tabs and no error, the attention canvas
 has pixels, and picking another head (a click in "All heads", then the head
-slider's arrow key) redraws the canvas. Offline, the notebook falls back to
-the packaged preset. A screenshot goes to tests/ui/artifacts/, and also to
+slider: its arrow key in JupyterLab, a click on its track in Notebook 7)
+redraws the canvas. Offline, the notebook falls back to the packaged preset.
+Screenshots go to tests/ui/artifacts/, and JupyterLab's also to
 $DISTIL_EXPLORER_SCREENSHOT when set (how docs/screenshot.png is made).
+
+A second test opens a 512-token Trace in model view and one head from it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -19,10 +24,16 @@ import pytest
 
 from tests.ui.conftest import (
     ARTIFACTS,
+    FRONTENDS,
+    GAP,
+    LAB,
+    LABEL,
+    THUMB,
     WAIT_MS,
+    attention_notebook,
     cell_center,
     chromium,
-    lab_server,
+    jupyter_server,
     open_and_run_all,
 )
 
@@ -30,11 +41,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("needs_browser")]
 
 ROOT = Path(__file__).parents[2]
 NOTEBOOK = "00_quickstart.ipynb"
-TABS = ["Build", "Run", "Attention", "Hidden states", "Parameters"]
+TABS = ["Build", "Run", "Attention", "Hidden states", "Parameters", "Compare"]
 ROW = 18  # px per token in attention.js's lines view
-# Uncaught errors in the page that are known and harmless (none now: the
-# widget's trait that shadowed DOMWidget.style is renamed draw_style).
-KNOWN_PAGE_ERRORS: set[str] = set()
+LONG = 512  # tokens, the issue's long sequence
+LONG_ROWS = LONG * ROW + 4  # CSS px of its lines view
 
 # An FNV-1a hash of the canvas's pixels, and how many are not transparent.
 CANVAS_DIGEST = """(canvas) => {
@@ -68,19 +78,34 @@ def _slider(explorer, name: str):
     return explorer.locator(".widget-hslider", has=label).filter(visible=True).first
 
 
-def _no_errors(page, explorer) -> None:
+def _click_track(slider, value: int) -> None:
+    """Click the slider's track where `value` sits: the handle jumps there."""
+    handle = slider.locator(".noUi-handle")
+    low, high = (float(handle.get_attribute(f"aria-value{e}")) for e in ("min", "max"))
+    track = slider.locator(".noUi-base")
+    box = track.bounding_box()
+    x = box["width"] * (value - low) / (high - low)
+    track.click(position={"x": x, "y": box["height"] / 2})
+
+
+def _no_error_outputs(page) -> None:
     errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
     assert errors.count() == 0, errors.first.inner_text()
+
+
+def _no_errors(page, explorer) -> None:
+    _no_error_outputs(page)
     # The explorer's error area: its second child, hidden unless a callback failed.
     area = explorer.locator(":scope > .widget-html").nth(1)
     assert not area.is_visible(), area.inner_text()
 
 
-def _screenshots(page, explorer) -> None:
+def _screenshots(page, explorer, frontend) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "quickstart.png")
+    page.screenshot(path=ARTIFACTS / f"quickstart-{frontend.module}.png")
     target = os.environ.get("DISTIL_EXPLORER_SCREENSHOT")
-    if target:  # the explorer, from its status line to the canvas's status line
+    # The explorer, from its status line to the canvas's status line.
+    if target and frontend is LAB:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         box = explorer.bounding_box()
         edges = [
@@ -95,32 +120,87 @@ def _screenshots(page, explorer) -> None:
         page.screenshot(path=target, clip=clip)
 
 
-def test_quickstart_runs_and_the_canvas_follows_head_changes(tmp_path):
-    started = time.perf_counter()
-    root = tmp_path / "lab"
-    shutil.copytree(
-        ROOT / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
-    )
-    page_errors: list[str] = []
+@contextlib.contextmanager
+def _session(root: Path, frontend, name: str):
+    """A page of `frontend` serving `root`: a screenshot if the body fails, and
+    no uncaught page errors (less the front end's known ones) after it."""
     with (
-        lab_server(root) as server,
+        jupyter_server(root, frontend) as server,
         chromium(viewport={"width": 1280, "height": 1100}) as context,
     ):
         page = context.new_page()
-        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        page_errors = frontend.page_errors(page)
         try:
-            _exercise(page, server)
+            yield page, server
         except BaseException:
             ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=ARTIFACTS / "failure.png")
+            page.screenshot(path=ARTIFACTS / f"failure-{name}-{frontend.module}.png")
             raise
-    unexpected = [e for e in page_errors if e not in KNOWN_PAGE_ERRORS]
-    assert not unexpected, page_errors
-    print(f"\nbrowser test: {time.perf_counter() - started:.1f} s")
+    assert not page_errors, page_errors
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS, ids=lambda f: f.module)
+def test_quickstart_runs_and_the_canvas_follows_head_changes(tmp_path, frontend):
+    started = time.perf_counter()
+    root = tmp_path / "notebooks"
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints")
+    shutil.copytree(ROOT / "notebooks", root, ignore=ignore)
+    with _session(root, frontend, "quickstart") as (page, server):
+        _exercise(page, server)
+    print(f"\nbrowser test, {frontend.name}: {time.perf_counter() - started:.1f} s")
+
+
+def test_a_512_token_model_view_draws_and_a_thumbnail_opens_its_head(tmp_path):
+    """The issue's long sequence: 72 maps of 512 x 512 as thumbnails, one head
+    in full. Timings are benchmarks/browser_long_sequence.py's job."""
+    started = time.perf_counter()
+    attention_notebook(tmp_path / "long.ipynb", LONG)
+    with _session(tmp_path, LAB, "long") as (page, server):
+        open_and_run_all(page, server, "long.ipynb")
+        view = page.locator(".jp-OutputArea-output").filter(
+            has=page.locator(".distil-attention")
+        )
+        grid = _wait_drawn(page, view, f"layer 0, head 0 · {LONG} tokens")
+        assert "from_trace:" in page.locator(".jp-OutputArea").last.inner_text()
+        # 6 x 12 thumbnails under their labels.
+        box = view.locator(".distil-attention canvas").bounding_box()
+        size = [LABEL + n * (THUMB + GAP) for n in (12, 6)]
+        assert [box["width"], box["height"]] == size, box
+        assert grid["inked"] > 0.2 * grid["width"] * grid["height"], grid
+        _open_heads(page, view, grid)
+        _no_error_outputs(page)
+    print(f"\nbrowser test, {LONG} tokens: {time.perf_counter() - started:.1f} s")
+
+
+def _open_heads(page, view, grid: dict) -> None:
+    """Thumbnail (0, 0), then (3, 7): each opens its head, drawn from its map."""
+    first = _open_head(page, view, 0, 0, (grid,))
+    view.locator(".distil-attention button", has_text="All heads").click()
+    _wait_drawn(page, view, f"{LONG} tokens", (first,))
+    # Pixels unlike head 0's say head 7's map came from the kernel.
+    _open_head(page, view, 3, 7, (grid, first))
+
+
+def _open_head(page, view, layer: int, head: int, unlike: tuple[dict, ...]) -> dict:
+    """Click a thumbnail, wait for its head's lines view, hover token 3."""
+    canvas = view.locator(".distil-attention canvas")
+    canvas.click(position=cell_center(layer=layer, head=head))
+    title = f"layer {layer}, head {head} · {LONG} tokens · hover a token"
+    view.locator(".distil-attention .da-title", has_text=title).wait_for()
+    # Nothing is drawn until the clicked head's map arrives: then every row.
+    page.wait_for_function(
+        f"(c) => c.getBoundingClientRect().height === {LONG_ROWS}",
+        arg=canvas.element_handle(),
+        polling=50,
+        timeout=WAIT_MS,
+    )
+    # At 512 tokens lines are drawn for the hovered token only.
+    canvas.hover(position={"x": 10, "y": 2 + 3 * ROW + ROW / 2})
+    return _wait_drawn(page, view, title, unlike)
 
 
 def _exercise(page, server) -> None:
-    open_and_run_all(page, server.url(f"lab/tree/{NOTEBOOK}"))
+    open_and_run_all(page, server, NOTEBOOK)
     explorer = page.locator(".jp-OutputArea-output > .widget-vbox").filter(
         has=page.locator(".widget-tab")
     )
@@ -148,13 +228,18 @@ def _exercise(page, server) -> None:
             timeout=WAIT_MS,
         )
 
-    # The head slider, by keyboard: Python slices the Trace, JS redraws.
-    _slider(explorer, "head").locator(".noUi-handle").focus()
-    page.keyboard.press("ArrowRight")
+    # The head slider: Python slices the Trace, JS redraws. By keyboard where
+    # the front end lets arrow keys reach the slider, else by mouse.
+    head = _slider(explorer, "head")
+    if server.frontend.slider_keys:
+        head.locator(".noUi-handle").focus()
+        page.keyboard.press("ArrowRight")
+    else:
+        _click_track(head, 6)
     _wait_drawn(page, explorer, "layer 2, head 6", unlike=(clicked,))
     _no_errors(page, explorer)
 
     # Hover "it" (token 8 of the quickstart's sentence): its links light up.
     canvas.hover(position={"x": 4, "y": 2 + 8 * ROW + ROW / 2})
     page.wait_for_timeout(200)
-    _screenshots(page, explorer)
+    _screenshots(page, explorer, server.frontend)
