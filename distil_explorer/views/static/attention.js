@@ -8,6 +8,7 @@ const [THUMB, GAP, LABEL] = [48, 6, 28]; // model view: px per thumbnail, betwee
 const QUERY = "31, 119, 180"; // rgb, blue: what a token attends to
 const KEY = "255, 127, 14"; // rgb, orange: what attends to a token
 const LEVELS = 64; // opacity steps for the lines view
+const MANY = 64; // above this many tokens, lines only for the hovered token
 
 // anywidget hands bytes traits over as DataView; typed arrays need alignment.
 function typed(value, Type) {
@@ -66,7 +67,8 @@ function drawLines(canvas, s) {
     path.moveTo(w + 2, y(i));
     path.lineTo(w + LINK - 2, y(j));
   };
-  for (let i = 0; i < n; i++) {
+  // n * n lines at T=512 take seconds to rasterise without a GPU.
+  for (let i = 0; i < n && (n <= MANY || hovered >= 0); i++) {
     for (let j = 0; j < n; j++) {
       if (hovered < 0 || i === hovered) link(queries, i, j);
       else if (j === hovered) link(keys, i, j);
@@ -99,17 +101,13 @@ function drawLines(canvas, s) {
 }
 
 function drawHeatmap(canvas, s) {
-  const { tokens, A, n, hovered, selected, ink } = s;
+  const { tokens, A, n, hovered, selected, ink, heat } = s;
   const w = labelWidth(canvas.getContext("2d"), tokens);
   const cell = Math.max(4, Math.min(20, Math.floor(480 / Math.max(n, 1))));
   const ctx = sized(canvas, w + n * cell + 2, w + n * cell + 2);
-  const vmax = A.reduce((m, v) => Math.max(m, v), 1e-9);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      ctx.fillStyle = `rgba(${QUERY}, ${A[i * n + j] / vmax})`;
-      ctx.fillRect(w + j * cell, w + i * cell, cell, cell);
-    }
-  }
+  // The cells come as one image made once per map: a hover redraws only lines.
+  ctx.imageSmoothingEnabled = false;
+  if (n > 0) ctx.drawImage(heat, 0, 0, n, n, w, w, n * cell, n * cell);
   const showLabels = cell >= 10;
   ctx.fillStyle = ink;
   for (let i = 0; i < n && showLabels; i++) {
@@ -143,14 +141,15 @@ function drawHeatmap(canvas, s) {
   };
 }
 
-// The (L, heads, t, t) maps, flat, are already a t-wide image of L * heads
-// maps stacked top to bottom: one ImageData, no index arithmetic.
-function thumbnails(maps, t) {
-  const image = new ImageData(Math.max(1, t), Math.max(1, maps.length / Math.max(1, t)));
+// Values 0..255 as the opacity of the query colour, `width` values per row.
+// The (L, heads, t, t) thumbnails, flat, are already a t-wide image of
+// L * heads maps stacked top to bottom: no index arithmetic.
+function alphaImage(alpha, width) {
+  const image = new ImageData(Math.max(1, width), Math.max(1, alpha.length / Math.max(1, width)));
   const rgb = QUERY.split(",").map(Number);
-  for (let k = 0; k < maps.length; k++) {
+  for (let k = 0; k < alpha.length; k++) {
     image.data.set(rgb, 4 * k);
-    image.data[4 * k + 3] = maps[k];
+    image.data[4 * k + 3] = alpha[k];
   }
   const sheet = document.createElement("canvas");
   [sheet.width, sheet.height] = [image.width, image.height];
@@ -207,8 +206,8 @@ function render({ model, el }) {
   let hit = () => null; // pointer position -> what is under it, from the last draw
   let cellHover = null;
   let frame = 0;
-  let sheet = null;
-  let sheetFor = null;
+  let [sheet, sheetFor, heat, heatFor] = [null, null, null, null];
+  let pending = 0; // a clicked head whose map has not arrived: draw nothing yet
 
   function draw() {
     frame = 0;
@@ -216,25 +215,33 @@ function render({ model, el }) {
     const [tokens, mode, style] = ["tokens", "mode", "draw_style"].map((k) => model.get(k));
     const [layer, head] = [model.get("layer"), model.get("head")];
     const ink = textColor(el);
+    const hint = mode === "head" && style === "lines" && tokens.length > MANY
+      ? " · hover a token to draw its lines" : "";
     el.querySelector(".da-title").textContent =
-      `layer ${layer}, head ${head} · ${tokens.length} tokens`;
+      `layer ${layer}, head ${head} · ${tokens.length} tokens${hint}`;
     for (const b of el.querySelectorAll("button")) {
       b.classList.toggle("da-on", b.dataset.mode ? mode === "model"
         : mode === "head" && b.dataset.style === style);
     }
     if (mode === "model") {
       const [maps, shape] = [model.get("maps"), model.get("maps_shape")];
-      if (maps !== sheetFor) sheet = thumbnails(typed(maps, Uint8Array), shape[2]);
+      if (maps !== sheetFor) sheet = alphaImage(typed(maps, Uint8Array), shape[2]);
       sheetFor = maps;
       const [layers, heads] = ["layers", "heads"].map((k) => model.get(k));
       hit = drawModel(canvas, { sheet, shape, layers, heads, layer, head, cellHover, ink });
     } else {
-      const A = typed(model.get("head_map"), Float32Array);
-      // Draw nothing until a head_map that fits the tokens has arrived.
-      const n = A.length === tokens.length ** 2 ? tokens.length : 0;
+      const raw = model.get("head_map");
+      const A = typed(raw, Float32Array);
+      // Draw nothing until the head_map of this head and these tokens arrives.
+      const n = !pending && A.length === tokens.length ** 2 ? tokens.length : 0;
       const [hovered, selected] = [model.get("hovered"), model.get("selected_token")];
+      if (style === "heatmap" && (raw !== heatFor || heat.width !== Math.max(1, n))) {
+        const top = A.reduce((m, v) => Math.max(m, v), 1e-9);
+        heat = alphaImage(A.slice(0, n * n).map((v) => Math.round((255 * v) / top)), n);
+        heatFor = raw;
+      }
       const view = style === "heatmap" ? drawHeatmap : drawLines;
-      hit = view(canvas, { tokens, A, n, hovered, selected, ink });
+      hit = view(canvas, { tokens, A, n, hovered, selected, ink, heat });
     }
     send({ render_ms: performance.now() - start });
   }
@@ -268,6 +275,10 @@ function render({ model, el }) {
     if (!at) return;
     if (model.get("mode") === "model") {
       cellHover = null;
+      if (at.layer !== model.get("layer") || at.head !== model.get("head")) {
+        // Until the kernel answers; a timeout in case it never does.
+        pending = setTimeout(arrived, 2000);
+      }
       send({ layer: at.layer, head: at.head, mode: "head" });
     } else {
       send({ selected_token: model.get("selected_token") === at.token ? -1 : at.token });
@@ -281,6 +292,12 @@ function render({ model, el }) {
 
   const names = ["tokens", "maps", "maps_shape", "head_map", "layers", "heads", "layer", "head", "mode",
     "draw_style", "hovered", "selected_token"];
+  function arrived() {
+    clearTimeout(pending);
+    pending = 0;
+    schedule();
+  }
+  model.on("change:head_map", arrived);
   for (const name of names) model.on(`change:${name}`, schedule);
   const controller = new AbortController();
   const signal = controller.signal;
@@ -291,6 +308,8 @@ function render({ model, el }) {
   draw();
   return () => {
     for (const name of names) model.off(`change:${name}`, schedule);
+    model.off("change:head_map", arrived);
+    clearTimeout(pending);
     controller.abort();
     cancelAnimationFrame(frame);
   };
