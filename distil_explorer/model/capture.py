@@ -30,6 +30,19 @@ def _to_numpy(x) -> np.ndarray:
     return ops.convert_to_numpy(x)
 
 
+def _writable(target: np.ndarray, like):
+    """`target` as a tensor the layer can write its maps into, or None.
+
+    Only torch on CPU shares memory with numpy; elsewhere the maps are
+    computed on the device and copied into `target` afterwards.
+    """
+    if keras.backend.backend() != "torch" or like.device.type != "cpu":
+        return None
+    import torch
+
+    return torch.from_numpy(target)
+
+
 def run_capture(
     backbone,
     inputs: dict[str, Any],
@@ -48,6 +61,9 @@ def run_capture(
     layers = checked_selection("layers", layers, backbone.num_layers)
     heads = checked_selection("heads", heads, backbone.num_heads)
     all_heads = len(heads) == backbone.num_heads
+    # Keras casts a layer's float tensor arguments to its compute dtype, so
+    # only a float32 layer can be handed the float32 buffer to write into.
+    float32 = backbone.dtype_policy.compute_dtype == "float32"
     token_ids = ops.convert_to_tensor(np.asarray(inputs["token_ids"]), dtype="int32")
     padding_mask = ops.convert_to_tensor(
         np.asarray(inputs["padding_mask"]), dtype="int32"
@@ -71,11 +87,18 @@ def run_capture(
             if keep_qk:  # the same variables, projected once more on request
                 queries.append(kept(layer._heads(x, layer.query)))
                 keys.append(kept(layer._heads(x, layer.key)))
+            target = attention[layers.index(i)]
+            out = _writable(target, x) if all_heads and float32 else None
             x, probabilities = layer(
-                x, padding_mask, training=False, return_attention=True
+                x,
+                padding_mask,
+                training=False,
+                return_attention=True,
+                attention_out=out,
             )
             hidden_states.append(x)
-            attention[layers.index(i)] = kept(probabilities)
+            if out is None or probabilities.data_ptr() != out.data_ptr():
+                target[...] = kept(probabilities)
             del probabilities
         device = device_of(x)
         hidden = np.stack([_to_numpy(ops.cast(h, "float32")) for h in hidden_states])

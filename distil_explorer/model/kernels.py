@@ -70,12 +70,14 @@ def fused_attention(query, key, value, keep):
     return ops.transpose(out, transpose)
 
 
-def attention_probabilities(query, key, keep):
+def attention_probabilities(query, key, keep, out=None):
     """Float32 softmax probabilities (B, heads, T, T); masked keys get 0.
 
     A large finite negative rather than -inf: an all-padding row (reachable
     only when input validation is skipped while tracing) becomes uniform
     instead of NaN, and real rows still get exactly 0 on padding keys.
+    `out`: a float32 tensor of that shape to write into, where the backend
+    can (torch); the result is `out` then, else a new tensor.
     """
     head_dim = ops.shape(query)[-1]
     # Scaling queries (T x head_dim) is cheaper than scaling scores (T x T).
@@ -127,12 +129,14 @@ if keras.backend.backend() == "torch":
     def fused_attention(query, key, value, keep):  # noqa: F811
         return F.scaled_dot_product_attention(query, key, value, attn_mask=keep)
 
-    def attention_probabilities(query, key, keep):  # noqa: F811
+    def attention_probabilities(query, key, keep, out=None):  # noqa: F811
         query = query * query.shape[-1] ** -0.5
         # float32 before masking: -1e9 does not fit float16 (a no-op for fp32).
         scores = torch.matmul(query, key.transpose(-1, -2)).float()
         if keep is not None:
             scores = scores.masked_fill_(~keep, MASKED_SCORE)
+        if out is not None:  # the capture's numpy buffer: no copy afterwards
+            return torch.softmax(scores, dim=-1, out=out)
         return torch.softmax(scores, dim=-1)
 
     def attend(probabilities, value):  # noqa: F811

@@ -139,7 +139,9 @@ class DistilBertEncoderLayer(keras.layers.Layer):
     `return_attention=True` (the capture path) it computes the softmax
     probabilities explicitly and also returns them, float32
     `(B, num_heads, T, T)`: padding keys get exactly 0 and every query row
-    sums to 1 over the real keys.
+    sums to 1 over the real keys. `attention_out`, a float32 tensor of that
+    shape, receives them in place where the backend allows (torch on CPU
+    writes straight into the capture's numpy array).
 
     Args:
         num_heads: int. Number of attention heads.
@@ -200,14 +202,23 @@ class DistilBertEncoderLayer(keras.layers.Layer):
     def _norm(self, x, layer: keras.layers.LayerNormalization):
         return kernels.layer_norm(x, layer.gamma.value, layer.beta.value)
 
-    def call(self, x, padding_mask, training=None, return_attention=False):
+    def call(
+        self,
+        x,
+        padding_mask,
+        training=None,
+        return_attention=False,
+        attention_out=None,
+    ):
         query = self._heads(x, self.query)
         key = self._heads(x, self.key)
         value = self._heads(x, self.value)
         keep = kernels.key_mask(padding_mask)
         dropout = bool(training and self.rate)
         if return_attention or dropout:
-            probabilities = kernels.attention_probabilities(query, key, keep)
+            probabilities = kernels.attention_probabilities(
+                query, key, keep, out=attention_out
+            )
             weights = self.dropout(probabilities, training=training)
             context = kernels.attend(weights, value)
         else:
@@ -231,7 +242,12 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         return x
 
     def compute_output_spec(
-        self, x, padding_mask, training=None, return_attention=False
+        self,
+        x,
+        padding_mask,
+        training=None,
+        return_attention=False,
+        attention_out=None,
     ):
         out = keras.KerasTensor(x.shape, dtype=self.compute_dtype)
         if not return_attention:
