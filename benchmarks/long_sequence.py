@@ -4,9 +4,9 @@
 
 Base uncased config (random weights), B=1, T=128 and T=512, three captures:
 every map, `layers=[-1]` (the last layer's 12 heads) and `layers=[-1],
-heads=[0]` (one map). Each (T, selection) runs in a fresh process so it has the
-machine to itself. The reference, measured in the same
-process and interleaved with the capture, is the plain call
+heads=[0]` (one map). Each (T, selection) is timed in one fresh process and
+its memory measured in another (see `LIVE_RSS`). The reference, measured in
+the same process (interleaved with the capture for time), is the plain call
 `backbone(inputs)`, which keeps no maps: "ratio" is capture / plain call
 time; "peak" is how far resident memory rises during one call (the least of
 3), for the capture and, in brackets, for the plain call.
@@ -45,9 +45,7 @@ def _peak_mb(function) -> float:
     """How far resident memory rises above its level while `function` runs, MB.
 
     Linux only: writing 5 to /proc/self/clear_refs resets the peak (VmHWM) to
-    the current size. The parent starts this process with
-    MALLOC_MMAP_THRESHOLD_ low, so freed arrays leave RSS at once and the
-    level before each call is what is still alive.
+    the current size. The parent starts this process with `LIVE_RSS`.
     """
     Path("/proc/self/clear_refs").write_text("5")
     before = _status_mb("VmRSS")
@@ -55,7 +53,8 @@ def _peak_mb(function) -> float:
     return _status_mb("VmHWM") - before
 
 
-def measure(length: int, selection: str) -> dict:
+def measure(length: int, selection: str, what: str) -> dict:
+    """`what`: "memory" (run with a low mmap threshold) or "time" (run without)."""
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import numpy as np
 
@@ -73,16 +72,20 @@ def measure(length: int, selection: str) -> dict:
     for _ in range(2):
         backbone(inputs)
         de.capture(backbone, inputs, **options)
-    plain_mb = min(_peak_mb(lambda: backbone(inputs)) for _ in range(3))
-    capture_mb = min(
-        _peak_mb(lambda: de.capture(backbone, inputs, **options)) for _ in range(3)
-    )
+    if what == "memory":
+        return {
+            "plain_mb": min(_peak_mb(lambda: backbone(inputs)) for _ in range(3)),
+            "capture_mb": min(
+                _peak_mb(lambda: de.capture(backbone, inputs, **options))
+                for _ in range(3)
+            ),
+        }
     medians = interleaved_medians(
         {
             "plain": lambda: backbone(inputs),
             "capture": lambda: de.capture(backbone, inputs, **options),
         },
-        rounds=7,
+        rounds=9,
         warmup=1,
     )
     trace = de.capture(backbone, inputs, **options)
@@ -92,8 +95,6 @@ def measure(length: int, selection: str) -> dict:
     result = {
         "capture_s": medians["capture"],
         "plain_s": medians["plain"],
-        "plain_mb": plain_mb,
-        "capture_mb": capture_mb,
         "attention_mb": trace.attentions.nbytes / 1e6,
         "sent_mb": (len(widget.maps) + len(widget.head_map)) / 1e6,
         "widget_ms": widget_ms,
@@ -108,12 +109,29 @@ def measure(length: int, selection: str) -> dict:
     return result
 
 
+# Freed arrays leave RSS at once, so RSS before a call is what is alive. It
+# also makes every large allocation fault its pages in afresh: times are
+# taken in another process without it.
+LIVE_RSS = {"MALLOC_MMAP_THRESHOLD_": "65536"}
+
+
+def _run(length: int, selection: str, what: str, env: dict) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", str(length), selection, what],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--one":
-        print(json.dumps(measure(int(sys.argv[2]), sys.argv[3])))
+    if len(sys.argv) == 5 and sys.argv[1] == "--one":
+        print(json.dumps(measure(int(sys.argv[2]), sys.argv[3], sys.argv[4])))
         return
-    print("base uncased, B=1, torch CPU; each row in its own process;")
-    print("time and peak memory against the plain call (no maps), same process\n")
+    print("base uncased, B=1, torch CPU; times and memory each in a fresh process;")
+    print("against the plain call (no maps) in the same process\n")
     print(
         f"{'T':>4}  {'capture':<23}{'time':>8}{'ratio':>7}{'peak (plain)':>16}"
         f"{'maps held':>11}{'to browser':>12}{'widget':>8}"
@@ -121,19 +139,14 @@ def main() -> None:
     full = {}
     for length in LENGTHS:
         for selection in SELECTIONS:
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", str(length), selection],
-                capture_output=True,
-                text=True,
-                check=True,
-                env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"},
-            )
-            r = json.loads(out.stdout.strip().splitlines()[-1])
+            r = _run(length, selection, "time", {})
+            r.update(_run(length, selection, "memory", LIVE_RSS))
             full.setdefault(length, r)
             print(
                 f"{length:>4}  {selection:<23}{r['capture_s'] * 1e3:>6.0f}ms"
                 f"{r['capture_s'] / r['plain_s']:>6.2f}x"
-                f"{r['capture_mb']:>7.0f}MB ({r['plain_mb']:>4.0f}MB)"
+                f"{max(0.0, r['capture_mb']):>7.0f}MB "
+                f"({max(0.0, r['plain_mb']):>4.0f}MB)"
                 f"{r['attention_mb']:>9.1f}MB{r['sent_mb']:>10.2f}MB"
                 f"{r['widget_ms']:>6.0f}ms"
             )

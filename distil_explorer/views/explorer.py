@@ -190,6 +190,8 @@ class Explorer(w.VBox):
         from distil_explorer.views.export import export_view
 
         view = self.export_bar.view.value if view is None else view
+        if str(path).endswith(".html"):  # the whole Trace, open on the head shown
+            view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
         trace, options = self.trace, {}
         layer, head = attention.layer.value, attention.head.value

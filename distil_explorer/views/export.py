@@ -24,8 +24,8 @@ FORMATS = (".png", ".svg", ".html")
 def view_figure(
     trace: Trace | None,
     view: str,
-    layer: int = 0,
-    head: int = 0,
+    layer: int | None = None,
+    head: int | None = None,
     rows=None,
     index: int = 0,
     *,
@@ -37,9 +37,10 @@ def view_figure(
     """The matplotlib Figure for one of the explorer's views.
 
     `layer` is the attention layer for "head", "query/key", "rollout" and
-    "compare", and the hidden-state index for "pca". "query/key" needs
-    `query` and `key` (token positions); "compare" needs `other` (B, with
-    `trace` as A) and takes `labels` for the two.
+    "compare", and the hidden-state index for "pca"; None is the first layer
+    and head the Trace holds (the last layer for "pca" and "rollout").
+    "query/key" needs `query` and `key` (token positions); "compare" needs
+    `other` (B, with `trace` as A) and takes `labels` for the two.
     """
     from distil_explorer.views import plots
 
@@ -54,6 +55,10 @@ def view_figure(
         return plots.plot_parameters(rows)
     if trace is None:
         raise ValueError(f"trace: needed for the {view} view; allowed: run first")
+    if layer is None:
+        defaults = {"pca": trace.num_layers, "rollout": trace.num_layers - 1}
+        layer = defaults.get(view, trace.attention_layers[0])
+    head = trace.attention_heads[0] if head is None else head
     if view == "head":
         return plots.plot_head(trace, layer, head, index=index)
     if view == "model":
@@ -88,8 +93,8 @@ def export_view(
     path: str | os.PathLike,
     trace: Trace | None,
     view: str = "head",
-    layer: int = 0,
-    head: int = 0,
+    layer: int | None = None,
+    head: int | None = None,
     rows=None,
     index: int = 0,
     **options,
@@ -126,7 +131,7 @@ def export_view(
 
         if trace is None:
             raise ValueError("trace: the report needs a Trace; allowed: run first")
-        return report(trace, path, index=index, rows=rows)
+        return report(trace, path, index=index, rows=rows, layer=layer, head=head)
     figure = view_figure(trace, view, layer, head, rows, index, **options)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
     os.close(fd)

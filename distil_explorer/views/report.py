@@ -40,10 +40,10 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _canvas_state(trace: Trace, index: int) -> dict:
+def _canvas_state(trace: Trace, index: int, layer, head) -> dict:
     from distil_explorer.views.attention_widget import AttentionWidget
 
-    widget = AttentionWidget.from_trace(trace, index=index)
+    widget = AttentionWidget.from_trace(trace, index=index, layer=layer, head=head)
     state = {name: getattr(widget, name) for name in _SYNCED}
     state["maps"] = _b64(bytes(widget.maps))
     state["head_map"] = _b64(bytes(widget.head_map))
@@ -94,8 +94,14 @@ def report(
     index: int = 0,
     rows=None,
     title: str = "distil-explorer report",
+    layer: int | None = None,
+    head: int | None = None,
 ) -> Path:
     """Write one self-contained HTML file showing `trace` (sequence `index`).
+
+    Every map the Trace holds is embedded (uint16), so any head can be opened
+    in the page: about 0.2 MB per map at T=512, 50 MB for a base model's 72.
+    `trace.select(layers=..., heads=...)` makes a smaller report.
 
     Args:
         trace: the Trace to show.
@@ -103,6 +109,8 @@ def report(
         index: which sequence of the batch.
         rows: optionally `parameter_table(backbone)`, for the parameter chart.
         title: the page title.
+        layer, head: the head the page opens on (model indices); None for
+            the first the Trace holds.
 
     Examples:
     ```python
@@ -114,7 +122,7 @@ def report(
         raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .html")
     if not 0 <= index < trace.token_ids.shape[0]:
         raise ValueError(f"index={index}: allowed: 0..{trace.token_ids.shape[0] - 1}")
-    state = _canvas_state(trace, index)
+    state = _canvas_state(trace, index, layer, head)
     figures = "".join(
         f"<h2>{html.escape(t)}</h2>"
         f"<img alt='{html.escape(t)}' src='data:image/png;base64,{b}'>"

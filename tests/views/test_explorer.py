@@ -173,6 +173,9 @@ def test_the_export_bar_offers_every_view_of_the_tab_on_screen(app, tmp_path):
     app.hidden_panel.rollout_layer.value = 0
     for view in ("hidden states", "pca", "rollout"):
         assert b"<svg" in app.export(str(tmp_path / f"{view}.svg"), view).read_bytes()
+    app.attention_panel.layer.value, app.attention_panel.head.value = 1, 1
+    page = app.export(str(tmp_path / "all.html")).read_text()  # from any tab
+    assert '"layer": 1, "head": 1' in page  # opens on the head on screen
     app.tabs.selected_index = 5  # Compare
     with pytest.raises(ValueError, match="compare: no A and B yet"):
         app.export(str(tmp_path / "diff.png"))
