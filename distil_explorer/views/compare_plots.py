@@ -19,7 +19,7 @@ from distil_explorer.analysis.compare import (
     held_text,
 )
 from distil_explorer.trace import Trace
-from distil_explorer.views.plots import _fontsize, _labels, _new_figure
+from distil_explorer.views.plots import _labels, _new_figure, token_ticks
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -166,9 +166,7 @@ def _draw_maps(
 
 def _heatmap(ax: Axes, values: np.ndarray, names: list[str], title: str, **kwargs):
     image = ax.imshow(values, **{"cmap": "viridis", **kwargs})
-    fontsize = _fontsize(len(names))
-    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=fontsize)
-    ax.set_yticks(range(len(names)), names, fontsize=fontsize)
+    token_ticks(ax, names)
     ax.set_xlabel("key")
     ax.set_ylabel("query")
     ax.set_title(title, fontsize=9)

@@ -25,6 +25,11 @@ from distil_explorer.analysis.hidden import (
 )
 from distil_explorer.analysis.params import ParameterRow
 
+# Long inputs: a 512-token map at 0.22 in per token would be 114 in wide and
+# take matplotlib tens of seconds to draw with every label.
+MAX_SIDE = 12.0  # inches
+MAX_TICKS = 64  # token labels per axis
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -63,12 +68,10 @@ def plot_head(
     real = np.flatnonzero(trace.padding_mask[index])
     labels = _labels(trace, index, real)
     attention = trace.attention(layer, head, index)[np.ix_(real, real)]
-    side = 2.0 + 0.22 * len(real)
+    side = _map_side(len(real))
     fig, ax, created = _target(ax, (side + 1.0, side))
     image = ax.imshow(attention, vmin=0.0, vmax=attention.max(), cmap="viridis")
-    fontsize = _fontsize(len(real))
-    ax.set_xticks(range(len(real)), labels, rotation=90, fontsize=fontsize)
-    ax.set_yticks(range(len(real)), labels, fontsize=fontsize)
+    token_ticks(ax, labels)
     ax.set_xlabel("key")
     ax.set_ylabel("query")
     ax.set_title(f"layer {layer}, head {head}")
@@ -135,13 +138,11 @@ def plot_hidden_states(trace: Trace, index: int = 0) -> Figure:
     norms = token_norms(states, mask)[:, 0, real]
     similarity = layer_similarity_matrix(states, mask)
     depth = [str(i) for i in range(states.shape[0])]
-    norms_width = 1.5 + 0.25 * len(real)
+    norms_width = min(1.5 + 0.25 * len(real), MAX_SIDE)
     fig = _new_figure((norms_width + 5.0, 4.0))
     left, right = fig.subplots(1, 2, width_ratios=[norms_width, 4.0])
     image = left.imshow(norms, aspect="auto", cmap="magma")
-    left.set_xticks(
-        range(len(real)), labels, rotation=90, fontsize=_fontsize(len(real))
-    )
+    token_ticks(left, labels, y=False)
     left.set_yticks(range(len(depth)), depth)
     left.set_ylabel("hidden state (0 = embeddings)")
     left.set_title("token norm")
@@ -164,11 +165,12 @@ def plot_pca(
 ) -> Figure:
     """One sequence's tokens at one hidden-state index, on two principal axes.
 
-    Each point is a real token, labelled with its string and coloured by its
-    position. By default the axes are fitted to this layer alone (the best
-    view of it); with `shared_basis=True` they are fitted once on every layer
-    of the sequence (`common_basis`), so figures for different layers share
-    axes and can be compared side by side.
+    Each point is a real token, coloured by its position and labelled with
+    its string (beyond `MAX_TICKS` tokens, every k-th is labelled). By
+    default the axes are fitted to this layer alone (the best view of it);
+    with `shared_basis=True` they are fitted once on every layer of the
+    sequence (`common_basis`), so figures for different layers share axes and
+    can be compared side by side.
 
     Args:
         trace: a `Trace`.
@@ -197,7 +199,8 @@ def plot_pca(
     fig, ax, _ = _target(ax, (5.5, 4.5))
     x, y = projection.points.T
     ax.scatter(x, y, c=real, cmap="viridis", s=30)
-    for label, px, py in zip(labels, x, y, strict=True):
+    step = _tick_step(len(labels))  # every point, but at most MAX_TICKS names
+    for label, px, py in list(zip(labels, x, y, strict=True))[::step]:
         ax.annotate(label, (px, py), xytext=(3, 3), textcoords="offset points")
     ratio = projection.explained_variance_ratio
     ax.set_xlabel(f"PC1 ({ratio[0]:.0%} of variance)")
@@ -253,6 +256,31 @@ def _labels(trace: Trace, index: int, positions: np.ndarray) -> list[str]:
     if trace.tokens is not None:
         return [trace.tokens[index][i] for i in positions]
     return [str(trace.token_ids[index, i]) for i in positions]
+
+
+def token_ticks(ax: Axes, labels: list[str], x: bool = True, y: bool = True) -> None:
+    """Token strings as tick labels; beyond `MAX_TICKS` tokens, every k-th.
+
+    512 labels would be unreadable and make matplotlib spend seconds laying
+    them out; the ticks still sit on the tokens they name.
+    """
+    step = _tick_step(len(labels))
+    ticks = range(0, len(labels), step)
+    names = [labels[i] for i in ticks]
+    fontsize = _fontsize(len(names))
+    if x:
+        ax.set_xticks(ticks, names, rotation=90, fontsize=fontsize)
+    if y:
+        ax.set_yticks(ticks, names, fontsize=fontsize)
+
+
+def _tick_step(count: int) -> int:
+    return max(1, -(-count // MAX_TICKS))
+
+
+def _map_side(count: int) -> float:
+    """Inches for a count x count token map: 0.22 per token, at most MAX_SIDE."""
+    return min(2.0 + 0.22 * count, MAX_SIDE)
 
 
 def _fontsize(count: int) -> float:
@@ -321,12 +349,10 @@ def plot_rollout(
     rollout = attention_rollout(
         trace.attentions[: layer + 1, rows], trace.padding_mask[rows]
     )[layer, 0][np.ix_(real, real)]
-    side = 2.0 + 0.22 * len(real)
+    side = _map_side(len(real))
     fig, ax, created = _target(ax, (side + 1.0, side))
     image = ax.imshow(rollout, vmin=0.0, vmax=rollout.max(), cmap="viridis")
-    fontsize = _fontsize(len(real))
-    ax.set_xticks(range(len(real)), labels, rotation=90, fontsize=fontsize)
-    ax.set_yticks(range(len(real)), labels, fontsize=fontsize)
+    token_ticks(ax, labels)
     ax.set_xlabel("input token")
     ax.set_ylabel(f"token after layer {layer}")
     ax.set_title(

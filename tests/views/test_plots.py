@@ -225,3 +225,30 @@ def test_plots_do_not_touch_pyplot_state(trace):
     before = plt.get_fignums()
     plot_model_view(trace)
     assert plt.get_fignums() == before
+
+
+def test_long_inputs_get_thinned_labels_and_bounded_figures():
+    # 200 tokens: one label per token would be 200 ticks on a 46-inch figure.
+    length = 200
+    rng = np.random.default_rng(3)
+    weights = rng.random((1, 1, 1, length, length))
+    trace = Trace(
+        hidden_states=rng.normal(size=(2, 1, length, 4)),
+        attentions=weights / weights.sum(-1, keepdims=True),
+        token_ids=np.arange(length)[None],
+        padding_mask=np.ones((1, length)),
+        config={},
+        backend="numpy",
+        device="cpu",
+        tokens=[[f"w{i}" for i in range(length)]],
+    )
+    for fig in (plot_head(trace, 0, 0), plot_rollout(trace)):
+        ax = fig.axes[0]
+        names = [t.get_text() for t in ax.get_xticklabels()]
+        assert names == [f"w{i}" for i in range(0, length, 4)]  # every 4th, <= 64
+        assert list(ax.get_yticks()) == list(range(0, length, 4))
+        assert max(fig.get_size_inches()) <= 13.0
+    hidden = plot_hidden_states(trace)
+    assert len(hidden.axes[0].get_xticklabels()) == 50
+    assert max(hidden.get_size_inches()) <= 18.0
+    assert len(plot_pca(trace, 1).axes[0].texts) == 50
