@@ -1,7 +1,8 @@
 // A stand-in for a Jupyter widget model, for the standalone HTML report.
 // The state lives in the page; when layer or head changes, head_map is cut
-// out of every map of the sequence (embedded as uint16, value * 65535), as
-// the Python widget does in a notebook.
+// out of every map of the sequence (embedded as uint16, value * 65535, or for
+// long inputs as uint8 times each map's maximum / 255), as the Python widget
+// does in a notebook.
 
 function bytes(base64) {
   const text = atob(base64);
@@ -13,7 +14,8 @@ function bytes(base64) {
 export function createModel(state) {
   const values = { ...state };
   for (const key of ["maps", "head_map"]) values[key] = new DataView(bytes(state[key]).buffer);
-  const all = new Uint16Array(bytes(state.all_maps).buffer);
+  const scale = state.all_scale; // null: uint16
+  const all = scale ? bytes(state.all_maps) : new Uint16Array(bytes(state.all_maps).buffer);
   const [, heads, n] = state.all_shape;
   const listeners = new Map();
 
@@ -21,8 +23,9 @@ export function createModel(state) {
   function headMap(layer, head) {
     const at = state.layers.indexOf(layer) * heads + state.heads.indexOf(head);
     const start = at * n * n;
+    const step = scale ? scale[at] / 255 : 1 / 65535;
     const out = new Float32Array(n * n);
-    for (let i = 0; i < n * n; i++) out[i] = all[start + i] / 65535;
+    for (let i = 0; i < n * n; i++) out[i] = all[start + i] * step;
     return new DataView(out.buffer);
   }
 

@@ -1,0 +1,80 @@
+"""The standalone HTML report in Chromium: it opens offline and its canvas
+decodes every embedded map, in both encodings (uint16, and uint8 per map for
+long inputs)."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from distil_explorer.trace import Trace
+from distil_explorer.views import report as report_module
+from tests.ui.conftest import cell_center, chromium
+
+LAYERS, HEADS, LENGTH = 2, 3, 5
+
+
+def _trace() -> Trace:
+    rng = np.random.default_rng(7)
+    logits = 3 * rng.normal(size=(LAYERS, 1, HEADS, LENGTH, LENGTH))
+    weights = np.exp(logits)
+    return Trace(
+        hidden_states=rng.normal(size=(LAYERS + 1, 1, LENGTH, 4)),
+        attentions=weights / weights.sum(-1, keepdims=True),
+        token_ids=np.arange(LENGTH)[None],
+        padding_mask=np.ones((1, LENGTH)),
+        config={"num_heads": HEADS},
+        backend="numpy",
+        device="cpu",
+        tokens=[[f"w{i}" for i in range(LENGTH)]],
+    )
+
+
+@pytest.mark.parametrize("uint16_values", [10**9, 0], ids=["uint16", "uint8"])
+def test_the_report_page_draws_the_clicked_head_from_its_map(
+    needs_browser, tmp_path, monkeypatch, uint16_values
+):
+    monkeypatch.setattr(report_module, "UINT16_VALUES", uint16_values)
+    trace = _trace()
+    path = report_module.report(trace, tmp_path / "report.html")
+    state = json.loads(
+        re.search(r"const data = (\{.*?\});\n", path.read_text()).group(1)
+    )["state"]
+    assert (state["all_scale"] is None) == (uint16_values > 0)
+    requests, errors = [], []
+    with chromium(viewport={"width": 1000, "height": 800}) as context:
+        page = context.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.locator(".da-bar [data-mode=model]").click()
+        canvas = page.locator(".distil-attention canvas")
+        canvas.click(position=cell_center(layer=1, head=2))
+        page.locator(".da-title", has_text="layer 1, head 2").wait_for()
+        page.locator(".da-bar [data-style=heatmap]").click()
+        # Hover cell (query 3, key 1): the status line reads the decoded weight.
+        box = canvas.bounding_box()
+        label = _label_width(page)
+        cell = (box["width"] - 2 - label) / LENGTH
+        page.mouse.move(box["x"] + label + 1.5 * cell, box["y"] + label + 3.5 * cell)
+        status = page.locator(".da-status").inner_text()
+    expected = trace.attentions[1, 0, 2, 3, 1]
+    shown = float(status.rsplit(":", 1)[1])
+    step = 1 / 65535 if uint16_values else trace.attentions[1, 0, 2].max() / 255
+    assert abs(shown - expected) <= step / 2 + 5e-5, (status, expected)
+    assert errors == [], errors
+    # The page and its inlined modules only: nothing from the network.
+    assert all(u.startswith(("file:", "data:", "blob:")) for u in requests), requests
+
+
+def _label_width(page) -> float:
+    """attention.js's label column: 8 px + the widest token (at least 24)."""
+    return page.evaluate(
+        """(tokens) => {
+          const ctx = document.createElement('canvas').getContext('2d');
+          ctx.font = '12px sans-serif';
+          return 8 + Math.max(24, ...tokens.map((t) => ctx.measureText(t).width));
+        }""",
+        [f"w{i}" for i in range(LENGTH)],
+    )
