@@ -199,7 +199,10 @@ def previous_token_share(
 class HeadSummary:
     """Every per-head statistic of this module for one Trace.
 
-    Each array is float64 (L, B, heads), averaged over real query rows.
+    Each array is float64 (L, B, heads), averaged over real query rows: one
+    row per layer in `layers` and one column per head in `heads` (model
+    indices; all of them unless the Trace was captured with `layers=` or
+    `heads=`).
 
     Attributes:
         entropy: `head_entropy`, in nats.
@@ -208,6 +211,9 @@ class HeadSummary:
         self_share: `self_attention_share`.
         previous_share: `previous_token_share` (NaN for one-token sequences).
         special_ids: the token ids counted by `special_share`.
+        layers, heads: tuple of int. The model layers and heads of axes 0
+            and 2 (the Trace's `attention_layers`, `attention_heads`); empty
+            when built from arrays alone.
     """
 
     entropy: np.ndarray
@@ -216,13 +222,19 @@ class HeadSummary:
     self_share: np.ndarray
     previous_share: np.ndarray
     special_ids: tuple[int, ...]
+    layers: tuple[int, ...] = ()
+    heads: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self)[:-1]:
-            view = np.asarray(getattr(self, field.name), dtype=np.float64).view()
+        for name in _STATISTICS:
+            view = np.asarray(getattr(self, name), dtype=np.float64).view()
             view.flags.writeable = False
-            object.__setattr__(self, field.name, view)
-        object.__setattr__(self, "special_ids", tuple(int(i) for i in self.special_ids))
+            object.__setattr__(self, name, view)
+        for name in ("special_ids", "layers", "heads"):
+            object.__setattr__(self, name, tuple(int(i) for i in getattr(self, name)))
+
+
+_STATISTICS = ("entropy", "distance", "special_share", "self_share", "previous_share")
 
 
 def head_summary(trace: Trace, special_ids: Iterable[int]) -> HeadSummary:
@@ -259,6 +271,8 @@ def head_summary(trace: Trace, special_ids: Iterable[int]) -> HeadSummary:
         self_share=self_attention_share(attn, mask),
         previous_share=previous_token_share(attn, mask),
         special_ids=special_ids,
+        layers=trace.attention_layers,
+        heads=trace.attention_heads,
     )
 
 

@@ -121,7 +121,6 @@ class AttentionPanel:
         self.layer.value, self.head.value = layer, head
         self._links = self._link_sliders()
         self._summary = head_summary(trace, special_ids)
-        self._held = (trace.attention_layers, trace.attention_heads)
         self._draw_table()
 
     def _draw_query_key(self, change: Any = None) -> None:
@@ -147,7 +146,10 @@ class AttentionPanel:
     def _draw_table(self, change: Any = None) -> None:
         if self._summary is not None:
             values = getattr(self._summary, METRICS[self.metric.value])[:, 0]
-            self.table.value = summary_table(values, self.metric.value, *self._held)
+            summary = self._summary
+            self.table.value = summary_table(
+                values, self.metric.value, summary.layers, summary.heads
+            )
 
 
 def effect_html(effect, token: str, layers=None, heads=None) -> str:

@@ -143,6 +143,11 @@ def test_head_summary_on_a_hand_made_trace():
     np.testing.assert_array_equal(summary.self_share[0, 0], [1.0, 0.0])
     np.testing.assert_array_equal(summary.previous_share[0, 0], [0.0, 1.0])
     np.testing.assert_allclose(summary.special_share[0, 0], [2 / 3, 1 / 3])
+    assert (summary.layers, summary.heads) == ((0,), (0, 1))
+    # A Trace holding some heads only: the summary says which.
+    part = head_summary(trace.select(heads=[1]), [101, 102])
+    assert (part.layers, part.heads) == ((0,), (1,))
+    np.testing.assert_array_equal(part.previous_share[0, 0], [1.0])
 
 
 @pytest.mark.parametrize(
