@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import weakref
 from typing import Any
 
 import keras
@@ -43,32 +45,17 @@ def _writable(target: np.ndarray, like):
     return torch.from_numpy(target)
 
 
-def run_capture(
-    backbone,
-    inputs: dict[str, Any],
-    trace_type,
-    keep_qk: bool = False,
-    layers: Any = None,
-    heads: Any = None,
-):
-    """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`).
+def _capture_eager(backbone, token_ids, padding_mask, layers, heads, keep_qk):
+    """The layer loop op by op; each kept map goes into one numpy array.
 
-    Only the maps of `layers` x `heads` are kept: the other layers take the
-    fused attention path, and the result is written layer by layer into one
-    preallocated array, so peak memory is that array plus one layer's maps.
+    Returns hidden states, maps, queries and keys (None unless `keep_qk`) as
+    float32 numpy, and the device the model ran on.
     """
-    check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
-    layers = checked_selection("layers", layers, backbone.num_layers)
-    heads = checked_selection("heads", heads, backbone.num_heads)
     all_heads = len(heads) == backbone.num_heads
     # Keras casts a layer's float tensor arguments to its compute dtype, so
     # only a float32 layer can be handed the float32 buffer to write into.
     float32 = backbone.dtype_policy.compute_dtype == "float32"
-    token_ids = ops.convert_to_tensor(np.asarray(inputs["token_ids"]), dtype="int32")
-    padding_mask = ops.convert_to_tensor(
-        np.asarray(inputs["padding_mask"]), dtype="int32"
-    )
-    batch, length = np.shape(inputs["token_ids"])
+    batch, length = ops.shape(token_ids)
     attention = np.empty((len(layers), batch, len(heads), length, length), "float32")
     queries, keys = [], []
 
@@ -102,11 +89,97 @@ def run_capture(
             del probabilities
         device = device_of(x)
         hidden = np.stack([_to_numpy(ops.cast(h, "float32")) for h in hidden_states])
+    if not keep_qk:
+        return hidden, attention, None, None, device
+    return hidden, attention, np.stack(queries), np.stack(keys), device
+
+
+# backbone -> {(layers, heads, keep_qk): jitted capture}; jax.jit itself keeps
+# one compiled program per input shape.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _capture_compiled(backbone, token_ids, padding_mask, layers, heads, keep_qk):
+    """The layer loop as one jax.jit program, with the weights as arguments.
+
+    Op by op, jax compiles every operation for every new shape: a base
+    model's first capture at T=128 took 2.2 s and later ones 0.20 s; as one
+    program, 0.9 s and 0.09 s. Same values, same returns as `_capture_eager`.
+    """
+    import jax
+
+    programs = _COMPILED.setdefault(backbone, {})
+    key = (layers, heads, keep_qk)
+    if key not in programs:
+        # A weak reference: the cache must not keep its own key alive.
+        forward = functools.partial(_forward, weakref.ref(backbone), *key)
+        programs[key] = jax.jit(forward)
+    values = [variable.value for variable in backbone.weights]
+    hidden, attention, queries, keys = programs[key](values, token_ids, padding_mask)
+    device = device_of(hidden)
+    as_numpy = [None if a is None else np.asarray(a) for a in (queries, keys)]
+    return np.asarray(hidden), np.asarray(attention), *as_numpy, device
+
+
+def _forward(backbone_ref, layers, heads, keep_qk, values, token_ids, padding_mask):
+    """What `_capture_compiled` traces: every layer, stacked float32 outputs."""
+    backbone = backbone_ref()
+    heads = list(heads)
+    state = list(zip(backbone.weights, values, strict=True))
+    with keras.StatelessScope(state_mapping=state):
+        x = backbone.embeddings(token_ids, training=False)
+        hidden, maps, queries, keys = [x], [], [], []
+        for i, layer in enumerate(backbone.transformer_layers):
+            if i not in layers:
+                x = layer(x, padding_mask, training=False)
+                hidden.append(x)
+                continue
+            if keep_qk:
+                queries.append(layer._heads(x, layer.query)[:, heads])
+                keys.append(layer._heads(x, layer.key)[:, heads])
+            x, probabilities = layer(
+                x, padding_mask, training=False, return_attention=True
+            )
+            hidden.append(x)
+            maps.append(probabilities[:, heads])
+
+    def stacked(arrays):
+        return ops.cast(ops.stack(arrays), "float32") if arrays else None
+
+    return stacked(hidden), stacked(maps), stacked(queries), stacked(keys)
+
+
+def run_capture(
+    backbone,
+    inputs: dict[str, Any],
+    trace_type,
+    keep_qk: bool = False,
+    layers: Any = None,
+    heads: Any = None,
+):
+    """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`).
+
+    Only the maps of `layers` x `heads` are kept: the other layers take the
+    fused attention path. Op by op (torch, numpy, tensorflow) the maps are
+    written layer by layer into one preallocated array, so peak memory is that
+    array plus one layer's maps; on jax the loop is one compiled program.
+    """
+    check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
+    layers = checked_selection("layers", layers, backbone.num_layers)
+    heads = checked_selection("heads", heads, backbone.num_heads)
+    token_ids = ops.convert_to_tensor(np.asarray(inputs["token_ids"]), dtype="int32")
+    padding_mask = ops.convert_to_tensor(
+        np.asarray(inputs["padding_mask"]), dtype="int32"
+    )
+    run = _capture_compiled if keras.backend.backend() == "jax" else _capture_eager
+    hidden, attention, queries, keys, device = run(
+        backbone, token_ids, padding_mask, layers, heads, keep_qk
+    )
     config = backbone.get_config()
     config["dtype"] = backbone.dtype_policy.name
     for key in ("name", "trainable"):
         config.pop(key, None)
-    extra = {"queries": np.stack(queries), "keys": np.stack(keys)} if keep_qk else {}
+    extra = {"queries": queries, "keys": keys} if keep_qk else {}
     return trace_type(
         **extra,
         hidden_states=hidden,

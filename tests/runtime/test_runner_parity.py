@@ -60,6 +60,25 @@ def test_float32_matches_torch(runner, weights):
     assert trace.config == expected.config
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{"keep_qk": True}, {"layers": [-1], "heads": [1], "keep_qk": True}],
+    ids=["all, with q/k", "one map"],
+)
+def test_selections_and_queries_match_torch(runner, weights, options):
+    # jax captures as one compiled program, numpy op by op: both must keep
+    # exactly the maps, queries and keys torch keeps.
+    backbone = _backbone(weights)
+    expected = capture(backbone, tiny_inputs(), **options)
+    trace = runner.capture(backbone, tiny_inputs(), **options)
+    assert trace.attention_layers == expected.attention_layers
+    assert trace.attention_heads == expected.attention_heads
+    for name in ("hidden_states", "attentions", "queries", "keys"):
+        got, want = getattr(trace, name), getattr(expected, name)
+        assert got.shape == want.shape, name
+        assert _max_diff(got, want) <= 1e-5, name
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "mixed_bfloat16"])
 def test_bfloat16_matches_torch_within_rounding(runner, weights, dtype):
     backbone = _backbone(weights, dtype)
