@@ -91,6 +91,7 @@ class Explorer(w.VBox):
         for slider in (compare.layer, compare.head):
             slider.observe(self._guard(compare.draw), names="value")
         super().__init__([self.status, self.error, self.tabs, self.export_bar.widget])
+        self._on_tab()
         if run:
             self.build()
             self.run()
@@ -225,6 +226,8 @@ class Explorer(w.VBox):
     def _on_tab(self, change: Any = None) -> None:
         tab = TABS[self.tabs.selected_index or 0]
         self.export_bar.follow(tab, on_screen=self.attention_panel.mode.value)
+        # Its figures take seconds at long inputs: drawn when first looked at.
+        self.hidden_panel.set_visible(tab == "Hidden states")
 
     def _on_build(self, button: Any) -> None:
         self.build()

@@ -24,6 +24,8 @@ class HiddenPanel:
         self.rollout_layer.observe(self._draw_rollout, names="value")
         self._rollouts: dict[int, bytes] = {}
         self._trace = None
+        self._overview_for = None
+        self.visible = True  # the Explorer says when its tab is not shown
         self._basis = None
         self._pngs: dict[int, bytes] = {}
         self.widget = w.VBox(
@@ -41,18 +43,34 @@ class HiddenPanel:
         )
 
     def show(self, trace) -> None:
+        """Take a new Trace; its figures are drawn now if the panel is
+        `visible`, else the first time it is (each costs ~0.5-1 s at T=128)."""
         self._trace, self._pngs, self._rollouts = trace, {}, {}
+        self._overview_for = None
         # One basis for all layers, fitted once: the slider keeps its axes.
         self._basis = common_basis(trace.hidden_states[:, :1], trace.padding_mask[:1])
-        self.overview.value = figure_png(plot_hidden_states(trace))
         self.layer.max = trace.num_layers
         self.rollout_layer.max = trace.num_layers - 1
         self.rollout_layer.value = trace.num_layers - 1
+        self.refresh()
+
+    def set_visible(self, visible: bool) -> None:
+        """Whether the panel is on screen; becoming visible draws what is due."""
+        self.visible = visible
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Draw the figures of the current Trace and sliders, if on screen."""
+        if not self.visible or self._trace is None:
+            return
+        if self._overview_for is not self._trace:
+            self.overview.value = figure_png(plot_hidden_states(self._trace))
+            self._overview_for = self._trace
         self._draw_pca()
         self._draw_rollout()
 
     def _draw_pca(self, change: Any = None) -> None:
-        if self._trace is None:
+        if self._trace is None or not self.visible:
             return
         layer = self.layer.value
         if layer not in self._pngs:  # drawing 128 labels costs ~1 s: once each
@@ -61,7 +79,7 @@ class HiddenPanel:
         self.pca.value = self._pngs[layer]
 
     def _draw_rollout(self, change: Any = None) -> None:
-        if self._trace is None:
+        if self._trace is None or not self.visible:
             return
         layer = self.rollout_layer.value
         if layer not in self._rollouts:

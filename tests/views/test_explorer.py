@@ -65,9 +65,13 @@ def test_build_and_run_through_the_buttons(app):
         np.frombuffer(canvas.head_map, "float32").reshape(5, 5),
         trace.attentions[0, 0, 0],
     )
-    assert bytes(app.hidden_panel.overview.value).startswith(b"\x89PNG")
     assert "<table" in app.attention_panel.table.value
-    assert app.tabs.selected_index == 2
+    assert app.tabs.selected_index == 2  # the run lands on Attention
+    # Hidden-state figures are drawn when their tab is first opened.
+    assert bytes(app.hidden_panel.overview.value) == b""
+    app.tabs.selected_index = 3
+    assert bytes(app.hidden_panel.overview.value).startswith(b"\x89PNG")
+    assert bytes(app.hidden_panel.rollout.value).startswith(b"\x89PNG")
 
 
 def test_changing_layer_and_head_reads_the_cache_not_the_model(app, monkeypatch):
