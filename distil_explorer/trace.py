@@ -82,7 +82,7 @@ class Trace:
             "attention_layers", self.attention_layers, arrays["attentions"], 0, layers
         )
         # A hand-made Trace may not say how many heads its model had.
-        heads = self.config.get("num_heads") or np.iinfo(np.int32).max
+        heads = self.config.get("num_heads")
         held_heads = _held(
             "attention_heads", self.attention_heads, arrays["attentions"], 2, heads
         )
@@ -264,16 +264,21 @@ class Trace:
         )
 
 
-def _held(name: str, value, attentions: np.ndarray, axis: int, stop: int):
-    """`value` as a checked tuple of model indices; None means all of them."""
+def _held(name: str, value, attentions: np.ndarray, axis: int, stop: int | None):
+    """`value` as a checked tuple of model indices; None means all of them.
+
+    `stop`: how many the model has, or None when the Trace does not say.
+    """
     if value is None:
         return tuple(range(attentions.shape[axis] if attentions.ndim == 5 else 0))
     held = tuple(value)
-    if not all(isinstance(i, (int, np.integer)) and 0 <= i < stop for i in held) or (
+    limit = np.inf if stop is None else stop
+    if not all(isinstance(i, (int, np.integer)) and 0 <= i < limit for i in held) or (
         list(held) != sorted(set(held))
     ):
+        within = ">= 0" if stop is None else f"in 0..{stop - 1}"
         raise ValueError(
-            f"{name}={value!r}: allowed: increasing, distinct indices in 0..{stop - 1}"
+            f"{name}={value!r}: allowed: increasing, distinct indices {within}"
         )
     if attentions.ndim == 5 and len(held) != attentions.shape[axis]:
         raise ValueError(

@@ -250,11 +250,30 @@ def test_selection_survives_save_and_load(wide, tmp_path):
         ({"attention_layers": (1, 0)}, r"allowed: increasing, distinct indices"),
         ({"attention_layers": (0, 2)}, r"in 0\.\.1"),
         ({"attention_heads": (0, 0)}, r"attention_heads=\(0, 0\): allowed"),
+        ({"attention_heads": (1, 0)}, r"distinct indices in 0\.\.1$"),
     ],
 )
 def test_hand_made_selections_are_checked(tiny_trace, fields, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(tiny_trace, **fields)
+
+
+def test_a_hand_made_trace_without_num_heads_takes_any_increasing_heads():
+    rng = np.random.default_rng(0)
+    weights = rng.random((1, 1, 2, 3, 3))
+    fields = {
+        "hidden_states": np.zeros((2, 1, 3, 4)),
+        "attentions": weights / weights.sum(-1, keepdims=True),
+        "token_ids": np.zeros((1, 3)),
+        "padding_mask": np.ones((1, 3)),
+        "config": {},
+        "backend": "numpy",
+        "device": "cpu",
+    }
+    trace = Trace(**fields, attention_heads=(2, 9))
+    assert (trace.attention_heads, trace.num_heads) == ((2, 9), 10)
+    with pytest.raises(ValueError, match=r"distinct indices >= 0$"):
+        Trace(**fields, attention_heads=(9, 2))
 
 
 def test_select_keeps_a_subset_by_model_index(wide):
