@@ -7,12 +7,11 @@ model works with it. This module only reshapes: it never imports bertviz
 
 from __future__ import annotations
 
-import operator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_every_map
+from distil_explorer.analysis.checks import checked_every_map, checked_index
 
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace
@@ -40,15 +39,7 @@ def to_bertviz(trace: Trace, index: int = 0) -> tuple[tuple[Any, ...], list[str]
     html = model_view(attention, tokens, html_action="return").data
     ```
     """
-    batch = trace.token_ids.shape[0]
-    try:
-        if isinstance(index, bool):
-            raise TypeError
-        index = operator.index(index)
-    except TypeError:
-        raise ValueError(f"index={index!r}: allowed: an int, 0..{batch - 1}") from None
-    if not 0 <= index < batch:
-        raise ValueError(f"index={index}: out of range; allowed: 0..{batch - 1}")
+    index = checked_index("index", index, trace.token_ids.shape[0])
     checked_every_map(trace, "bertviz")  # it numbers layers and heads from 0
     import torch
 
