@@ -19,10 +19,9 @@ from distil_explorer.analysis.compare import (
     held_text,
 )
 from distil_explorer.trace import Trace
-from distil_explorer.views.plots import _labels, _new_figure, token_ticks
+from distil_explorer.views.plots import _labels, _new_figure, token_map
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
 
@@ -152,25 +151,15 @@ def _draw_maps(
     top = max(float(m.max()) for m in maps)
     where = f"layer {layer}, head {head}"
     for ax, values, name, label in zip(axes[:2], maps, "AB", labels, strict=True):
-        image = _heatmap(ax, values, names, f"{name}: {label}\n{where}")
-        image.set_clim(0.0, top)
+        image = token_map(ax, values, names, vmax=top)
+        ax.set_title(f"{name}: {label}\n{where}", fontsize=9)
     fig.colorbar(image, ax=list(axes[:2]), label="attention", shrink=0.8)
     delta = maps[0] - maps[1]
     largest = float(np.abs(delta).max())
-    title = f"A - B, {where}\nlargest |A - B| {largest:.3g}"
-    image = _heatmap(axes[2], delta, names, title, cmap="RdBu_r")
     limit = largest or 1.0  # equal maps: a flat 0, still centred
-    image.set_clim(-limit, limit)
+    image = token_map(axes[2], delta, names, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    axes[2].set_title(f"A - B, {where}\nlargest |A - B| {largest:.3g}", fontsize=9)
     fig.colorbar(image, ax=axes[2], label="A - B", shrink=0.8)
-
-
-def _heatmap(ax: Axes, values: np.ndarray, names: list[str], title: str, **kwargs):
-    image = ax.imshow(values, **{"cmap": "viridis", **kwargs})
-    token_ticks(ax, names)
-    ax.set_xlabel("key")
-    ax.set_ylabel("query")
-    ax.set_title(title, fontsize=9)
-    return image
 
 
 def _draw_summary(

@@ -70,10 +70,7 @@ def plot_head(
     attention = trace.attention(layer, head, index)[np.ix_(real, real)]
     side = _map_side(len(real))
     fig, ax, created = _target(ax, (side + 1.0, side))
-    image = ax.imshow(attention, vmin=0.0, vmax=attention.max(), cmap="viridis")
-    token_ticks(ax, labels)
-    ax.set_xlabel("key")
-    ax.set_ylabel("query")
+    image = token_map(ax, attention, labels)
     ax.set_title(f"layer {layer}, head {head}")
     if created:
         fig.colorbar(image, ax=ax, label="attention", shrink=0.8)
@@ -258,6 +255,27 @@ def _labels(trace: Trace, index: int, positions: np.ndarray) -> list[str]:
     return [str(trace.token_ids[index, i]) for i in positions]
 
 
+def token_map(
+    ax: Axes,
+    values: np.ndarray,
+    labels: list[str],
+    xlabel: str = "key",
+    ylabel: str = "query",
+    **imshow,
+):
+    """A token x token heatmap with token tick labels; returns the image.
+
+    The colour scale runs from 0 to the largest value unless `imshow` says
+    otherwise (`cmap`, `vmin`, `vmax`, ...).
+    """
+    options = {"cmap": "viridis", "vmin": 0.0, "vmax": values.max(), **imshow}
+    image = ax.imshow(values, **options)
+    token_ticks(ax, labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return image
+
+
 def token_ticks(ax: Axes, labels: list[str], x: bool = True, y: bool = True) -> None:
     """Token strings as tick labels; beyond `MAX_TICKS` tokens, every k-th.
 
@@ -351,10 +369,7 @@ def plot_rollout(
     )[layer, 0][np.ix_(real, real)]
     side = _map_side(len(real))
     fig, ax, created = _target(ax, (side + 1.0, side))
-    image = ax.imshow(rollout, vmin=0.0, vmax=rollout.max(), cmap="viridis")
-    token_ticks(ax, labels)
-    ax.set_xlabel("input token")
-    ax.set_ylabel(f"token after layer {layer}")
+    image = token_map(ax, rollout, labels, "input token", f"token after layer {layer}")
     ax.set_title(
         f"attention rollout to layer {layer}:\n"
         "what each token has mixed in from the input"
