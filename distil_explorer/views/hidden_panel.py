@@ -24,7 +24,6 @@ class HiddenPanel:
         self.rollout_layer.observe(self._draw_rollout, names="value")
         self._rollouts: dict[int, bytes] = {}
         self._trace = None
-        self._overview_for = None
         self.visible = True  # the Explorer says when its tab is not shown
         self._basis = None
         self._pngs: dict[int, bytes] = {}
@@ -46,7 +45,7 @@ class HiddenPanel:
         """Take a new Trace; its figures are drawn now if the panel is
         `visible`, else the first time it is (each costs ~0.5-1 s at T=128)."""
         self._trace, self._pngs, self._rollouts = trace, {}, {}
-        self._overview_for = None
+        self.overview.value = b""  # drawn again once on screen
         # One basis for all layers, fitted once: the slider keeps its axes.
         self._basis = common_basis(trace.hidden_states[:, :1], trace.padding_mask[:1])
         self.layer.max = trace.num_layers
@@ -63,9 +62,8 @@ class HiddenPanel:
         """Draw the figures of the current Trace and sliders, if on screen."""
         if not self.visible or self._trace is None:
             return
-        if self._overview_for is not self._trace:
+        if not self.overview.value:
             self.overview.value = figure_png(plot_hidden_states(self._trace))
-            self._overview_for = self._trace
         self._draw_pca()
         self._draw_rollout()
 
