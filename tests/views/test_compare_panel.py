@@ -1,7 +1,6 @@
 """The Compare tab driven headlessly: keep A, run B, read what the tab shows."""
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,15 +8,14 @@ import pytest
 pytest.importorskip("ipywidgets")
 pytest.importorskip("anywidget")
 
-from distil_explorer import Explorer  # noqa: E402
 from distil_explorer.analysis.compare import compare_traces  # noqa: E402
 from distil_explorer.views import compare_panel as compare_module  # noqa: E402
-from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE  # noqa: E402
+from distil_explorer.views.build_panel import CUSTOM  # noqa: E402
 from distil_explorer.views.compare_panel import NO_A, ComparePanel  # noqa: E402
 from distil_explorer.views.explorer import TABS  # noqa: E402
+from tests.views.conftest import PRESET  # noqa: E402
 from tests.views.test_plots import make_trace  # noqa: E402
 
-PRESET = Path(__file__).parents[1] / "fixtures" / "keras_hub_tiny" / "preset"
 PNG = b"\x89PNG"
 
 
@@ -57,14 +55,6 @@ def test_a_run_of_another_input_is_not_b():
 def test_keep_before_any_run_says_run_first():
     with pytest.raises(ValueError, match="keep: no run yet; allowed: run first"):
         ComparePanel().keep()
-
-
-@pytest.fixture
-def app():
-    explorer = Explorer(text="the cat sat")
-    explorer.build_panel.preset.value = PATH_OR_HANDLE
-    explorer.build_panel.handle.value = str(PRESET)
-    return explorer
 
 
 def test_keep_a_then_run_b_through_the_buttons(app, monkeypatch):

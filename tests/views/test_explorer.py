@@ -1,7 +1,5 @@
 """The explorer app driven headlessly: click handlers, synced state, outputs."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,17 +10,7 @@ import ipywidgets as w  # noqa: E402
 
 from distil_explorer import Explorer  # noqa: E402
 from distil_explorer.views import session as session_module  # noqa: E402
-from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE  # noqa: E402
-
-PRESET = Path(__file__).parents[1] / "fixtures" / "keras_hub_tiny" / "preset"
-
-
-@pytest.fixture
-def app():
-    explorer = Explorer(text="the cat sat")
-    explorer.build_panel.preset.value = PATH_OR_HANDLE
-    explorer.build_panel.handle.value = str(PRESET)
-    return explorer
+from distil_explorer.views.build_panel import CUSTOM  # noqa: E402
 
 
 def test_layout_has_the_six_tabs_and_a_hidden_error_area():
