@@ -45,6 +45,35 @@ def _writable(target: np.ndarray, like):
     return torch.from_numpy(target)
 
 
+def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None):
+    """Run every layer, yielding (hidden state, maps, queries, keys).
+
+    The first item is the embeddings output. Maps, queries and keys are
+    (B, heads, T, ...) backend tensors for the `layers` chosen, else None;
+    queries and keys only with `keep_qk` (the same variables, projected once
+    more). `out(i, x)` may give a tensor for kept layer i's maps to be
+    written into. Both capture paths, eager and compiled, walk this way.
+    """
+    x = backbone.embeddings(token_ids, training=False)
+    yield x, None, None, None
+    for i, layer in enumerate(backbone.transformer_layers):
+        if i not in layers:
+            x = layer(x, padding_mask, training=False)
+            yield x, None, None, None
+            continue
+        query = layer._heads(x, layer.query) if keep_qk else None
+        key = layer._heads(x, layer.key) if keep_qk else None
+        target = None if out is None else out(layers.index(i), x)
+        x, probabilities = layer(
+            x,
+            padding_mask,
+            training=False,
+            return_attention=True,
+            attention_out=target,
+        )
+        yield x, probabilities, query, key
+
+
 def _capture_eager(backbone, token_ids, padding_mask, layers, heads, keep_qk):
     """The layer loop op by op; each kept map goes into one numpy array.
 
@@ -57,36 +86,33 @@ def _capture_eager(backbone, token_ids, padding_mask, layers, heads, keep_qk):
     float32 = backbone.dtype_policy.compute_dtype == "float32"
     batch, length = ops.shape(token_ids)
     attention = np.empty((len(layers), batch, len(heads), length, length), "float32")
-    queries, keys = [], []
+    hidden_states, queries, keys = [], [], []
 
     def kept(x):  # (B, heads, T, d) -> the chosen heads, as float32 numpy
         x = _to_numpy(ops.cast(x, "float32"))
         return x if all_heads else x[:, heads]
 
+    given = {}  # kept layer -> the tensor view of its slot in `attention`
+
+    def out(position, x):
+        if all_heads and float32:
+            given[position] = _writable(attention[position], x)
+        return given.get(position)
+
     with _inference_context():
-        x = backbone.embeddings(token_ids, training=False)
-        hidden_states = [x]
-        for i, layer in enumerate(backbone.transformer_layers):
-            if i not in layers:
-                x = layer(x, padding_mask, training=False)
-                hidden_states.append(x)
-                continue
-            if keep_qk:  # the same variables, projected once more on request
-                queries.append(kept(layer._heads(x, layer.query)))
-                keys.append(kept(layer._heads(x, layer.key)))
-            target = attention[layers.index(i)]
-            out = _writable(target, x) if all_heads and float32 else None
-            x, probabilities = layer(
-                x,
-                padding_mask,
-                training=False,
-                return_attention=True,
-                attention_out=out,
-            )
+        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, out)
+        position = -1
+        for x, probabilities, query, key in walk:
             hidden_states.append(x)
-            if out is None or probabilities.data_ptr() != out.data_ptr():
-                target[...] = kept(probabilities)
-            del probabilities
+            if probabilities is None:
+                continue
+            position += 1
+            if keep_qk:
+                queries.append(kept(query))
+                keys.append(kept(key))
+            target = given.get(position)
+            if target is None or probabilities.data_ptr() != target.data_ptr():
+                attention[position] = kept(probabilities)
         device = device_of(x)
         hidden = np.stack([_to_numpy(ops.cast(h, "float32")) for h in hidden_states])
     if not keep_qk:
@@ -127,21 +153,16 @@ def _forward(backbone_ref, layers, heads, keep_qk, values, token_ids, padding_ma
     heads = list(heads)
     state = list(zip(backbone.weights, values, strict=True))
     with keras.StatelessScope(state_mapping=state):
-        x = backbone.embeddings(token_ids, training=False)
-        hidden, maps, queries, keys = [x], [], [], []
-        for i, layer in enumerate(backbone.transformer_layers):
-            if i not in layers:
-                x = layer(x, padding_mask, training=False)
-                hidden.append(x)
-                continue
-            if keep_qk:
-                queries.append(layer._heads(x, layer.query)[:, heads])
-                keys.append(layer._heads(x, layer.key)[:, heads])
-            x, probabilities = layer(
-                x, padding_mask, training=False, return_attention=True
-            )
+        hidden, maps, queries, keys = [], [], [], []
+        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk)
+        for x, probabilities, query, key in walk:
             hidden.append(x)
+            if probabilities is None:
+                continue
             maps.append(probabilities[:, heads])
+            if keep_qk:
+                queries.append(query[:, heads])
+                keys.append(key[:, heads])
 
     def stacked(arrays):
         return ops.cast(ops.stack(arrays), "float32") if arrays else None
