@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from distil_explorer.model.presets import OFFLINE_PRESET
+from distil_explorer.config import OFFLINE_PRESET
 
 _REPO_NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "00_quickstart.ipynb"
 _STARTER = "distil_explorer_quickstart.ipynb"

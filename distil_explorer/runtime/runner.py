@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from distil_explorer.model.tensors import device_of, to_numpy
 from distil_explorer.runtime.backends import (
     check_backend,
     check_device,
     current_backend,
 )
-from distil_explorer.runtime.devices import device_of
 from distil_explorer.runtime.process import WorkerProcess, raise_remote
 from distil_explorer.runtime.worker import ModelCache, build_model, capture_on
 from distil_explorer.trace import Trace
@@ -311,13 +311,4 @@ def _inputs_to_numpy(inputs: Any) -> Any:
     # Framework tensors would make the worker import this process's framework.
     if not isinstance(inputs, dict):
         return inputs
-    return {name: _to_numpy(value) for name, value in inputs.items()}
-
-
-def _to_numpy(value: Any) -> Any:
-    if hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
-    try:
-        return np.asarray(value)
-    except Exception:
-        return value
+    return {name: to_numpy(value) for name, value in inputs.items()}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_every_map, checked_index
+from distil_explorer.checks import checked_every_map, checked_index
 
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace

@@ -7,9 +7,13 @@ from typing import Any
 
 import ipywidgets as w
 
-from distil_explorer.analysis.params import count_parameters
-from distil_explorer.model.presets import OFFLINE_PRESET, backbone_presets
-from distil_explorer.model.validation import ALLOWED_DTYPES, check_config
+from distil_explorer.config import (
+    ALLOWED_DTYPES,
+    OFFLINE_PRESET,
+    backbone_presets,
+    check_config,
+    count_parameters,
+)
 
 CUSTOM = "custom config"
 PATH_OR_HANDLE = "local path or kaggle:// / hf:// handle"

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_index
 from distil_explorer.analysis.compare import (
     TraceDifference,
     check_same_input,
     compare_traces,
     held_text,
 )
+from distil_explorer.checks import checked_index
 from distil_explorer.trace import Trace
 from distil_explorer.views.plots import _labels, _new_figure, token_map
 

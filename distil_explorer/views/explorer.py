@@ -17,7 +17,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from distil_explorer.model.presets import OFFLINE_PRESET
+from distil_explorer.config import OFFLINE_PRESET
 from distil_explorer.views.attention_panel import AttentionPanel
 from distil_explorer.views.build_panel import BuildPanel, BuildRequest
 from distil_explorer.views.compare_panel import ComparePanel

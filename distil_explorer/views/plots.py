@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_every_map, checked_index
 from distil_explorer.analysis.hidden import (
     common_basis,
     layer_similarity_matrix,
@@ -24,6 +23,7 @@ from distil_explorer.analysis.hidden import (
     token_norms,
 )
 from distil_explorer.analysis.params import ParameterRow
+from distil_explorer.checks import checked_every_map, checked_index
 
 # Long inputs: a 512-token map at 0.22 in per token would be 114 in wide and
 # take matplotlib tens of seconds to draw with every label.
