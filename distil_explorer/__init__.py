@@ -14,6 +14,11 @@ if "keras" not in __import__("sys").modules:
 
 __version__ = "0.1.0"
 
+# `keras.models.load_model` finds DistilBertBackbone with no custom_objects.
+from distil_explorer.model import registration as _registration  # noqa: E402
+
+_registration.register_with_keras()
+
 _EXPORTS = {
     "DistilBertBackbone": "distil_explorer.model.backbone",
     "DistilBertTokenizer": "distil_explorer.tokenizer",

@@ -139,17 +139,52 @@ def check_dropout(value: Any) -> float:
 
 
 def check_dtype(value: Any) -> Any:
-    """Return `value` if it names a supported dtype policy (or is a policy)."""
+    """Return `value` if it names a supported dtype policy (or is a policy).
+
+    A `keras.dtype_policies.DTypePolicyMap` (recognised by its
+    `default_policy`, so this module needs no keras) is accepted when its
+    default is one of `ALLOWED_DTYPES` and each entry is one of those or a
+    quantized policy over one ("int8_from_float32", ...): a quantized
+    backbone's config holds such a map.
+
+    Examples:
+    ```python
+    check_dtype("mixed_bfloat16")  # "mixed_bfloat16"
+    check_dtype("int8")  # ValueError: quantize with backbone.quantize("int8")
+    ```
+    """
     if value is None:
         return None
+    if hasattr(value, "default_policy"):  # a DTypePolicyMap
+        _check_policy_name(value.default_policy.name, quantized=False)
+        for path in value:
+            _check_policy_name(value[path].name, quantized=True, path=path)
+        return value
     name = getattr(value, "name", value)
-    if not isinstance(name, str) or name not in ALLOWED_DTYPES:
-        raise ValueError(
-            f"dtype={value!r}: unknown dtype; allowed: None, "
-            + ", ".join(ALLOWED_DTYPES)
-            + " or a keras.DTypePolicy of one of those"
-        )
+    _check_policy_name(name, quantized=False, shown=value)
     return value
+
+
+def _check_policy_name(name, quantized: bool, path=None, shown=None) -> None:
+    base = name.rpartition("_from_")[2] if isinstance(name, str) else name
+    where = f"dtype[{path!r}]" if path is not None else "dtype"
+    if isinstance(base, str) and base in ALLOWED_DTYPES:
+        if base == name or quantized:
+            return
+        raise ValueError(
+            f"{where}={name!r}: a quantized policy for the whole backbone would "
+            "also quantize its layer norms; allowed: "
+            + ", ".join(ALLOWED_DTYPES)
+            + ', then backbone.quantize("int8" / "int4" / "float8")'
+        )
+    raise ValueError(
+        f"{where}={shown if shown is not None else name!r}: unknown dtype; "
+        "allowed: None, "
+        + ", ".join(ALLOWED_DTYPES)
+        + " or a keras.DTypePolicy of one of those"
+        + (" (or a quantized one, e.g. 'int8_from_float32')" if quantized else "")
+        + ", or a keras.dtype_policies.DTypePolicyMap of those"
+    )
 
 
 def check_config(

@@ -12,7 +12,7 @@ import dataclasses
 import numbers
 import os
 import reprlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,18 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 _MAX_INPUT_CHARS_PER_WORD = 100  # BERT's: longer words become [UNK]
 _MAX_CACHED_LENGTHS = 8
+_INPUT_KEYS = ("token_ids", "padding_mask")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Encoding:
+class Encoding(Mapping):
     """A tokenized batch: ids and padding mask for the backbone, plus strings.
 
     All rows have the same length: the longest row, or the `sequence_length`
-    asked for. Arrays are read-only.
+    asked for. Arrays are read-only. Like Hugging Face's `BatchEncoding`, an
+    Encoding is a read-only mapping of the model's inputs (`"token_ids"`,
+    `"padding_mask"`), so `backbone(encoding)` and
+    `capture(backbone, encoding)` take it as it is.
 
     Attributes:
         token_ids: int32 (B, T). `[CLS]` first, `[SEP]` after the last real
@@ -44,13 +48,29 @@ class Encoding:
     ```python
     encoding = tokenizer(["The cat sat.", "Hello"])
     encoding.tokens[1]  # ('[CLS]', 'hello', '[SEP]', '[PAD]', '[PAD]', '[PAD]')
-    backbone(encoding.inputs)
+    backbone(encoding)  # the same as backbone(encoding.inputs)
+    list(encoding)  # ["token_ids", "padding_mask"]
     ```
     """
 
     token_ids: np.ndarray
     padding_mask: np.ndarray
     tokens: tuple[tuple[str, ...], ...]
+
+    # Identity, as before it was a Mapping (Mapping's == compares arrays).
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in _INPUT_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(_INPUT_KEYS)
+
+    def __len__(self) -> int:
+        return len(_INPUT_KEYS)
 
     @property
     def inputs(self) -> dict[str, np.ndarray]:

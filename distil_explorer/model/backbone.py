@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -10,7 +12,18 @@ from distil_explorer.config import backbone_presets, check_config
 from distil_explorer.model.layers import DistilBertEmbeddings, DistilBertEncoderLayer
 from distil_explorer.model.validation import check_inputs
 
+DTypePolicyMap = keras.dtype_policies.DTypePolicyMap
 
+
+def _policy_of(layer) -> keras.DTypePolicy:
+    """A layer's own policy (a layer built with a map holds the whole map)."""
+    policy = layer.dtype_policy
+    if isinstance(policy, DTypePolicyMap) and layer.path:
+        return policy[layer.path]
+    return policy
+
+
+@keras.saving.register_keras_serializable(package="distil_explorer")
 class DistilBertBackbone(keras.Model):
     """A DistilBERT encoder network.
 
@@ -36,10 +49,13 @@ class DistilBertBackbone(keras.Model):
         dropout: float. Dropout probability for the Transformer encoder.
         max_sequence_length: int. The maximum sequence length this encoder can
             consume; it sets the shape of the position embedding table.
-        dtype: None, str or `keras.DTypePolicy`. The dtype for computations
-            and weights: "float32", "float16", "bfloat16", "mixed_float16" or
-            "mixed_bfloat16". Softmax and layer normalization always run in
-            float32.
+        dtype: None, str, `keras.DTypePolicy` or `keras.dtype_policies.
+            DTypePolicyMap`. The dtype for computations and weights:
+            "float32", "float16", "bfloat16", "mixed_float16" or
+            "mixed_bfloat16"; a map gives sublayers (by path, e.g.
+            "transformer_layer_0/query") their own policy, quantized ones
+            included (that is how a quantized backbone's config rebuilds
+            it). Softmax and layer normalization always run in float32.
 
     Examples:
     ```python
@@ -47,6 +63,9 @@ class DistilBertBackbone(keras.Model):
         "token_ids": np.ones(shape=(1, 12), dtype="int32"),
         "padding_mask": np.array([[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]]),
     }
+
+    # The backbone takes a tokenizer's Encoding (a Mapping) as it is.
+    model(tokenizer(["The quick brown fox."]))
 
     # Randomly initialized DistilBERT encoder with custom config.
     model = distil_explorer.DistilBertBackbone(
@@ -63,6 +82,11 @@ class DistilBertBackbone(keras.Model):
     model = distil_explorer.DistilBertBackbone.from_preset(
         "distil_bert_base_en_uncased", load_weights=False
     )
+
+    # int8 weights (and activations) in every projection and embedding;
+    # `.keras` files and `capture` work on the quantized model too.
+    model.quantize("int8")
+    model.save("distil_bert_int8.keras")
     ```
     """
 
@@ -141,8 +165,76 @@ class DistilBertBackbone(keras.Model):
         self.max_sequence_length = config["max_sequence_length"]
 
     def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, Mapping) and not isinstance(inputs, dict):
+            inputs = dict(inputs)  # an Encoding; Keras's tree wants a dict
         check_inputs(inputs, self.vocabulary_size, self.max_sequence_length)
         return super().__call__(inputs, *args, **kwargs)
+
+    def quantize(self, mode=None, config=None, filters=None, **kwargs) -> None:
+        """Quantize every projection and embedding table in place.
+
+        Keras's `Model.quantize`, limited to the layers that can be
+        quantized (`Dense`, hence every `Linear`, and `Embedding`): layer
+        norms stay float, and nothing warns about them. Modes: "int8"
+        (per-channel weights, per-token activations), "int4" and "float8";
+        see `keras.Model.quantize` for `config` and `filters`.
+
+        Examples:
+        ```python
+        backbone = DistilBertBackbone.from_preset("all_minilm_l6_v2_en")
+        backbone.quantize("int8")
+        trace = distil_explorer.capture(backbone, tokenizer(["Hello"]))
+        ```
+        """
+        quantizable = (keras.layers.Dense, keras.layers.Embedding)
+
+        patterns = [filters] if isinstance(filters, str) else filters
+
+        def chosen(layer) -> bool:  # Keras's own filter rules, then ours
+            if not isinstance(layer, quantizable):
+                return False
+            if patterns is None:
+                return True
+            if callable(patterns):
+                return bool(patterns(layer))
+            return any(re.search(pattern, layer.name) for pattern in patterns)
+
+        super().quantize(mode, config=config, filters=chosen, **kwargs)
+
+    @property
+    def quantization_modes(self) -> tuple[str, ...]:
+        """The quantization modes of the sublayers, e.g. ("int8",); () if none."""
+        modes = {_policy_of(layer).quantization_mode for layer in self._sublayers()}
+        return tuple(sorted(mode for mode in modes if mode))
+
+    def _sublayers(self):
+        return (layer for layer in self._flatten_layers() if layer is not self)
+
+    def _config_policy(self):
+        """The policy `get_config` saves: a map when any sublayer is quantized.
+
+        As keras-hub's backbones do: a quantized layer's policy is recorded
+        under its path, so `from_config` builds it quantized and a `.keras`
+        file's quantized variables load into it.
+        """
+        policy = self.dtype_policy
+        quantized = {
+            layer.path: _policy_of(layer)
+            for layer in self._sublayers()
+            if _policy_of(layer).quantization_mode is not None
+        }
+        if not quantized and not isinstance(policy, DTypePolicyMap):
+            return policy
+        if isinstance(policy, DTypePolicyMap):
+            policy_map = keras.dtype_policies.deserialize(
+                keras.dtype_policies.serialize(policy)
+            )
+        else:
+            policy_map = DTypePolicyMap(default_policy=policy)
+        for path, layer_policy in quantized.items():
+            if path not in policy_map:
+                policy_map[path] = layer_policy
+        return policy_map
 
     @property
     def token_embedding(self) -> keras.layers.Embedding:
@@ -153,7 +245,7 @@ class DistilBertBackbone(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "dtype": keras.dtype_policies.serialize(self._config_policy()),
             "vocabulary_size": self.vocabulary_size,
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,

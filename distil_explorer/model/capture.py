@@ -164,6 +164,14 @@ def _forward(backbone_ref, layers, heads, keep_qk, values, token_ids, padding_ma
     return stacked(hidden), stacked(maps), stacked(queries), stacked(keys)
 
 
+def _dtype_name(backbone) -> str:
+    """The Trace's dtype: "float32", or "int8_from_float32" once quantized."""
+    policy = backbone.dtype_policy
+    name = getattr(policy, "default_policy", policy).name
+    modes = backbone.quantization_modes
+    return f"{'+'.join(modes)}_from_{name}" if modes else name
+
+
 def run_capture(
     backbone,
     inputs: dict[str, Any],
@@ -191,7 +199,7 @@ def run_capture(
         backbone, token_ids, padding_mask, layers, heads, keep_qk
     )
     config = backbone.get_config()
-    config["dtype"] = backbone.dtype_policy.name
+    config["dtype"] = _dtype_name(backbone)
     for key in ("name", "trainable"):
         config.pop(key, None)
     extra = {"queries": queries, "keys": keys} if keep_qk else {}

@@ -5,7 +5,8 @@ Weights live in Keras sublayers (`Embedding`, `LayerNormalization`, and
 policies, `count_params` and saving work as everywhere in Keras. The layers'
 `call`s pass those variables' values to `kernels` instead of calling each
 sublayer (a Keras `Layer.__call__` costs tens of microseconds); the capture
-path reads the very same variables.
+path reads the very same variables. Once quantized (`model.quantize`), a
+sublayer is called through its own (dequantizing) call instead.
 """
 
 from __future__ import annotations
@@ -18,43 +19,84 @@ from distil_explorer.model.initialization import kernel_initializer
 from distil_explorer.model.kernels import LAYER_NORM_EPSILON
 
 
-class Linear(keras.layers.Layer):
-    """`y = x W^T + b` with the kernel stored as (units, input_dim).
+@keras.saving.register_keras_serializable(package="distil_explorer")
+class Linear(keras.layers.Dense):
+    """A `keras.layers.Dense` that stores its float kernel as (units, input_dim).
 
-    That is the torch / transformers layout, not `keras.layers.Dense`'s
-    (input_dim, units): oneDNN's GEMM runs 1.1x (128 rows) to 1.8x (8 rows)
-    faster with it on CPU, and transformers checkpoints load without a
-    transpose.
+    That is the torch / transformers layout, not `Dense`'s (input_dim, units):
+    oneDNN's GEMM runs 1.1x (128 rows) to 1.8x (8 rows) faster with it on CPU,
+    and transformers checkpoints load without a transpose. Being a `Dense`,
+    it takes part in `model.quantize(mode)`: quantizing first turns the
+    kernel into `Dense`'s layout, then runs `Dense.quantize`, so every mode
+    Keras's `Dense` supports works, and a quantized `Linear` (built from a
+    quantized dtype policy, e.g. when a `.keras` file is loaded) is exactly a
+    quantized `Dense`.
 
     Args:
         units: int. Output width.
+        **kwargs: `keras.layers.Dense` arguments (`dtype`, `name`, ...).
     """
 
     def __init__(self, units: int, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
+        kwargs.setdefault("kernel_initializer", kernel_initializer())
+        super().__init__(units, **kwargs)
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
+        if self.quantization_mode is not None:
+            super().build(input_shape)
+            return
+        self._kernel = self.add_weight(
             shape=(self.units, input_shape[-1]),
-            initializer=kernel_initializer(),
+            initializer=self.kernel_initializer,
             name="kernel",
         )
         self.bias = self.add_weight(
-            shape=(self.units,), initializer="zeros", name="bias"
+            shape=(self.units,), initializer=self.bias_initializer, name="bias"
         )
         self.built = True
 
-    def call(self, x):
-        return kernels.linear(x, self.kernel.value, self.bias.value)
+    def call(self, x, training=None):
+        return kernels.linear(x, self._kernel.value, self.bias.value)
 
-    def compute_output_spec(self, x):
+    def project(self, x):
+        """`self(x)`, without `Layer.__call__`'s overhead when not quantized."""
+        if self.quantization_mode is None:
+            return kernels.linear(x, self._kernel.value, self.bias.value)
+        return self(x)
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        if self.quantization_mode is None:
+            # Dense.quantize reads, and the quantized call multiplies by, a
+            # kernel in Dense's (input_dim, units) layout.
+            value = ops.transpose(self._kernel.value)
+            self._untrack_variable(self._kernel)  # `del` would run gc.collect()
+            self._kernel = self.add_weight(
+                shape=tuple(value.shape), initializer="zeros", name="kernel"
+            )
+            self._kernel.assign(value)
+        super().quantize(mode, type_check=False, config=config)
+
+    def enable_lora(self, *args, **kwargs):
+        raise NotImplementedError(
+            "Linear.enable_lora: LoRA is not supported on the (units, input_dim) "
+            "kernel layout; allowed: quantize() or plain keras.layers.Dense"
+        )
+
+    def compute_output_spec(self, x, training=None):
         return keras.KerasTensor((*x.shape[:-1], self.units), dtype=self.compute_dtype)
 
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
+
+def _lookup(embedding: keras.layers.Embedding, ids):
+    """`embedding(ids)`; a float table is read directly, skipping `__call__`.
+
+    A quantized table goes through the layer's own call, which dequantizes.
+    """
+    if embedding.quantization_mode is None:
+        return ops.take(embedding.embeddings.value, ids, axis=0)
+    return embedding(ids)
 
 
+@keras.saving.register_keras_serializable(package="distil_explorer")
 class DistilBertEmbeddings(keras.layers.Layer):
     """Learned token + position embeddings, then LayerNorm and dropout.
 
@@ -106,8 +148,12 @@ class DistilBertEmbeddings(keras.layers.Layer):
 
     def call(self, token_ids, training=None):
         length = ops.shape(token_ids)[1]
-        tokens = ops.take(self.token_embedding.embeddings.value, token_ids, axis=0)
-        positions = self.position_embedding.embeddings.value[:length]
+        tokens = _lookup(self.token_embedding, token_ids)
+        table = self.position_embedding
+        if table.quantization_mode is None:
+            positions = table.embeddings.value[:length]
+        else:
+            positions = table(ops.arange(length, dtype="int32"))
         norm = self.layer_norm
         x = kernels.layer_norm(
             ops.add(tokens, positions), norm.gamma.value, norm.beta.value
@@ -131,6 +177,7 @@ class DistilBertEmbeddings(keras.layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="distil_explorer")
 class DistilBertEncoderLayer(keras.layers.Layer):
     """One post-LayerNorm transformer encoder layer of DistilBERT.
 
@@ -195,9 +242,7 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         self.built = True
 
     def _heads(self, x, layer: Linear):
-        return kernels.split_heads(
-            kernels.linear(x, layer.kernel.value, layer.bias.value), self.num_heads
-        )
+        return kernels.split_heads(layer.project(x), self.num_heads)
 
     def _norm(self, x, layer: keras.layers.LayerNormalization):
         return kernels.layer_norm(x, layer.gamma.value, layer.beta.value)
@@ -225,15 +270,13 @@ class DistilBertEncoderLayer(keras.layers.Layer):
             context = kernels.fused_attention(query, key, value, keep)
         context = kernels.merge_heads(context)
 
-        out = self.attention_output
-        attended = kernels.linear(context, out.kernel.value, out.bias.value)
+        attended = self.attention_output.project(context)
         if dropout:
             attended = self.dropout(attended, training=training)
         x = self._norm(ops.add(x, attended), self.attention_layer_norm)
 
-        inner, outer = self.ffn_intermediate, self.ffn_output
-        hidden = kernels.gelu(kernels.linear(x, inner.kernel.value, inner.bias.value))
-        hidden = kernels.linear(hidden, outer.kernel.value, outer.bias.value)
+        hidden = kernels.gelu(self.ffn_intermediate.project(x))
+        hidden = self.ffn_output.project(hidden)
         if dropout:
             hidden = self.dropout(hidden, training=training)
         x = self._norm(ops.add(x, hidden), self.ffn_layer_norm)

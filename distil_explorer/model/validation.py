@@ -7,6 +7,7 @@ silently clamps out-of-range ids; torch raises a bare IndexError).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -37,7 +38,7 @@ def check_inputs(inputs: Any, vocabulary_size: int, max_sequence_length: int) ->
     Shapes and dtypes are always checked; values (id range, mask content) only
     when they are concrete, not while a graph is being traced.
     """
-    if not isinstance(inputs, dict):
+    if not isinstance(inputs, Mapping):
         raise ValueError(
             f"inputs={type(inputs).__name__}: must be a dict; allowed: "
             '{"token_ids": int array (B, T), "padding_mask": 0/1 array (B, T)}'
