@@ -173,9 +173,10 @@ class DistilBertBackbone(keras.Model):
     def quantize(self, mode=None, config=None, filters=None, **kwargs) -> None:
         """Quantize every projection and embedding table in place.
 
-        Keras's `Model.quantize`, limited to the layers that can be
-        quantized (`Dense`, hence every `Linear`, and `Embedding`): layer
-        norms stay float, and nothing warns about them. Modes: "int8"
+        Keras's `Model.quantize`, limited to the layers keras-hub's
+        DistilBERT quantizes: every projection (`Linear` is a `Dense`) and
+        the token embedding table. Layer norms and the position table stay
+        float, and nothing warns about them. Modes: "int8"
         (per-channel weights, per-token activations), "int4" and "float8";
         see `keras.Model.quantize` for `config` and `filters`.
 
@@ -190,8 +191,12 @@ class DistilBertBackbone(keras.Model):
 
         patterns = [filters] if isinstance(filters, str) else filters
 
+        positions = self.embeddings.position_embedding
+        if (mode or getattr(config, "mode", None)) == "float8":
+            quantizable = keras.layers.Dense  # Embedding has no float8 mode
+
         def chosen(layer) -> bool:  # Keras's own filter rules, then ours
-            if not isinstance(layer, quantizable):
+            if not isinstance(layer, quantizable) or layer is positions:
                 return False
             if patterns is None:
                 return True
@@ -311,6 +316,13 @@ class DistilBertBackbone(keras.Model):
         DistilBertBackbone.from_preset("./my_preset")
         ```
         """
+        if self.quantization_modes:
+            raise ValueError(
+                f"preset_dir={preset_dir!r}: this backbone is quantized "
+                f"({', '.join(self.quantization_modes)}), and a keras-hub preset "
+                "holds float weights; allowed: save the float backbone and "
+                'quantize after loading, or model.save("backbone.keras")'
+            )
         from distil_explorer.weights.loading import save_backbone
 
         save_backbone(self, preset_dir)

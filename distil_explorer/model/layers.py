@@ -56,13 +56,21 @@ class Linear(keras.layers.Dense):
         self.built = True
 
     def call(self, x, training=None):
-        return kernels.linear(x, self._kernel.value, self.bias.value)
+        return self._linear(x)
 
     def project(self, x):
         """`self(x)`, without `Layer.__call__`'s overhead when not quantized."""
         if self.quantization_mode is None:
-            return kernels.linear(x, self._kernel.value, self.bias.value)
+            return self._linear(x)
         return self(x)
+
+    def _linear(self, x):
+        kernel = self._kernel.value
+        if x.dtype != kernel.dtype:
+            # A DTypePolicyMap can give this layer another dtype than its
+            # parent's, whose autocast scope `x` comes from.
+            x = ops.cast(x, kernel.dtype)
+        return kernels.linear(x, kernel, self.bias.value)
 
     def quantize(self, mode=None, type_check=True, config=None):
         if self.quantization_mode is None:

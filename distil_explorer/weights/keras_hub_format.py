@@ -23,6 +23,10 @@ from distil_explorer.weights.assign import WeightsMismatchError
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
+# What keras-hub 0.32's save_to_preset lists for a DistilBertBackbone: the
+# base names of its task classes (DistilBertMaskedLM, DistilBertTextClassifier),
+# sorted. Kaggle and keras-hub read it to say which tasks a preset can load as.
+KERAS_HUB_TASKS = ("MaskedLM", "TextClassifier")
 _CLASS = "DistilBertBackbone"
 _MODULE = "keras_hub.src.models.distil_bert.distil_bert_backbone"
 _ARGS = (
@@ -193,7 +197,7 @@ def write_preset_files(backbone, directory: Path) -> None:
         "keras_hub_version": "0.32.0",
         "parameter_count": backbone.count_params(),
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-        "tasks": [],
+        "tasks": list(KERAS_HUB_TASKS),
         "saved_by": "distil-explorer",
     }
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=4))
