@@ -18,25 +18,30 @@ from pathlib import Path
 
 from distil_explorer.runtime.devices import jax_device_name, normalize_device
 
-BACKENDS = ("torch", "jax", "tensorflow", "numpy")
-# Keras's numpy backend imports jax and scipy internally (inference only).
+BACKENDS = ("torch", "jax", "tensorflow", "openvino", "numpy")
+# Keras's numpy and openvino backends run inference only; numpy's imports
+# jax and scipy internally, openvino's scipy (neither a keras dependency).
 _REQUIRES = {
     "torch": ("torch",),
     "jax": ("jax", "jaxlib"),
     "tensorflow": ("tensorflow",),
+    "openvino": ("openvino", "scipy"),
     "numpy": ("numpy", "jax", "jaxlib", "scipy"),
 }
+# Backends whose Keras runs on the CPU only here (Keras's openvino backend
+# compiles for OpenVINO's "CPU" device and takes no `keras.device`).
+_CPU_ONLY = ("numpy", "openvino")
 _QUERY_TIMEOUT_S = 180.0
 _device_cache: dict[str, tuple[str, ...]] = {}
 _device_lock = threading.Lock()
 
 
 def available_backends() -> list[str]:
-    """The Keras backends that can run here, in the order torch, jax, tensorflow, numpy.
+    """The Keras backends that can run here, in the order of `BACKENDS`.
 
     Examples:
     ```python
-    available_backends()  # ["torch", "jax", "numpy"]
+    available_backends()  # ["torch", "jax", "tensorflow", "openvino", "numpy"]
     ```
     """
     return [name for name in BACKENDS if all(map(_installed, _REQUIRES[name]))]
@@ -92,7 +97,8 @@ def available_devices(backend: str | None = None) -> list[str]:
     and the answer is cached for the life of this process.
 
     Args:
-        backend: str or None. "torch", "jax", "tensorflow" or "numpy";
+        backend: str or None. "torch", "jax", "tensorflow", "openvino" or
+            "numpy";
             None means this process's backend.
 
     Examples:
@@ -102,7 +108,7 @@ def available_devices(backend: str | None = None) -> list[str]:
     ```
     """
     backend = check_backend(backend)
-    if backend == "numpy":
+    if backend in _CPU_ONLY:
         return ["cpu"]
     if backend == current_backend():
         return list_devices(backend)

@@ -26,6 +26,7 @@ def test_available_backends_are_what_find_spec_finds():
     assert "torch" in found
     assert ("jax" in found) == _has("jax", "jaxlib")
     assert ("tensorflow" in found) == _has("tensorflow")
+    assert ("openvino" in found) == _has("openvino", "scipy")
     assert ("numpy" in found) == _has("jax", "jaxlib", "scipy")
 
 
