@@ -28,7 +28,7 @@ from distil_explorer.runtime.backends import (
 )
 from distil_explorer.runtime.process import WorkerProcess, raise_remote
 from distil_explorer.runtime.worker import ModelCache, build_model, capture_on
-from distil_explorer.trace import Trace
+from distil_explorer.trace import Trace, checked_flag
 
 _SAMPLES_PER_VARIABLE = 256
 
@@ -174,7 +174,7 @@ class Runner:
         """
         self._check_open()
         _check_model(model)
-        options = {"keep_qk": bool(keep_qk), "layers": layers, "heads": heads}
+        options = {"keep_qk": checked_flag("keep_qk", keep_qk), "layers": layers, "heads": heads}
         start = time.perf_counter()
         if self.in_process:
             trace, seconds = self._capture_here(model, inputs, options), None
