@@ -25,6 +25,7 @@ import threading
 import weakref
 from typing import BinaryIO
 
+from distil_explorer.errors import WorkerError
 from distil_explorer.runtime.backends import worker_environment
 from distil_explorer.runtime.worker import read_frame, write_frame
 
@@ -32,19 +33,7 @@ _EXIT = object()  # what the reader thread queues when the worker's stdout ends
 _STOP_GRACE_S = 5.0
 _STDERR_LINES = 40
 
-
-class WorkerError(RuntimeError):
-    """A worker failed: it died, could not start, or raised a framework's own error.
-
-    Attributes:
-        backend: the worker's Keras backend.
-        worker_traceback: the worker's traceback text, when it raised.
-    """
-
-    def __init__(self, message: str, backend: str, worker_traceback: str = ""):
-        super().__init__(message)
-        self.backend = backend
-        self.worker_traceback = worker_traceback
+__all__ = ["RemoteTraceback", "WorkerError", "WorkerProcess", "raise_remote"]
 
 
 class RemoteTraceback(Exception):

@@ -174,7 +174,11 @@ class Runner:
         """
         self._check_open()
         _check_model(model)
-        options = {"keep_qk": checked_flag("keep_qk", keep_qk), "layers": layers, "heads": heads}
+        options = {
+            "keep_qk": checked_flag("keep_qk", keep_qk),
+            "layers": layers,
+            "heads": heads,
+        }
         start = time.perf_counter()
         if self.in_process:
             trace, seconds = self._capture_here(model, inputs, options), None

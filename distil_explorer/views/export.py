@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from distil_explorer.atomic_write import write_file
 from distil_explorer.trace import Trace
 
 VIEWS = (
@@ -102,7 +102,7 @@ def export_view(
     """Write a view as .png or .svg, or the whole Trace as an .html report.
 
     The file appears complete or not at all (written under a temporary name
-    and renamed).
+    and renamed), with the usual file mode; its folder must exist.
 
     Args:
         path: str or Path ending in .png, .svg or .html.
@@ -133,12 +133,6 @@ def export_view(
             raise ValueError("trace: the report needs a Trace; allowed: run first")
         return report(trace, path, index=index, rows=rows, layer=layer, head=head)
     figure = view_figure(trace, view, layer, head, rows, index, **options)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    os.close(fd)
-    try:
-        figure.savefig(tmp, format=path.suffix[1:], bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_file(
+        path, lambda f: figure.savefig(f, format=path.suffix[1:], bbox_inches="tight")
+    )

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from distil_explorer.errors import WeightsMismatchError
+
+__all__ = ["WeightsMismatchError", "assign_weights"]
+
 # Below this many bytes a load takes well under a second: no progress bar.
 PROGRESS_BYTES = 64 * 2**20
-
-
-class WeightsMismatchError(ValueError):
-    """Weights that do not fit the backbone: missing, unexpected or misshapen."""
 
 
 def assign_weights(

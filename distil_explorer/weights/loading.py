@@ -7,8 +7,6 @@ model class stays free of file formats and hubs.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,30 +76,6 @@ def load_backbone(
 def save_backbone(backbone, directory: str | os.PathLike) -> Path:
     """Write `backbone` as a keras-hub preset; see `save_to_preset`.
 
-    Files are written to a temporary sibling directory that is renamed into
-    place, so a failure leaves no half-written preset behind.
+    Atomic under every failure: see `keras_hub_format.save_preset`.
     """
-    target = Path(directory).expanduser()
-    occupied = target.exists() and any(target.iterdir())
-    if occupied and not keras_hub_format.is_keras_hub_preset(target):
-        raise ValueError(
-            f"directory={str(target)!r}: exists and is not a preset; allowed: "
-            "a new or empty directory, or an existing preset to overwrite"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        if target.is_dir():  # keep files we do not write (tokenizer, assets)
-            shutil.copytree(target, staging, dirs_exist_ok=True)
-        keras_hub_format.write_preset_files(backbone, staging)
-        backup = None
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old")
-            target.rename(backup)
-        staging.rename(target)
-        if backup is not None:
-            shutil.rmtree(backup)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return keras_hub_format.save_preset(backbone, directory)
