@@ -52,15 +52,21 @@ _NORM_PARTS = ("attention_layer_norm", "ffn_layer_norm")
 
 
 def is_keras_hub_preset(directory: Path) -> bool:
-    """True when `directory` holds a keras-hub `config.json`."""
+    """True when `directory` holds a keras-hub `config.json`.
+
+    A config.json that is not a JSON object next to `model.weights.h5`
+    counts too, so that `read_config` names what is wrong with it.
+    """
     config = directory / CONFIG_FILE
     if not config.is_file():
         return False
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and "class_name" in data
+        data = None
+    if isinstance(data, dict):
+        return "class_name" in data
+    return (directory / WEIGHTS_FILE).is_file()
 
 
 # Our constructor argument -> the JSON types its value may have.

@@ -23,12 +23,22 @@ PICKLE_FILE = "pytorch_model.bin"
 
 
 def is_transformers_checkpoint(directory: Path) -> bool:
-    """True when `directory` holds a transformers `config.json` (with model_type)."""
+    """True when `directory` holds a transformers `config.json` (with model_type).
+
+    A config.json that is not a JSON object next to transformers weights
+    counts too, so that `read_config` names what is wrong with it.
+    """
+    path = directory / CONFIG_FILE
     try:
-        data = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return False
-    return isinstance(data, dict) and "model_type" in data
+    except (OSError, ValueError):
+        data = None
+    if isinstance(data, dict):
+        return "model_type" in data
+    weights = (SAFETENSORS_FILE, SAFETENSORS_INDEX, PICKLE_FILE)
+    return path.is_file() and any((directory / w).is_file() for w in weights)
 
 
 def read_config(directory: Path) -> dict[str, Any]:
