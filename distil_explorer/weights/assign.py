@@ -43,6 +43,19 @@ def assign_weights(
                 f"{source}: variable {path!r} has shape {got} in the file but "
                 f"{want} in the backbone"
             )
+        values = np.asarray(arrays[path])
+        if values.dtype.kind in "OSUM":  # ml_dtypes' bfloat16 is kind "V": fine
+            raise WeightsMismatchError(
+                f"{source}: variable {path!r} has dtype {values.dtype}; allowed: "
+                "numbers"
+            )
+        # A flipped bit in a weights file is often NaN or inf, and every
+        # output after it would be NaN: refuse it here, by name.
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise WeightsMismatchError(
+                f"{source}: variable {path!r} holds NaN or infinite values; "
+                "allowed: finite weights (the file may be damaged)"
+            )
     from tqdm.auto import tqdm
 
     total = sum(np.asarray(a).nbytes for a in arrays.values())
