@@ -52,10 +52,12 @@ def write_file(path: str | os.PathLike, content: Content) -> Path:
 def write_files(
     files: Mapping[str | os.PathLike, Content], make_folders: bool = False
 ) -> list[Path]:
-    """Write several files: all temporaries first, then one rename each.
+    """Write several files: all or none of them.
 
-    Nothing at any target changes unless every file was written in full;
-    the renames follow one another at the end.
+    Every file is written in full under a temporary name first, then each
+    is renamed into place; if a rename fails, the targets already replaced
+    get their old contents back (kept as hard links until the end), so the
+    files never mix old and new.
 
     Args:
         files: target path -> content, as `write_file` takes it.
@@ -71,18 +73,47 @@ def write_files(
     for target in targets:
         _check_folder(target, make_folders)
     temporary: list[Path] = []
+    backups: list[Path] = []
+    replaced: list[tuple[Path, Path | None]] = []
     try:
         for target, content in zip(targets, files.values(), strict=True):
             temporary.append(_write_temporary(target, content))
         for tmp, target in zip(temporary, targets, strict=True):
+            backup = _keep_old(target) if len(targets) > 1 else None
+            if backup is not None:
+                backups.append(backup)
             _replace(tmp, target)
+            replaced.append((target, backup))
         for folder in {t.parent for t in targets}:
             _fsync_folder(folder)
+    except BaseException:
+        for target, backup in reversed(replaced):
+            with contextlib.suppress(OSError):
+                if backup is None:
+                    target.unlink()
+                else:
+                    os.replace(backup, target)
+        raise
     finally:
-        for tmp in temporary:
+        for tmp in temporary + backups:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
     return targets
+
+
+def _keep_old(target: Path) -> Path | None:
+    """A hard link (or copy) of `target`'s current file, to undo a replace."""
+    if not target.is_file():
+        return None
+    backup = target.with_name(f".{target.name}.{secrets.token_hex(4)}{_PART}")
+    try:
+        os.link(target, backup)
+    except OSError:
+        try:
+            shutil.copy2(target, backup)
+        except OSError as error:
+            raise _naming(error, target) from error
+    return backup
 
 
 def replace_directory(

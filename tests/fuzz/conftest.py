@@ -14,6 +14,7 @@ import signal
 import traceback
 from pathlib import Path
 
+import numpy as np
 from hypothesis import HealthCheck, settings
 
 import distil_explorer
@@ -66,3 +67,21 @@ def assert_ours(error: BaseException, kinds, *culprits: str) -> None:
     assert raised_by_us(error), "".join(traceback.format_exception(error))
     message = str(error)
     assert any(c in message for c in culprits), (message, culprits)
+
+
+def hand_made_trace():
+    """A small Trace made from numpy alone (2 layers, 2 heads, B=2, T=4)."""
+    from distil_explorer import Trace
+
+    rng = np.random.default_rng(0)
+    maps = rng.random((2, 2, 2, 4, 4)).astype("float32")
+    return Trace(
+        hidden_states=rng.normal(size=(3, 2, 4, 8)).astype("float32"),
+        attentions=maps / maps.sum(-1, keepdims=True),
+        token_ids=rng.integers(0, 9, (2, 4)),
+        padding_mask=np.ones((2, 4), "int32"),
+        config={"num_heads": 2, "num_layers": 2},
+        backend="numpy",
+        device="cpu",
+        tokens=(("a", "b", "c", "d"), ("e", "f", "g", "h")),
+    )

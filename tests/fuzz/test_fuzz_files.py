@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from distil_explorer import DistilBertTokenizer, Trace
 from distil_explorer.errors import FileFormatError, TraceFileError, WeightsFileError
-from tests.fuzz.conftest import assert_ours, no_hang
+from tests.fuzz.conftest import assert_ours, hand_made_trace, no_hang
 from tests.weights.tiny_files import KERAS_HUB_PRESET, hf_checkpoint
 
 WORK = Path(tempfile.mkdtemp(prefix="distil-explorer-fuzz-"))
@@ -103,22 +103,7 @@ def _fresh(name: str, source: Path | None = None) -> Path:
 # --- Trace files ------------------------------------------------------------
 
 
-def _hand_made_trace() -> Trace:
-    rng = np.random.default_rng(0)
-    maps = rng.random((2, 2, 2, 4, 4)).astype("float32")
-    return Trace(
-        hidden_states=rng.normal(size=(3, 2, 4, 8)).astype("float32"),
-        attentions=maps / maps.sum(-1, keepdims=True),
-        token_ids=rng.integers(0, 9, (2, 4)),
-        padding_mask=np.ones((2, 4), "int32"),
-        config={"num_heads": 2, "num_layers": 2},
-        backend="numpy",
-        device="cpu",
-        tokens=(("a", "b", "c", "d"), ("e", "f", "g", "h")),
-    )
-
-
-TRACE = _hand_made_trace()
+TRACE = hand_made_trace()
 TRACE_BYTES = TRACE.save(WORK / "base.npz").read_bytes()
 
 
@@ -140,7 +125,9 @@ def test_damaged_trace_file(data):
         except Exception as error:
             assert_ours(error, TraceFileError, str(path))
             assert "allow_pickle" not in str(error)
+            event("refused")
             return
+    event("read back")
     assert _same_trace(loaded, TRACE)  # only harmless bytes were touched
 
 
@@ -232,7 +219,9 @@ def _check_read_weights(directory: Path, *culprits: str) -> None:
             _, arrays = _read_preset(directory, load_weights=True)
         except Exception as error:
             assert_ours(error, (ValueError, FileNotFoundError), *culprits)
+            event("refused")
             return
+    event("read")
     for name, array in arrays.items():
         assert np.asarray(array).dtype.kind == "f", name
     # Non-finite values are refused when assigned (assign_weights names them).
