@@ -349,7 +349,7 @@ def capture(
     from distil_explorer.model.capture import run_capture
 
     keep_qk = checked_flag("keep_qk", keep_qk)
-    inputs = _checked_inputs(inputs)
+    inputs = checked_inputs(inputs)
     tokens = None
     if _is_text(inputs):
         if tokenizer is None:
@@ -394,8 +394,19 @@ _INPUTS_ALLOWED = (
 )
 
 
-def _checked_inputs(inputs: Any) -> Any:
-    """`inputs` with nested lists made arrays; wrong kinds named, not guessed."""
+def checked_inputs(inputs: Any) -> Any:
+    """`inputs` with nested lists made arrays; wrong kinds named, not guessed.
+
+    Text stays text, an Encoding stays an Encoding; a dict's `token_ids` and
+    `padding_mask` lists become arrays (ragged rows and strings refused by
+    name). Shapes, dtypes and values are checked later, by the model.
+
+    Examples:
+    ```python
+    checked_inputs({"token_ids": [[1, 2]], "padding_mask": [[1, 1]]})
+    checked_inputs(["a text", 3])  # ValueError: inputs[1]=3: a int among strings
+    ```
+    """
     if isinstance(inputs, (list, tuple)):
         kinds = {isinstance(item, str) for item in inputs}
         if kinds == {True, False}:

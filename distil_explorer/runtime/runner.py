@@ -28,7 +28,7 @@ from distil_explorer.runtime.backends import (
 )
 from distil_explorer.runtime.process import WorkerProcess, raise_remote
 from distil_explorer.runtime.worker import ModelCache, build_model, capture_on
-from distil_explorer.trace import Trace, checked_flag
+from distil_explorer.trace import Trace, checked_flag, checked_inputs
 
 _SAMPLES_PER_VARIABLE = 256
 
@@ -313,6 +313,7 @@ def _sample(value) -> np.ndarray:
 
 def _inputs_to_numpy(inputs: Any) -> Any:
     # Framework tensors would make the worker import this process's framework.
+    inputs = checked_inputs(inputs)  # ragged lists named here, not by numpy
     if not isinstance(inputs, dict):
         return inputs
     return {name: to_numpy(value) for name, value in inputs.items()}

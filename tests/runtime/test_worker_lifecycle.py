@@ -235,3 +235,13 @@ def test_stopped_worker_times_out_and_is_replaced(runner, tiny_backbone):
     assert _wait_until(lambda: gone(pid))  # a stopped process is killed too
     runner.capture(tiny_backbone, tiny_inputs())
     assert runner.pid not in (None, pid)
+
+
+def test_worker_inputs_and_flags_are_checked_in_the_parent(runner, tiny_backbone):
+    pid = runner.start().pid
+    ragged = {"token_ids": [[1, 2, 3], [4]], "padding_mask": [[1, 1, 1], [1]]}
+    with pytest.raises(ValueError, match=r"token_ids: ragged rows"):
+        runner.capture(tiny_backbone, ragged)
+    with pytest.raises(ValueError, match=r"keep_qk='no': not a bool"):
+        runner.capture(tiny_backbone, tiny_inputs(), keep_qk="no")
+    assert runner.pid == pid  # the worker never saw them
