@@ -72,6 +72,17 @@ class Trace:
     attention_heads: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.config, dict):
+            raise ValueError(
+                f"config={reprlib.repr(self.config)}: not a dict; allowed: the "
+                "backbone's get_config() values"
+            )
+        for name in ("backend", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r}: not a str; allowed: a name "
+                    'such as "torch" or "cpu"'
+                )
         arrays = {
             "hidden_states": np.asarray(self.hidden_states, dtype=np.float32),
             "attentions": np.asarray(self.attentions, dtype=np.float32),

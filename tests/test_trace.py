@@ -429,3 +429,15 @@ def test_lists_of_equal_rows_still_work(tiny_backbone):
         capture(tiny_backbone, as_lists).attentions,
         capture(tiny_backbone, inputs).attentions,
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("config", None, "config=None: not a dict"),
+        ("backend", 3, "backend=3: not a str"),
+    ],
+)
+def test_trace_fields_are_checked_by_type(tiny_trace, field, value, match):
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(tiny_trace, **{field: value})
