@@ -70,9 +70,7 @@ def test_no_module_breaks_the_import_rules(rule):
 def test_the_scan_sees_lazy_and_relative_imports(tmp_path):
     # The rule test above is only as good as this reader.
     source = PACKAGE / "views" / "_probe_for_test.py"
-    source.write_text(
-        "def f():\n    import keras\n    from ..model import backbone\n"
-    )
+    source.write_text("def f():\n    import keras\n    from ..model import backbone\n")
     try:
         modules = [m for _, m in imports_of(source)]
     finally:

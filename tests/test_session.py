@@ -98,7 +98,10 @@ def test_run_keeps_the_encodings_tokens_and_where_it_ran(session):
 def test_token_ids_and_dicts_run_too(session):
     ids = session.run([2, 5, 6, 3])
     assert ids.tokens is None and ids.token_ids.tolist() == [[2, 5, 6, 3]]
-    batch = {"token_ids": np.array([[2, 5, 3]]), "padding_mask": np.ones((1, 3), "int32")}
+    batch = {
+        "token_ids": np.array([[2, 5, 3]]),
+        "padding_mask": np.ones((1, 3), "int32"),
+    }
     assert session.run(batch).token_ids.shape == (1, 3)
 
 
