@@ -189,7 +189,13 @@ def plot_hidden_states(trace: Trace, index: int = 0) -> Figure:
     left.set_ylabel("hidden state (0 = embeddings)")
     left.set_title("token norm")
     fig.colorbar(image, ax=left, shrink=0.8)
-    image = right.imshow(similarity, vmin=-1.0, vmax=1.0, cmap="coolwarm")
+    # A diverging -1..1 scale only where some similarity is negative: an
+    # all-positive matrix on it would look uniformly pale.
+    if np.nanmin(similarity) < 0:
+        scale = {"vmin": -1.0, "vmax": 1.0, "cmap": "coolwarm"}
+    else:
+        scale = {"vmin": float(np.nanmin(similarity)), "vmax": 1.0, "cmap": "viridis"}
+    image = right.imshow(similarity, **scale)
     right.set_xticks(range(len(depth)), depth)
     right.set_yticks(range(len(depth)), depth)
     right.set_title("layer similarity (cosine)")
@@ -244,10 +250,20 @@ def plot_pca(
     step = _tick_step(len(labels))  # every point, but at most MAX_TICKS names
     for label, px, py in list(zip(labels, x, y, strict=True))[::step]:
         ax.annotate(label, (px, py), xytext=(3, 3), textcoords="offset points")
-    ratio = projection.explained_variance_ratio
-    ax.set_xlabel(f"PC1 ({ratio[0]:.0%} of variance)")
-    ax.set_ylabel(f"PC2 ({ratio[1]:.0%} of variance)")
-    basis_name = "axes shared by all layers" if shared_basis else "axes of this layer"
+    if shared_basis:
+        # Same directions, same scale, and the variance the axes were fitted
+        # on: the layer slider moves points, never the frame.
+        ratio, whose = basis.explained_variance_ratio, "all layers'"
+        low, high = basis.points.min(axis=0), basis.points.max(axis=0)
+        margin = 0.05 * np.maximum(high - low, 1e-9)
+        ax.set_xlim(low[0] - margin[0], high[0] + margin[0])
+        ax.set_ylim(low[1] - margin[1], high[1] + margin[1])
+        basis_name = "axes and scale shared by all layers"
+    else:
+        ratio, whose = projection.explained_variance_ratio, "this layer's"
+        basis_name = "axes of this layer"
+    ax.set_xlabel(f"PC1 ({ratio[0]:.0%} of {whose} variance)")
+    ax.set_ylabel(f"PC2 ({ratio[1]:.0%} of {whose} variance)")
     ax.set_title(f"hidden state {layer}, sequence {index} ({basis_name})")
     return fig
 
