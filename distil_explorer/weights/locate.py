@@ -56,6 +56,7 @@ def available_preset(preferred: str, fallback: str | None = None) -> tuple[str, 
     try:
         preset_directory(preferred)
     except (OSError, ValueError) as error:  # ConnectionError is an OSError
-        reason = str(error).splitlines()[0].split(" Tried")[0].rstrip(" .:")
+        reason = str(error).splitlines()[0].split(" Tried")[0].split("; allowed")[0]
+        reason = reason.rstrip(" .:")
         return fallback, f"Using {fallback}: {preferred} is not available ({reason})."
     return preferred, f"Using {preferred}."
