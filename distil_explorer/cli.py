@@ -20,7 +20,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from distil_explorer.model.presets import OFFLINE_PRESET
+from distil_explorer.config import OFFLINE_PRESET
 from distil_explorer.workspace import (
     COURSE_NOTEBOOKS,
     QUICKSTART,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_selection
+from distil_explorer.checks import checked_held, checked_index, checked_selection
 
 _ARRAYS = ("hidden_states", "attentions", "token_ids", "padding_mask")
 _OPTIONAL = ("queries", "keys")
@@ -147,8 +147,8 @@ class Trace:
                 `layer` or `head` was not captured.
         """
         return (
-            _position("layer", layer, self.attention_layers, "layers"),
-            _position("head", head, self.attention_heads, "heads"),
+            checked_held("layer", layer, self.attention_layers, "layers"),
+            checked_held("head", head, self.attention_heads, "heads"),
         )
 
     def attention(self, layer: int, head: int, index: int = 0) -> np.ndarray:
@@ -158,9 +158,7 @@ class Trace:
         exactly 0).
         """
         position, head_position = self.attention_position(layer, head)
-        batch = self.token_ids.shape[0]
-        if not (isinstance(index, (int, np.integer)) and 0 <= index < batch):
-            raise ValueError(f"index={index!r}: allowed: 0..{batch - 1}")
+        index = checked_index("index", index, self.token_ids.shape[0])
         return self.attentions[position, index, head_position]
 
     def select(self, layers: Any = None, heads: Any = None) -> Trace:
@@ -288,15 +286,6 @@ def _held(name: str, value, attentions: np.ndarray, axis: int, stop: int | None)
     return tuple(int(i) for i in held)
 
 
-def _position(name: str, value, held: tuple[int, ...], plural: str) -> int:
-    if isinstance(value, (int, np.integer)) and value in held:
-        return held.index(int(value))
-    raise ValueError(
-        f"{name}={value!r}: not in this Trace; allowed: one of {list(held)} "
-        f"(capture(..., {plural}=...) chose which {plural} to keep)"
-    )
-
-
 def _check_shapes(
     hidden_states, attentions, token_ids, padding_mask, held_layers
 ) -> None:
@@ -376,12 +365,15 @@ def capture(
         inputs = tokenizer.encode_at_most(inputs, backbone.max_sequence_length)
     if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
         tokens, inputs = inputs.tokens, inputs.inputs
-    trace = run_capture(
-        backbone, inputs, Trace, keep_qk=keep_qk, layers=layers, heads=heads
+    return run_capture(
+        backbone,
+        inputs,
+        Trace,
+        keep_qk=keep_qk,
+        layers=layers,
+        heads=heads,
+        tokens=tokens,
     )
-    if tokens is not None:
-        trace = dataclasses.replace(trace, tokens=tokens)
-    return trace
 
 
 def _is_text(inputs: Any) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_padding_mask
+from distil_explorer.checks import checked_padding_mask
 
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace

@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_padding_mask
+from distil_explorer.checks import checked_index, checked_padding_mask
 
 
 def token_norms(hidden_states: np.ndarray, padding_mask: np.ndarray) -> np.ndarray:
@@ -99,7 +99,7 @@ def layer_similarity_matrix(
     ```
     """
     states, real = _check(hidden_states, padding_mask)
-    _check_index(index, states.shape[1])
+    checked_index("index", index, states.shape[1])
     tokens = states[:, index, real[index]]  # (L + 1, n, H)
     unit = _unit(tokens)
     return np.einsum("inh,jnh->ij", unit, unit) / tokens.shape[1]
@@ -269,13 +269,6 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (_unit(a) * _unit(b)).sum(axis=-1)
-
-
-def _check_index(index: int, batch: int) -> None:
-    if isinstance(index, bool) or not isinstance(index, int | np.integer):
-        raise ValueError(f"index={index!r}: allowed: an int, 0..{batch - 1}")
-    if not 0 <= index < batch:
-        raise ValueError(f"index={index}: out of range; allowed: 0..{batch - 1}")
 
 
 def _check(hidden_states, padding_mask) -> tuple[np.ndarray, np.ndarray]:

@@ -83,20 +83,3 @@ def params_by_block(rows: list[ParameterRow]) -> dict[str, int]:
     for row in rows:
         totals[row.block] = totals.get(row.block, 0) + row.params
     return totals
-
-
-def count_parameters(config: dict[str, Any]) -> int:
-    """The parameter count a backbone config gives, without building it.
-
-    Examples:
-    ```python
-    count_parameters(DistilBertBackbone.presets["distil_bert_base_en"]["config"])
-    # 65190912
-    ```
-    """
-    vocab, length = config["vocabulary_size"], config["max_sequence_length"]
-    hidden, inner = config["hidden_dim"], config["intermediate_dim"]
-    embeddings = (vocab + length) * hidden + 2 * hidden
-    attention = 4 * (hidden * hidden + hidden) + 2 * hidden
-    ffn = (hidden * inner + inner) + (inner * hidden + hidden) + 2 * hidden
-    return embeddings + config["num_layers"] * (attention + ffn)

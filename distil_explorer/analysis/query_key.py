@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_index
+from distil_explorer.checks import checked_index
 
 
 def score_contributions(

@@ -25,8 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from distil_explorer.analysis.attention import _check
-from distil_explorer.analysis.checks import checked_index
-from distil_explorer.analysis.hidden import _check_index
+from distil_explorer.checks import checked_index
 
 _FUSIONS = {"mean": np.mean, "max": np.max, "min": np.min}
 
@@ -141,7 +140,7 @@ def attention_flow(
     ```
     """
     attn, real = _check(attentions, padding_mask)
-    _check_index(index, attn.shape[1])
+    checked_index("index", index, attn.shape[1])
     last = attn.shape[0] - 1
     layer = last if layer is None else checked_index("layer", layer, last + 1)
     positions = np.flatnonzero(real[index])

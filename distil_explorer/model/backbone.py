@@ -6,9 +6,9 @@ from typing import Any
 
 import keras
 
+from distil_explorer.config import backbone_presets, check_config
 from distil_explorer.model.layers import DistilBertEmbeddings, DistilBertEncoderLayer
-from distil_explorer.model.presets import backbone_presets
-from distil_explorer.model.validation import check_config, check_inputs
+from distil_explorer.model.validation import check_inputs
 
 
 class DistilBertBackbone(keras.Model):

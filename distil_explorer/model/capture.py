@@ -11,9 +11,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from distil_explorer.analysis.checks import checked_selection
+from distil_explorer.checks import checked_selection
+from distil_explorer.model.tensors import device_of, to_numpy
 from distil_explorer.model.validation import check_inputs
-from distil_explorer.runtime.devices import device_of
 
 
 def _inference_context():
@@ -24,12 +24,6 @@ def _inference_context():
 
         return torch.inference_mode()
     return contextlib.nullcontext()
-
-
-def _to_numpy(x) -> np.ndarray:
-    if keras.backend.backend() == "torch":
-        return x.detach().cpu().numpy()  # no copy for CPU tensors
-    return ops.convert_to_numpy(x)
 
 
 def _writable(target: np.ndarray, like):
@@ -89,7 +83,7 @@ def _capture_eager(backbone, token_ids, padding_mask, layers, heads, keep_qk):
     hidden_states, queries, keys = [], [], []
 
     def kept(x):  # (B, heads, T, d) -> the chosen heads, as float32 numpy
-        x = _to_numpy(ops.cast(x, "float32"))
+        x = to_numpy(ops.cast(x, "float32"))
         return x if all_heads else x[:, heads]
 
     given = {}  # kept layer -> the tensor view of its slot in `attention`
@@ -114,7 +108,7 @@ def _capture_eager(backbone, token_ids, padding_mask, layers, heads, keep_qk):
             if target is None or probabilities.data_ptr() != target.data_ptr():
                 attention[position] = kept(probabilities)
         device = device_of(x)
-        hidden = np.stack([_to_numpy(ops.cast(h, "float32")) for h in hidden_states])
+        hidden = np.stack([to_numpy(ops.cast(h, "float32")) for h in hidden_states])
     if not keep_qk:
         return hidden, attention, None, None, device
     return hidden, attention, np.stack(queries), np.stack(keys), device
@@ -177,8 +171,11 @@ def run_capture(
     keep_qk: bool = False,
     layers: Any = None,
     heads: Any = None,
+    tokens: Any = None,
 ):
     """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`).
+
+    `tokens` (the strings of an `Encoding`) go into the Trace as they are.
 
     Only the maps of `layers` x `heads` are kept: the other layers take the
     fused attention path. Op by op (torch, numpy, tensorflow) the maps are
@@ -205,11 +202,12 @@ def run_capture(
         **extra,
         hidden_states=hidden,
         attentions=attention,
-        token_ids=ops.convert_to_numpy(token_ids),
-        padding_mask=ops.convert_to_numpy(padding_mask),
+        token_ids=to_numpy(token_ids),
+        padding_mask=to_numpy(padding_mask),
         config=config,
         backend=keras.backend.backend(),
         device=device,
         attention_layers=layers,
         attention_heads=heads,
+        tokens=tokens,
     )

@@ -1,4 +1,4 @@
-"""Checks for constructor arguments and model inputs.
+"""Checks for model inputs (config checks live in `distil_explorer.config`).
 
 Every check raises `ValueError` worded as `argument=value: why; allowed: ...`
 at the point where the bad value enters, so that no backend ever sees it (jax
@@ -7,103 +7,21 @@ silently clamps out-of-range ids; torch raises a bare IndexError).
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import keras
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_padding_mask
+from distil_explorer.checks import checked_padding_mask
+from distil_explorer.model.tensors import to_numpy
 
-ALLOWED_DTYPES = ("float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
 INPUT_KEYS = ("token_ids", "padding_mask")
-
-
-def check_positive_int(name: str, value: Any) -> int:
-    """Return `value` if it is a positive int (bools and floats are refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"{name}={value!r}: must be a positive integer, got "
-            f"{type(value).__name__}; allowed: int >= 1"
-        )
-    if value < 1:
-        raise ValueError(f"{name}={value!r}: must be positive; allowed: int >= 1")
-    return int(value)
-
-
-def check_dropout(value: Any) -> float:
-    """Return `value` as a float if it is a probability in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(
-            f"dropout={value!r}: must be a number, got {type(value).__name__}; "
-            "allowed: float in [0, 1)"
-        )
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"dropout={value!r}: out of range; allowed: float in [0, 1)")
-    return float(value)
-
-
-def check_dtype(value: Any) -> Any:
-    """Return `value` if it names a supported dtype policy (or is a policy)."""
-    if value is None:
-        return None
-    name = getattr(value, "name", value)
-    if not isinstance(name, str) or name not in ALLOWED_DTYPES:
-        raise ValueError(
-            f"dtype={value!r}: unknown dtype; allowed: None, "
-            + ", ".join(ALLOWED_DTYPES)
-            + " or a keras.DTypePolicy of one of those"
-        )
-    return value
-
-
-def check_config(
-    vocabulary_size: Any,
-    num_layers: Any,
-    num_heads: Any,
-    hidden_dim: Any,
-    intermediate_dim: Any,
-    dropout: Any,
-    max_sequence_length: Any,
-    dtype: Any,
-) -> dict[str, Any]:
-    """Validate a backbone config and return it with normalised types."""
-    config = {
-        "vocabulary_size": check_positive_int("vocabulary_size", vocabulary_size),
-        "num_layers": check_positive_int("num_layers", num_layers),
-        "num_heads": check_positive_int("num_heads", num_heads),
-        "hidden_dim": check_positive_int("hidden_dim", hidden_dim),
-        "intermediate_dim": check_positive_int("intermediate_dim", intermediate_dim),
-        "dropout": check_dropout(dropout),
-        "max_sequence_length": check_positive_int(
-            "max_sequence_length", max_sequence_length
-        ),
-        "dtype": check_dtype(dtype),
-    }
-    hidden, heads = config["hidden_dim"], config["num_heads"]
-    if hidden % heads:
-        nearest_heads = max(d for d in range(1, heads + 1) if hidden % d == 0)
-        nearest_hidden = heads * max(1, round(hidden / heads))
-        raise ValueError(
-            f"hidden_dim={hidden}: not divisible by num_heads={heads}; allowed: "
-            f"hidden_dim a multiple of num_heads (e.g. {nearest_hidden}) "
-            f"or num_heads a divisor of hidden_dim (e.g. {nearest_heads})"
-        )
-    return config
 
 
 def _is_symbolic(x: Any) -> bool:
     # KerasTensors and jax tracers have shapes but no values to inspect.
     name = type(x).__name__
     return name == "KerasTensor" or "Tracer" in name
-
-
-def _as_numpy(x: Any) -> np.ndarray:
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "detach"):  # torch tensors, possibly on an accelerator
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 def _dtype_name(x: Any) -> str:
@@ -162,7 +80,7 @@ def check_inputs(inputs: Any, vocabulary_size: int, max_sequence_length: int) ->
         )
     if _is_symbolic(ids) or _is_symbolic(mask):
         return
-    _check_values(_as_numpy(ids), _as_numpy(mask), vocabulary_size)
+    _check_values(to_numpy(ids), to_numpy(mask), vocabulary_size)
 
 
 def _check_values(ids: np.ndarray, mask: np.ndarray, vocabulary_size: int) -> None:

@@ -7,41 +7,9 @@ to what `keras.device` expects on each backend.
 
 from __future__ import annotations
 
-from typing import Any
+from distil_explorer.model.tensors import device_of, jax_device_name
 
-
-def device_of(tensor: Any) -> str:
-    """Return "cpu", "cuda:0", "mps", ... for a torch, jax, tensorflow or numpy tensor.
-
-    Examples:
-    ```python
-    device_of(torch.zeros(1))  # "cpu"
-    ```
-    """
-    device = getattr(tensor, "device", None)
-    if device is None or isinstance(tensor, _numpy_types()):
-        return "cpu"
-    if callable(device):  # jax arrays: .device is a method in some versions
-        device = device()
-    if hasattr(tensor, "devices") and not isinstance(device, str):
-        device = next(iter(tensor.devices()))
-    if getattr(device, "platform", None) is not None:
-        return jax_device_name(device)
-    text = str(device)
-    if text.startswith("/"):  # tensorflow: /job:localhost/replica:0/task:0/device:GPU:0
-        kind, _, index = text.rsplit("device:", 1)[-1].partition(":")
-        return "cpu" if kind == "CPU" else f"cuda:{index}"
-    return text
-
-
-def jax_device_name(device: Any) -> str:
-    """Name a `jax.Device`: "cpu", "cuda:<id>" for GPUs, "tpu:<id>" for TPUs."""
-    platform = device.platform
-    if platform == "cpu":
-        return "cpu"
-    if platform == "tpu":
-        return f"tpu:{device.id}"
-    return f"cuda:{device.id}"
+__all__ = ["device_of", "jax_device_name", "keras_device_name", "normalize_device"]
 
 
 def normalize_device(device: str) -> str:
@@ -81,9 +49,3 @@ def keras_device_name(backend: str, device: str) -> str:
     if backend == "tensorflow":
         return f"/GPU:{index}" if kind == "cuda" else f"/{kind.upper()}:{index or 0}"
     return device
-
-
-def _numpy_types() -> tuple[type, ...]:
-    import numpy as np
-
-    return (np.ndarray, np.generic)

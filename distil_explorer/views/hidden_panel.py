@@ -53,6 +53,12 @@ class HiddenPanel:
         self.rollout_layer.value = trace.num_layers - 1
         self.refresh()
 
+    def clear(self) -> None:
+        """Forget the Trace (a new backbone is built): nothing to draw."""
+        self._trace, self._pngs, self._rollouts, self._basis = None, {}, {}, None
+        for image in (self.overview, self.pca, self.rollout):
+            image.value = b""
+
     def set_visible(self, visible: bool) -> None:
         """Whether the panel is on screen; becoming visible draws what is due."""
         self.visible = visible

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_every_map, checked_index
 from distil_explorer.analysis.hidden import (
     common_basis,
     layer_similarity_matrix,
@@ -24,6 +23,7 @@ from distil_explorer.analysis.hidden import (
     token_norms,
 )
 from distil_explorer.analysis.params import ParameterRow
+from distil_explorer.checks import checked_every_map, checked_index
 
 # Long inputs: a 512-token map at 0.22 in per token would be 114 in wide and
 # take matplotlib tens of seconds to draw with every label.
@@ -74,6 +74,51 @@ def plot_head(
     ax.set_title(f"layer {layer}, head {head}")
     if created:
         fig.colorbar(image, ax=ax, label="attention", shrink=0.8)
+    return fig
+
+
+def plot_head_lines(
+    trace: Trace, layer: int, head: int, index: int = 0, ax: Axes | None = None
+) -> Figure:
+    """One head as the canvas's lines view: queries left, keys right.
+
+    A line joins query i (left) to key j (right), as opaque as its weight
+    divided by the map's largest weight, so a diffuse head still shows its
+    pattern; padded positions are removed.
+
+    Examples:
+    ```python
+    fig = plot_head_lines(trace, layer=0, head=1)
+    fig.savefig("layer0_head1_lines.svg")
+    ```
+    """
+    from matplotlib.collections import LineCollection
+
+    checked_index("index", index, trace.token_ids.shape[0])
+    real = np.flatnonzero(trace.padding_mask[index])
+    labels = _labels(trace, index, real)
+    attention = trace.attention(layer, head, index)[np.ix_(real, real)]
+    n = len(real)
+    fig, ax, _ = _target(ax, (4.0, min(12.0, 0.6 + 0.22 * n)))
+    top = float(attention.max()) or 1.0
+    rows, cols = np.nonzero(attention >= top / 64)  # fainter ones are invisible
+    segments = [((0.0, -i), (1.0, -j)) for i, j in zip(rows, cols, strict=True)]
+    colours = np.zeros((len(segments), 4))
+    colours[:, :3] = (0.12, 0.47, 0.71)
+    colours[:, 3] = attention[rows, cols] / top
+    ax.add_collection(LineCollection(segments, colors=colours, linewidths=2))
+    step = max(1, -(-n // MAX_TICKS))
+    for i in range(0, n, step):
+        ax.text(-0.03, -i, labels[i], ha="right", va="center", fontsize=8)
+        ax.text(1.03, -i, labels[i], ha="left", va="center", fontsize=8)
+    ax.set_xlim(-0.5, 1.5)
+    ax.set_ylim(-n + 0.5, 0.5)
+    ax.axis("off")
+    ax.set_title(
+        f"layer {layer}, head {head}: query (left) attends to key (right)\n"
+        f"opacity = weight / {top:.2f} (this map's largest)",
+        fontsize=9,
+    )
     return fig
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from distil_explorer.checks import checked_index
 from distil_explorer.trace import Trace
 from distil_explorer.views.encoding import to_uint8
 from distil_explorer.views.figures import figure_png
@@ -138,8 +139,7 @@ def report(
     path = Path(path)
     if path.suffix != ".html":
         raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .html")
-    if not 0 <= index < trace.token_ids.shape[0]:
-        raise ValueError(f"index={index}: allowed: 0..{trace.token_ids.shape[0] - 1}")
+    index = checked_index("index", index, trace.token_ids.shape[0])
     state = _canvas_state(trace, index, layer, head)
     figures = "".join(
         f"<h2>{html.escape(t)}</h2>"

@@ -36,7 +36,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from distil_explorer.model.presets import OFFLINE_PRESET, backbone_presets
+from distil_explorer.config import OFFLINE_PRESET, backbone_presets
 
 # The preset whose files come from a PyPI package instead of a hub; every
 # "could not reach the network" message points to it.
@@ -133,7 +133,7 @@ def resolve_preset(
 
     Args:
         preset: str or os.PathLike. A built-in name (see
-            `distil_explorer.model.presets`), a local directory (`~` is
+            `distil_explorer.config`), a local directory (`~` is
             expanded), `kaggle://owner/model/framework/variation[/version]`
             or `hf://owner/repo`.
         allow_pickle: bool. Also fetch `pytorch_model.bin` from `hf://` repos.

@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from distil_explorer.config import backbone_presets
 from distil_explorer.model.initialization import skip_initialization
-from distil_explorer.model.presets import backbone_presets
 from distil_explorer.weights import keras_hub_format, transformers_files
 from distil_explorer.weights.assign import assign_weights
 from distil_explorer.weights.locate import preset_directory

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from distil_explorer.model.presets import backbone_presets
+from distil_explorer.config import backbone_presets
 
 
 def preset_directory(preset: str | os.PathLike, allow_pickle: bool = False) -> Path:
@@ -50,7 +50,7 @@ def available_preset(preferred: str, fallback: str | None = None) -> tuple[str, 
     print(why)
     ```
     """
-    from distil_explorer.model.presets import OFFLINE_PRESET
+    from distil_explorer.config import OFFLINE_PRESET
 
     fallback = fallback or OFFLINE_PRESET
     try:

@@ -44,8 +44,7 @@ def test_params_by_block_matches_the_architecture(tiny_backbone):
 
 
 def test_count_parameters_matches_built_models(tiny_backbone):
-    from distil_explorer.analysis.params import count_parameters
-    from distil_explorer.model.presets import backbone_presets
+    from distil_explorer.config import backbone_presets, count_parameters
 
     assert count_parameters(tiny_backbone.get_config()) == tiny_backbone.count_params()
     for preset in backbone_presets.values():

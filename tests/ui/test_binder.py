@@ -78,7 +78,7 @@ def test_post_build_is_executable_bash_that_stops_on_errors():
 
 
 def test_post_build_installs_the_package_and_the_offline_preset():
-    from distil_explorer.model.presets import OFFLINE_PRESET, backbone_presets
+    from distil_explorer.config import OFFLINE_PRESET, backbone_presets
 
     text = (BINDER / "postBuild").read_text()
     assert re.search(r'pip install .*-e "?\.(\[lab\])?"?\s', text)

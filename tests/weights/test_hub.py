@@ -19,7 +19,7 @@ import pytest
 import requests
 from huggingface_hub import errors as hf_errors
 
-from distil_explorer.model.presets import backbone_presets
+from distil_explorer.config import backbone_presets
 from distil_explorer.weights import hub
 from distil_explorer.weights.hub import (
     OFFLINE_INSTALL,

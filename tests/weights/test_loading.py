@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from distil_explorer import DistilBertBackbone, capture
-from distil_explorer.model.presets import OFFLINE_PRESET, backbone_presets
+from distil_explorer.config import OFFLINE_PRESET, backbone_presets
 from distil_explorer.weights.assign import WeightsMismatchError
 from distil_explorer.weights.loading import detect_format
 

@@ -1,4 +1,4 @@
-"""Hand a Trace to bertviz's `head_view` and `model_view`.
+"""Hand a Trace to bertviz's `head_view` and `model_view` (a format adapter, not a view).
 
 bertviz takes one attention tensor per layer plus the token strings, so any
 model works with it. This module only reshapes: it never imports bertviz
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distil_explorer.analysis.checks import checked_every_map, checked_index
+from distil_explorer.checks import checked_every_map, checked_index
 
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace

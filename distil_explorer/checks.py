@@ -1,6 +1,8 @@
-"""Checks for what callers hand to analysis functions and views.
+"""Checks shared by model, trace, analysis and views: indices, selections, masks.
 
-Errors read `argument=value: why; allowed: ...`, as everywhere in the package.
+A numpy-only leaf: it imports nothing else of the package, so every layer may
+import it, and each check exists once. Errors read `argument=value: why;
+allowed: ...`, as everywhere in the package.
 """
 
 from __future__ import annotations
@@ -43,6 +45,28 @@ def checked_index(name: str, value: Any, stop: int) -> int:
     if not 0 <= value < stop:
         raise ValueError(f"{name}={value}: out of range; allowed: 0..{stop - 1}")
     return value
+
+
+def checked_held(name: str, value: Any, held: tuple[int, ...], plural: str) -> int:
+    """Where model index `value` sits in `held` (the indices a Trace holds).
+
+    `plural` names the `capture` argument that chose them ("layers", "heads").
+
+    Examples:
+    ```python
+    checked_held("head", 3, (0, 3), "heads")  # 1
+    ```
+    """
+    if (
+        isinstance(value, (int, np.integer))
+        and not isinstance(value, bool)
+        and value in held
+    ):
+        return held.index(int(value))
+    raise ValueError(
+        f"{name}={value!r}: not in this Trace; allowed: one of {list(held)} "
+        f"(capture(..., {plural}=...) chose which {plural} to keep)"
+    )
 
 
 def checked_every_map(trace, what: str) -> None:
