@@ -121,8 +121,14 @@ def network_timeout() -> float:
     return seconds
 
 
+Progress = Callable[[str, int, int], None]
+
+
 def resolve_preset(
-    preset: str | os.PathLike[str], *, allow_pickle: bool = False
+    preset: str | os.PathLike[str],
+    *,
+    allow_pickle: bool = False,
+    progress: Progress | None = None,
 ) -> pathlib.Path:
     """Return a local directory holding the files of `preset`.
 
@@ -138,6 +144,11 @@ def resolve_preset(
             or `hf://owner/repo`.
         allow_pickle: bool. Also fetch `pytorch_model.bin` from `hf://` repos.
             Off by default because unpickling runs code from the file.
+        progress: callable or None. `progress(step, done, total)` is told
+            each network step ("reaching Kaggle (up to 2 s)", then the
+            download, in bytes for Hugging Face; `total` 0 means unknown).
+            With it, no Hugging Face progress bar is drawn; None keeps the
+            clients' own tqdm bars.
 
     Returns:
         The directory, as a `pathlib.Path`.
@@ -179,11 +190,11 @@ def resolve_preset(
     scheme, sep, _ = preset.partition("://")
     if sep:
         try:
-            return _download(preset, allow_pickle=allow_pickle)
+            return _download(preset, allow_pickle=allow_pickle, progress=progress)
         except PresetUnreachableError as err:
             raise _combined(preset, [err]) from err.__cause__
     if preset in backbone_presets:
-        return _resolve_builtin(preset, allow_pickle=allow_pickle)
+        return _resolve_builtin(preset, allow_pickle=allow_pickle, progress=progress)
     if _looks_like_path(preset) or os.path.isdir(os.path.expanduser(preset)):
         return _local_dir(preset)
     raise _unknown_name(preset)
@@ -246,7 +257,9 @@ def _unknown_name(name: str) -> PresetNotFoundError:
     )
 
 
-def _resolve_builtin(name: str, *, allow_pickle: bool) -> pathlib.Path:
+def _resolve_builtin(
+    name: str, *, allow_pickle: bool, progress: Progress | None
+) -> pathlib.Path:
     entry = backbone_presets[name]
     if entry.get("local_path") is not None:
         return _installed_dir(name, entry["local_path"])
@@ -259,19 +272,21 @@ def _resolve_builtin(name: str, *, allow_pickle: bool) -> pathlib.Path:
     failures: list[PresetUnreachableError] = []
     for handle in handles:
         try:
-            return _download(handle, allow_pickle=allow_pickle)
+            return _download(handle, allow_pickle=allow_pickle, progress=progress)
         except PresetUnreachableError as err:
             failures.append(err)
     raise _combined(name, failures) from failures[-1].__cause__
 
 
-def _download(handle: str, *, allow_pickle: bool) -> pathlib.Path:
+def _download(
+    handle: str, *, allow_pickle: bool, progress: Progress | None = None
+) -> pathlib.Path:
     """Fetch one handle; a PresetUnreachableError here says only what failed."""
     scheme = handle.partition("://")[0]
     if scheme == "kaggle":
-        return _resolve_kaggle(handle)
+        return _resolve_kaggle(handle, progress)
     if scheme == "hf":
-        return _resolve_hf(handle, allow_pickle=allow_pickle)
+        return _resolve_hf(handle, allow_pickle=allow_pickle, progress=progress)
     raise ValueError(
         f"preset={handle!r}: unknown scheme {scheme + '://'!r}; "
         f"allowed: '{_KAGGLE_FORM}' or '{_HF_FORM}'"
@@ -319,6 +334,35 @@ def _unreachable(
     return PresetUnreachableError(f"{handle}: {detail}", hub=hub, reason=reason)
 
 
+def _say(progress: Progress | None, step: str, done: int = 0, total: int = 0) -> None:
+    if progress is not None:
+        progress(step, done, total)
+
+
+def _forwarding_tqdm(progress: Progress, step: str) -> type:
+    """A tqdm class that draws nothing and tells `progress` the bytes so far.
+
+    huggingface_hub makes every bar of a snapshot from the class it is given;
+    only its "Downloading bytes" bar (bytes off the network) is forwarded.
+    """
+    from tqdm.auto import tqdm
+
+    class Forwarding(tqdm):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._forward = kwargs.get("unit") == "B" and str(
+                kwargs.get("desc", "")
+            ).startswith("Downloading")
+            super().__init__(*args, **{**kwargs, "disable": True})
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self.n += n or 0
+            if self._forward:
+                progress(step, int(self.n), int(self.total or 0))
+            return None
+
+    return Forwarding
+
+
 def _probe(hub: str, call: Callable[[float], Any]) -> BaseException | None:
     """Run `call(timeout)` with a wall-clock bound; the error it raised, or None.
 
@@ -363,7 +407,7 @@ def _short(err: BaseException) -> str:
     return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
-def _resolve_kaggle(handle: str) -> pathlib.Path:
+def _resolve_kaggle(handle: str, progress: Progress | None = None) -> pathlib.Path:
     slug = kaggle_slug(handle)
     import kagglehub
     import requests
@@ -371,6 +415,7 @@ def _resolve_kaggle(handle: str) -> pathlib.Path:
 
     network_errors = (requests.ConnectionError, requests.Timeout, TimeoutError)
     if not _kaggle_cached(slug):
+        _say(progress, f"reaching Kaggle (up to {network_timeout():g} s)")
         failure = _probe("Kaggle", _kaggle_probe)
         if isinstance(failure, network_errors):
             raise _unreachable(
@@ -379,6 +424,7 @@ def _resolve_kaggle(handle: str) -> pathlib.Path:
                 _reason(failure),
                 f"Kaggle could not be reached over the network ({_short(failure)})",
             ) from failure
+    _say(progress, f"downloading {handle} from Kaggle (or its cache)")
     try:
         return pathlib.Path(kagglehub.model_download(slug))
     except network_errors as err:
@@ -433,7 +479,9 @@ def _kaggle_probe(timeout: float) -> None:
     requests.head(get_endpoint(get_env()), timeout=(timeout, timeout))
 
 
-def _resolve_hf(handle: str, *, allow_pickle: bool) -> pathlib.Path:
+def _resolve_hf(
+    handle: str, *, allow_pickle: bool, progress: Progress | None = None
+) -> pathlib.Path:
     repo_id = hf_repo_id(handle)
     import httpx2
     import huggingface_hub
@@ -451,16 +499,21 @@ def _resolve_hf(handle: str, *, allow_pickle: bool) -> pathlib.Path:
         def look_up(timeout: float) -> None:
             huggingface_hub.HfApi().model_info(repo_id, timeout=timeout)
 
+        _say(progress, f"reaching Hugging Face (up to {network_timeout():g} s)")
         probe_error = _probe("Hugging Face", look_up)
         if probe_error is not None:
             _raise_if_not_found(handle, probe_error)
             if not isinstance(probe_error, (*network_errors, errors.HfHubHTTPError)):
                 raise probe_error
+    step = f"downloading {handle} from Hugging Face (or its cache)"
+    _say(progress, step)
+    bars = {} if progress is None else {"tqdm_class": _forwarding_tqdm(progress, step)}
     try:
         folder = huggingface_hub.snapshot_download(
             repo_id,
             allow_patterns=patterns,
             local_files_only=offline or probe_error is not None,
+            **bars,
         )
     except (
         *network_errors,

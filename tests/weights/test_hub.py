@@ -485,3 +485,56 @@ def test_hub_module_does_not_import_the_clients():
     )
     assert result.stdout.strip() == "[]", result.stderr
     assert hub.OFFLINE_PRESET == "all_minilm_l6_v2_en"
+
+
+# -- progress: what the explorer's bar is told ---------------------------------
+
+
+def test_hf_download_bytes_reach_progress_and_no_bar_is_drawn(
+    tmp_path, monkeypatch, capsys
+):
+    def fake_snapshot(repo_id, tqdm_class=None, **kwargs):
+        # the bars huggingface_hub makes from `tqdm_class` during a download
+        transfer = tqdm_class(desc="Downloading bytes", total=0, unit="B")
+        files = tqdm_class(total=2, desc="Fetching 2 files")
+        transfer.total = 300
+        transfer.update(100)
+        files.update(1)
+        transfer.update(200)
+        return str(tmp_path)
+
+    calls = []
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: None)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert resolve_preset(HF, progress=lambda *a: calls.append(a)) == tmp_path
+    step = f"downloading {HF} from Hugging Face (or its cache)"
+    assert calls == [
+        ("reaching Hugging Face (up to 2 s)", 0, 0),
+        (step, 0, 0),
+        (step, 100, 300),
+        (step, 300, 300),
+    ]
+    assert capsys.readouterr().err == ""
+
+
+def test_the_real_snapshot_download_accepts_the_forwarding_bars(tmp_path, monkeypatch):
+    snapshot = _fake_hf_cache(tmp_path)
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub")
+    )
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", _hf_probe_offline)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    calls = []
+    assert resolve_preset(HF, progress=lambda *a: calls.append(a)) == snapshot
+    assert calls[0] == ("reaching Hugging Face (up to 2 s)", 0, 0)
+
+
+def test_kaggle_steps_are_named_before_they_wait(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(kagglehub, "model_download", lambda slug: str(tmp_path))
+    resolve_preset(KAGGLE, progress=lambda *a: calls.append(a))
+    assert [step for step, _, _ in calls] == [
+        "reaching Kaggle (up to 2 s)",
+        f"downloading {KAGGLE} from Kaggle (or its cache)",
+    ]
