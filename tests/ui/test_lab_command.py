@@ -116,11 +116,8 @@ def _stop(process: subprocess.Popen, lab: Lab | None) -> None:
     process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    token = secrets.token_hex(16)
-    status_before = _git_status()
+def _env(home: Path) -> dict[str, str]:
+    """A fresh shell's environment: nothing of ours set, HOME in `home`."""
     env = {
         **os.environ,
         "HOME": str(home),
@@ -132,21 +129,35 @@ def lab(tmp_path_factory):
         "JUPYTER_PLATFORM_DIRS": "1",
         "HF_HUB_OFFLINE": "1",  # the quickstart falls back to the offline preset
     }
-    env.pop("DISTIL_EXPLORER_WORKSPACE", None)
-    args = ["--allow-root", "--no-browser", "--port", str(_free_port())]
-    args += [f"--ServerApp.token={token}", "--ServerApp.ip=127.0.0.1"]
-    args += ["--LabApp.news_url=None", "--ServerApp.terminals_enabled=False"]
+    for name in ("DISTIL_EXPLORER_WORKSPACE", "KERAS_BACKEND"):
+        env.pop(name, None)  # tests/conftest.py sets KERAS_BACKEND; a shell does not
+    return env
+
+
+def _start(home: Path, args: list[str]) -> tuple[subprocess.Popen, Path]:
     log = home / "lab.log"
     with log.open("w") as out:
         process = subprocess.Popen(
             [*_command(), "lab", *args],
-            env=env,
+            env=_env(home),
             cwd=ROOT,  # started from the checkout, as the README's command is
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+    return process, log
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    token = secrets.token_hex(16)
+    status_before = _git_status()
+    args = ["--allow-root", "--no-browser", "--port", str(_free_port())]
+    args += [f"--ServerApp.token={token}", "--ServerApp.ip=127.0.0.1"]
+    args += ["--LabApp.news_url=None", "--ServerApp.terminals_enabled=False"]
+    process, log = _start(home, args)
     running = None
     try:
         url = _wait_for_url(process, log)
@@ -268,3 +279,18 @@ def test_a_browser_opens_straight_on_the_notebook(lab, needs_browser):
         tab.first.wait_for(timeout=60_000)
         assert page.locator(".jp-NotebookPanel:visible").count() == 1
         assert "Launcher" not in page.locator(".jp-mod-current").first.inner_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="checks the start as root")
+def test_as_root_it_starts_without_allow_root(tmp_path):
+    process, log = _start(tmp_path, ["--no-browser", "--port", str(_free_port())])
+    running = None
+    try:
+        url = _wait_for_url(process, log)
+        token = re.search(r"token=(\w+)", url)[1]  # generated, so printed
+        running = Lab(url, token, tmp_path / "distil-explorer", log)
+        assert running.api("status")["kernels"] == 0
+        assert url.split("?")[0].endswith(f"/lab/tree/{QUICKSTART}")
+    finally:
+        _stop(process, running)
+    assert "Running as root is not recommended" not in log.read_text()
