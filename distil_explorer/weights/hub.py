@@ -146,7 +146,8 @@ def resolve_preset(
             Off by default because unpickling runs code from the file.
         progress: callable or None. `progress(step, done, total)` is told
             each network step ("reaching Kaggle (up to 2 s)", then the
-            download, in bytes for Hugging Face; `total` 0 means unknown).
+            download, in bytes for Hugging Face; 0 of 1 when a step cannot
+            be measured).
             With it, no Hugging Face progress bar is drawn; None keeps the
             clients' own tqdm bars.
 
@@ -334,9 +335,10 @@ def _unreachable(
     return PresetUnreachableError(f"{handle}: {detail}", hub=hub, reason=reason)
 
 
-def _say(progress: Progress | None, step: str, done: int = 0, total: int = 0) -> None:
+def _say(progress: Progress | None, step: str) -> None:
+    """A step that cannot be measured: reported as 0 of 1, just begun."""
     if progress is not None:
-        progress(step, done, total)
+        progress(step, 0, 1)
 
 
 def _forwarding_tqdm(progress: Progress, step: str) -> type:
@@ -357,7 +359,7 @@ def _forwarding_tqdm(progress: Progress, step: str) -> type:
         def update(self, n: float | None = 1) -> bool | None:
             self.n += n or 0
             if self._forward:
-                progress(step, int(self.n), int(self.total or 0))
+                progress(step, int(self.n), max(int(self.total or 0), int(self.n), 1))
             return None
 
     return Forwarding

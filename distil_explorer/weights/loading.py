@@ -56,13 +56,14 @@ def read_preset(directory: Path, load_weights: bool, allow_pickle: bool = False)
 
 # progress(step, done, total): `step` says what is happening, in words;
 # `done` / `total` count that step's units (bytes while downloading and
-# loading weights), 0 / 0 when it cannot be measured.
+# loading weights), 0 / 1 for a step that cannot be measured.
 Progress = Callable[[str, int, int], None]
 
 
-def _say(progress: Progress | None, step: str, done: int = 0, total: int = 0) -> None:
+def _say(progress: Progress | None, step: str) -> None:
+    """A step that cannot be measured: reported as 0 of 1, just begun."""
     if progress is not None:
-        progress(step, done, total)
+        progress(step, 0, 1)
 
 
 def load_backbone(

@@ -510,8 +510,8 @@ def test_hf_download_bytes_reach_progress_and_no_bar_is_drawn(
     assert resolve_preset(HF, progress=lambda *a: calls.append(a)) == tmp_path
     step = f"downloading {HF} from Hugging Face (or its cache)"
     assert calls == [
-        ("reaching Hugging Face (up to 2 s)", 0, 0),
-        (step, 0, 0),
+        ("reaching Hugging Face (up to 2 s)", 0, 1),
+        (step, 0, 1),
         (step, 100, 300),
         (step, 300, 300),
     ]
@@ -527,7 +527,7 @@ def test_the_real_snapshot_download_accepts_the_forwarding_bars(tmp_path, monkey
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     calls = []
     assert resolve_preset(HF, progress=lambda *a: calls.append(a)) == snapshot
-    assert calls[0] == ("reaching Hugging Face (up to 2 s)", 0, 0)
+    assert calls[0] == ("reaching Hugging Face (up to 2 s)", 0, 1)
 
 
 def test_kaggle_steps_are_named_before_they_wait(tmp_path, monkeypatch):

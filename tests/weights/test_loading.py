@@ -251,7 +251,7 @@ def test_progress_for_a_random_weights_build():
     DistilBertBackbone.from_preset(
         OFFLINE_PRESET, load_weights=False, progress=progress
     )
-    assert calls == [(f"building {OFFLINE_PRESET} with random weights", 0, 0)]
+    assert calls == [(f"building {OFFLINE_PRESET} with random weights", 0, 1)]
 
 
 def test_a_failed_load_says_what_it_was_doing(distilbert_dir, tmp_path):
@@ -262,3 +262,15 @@ def test_a_failed_load_says_what_it_was_doing(distilbert_dir, tmp_path):
     with pytest.raises(ValueError):
         DistilBertBackbone.from_preset(str(broken), progress=progress)
     assert calls[-1][0] == f"reading weights in {broken}"
+
+
+def test_the_session_build_drives_its_progress_not_tqdm(minilm_dir, monkeypatch):
+    import tqdm.auto
+
+    from distil_explorer.session import BuildRequest, Session
+
+    calls, progress = _recorder()
+    monkeypatch.setattr(tqdm.auto, "tqdm", _NoTqdm)
+    Session().build(BuildRequest(OFFLINE_PRESET), progress)
+    steps = [step for step, _, _ in calls]
+    assert "loading weights" in steps and steps[-1] == "built"
