@@ -507,14 +507,18 @@ def _resolve_hf(
             _raise_if_not_found(handle, probe_error)
             if not isinstance(probe_error, (*network_errors, errors.HfHubHTTPError)):
                 raise probe_error
-    step = f"downloading {handle} from Hugging Face (or its cache)"
+    cache_only = offline or probe_error is not None
+    if cache_only:
+        step = f"looking for {handle} in the Hugging Face cache"
+    else:
+        step = f"downloading {handle} from Hugging Face (or its cache)"
     _say(progress, step)
     bars = {} if progress is None else {"tqdm_class": _forwarding_tqdm(progress, step)}
     try:
         folder = huggingface_hub.snapshot_download(
             repo_id,
             allow_patterns=patterns,
-            local_files_only=offline or probe_error is not None,
+            local_files_only=cache_only,
             **bars,
         )
     except (

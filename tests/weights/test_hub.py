@@ -527,7 +527,10 @@ def test_the_real_snapshot_download_accepts_the_forwarding_bars(tmp_path, monkey
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     calls = []
     assert resolve_preset(HF, progress=lambda *a: calls.append(a)) == snapshot
-    assert calls[0] == ("reaching Hugging Face (up to 2 s)", 0, 1)
+    assert calls == [
+        ("reaching Hugging Face (up to 2 s)", 0, 1),
+        (f"looking for {HF} in the Hugging Face cache", 0, 1),
+    ]
 
 
 def test_kaggle_steps_are_named_before_they_wait(tmp_path, monkeypatch):
