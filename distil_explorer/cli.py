@@ -25,6 +25,8 @@ from distil_explorer.workspace import (
     COURSE_NOTEBOOKS,
     QUICKSTART,
     WORKSPACE_ENV,
+    adopt_notebook,
+    in_repository,
     prepare_workspace,
     workspace_folder,
 )
@@ -75,8 +77,8 @@ def _notebook_in(workspace: Path, notebook: str | None) -> tuple[Path, str]:
     """(folder to serve, notebook path relative to it) for `notebook`.
 
     A course notebook, by name or by its path in the repository, is opened
-    as its workspace copy; any other existing notebook is served from its
-    own folder.
+    as its workspace copy; another notebook inside the repository is copied
+    there first; any other existing notebook is served from its own folder.
     """
     if notebook is None:
         return workspace, QUICKSTART
@@ -84,6 +86,9 @@ def _notebook_in(workspace: Path, notebook: str | None) -> tuple[Path, str]:
     if (workspace / path.name).is_file() and (
         path.parent == Path(".") or path.absolute().parent == COURSE_NOTEBOOKS
     ):
+        return workspace, path.name
+    if path.is_file() and in_repository(path):
+        print(f"distil-explorer: {adopt_notebook(workspace, path).summary()}")
         return workspace, path.name
     if path.is_file():
         return path.absolute().parent, path.name

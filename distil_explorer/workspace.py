@@ -120,6 +120,44 @@ def prepare_workspace(
     return Workspace(target, *(tuple(fates[k]) for k in ("copied", "updated", "kept")))
 
 
+def adopt_notebook(folder: str | os.PathLike[str], notebook: Path) -> Workspace:
+    """Copy one notebook into the workspace (never over an edited copy).
+
+    For a notebook inside the repository that is not a course notebook: it
+    is opened as a copy, so saving it never writes a tracked file.
+
+    Examples:
+
+    ```python
+    adopt_notebook(workspace_folder(), Path("tests/fixtures/demo.ipynb"))
+    ```
+    """
+    target = Path(folder).expanduser().absolute()
+    target.mkdir(parents=True, exist_ok=True)
+    manifest_path = target / MANIFEST
+    manifest = _read_manifest(manifest_path)
+    data = notebook.read_bytes()
+    fate = _place(target / notebook.name, data, manifest.get(notebook.name))
+    if fate != "kept":
+        manifest[notebook.name] = _sha256(data)
+        manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    names = {fate: (notebook.name,)} if fate in ("copied", "updated", "kept") else {}
+    return Workspace(target, **names)
+
+
+def in_repository(path: Path) -> bool:
+    """Whether `path` lies inside this checkout (False for an installed package).
+
+    Examples:
+
+    >>> in_repository(Path("/"))
+    False
+    """
+    if not COURSE_NOTEBOOKS.is_dir():
+        return False
+    return path.resolve().is_relative_to(COURSE_NOTEBOOKS.parent)
+
+
 def _place(path: Path, data: bytes, copied_sha: str | None) -> str:
     """Write `data` to `path` unless the person changed `path`; say what happened."""
     if path.exists():

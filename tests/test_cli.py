@@ -116,6 +116,19 @@ def test_lab_serves_another_notebook_from_its_own_folder(tmp_path, launched):
     assert _option(command, "LabApp.default_url") == "/lab/tree/my%20notes.ipynb"
 
 
+def test_lab_copies_another_repository_notebook_before_opening_it(tmp_path, launched):
+    inside = COURSE.parent / "tests" / "fixtures" / "lab_command_probe.ipynb"
+    inside.write_text('{"cells": []}')
+    try:
+        cli.main(["lab", "--workspace", str(tmp_path), str(inside)])
+    finally:
+        inside.unlink()
+    ((command, cwd),) = launched
+    assert cwd == tmp_path
+    assert (tmp_path / inside.name).read_text() == '{"cells": []}'
+    assert _option(command, "LabApp.default_url") == f"/lab/tree/{inside.name}"
+
+
 def test_lab_names_a_missing_notebook(tmp_path, launched):
     with pytest.raises(SystemExit, match="notebook='nope.ipynb': no such file"):
         cli.main(["lab", "--workspace", str(tmp_path), "nope.ipynb"])
