@@ -221,7 +221,7 @@ class Session:
             tokenizer, problem = None, "a custom config has no vocabulary"
         else:
             backbone = DistilBertBackbone.from_preset(
-                request.preset, load_weights=request.load_weights
+                request.preset, load_weights=request.load_weights, progress=progress
             )
         steps = [("backbone", time.perf_counter() - start)]
         if request.preset is not None:
