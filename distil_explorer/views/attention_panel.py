@@ -11,6 +11,7 @@ import numpy as np
 
 from distil_explorer.analysis.attention import head_summary
 from distil_explorer.views.attention_widget import AttentionWidget
+from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 
 METRICS = {
     "entropy (nats)": "entropy",
@@ -89,7 +90,7 @@ class AttentionPanel:
         )
         self.effect = w.HTML()
         self.query_key_note = w.HTML(_QUERY_KEY_HINT)
-        self.query_key = w.Image(format="png", layout=w.Layout(display="none"))
+        self.query_key = image_widget()
         self.query_key_pair: tuple[int, int] | None = None  # (query, key) drawn
         self.metric = w.Dropdown(options=list(METRICS), description="summary")
         self.table = w.HTML()
@@ -200,13 +201,12 @@ class AttentionPanel:
         self._draw_query_key()
 
     def _draw_query_key(self) -> None:
-        from distil_explorer.views.figures import figure_png
         from distil_explorer.views.plots import plot_query_key
 
         trace, query = self.canvas.trace, self.canvas.selected_token
         if self._syncing or trace is None or query < 0:
             self.query_key_pair = None
-            self.query_key.layout.display = "none"
+            show_png(self.query_key, b"")
             self.query_key_note.value = _QUERY_KEY_HINT
             return
         if trace.queries is None:
@@ -222,8 +222,7 @@ class AttentionPanel:
         # The canvas counts real tokens; the Trace counts positions.
         self.query_key_pair = (int(real[query]), int(real[key]))
         figure = plot_query_key(trace, layer, head, *self.query_key_pair, index)
-        self.query_key.value = figure_png(figure)
-        self.query_key.layout.display = None
+        show_png(self.query_key, figure_png(figure, PANEL_DPI))
         self.query_key_note.value = (
             f"<b>Query/key view</b>, layer {layer}, head {head}: which dimensions "
             f"make the score of {html.escape(self.canvas.tokens[query])!r} on its "

@@ -10,7 +10,7 @@ import numpy as np
 
 from distil_explorer.analysis.compare import TraceDifference
 from distil_explorer.views.compare_plots import plot_difference
-from distil_explorer.views.figures import figure_png
+from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 
 NO_A = (
     "No A yet. Run something, then press <b>Keep this run as A</b>; every later "
@@ -65,7 +65,7 @@ class ComparePanel:
         self.layer = w.SelectionSlider(options=[0], description="layer")
         self.head = w.SelectionSlider(options=[0], description="head")
         self.sliders = w.HBox([self.layer, self.head], layout=w.Layout(display="none"))
-        self.figure = w.Image(format="png", layout=w.Layout(display="none"))
+        self.figure = image_widget()
         self.comparison = None
         self._pngs: dict[tuple[int, int], bytes] = {}
         self._drawing = False
@@ -137,7 +137,7 @@ class ComparePanel:
                 a_label=comparison.a_label,
                 b_label=comparison.b_label,
             )
-            self._pngs[key] = figure_png(figure)
+            self._pngs[key] = figure_png(figure, PANEL_DPI)
         self._show_figure(self._pngs[key])
 
     def _on_slider(self, change: Any) -> None:
@@ -145,6 +145,4 @@ class ComparePanel:
             self.draw()
 
     def _show_figure(self, png: bytes) -> None:
-        # An empty Image shows a broken-image icon: hidden instead.
-        self.figure.value = png
-        self.figure.layout.display = None if png else "none"
+        show_png(self.figure, png)

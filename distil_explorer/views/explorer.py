@@ -289,6 +289,8 @@ class Explorer(w.VBox):
             try:
                 callback(*args)
             except Exception as error:  # shown to the person, the app lives on
+                # A success line from before would read as this action's.
+                self.export_bar.status.value = ""
                 self.show_error(error)
 
         return guarded
@@ -296,6 +298,9 @@ class Explorer(w.VBox):
     def show_error(self, error: BaseException) -> None:
         """Show `error` as one sentence (what to do), the details folded."""
         detail = "".join(traceback.format_exception(error))
+        tried = getattr(error, "tried", ())  # e.g. each hub a preset was sought on
+        if tried:
+            detail = "\n".join(tried) + "\n\n" + detail
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         self.error.value = (
             "<div style='border-left:4px solid #b00020;padding:4px 8px;"

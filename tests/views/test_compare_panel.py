@@ -91,7 +91,7 @@ def test_keep_a_then_run_b_through_the_buttons(app, monkeypatch):
     monkeypatch.setattr(
         compare_module, "plot_difference", lambda *a, **k: drawn.append(a[2:4])
     )
-    monkeypatch.setattr(compare_module, "figure_png", lambda figure: b"png")
+    monkeypatch.setattr(compare_module, "figure_png", lambda figure, dpi: b"png")
     panel.layer.value = 1 - row  # the slider redraws from the two kept Traces
     assert drawn == [(1 - row, column)] and panel.figure.value == b"png"
 
