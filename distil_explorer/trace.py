@@ -372,12 +372,15 @@ def capture(
         inputs = tokenizer.encode_at_most(inputs, backbone.max_sequence_length)
     if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
         tokens, inputs = inputs.tokens, inputs.inputs
-    trace = run_capture(
-        backbone, inputs, Trace, keep_qk=keep_qk, layers=layers, heads=heads
+    return run_capture(
+        backbone,
+        inputs,
+        Trace,
+        keep_qk=keep_qk,
+        layers=layers,
+        heads=heads,
+        tokens=tokens,
     )
-    if tokens is not None:
-        trace = dataclasses.replace(trace, tokens=tokens)
-    return trace
 
 
 def checked_flag(name: str, value: Any) -> bool:

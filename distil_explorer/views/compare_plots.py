@@ -16,6 +16,7 @@ from distil_explorer.analysis.compare import (
     check_same_input,
     compare_traces,
     held_text,
+    trace_label,
 )
 from distil_explorer.checks import checked_index
 from distil_explorer.trace import Trace
@@ -90,23 +91,6 @@ def plot_difference(
     title = f"A - B, largest |A - B| anywhere: {difference.max_abs:.3g}"
     fig.suptitle("\n".join([title, *difference.notes]), fontsize=10)
     return fig
-
-
-def trace_label(trace: Trace) -> str:
-    """A short description of where a Trace came from, for titles.
-
-    Examples:
-    ```python
-    trace_label(trace)  # "torch on cpu, float32, 6 layers x 12 heads, width 768"
-    ```
-    """
-    parts = [f"{trace.backend} on {trace.device}"]
-    dtype = trace.config.get("dtype")
-    if isinstance(dtype, str):
-        parts.append(dtype)
-    parts.append(f"{trace.num_layers} layers x {trace.num_heads} heads")
-    parts.append(f"width {trace.hidden_states.shape[-1]}")
-    return ", ".join(parts)
 
 
 def _check_pair(a: Trace, b: Trace) -> None:

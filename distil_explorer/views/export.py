@@ -33,6 +33,7 @@ def view_figure(
     query: int | None = None,
     key: int | None = None,
     labels: tuple[str | None, str | None] = (None, None),
+    style: str = "heatmap",
 ):
     """The matplotlib Figure for one of the explorer's views.
 
@@ -40,7 +41,8 @@ def view_figure(
     "compare", and the hidden-state index for "pca"; None is the first layer
     and head the Trace holds (the last layer for "pca" and "rollout").
     "query/key" needs `query` and `key` (token positions); "compare" needs
-    `other` (B, with `trace` as A) and takes `labels` for the two.
+    `other` (B, with `trace` as A) and takes `labels` for the two. "head"
+    draws `style` "heatmap" or "lines", as the canvas does.
     """
     from distil_explorer.views import plots
 
@@ -60,6 +62,10 @@ def view_figure(
         layer = defaults.get(view, trace.attention_layers[0])
     head = trace.attention_heads[0] if head is None else head
     if view == "head":
+        if style not in ("heatmap", "lines"):
+            raise ValueError(f"style={style!r}: allowed: heatmap, lines")
+        if style == "lines":
+            return plots.plot_head_lines(trace, layer, head, index=index)
         return plots.plot_head(trace, layer, head, index=index)
     if view == "model":
         return plots.plot_model_view(trace, index=index)
@@ -111,7 +117,8 @@ def export_view(
         view: str. One of `VIEWS`; ignored for .html, which writes the
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
-        **options: `other`, `query`, `key`, `labels`, as `view_figure` takes.
+        **options: `other`, `query`, `key`, `labels`, `style`, as
+            `view_figure` takes.
 
     Examples:
     ```python

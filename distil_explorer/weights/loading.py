@@ -7,6 +7,7 @@ model class stays free of file formats and hubs.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,25 +52,58 @@ def read_preset(directory: Path, load_weights: bool, allow_pickle: bool = False)
     return config, backbone_weights(hf_config, state, source=str(directory))
 
 
+# progress(step, done, total): `step` says what is happening, in words;
+# `done` / `total` count that step's units (bytes while downloading and
+# loading weights), 0 / 1 for a step that cannot be measured.
+Progress = Callable[[str, int, int], None]
+
+
+def _say(progress: Progress | None, step: str) -> None:
+    """A step that cannot be measured: reported as 0 of 1, just begun."""
+    if progress is not None:
+        progress(step, 0, 1)
+
+
 def load_backbone(
     cls,
     preset: str | os.PathLike,
     load_weights: bool = True,
     allow_pickle: bool = False,
+    progress: Progress | None = None,
     **kwargs: Any,
 ):
-    """Build `cls` from a preset; see `DistilBertBackbone.from_preset`."""
+    """Build `cls` from a preset; see `DistilBertBackbone.from_preset`.
+
+    `progress(step, done, total)` is told each step: finding (or
+    downloading) the files, reading them, building the model, loading the
+    weights (bytes). None keeps today's tqdm bar for large weights.
+
+    Examples:
+
+    ```python
+    steps = []
+    load_backbone(DistilBertBackbone, "all_minilm_l6_v2_en",
+                  progress=lambda step, done, total: steps.append(step))
+    ```
+    """
     name = str(preset)
     if name in backbone_presets and not load_weights:
+        _say(progress, f"building {name} with random weights")
         return cls(**{**backbone_presets[name]["config"], **kwargs})
-    directory = preset_directory(preset, allow_pickle=allow_pickle)
+    _say(progress, f"finding the files of {name}")
+    directory = preset_directory(preset, allow_pickle=allow_pickle, progress=progress)
+    _say(
+        progress,
+        f"reading {'weights' if load_weights else 'the config'} in {directory}",
+    )
     config, arrays = read_preset(directory, load_weights, allow_pickle)
     config = {**config, **kwargs}
+    _say(progress, "building the model")
     if arrays is None:
         return cls(**config)
     with skip_initialization():
         backbone = cls(**config)
-    assign_weights(backbone, arrays, source=str(directory))
+    assign_weights(backbone, arrays, source=str(directory), progress=progress)
     return backbone
 
 
