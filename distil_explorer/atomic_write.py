@@ -46,7 +46,7 @@ def write_file(path: str | os.PathLike, content: Content) -> Path:
     write_file("figure.svg", lambda f: figure.savefig(f, format="svg"))
     ```
     """
-    return write_files({path: content})[0]
+    return write_files({checked_path("path", path): content})[0]
 
 
 def write_files(
@@ -69,7 +69,7 @@ def write_files(
     write_files({"p/tokenizer.json": text, "p/assets/vocab.txt": vocab}, True)
     ```
     """
-    targets = [Path(p).expanduser() for p in files]
+    targets = [checked_path("path", p) for p in files]
     for target in targets:
         _check_folder(target, make_folders)
     temporary: list[Path] = []
@@ -148,7 +148,7 @@ def replace_directory(
     replace_directory("my_preset", lambda d: write_file(d / "config.json", text))
     ```
     """
-    target = Path(directory).expanduser().resolve()
+    target = checked_path("directory", directory).resolve()
     if target.exists() and not target.is_dir():
         raise NotADirectoryError(
             f"directory={str(directory)!r}: {target} is a file; allowed: a "
@@ -174,6 +174,22 @@ def replace_directory(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def checked_path(name: str, value: object) -> Path:
+    """`value` as a Path; anything but a str or PathLike is refused by `name`.
+
+    `open(3)` would open file descriptor 3 and `Path(3)` raises a bare
+    TypeError: neither says which argument was wrong.
+
+    Examples:
+    ```python
+    checked_path("path", "trace.npz")  # PosixPath('trace.npz')
+    ```
+    """
+    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes):
+        return Path(value).expanduser()
+    raise ValueError(f"{name}={value!r}: not a path; allowed: a str or pathlib.Path")
 
 
 def _check_folder(target: Path, make_folders: bool) -> None:

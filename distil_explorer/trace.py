@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.atomic_write import write_file
+from distil_explorer.atomic_write import checked_path, write_file
 from distil_explorer.checks import checked_held, checked_index, checked_selection
 
 _ARRAYS = ("hidden_states", "attentions", "token_ids", "padding_mask")
@@ -230,7 +230,7 @@ class Trace:
         trace.save("trace.npz")
         ```
         """
-        path = Path(path)
+        path = checked_path("path", path)
         if path.suffix != ".npz":
             raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .npz")
         meta = {

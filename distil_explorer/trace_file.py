@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from distil_explorer.atomic_write import checked_path
 from distil_explorer.errors import TraceFileError
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -24,6 +25,7 @@ def read_trace(cls, path: str | os.PathLike):
     """A `cls` (a Trace) from the file at `path`; see `Trace.load`."""
     from distil_explorer.trace import _ARRAYS, _OPTIONAL, FORMAT
 
+    path = checked_path("path", path)
     shown = str(path)
     try:
         with open(path, "rb") as f:

@@ -265,3 +265,24 @@ def test_trace_save_failure_changes_nothing(tiny_trace, tmp_path, monkeypatch):
     with pytest.raises(OSError, match=r"t\.npz'?: could not be written"):
         tiny_trace.save(path)
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("bad", [3, None, b"t.npz", ["t.npz"]])
+def test_paths_that_are_not_paths_are_named(tiny_trace, tmp_path, bad):
+    from distil_explorer import DistilBertTokenizer, Trace
+    from distil_explorer.views.export import export_view
+
+    calls = {
+        "path": [
+            lambda: tiny_trace.save(bad),
+            lambda: Trace.load(bad),  # open(3) would read file descriptor 3
+            lambda: export_view(bad, tiny_trace),
+            lambda: DistilBertTokenizer.from_directory(bad),
+            lambda: write_file(bad, "x"),
+        ],
+        "directory": [lambda: replace_directory(bad, _fill("x"))],
+    }
+    for name, group in calls.items():
+        for call in group:
+            with pytest.raises(ValueError, match=f"{name}=.*: not a path"):
+                call()

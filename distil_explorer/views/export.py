@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from distil_explorer.atomic_write import write_file
+from distil_explorer.atomic_write import checked_path, write_file
 from distil_explorer.trace import Trace
 
 VIEWS = (
@@ -128,7 +128,7 @@ def export_view(
     export_view("all.html", trace, rows=parameter_table(backbone))
     ```
     """
-    path = Path(path)
+    path = checked_path("path", path)
     if path.suffix not in FORMATS:
         raise ValueError(
             f"path={str(path)!r}: allowed: a name ending in " + ", ".join(FORMATS)

@@ -19,7 +19,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from distil_explorer.atomic_write import replace_directory, write_file
+from distil_explorer.atomic_write import checked_path, replace_directory, write_file
 from distil_explorer.errors import FileFormatError, WeightsFileError
 from distil_explorer.weights.json_files import read_json, require_type
 
@@ -247,7 +247,7 @@ def save_preset(backbone, directory: str | os.PathLike) -> Path:
     save_preset(backbone, "./my_preset")
     ```
     """
-    target = Path(directory).expanduser().resolve()
+    target = checked_path("directory", directory).resolve()
     occupied = target.is_dir() and any(target.iterdir())
     if (target.exists() and not target.is_dir()) or (
         occupied and not is_keras_hub_preset(target)

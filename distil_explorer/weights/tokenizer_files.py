@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from distil_explorer.atomic_write import write_files
+from distil_explorer.atomic_write import checked_path, write_files
 from distil_explorer.errors import FileFormatError
 from distil_explorer.weights.json_files import read_json, require_type
 
@@ -46,7 +46,7 @@ def read_tokenizer(
     cls: type[DistilBertTokenizer], path: str | os.PathLike
 ) -> DistilBertTokenizer:
     """Build `cls` from a directory; see `DistilBertTokenizer.from_directory`."""
-    directory = Path(path).expanduser()
+    directory = checked_path("path", path)
     if not directory.is_dir():
         raise FileNotFoundError(
             f"path={str(path)!r}: not a directory; allowed: {_FORMATS}"
@@ -77,7 +77,7 @@ def save_tokenizer(
     """Write `tokenizer` as a keras-hub preset; see `save_to_preset`."""
     if not isinstance(overwrite, bool):
         raise ValueError(f"overwrite={overwrite!r}: not a bool; allowed: True, False")
-    directory = Path(path).expanduser()
+    directory = checked_path("path", path)
     files = {
         directory / KERAS_HUB_CONFIG_FILE: json.dumps(
             _keras_hub_config(tokenizer), indent=4
