@@ -11,6 +11,7 @@ its directory); never another exception, never a hang.
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ from tests.fuzz.conftest import assert_ours, hand_made_trace, no_hang
 from tests.weights.tiny_files import KERAS_HUB_PRESET, hf_checkpoint
 
 WORK = Path(tempfile.mkdtemp(prefix="distil-explorer-fuzz-"))
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 
 # --- strategies -------------------------------------------------------------
 

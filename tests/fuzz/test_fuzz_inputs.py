@@ -11,7 +11,9 @@ never NaN, never a hang.
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -153,6 +155,7 @@ FIELDS = (
     "max_sequence_length",
 )
 WORK = Path(tempfile.mkdtemp(prefix="distil-explorer-fuzz-config-"))
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 
 
 @given(

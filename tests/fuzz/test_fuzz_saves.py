@@ -11,6 +11,7 @@ file or preset; and the next save without faults always works.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -29,6 +30,7 @@ from tests.test_tokenizer import TINY_VOCAB
 from tests.weights.tiny_files import KERAS_HUB_PRESET, snapshot
 
 WORK = Path(tempfile.mkdtemp(prefix="distil-explorer-fuzz-saves-"))
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 STEPS = {
     "open": (atomic_write.os, "open"),
     "fsync": (atomic_write.os, "fsync"),
