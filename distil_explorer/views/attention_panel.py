@@ -74,7 +74,8 @@ class AttentionPanel:
     """
 
     def __init__(self) -> None:
-        self.canvas = AttentionWidget()
+        # As wide as it draws, so the intervention column fits beside it.
+        self.canvas = AttentionWidget(layout=w.Layout(flex="0 0 auto", width="auto"))
         # Selection sliders: a Trace may hold only some layers and heads.
         self.layer = w.SelectionSlider(options=[0], description="layer")
         self.head = w.SelectionSlider(options=[0], description="head")

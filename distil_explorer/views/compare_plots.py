@@ -7,6 +7,7 @@ figure is made.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -93,6 +94,9 @@ def plot_difference(
     return fig
 
 
+_TITLE_CHARS = 34  # characters per title line at fontsize 9 in one panel
+
+
 def _check_pair(a: Trace, b: Trace) -> None:
     for name, trace in (("a", a), ("b", b)):
         if not isinstance(trace, Trace):
@@ -136,7 +140,10 @@ def _draw_maps(
     where = f"layer {layer}, head {head}"
     for ax, values, name, label in zip(axes[:2], maps, "AB", labels, strict=True):
         image = token_map(ax, values, names, vmax=top)
-        ax.set_title(f"{name}: {label}\n{where}", fontsize=9)
+        # Long labels ("preset: torch on cpu, float32, ...") wrapped to the
+        # width of their own panel, so A's and B's titles never run together.
+        text = textwrap.fill(f"{name}: {label}", _TITLE_CHARS)
+        ax.set_title(f"{text}\n{where}", fontsize=9)
     fig.colorbar(image, ax=list(axes[:2]), label="attention", shrink=0.8)
     delta = maps[0] - maps[1]
     largest = float(np.abs(delta).max())

@@ -172,6 +172,12 @@ class Explorer(w.VBox):
         panel.status.value = html.escape(
             f"{trace.backend} on {trace.device}: {self.session.timings.text()}"
         )
+        tokens = int(trace.padding_mask[0].sum())
+        self.status.value = (
+            f"<b>Ran</b> {html.escape(self.session.name)} on "
+            f"{html.escape(trace.backend)} / {html.escape(trace.device)}: "
+            f"{tokens} tokens. Hover or click a token in the Attention tab."
+        )
         # With an A kept, a run of its input is there to be compared with it.
         comparing = self.compare_panel.b is not None
         self.tabs.selected_index = TABS.index("Compare" if comparing else "Attention")
