@@ -56,11 +56,14 @@ def main() -> None:
     built = time.perf_counter()
     trace = base_trace()
     panel = app.attention_panel
-    show = median_ms(lambda i: panel.show(trace, (1000,)), repeats=3)
+    show = median_ms(
+        lambda i: panel.show(trace, (1000,), can_mask=True, can_restore=False),
+        repeats=3,
+    )
     layer = median_ms(lambda i: setattr(panel.layer, "value", i % 6))
     head = median_ms(lambda i: setattr(panel.head, "value", i % 12))
     style = median_ms(
-        lambda i: setattr(panel.style, "value", ("lines", "heatmap")[i % 2])
+        lambda i: setattr(panel.canvas, "draw_style", ("lines", "heatmap")[i % 2])
     )
     metric = median_ms(
         lambda i: setattr(panel.metric, "value", list(panel.metric.options)[i % 5])

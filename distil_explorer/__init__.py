@@ -51,7 +51,7 @@ _EXPORTS = {
     "plot_hidden_states": "distil_explorer.views.plots",
     "plot_pca": "distil_explorer.views.plots",
     "plot_parameters": "distil_explorer.views.plots",
-    "to_bertviz": "distil_explorer.views.bertviz",
+    "to_bertviz": "distil_explorer.bertviz",
     "parameter_table": "distil_explorer.analysis.params",
 }
 

@@ -1,58 +1,146 @@
 """`distil-explorer`: the explorer in JupyterLab, or a report without Jupyter.
 
-distil-explorer lab [NOTEBOOK]
+distil-explorer lab [--workspace DIR] [NOTEBOOK] [JUPYTER ARGS...]
 distil-explorer report --preset all_minilm_l6_v2_en --text "..." -o out.html
+
+`lab` serves copies of the course notebooks from a workspace folder (see
+`distil_explorer.workspace`), opens JupyterLab straight on the quickstart
+notebook (or NOTEBOOK), and passes every other argument to JupyterLab
+(`--port 8890`, `--no-browser`, `--ServerApp.token=...`). As root it adds
+`--allow-root`, which JupyterLab otherwise demands.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
-import shutil
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 from distil_explorer.config import OFFLINE_PRESET
+from distil_explorer.workspace import (
+    COURSE_NOTEBOOKS,
+    QUICKSTART,
+    WORKSPACE_ENV,
+    adopt_notebook,
+    in_repository,
+    prepare_workspace,
+    workspace_folder,
+)
 
-_REPO_NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "00_quickstart.ipynb"
-_STARTER = "distil_explorer_quickstart.ipynb"
+# Arguments JupyterLab reads as "run as root is fine".
+_ROOT_FLAGS = ("--allow-root", "--ServerApp.allow_root")
 
 
-def _starter_notebook(path: Path) -> Path:
-    """Write a three-cell explorer notebook (for installs without the repo)."""
-    import nbformat
+def lab_command(
+    workspace: Path, notebook: str, jupyter_args: list[str], *, as_root: bool
+) -> list[str]:
+    """The JupyterLab command line serving `workspace`, opening `notebook`.
 
-    cells = [
-        nbformat.v4.new_markdown_cell(
-            "# distil-explorer\nPress **Run** to look inside."
-        ),
-        nbformat.v4.new_code_cell(
-            "import distil_explorer as de\n\napp = de.Explorer(run=True)\napp"
-        ),
+    `notebook` is relative to `workspace`; the URL JupyterLab prints (its
+    default URL) is that notebook's. The person's own arguments come last, so
+    they win over ours.
+
+    Examples:
+
+    >>> command = lab_command(Path("/w"), "a b.ipynb", ["--port", "9"], as_root=True)
+    >>> for arg in command[3:]:
+    ...     print(arg)
+    --ServerApp.root_dir=/w
+    --LabApp.default_url=/lab/tree/a%20b.ipynb
+    --allow-root
+    --port
+    9
+    """
+    url = "/lab/tree/" + urllib.parse.quote(Path(notebook).as_posix())
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={workspace}",
+        f"--LabApp.default_url={url}",
     ]
-    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
-    return path
+    given_root = any(arg.startswith(_ROOT_FLAGS) for arg in jupyter_args)
+    if as_root and not given_root:
+        command.append("--allow-root")
+    return [*command, *jupyter_args]
 
 
-def lab(notebook: str | None) -> int:
-    """Open JupyterLab on the explorer notebook."""
-    if notebook:
-        path = Path(notebook)
-    elif _REPO_NOTEBOOK.is_file():
-        path = _REPO_NOTEBOOK
-    else:
-        path = Path.cwd() / _STARTER
-        if not path.exists():
-            _starter_notebook(path)
-    if not path.is_file():
-        raise SystemExit(f"notebook={str(path)!r}: no such file")
-    jupyter = shutil.which("jupyter")
-    if jupyter is None:
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _notebook_in(workspace: Path, notebook: str | None) -> tuple[Path, str]:
+    """(folder to serve, notebook path relative to it) for `notebook`.
+
+    A course notebook, by name or by its path in the repository, is opened
+    as its workspace copy; another notebook inside the repository is copied
+    there first; any other existing notebook is served from its own folder.
+    """
+    if notebook is None:
+        return workspace, QUICKSTART
+    path = Path(notebook).expanduser()
+    if (workspace / path.name).is_file() and (
+        path.parent == Path(".") or path.absolute().parent == COURSE_NOTEBOOKS
+    ):
+        return workspace, path.name
+    if path.is_file() and in_repository(path):
+        print(f"distil-explorer: {adopt_notebook(workspace, path).summary()}")
+        return workspace, path.name
+    if path.is_file():
+        return path.absolute().parent, path.name
+    raise SystemExit(
+        f"notebook={notebook!r}: no such file; allowed: a course notebook "
+        f"({', '.join(sorted(p.name for p in workspace.glob('*.ipynb')))}) "
+        "or a path to an .ipynb file"
+    )
+
+
+def _split_notebook(extra: list[str]) -> tuple[str | None, list[str]]:
+    """The first bare `*.ipynb` argument is the notebook; the rest is JupyterLab's."""
+    for index, arg in enumerate(extra):
+        if arg.endswith(".ipynb") and not arg.startswith("-"):
+            return arg, [*extra[:index], *extra[index + 1 :]]
+    return None, list(extra)
+
+
+def lab(workspace: str | None, notebook: str | None, jupyter_args: list[str]) -> int:
+    """Copy the course into the workspace and open JupyterLab on `notebook`.
+
+    Examples:
+
+    ```python
+    lab(None, None, ["--no-browser", "--port", "8890"])
+    ```
+    """
+    if importlib.util.find_spec("jupyterlab") is None:
         raise SystemExit(
-            "jupyter: not installed; allowed: pip install 'distil-explorer[lab]'"
+            "jupyterlab: not installed; allowed: pip install 'distil-explorer[lab]'"
         )
-    return subprocess.call([jupyter, "lab", str(path)])
+    try:
+        prepared = prepare_workspace(workspace_folder(workspace))
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"distil-explorer lab: {error}") from error
+    root, relative = _notebook_in(prepared.folder, notebook)
+    command = lab_command(root, relative, jupyter_args, as_root=_is_root())
+    print(
+        f"distil-explorer: {prepared.summary()} JupyterLab opens {relative} "
+        f"from {root}; the repository's files are never written (change the "
+        f"folder with --workspace or {WORKSPACE_ENV}).",
+        flush=True,
+    )
+    return _run(command, cwd=root)
+
+
+def _run(command: list[str], cwd: Path) -> int:
+    """Hand this process over to JupyterLab (its signals, its exit code)."""
+    os.chdir(cwd)
+    if os.name == "posix":
+        os.execv(command[0], command)
+    return subprocess.call(command)  # Windows: exec would detach the console
 
 
 def report(preset: str, text: str, output: str, max_length: int) -> int:
@@ -79,8 +167,19 @@ def main(argv: list[str] | None = None) -> int:
         prog="distil-explorer", description=__doc__.split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    lab_parser = commands.add_parser("lab", help="open JupyterLab on the explorer")
-    lab_parser.add_argument("notebook", nargs="?", help="notebook to open")
+    lab_parser = commands.add_parser(
+        "lab",
+        help="open JupyterLab on the explorer",
+        usage="distil-explorer lab [--workspace DIR] [NOTEBOOK] [JUPYTER ARGS...]",
+        description="Open JupyterLab on copies of the course notebooks; "
+        "arguments not listed here go to JupyterLab.",
+        allow_abbrev=False,
+    )
+    lab_parser.add_argument(
+        "--workspace",
+        help=f"folder for the notebook copies and exports (default: "
+        f"${WORKSPACE_ENV} or ~/distil-explorer)",
+    )
     rep = commands.add_parser("report", help="write a standalone HTML report")
     rep.add_argument(
         "--preset", default=OFFLINE_PRESET, help="preset name, path or handle"
@@ -88,10 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--text", required=True, help="the text to run")
     rep.add_argument("-o", "--output", default="report.html", help="an .html file")
     rep.add_argument("--max-length", type=int, default=128, help="truncate to this")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("KERAS_BACKEND", "torch")
+    args, extra = parser.parse_known_args(argv)
     if args.command == "lab":
-        return lab(args.notebook)
+        notebook, jupyter_args = _split_notebook(extra)
+        return lab(args.workspace, notebook, jupyter_args)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    os.environ.setdefault("KERAS_BACKEND", "torch")
     try:
         return report(args.preset, args.text, args.output, args.max_length)
     except (ValueError, OSError, ConnectionError) as error:

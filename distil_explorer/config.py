@@ -111,6 +111,18 @@ backbone_presets = {
 }
 
 
+# `DistilBertBackbone`'s constructor arguments; the first five are required.
+CONFIG_FIELDS = (
+    "vocabulary_size",
+    "num_layers",
+    "num_heads",
+    "hidden_dim",
+    "intermediate_dim",
+    "dropout",
+    "max_sequence_length",
+    "dtype",
+)
+
 ALLOWED_DTYPES = ("float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
 
 
@@ -193,9 +205,9 @@ def check_config(
     num_heads: Any,
     hidden_dim: Any,
     intermediate_dim: Any,
-    dropout: Any,
-    max_sequence_length: Any,
-    dtype: Any,
+    dropout: Any = 0.1,
+    max_sequence_length: Any = 512,
+    dtype: Any = None,
 ) -> dict[str, Any]:
     """Validate a backbone config and return it with normalised types."""
     config = {

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
+from distil_explorer.errors import FileFormatError
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 _MAX_INPUT_CHARS_PER_WORD = 100  # BERT's: longer words become [UNK]
@@ -428,12 +430,21 @@ def _vocabulary_list(vocabulary: Any) -> list[str]:
                 f"vocabulary={source!r}: no such file; allowed: a vocab.txt or "
                 "vocabulary.txt with one token per line, or a list of str"
             )
-        with open(path, encoding="utf-8") as f:
-            # Hugging Face's load_vocab strips only the newline.
-            tokens = [line.rstrip("\n") for line in f]
+        try:
+            with open(path, encoding="utf-8") as f:
+                # Hugging Face's load_vocab strips only the newline.
+                tokens = [line.rstrip("\n") for line in f]
+        except UnicodeDecodeError as error:
+            raise FileFormatError(
+                f"vocabulary={source!r}: not UTF-8 text ({error.reason} at byte "
+                f"{error.start}); allowed: one token per line, UTF-8",
+                path=source,
+            ) from None
+        problem = FileFormatError
     elif isinstance(vocabulary, Sequence):
         source = f"<list of {len(vocabulary)} tokens>"
         tokens = list(vocabulary)
+        problem = ValueError
         bad = next((t for t in tokens if not isinstance(t, str)), None)
         if bad is not None:
             raise ValueError(
@@ -446,13 +457,13 @@ def _vocabulary_list(vocabulary: Any) -> list[str]:
             "a path to a vocab.txt / vocabulary.txt, or a list of str"
         )
     if not tokens:
-        raise ValueError(
+        raise problem(
             f"vocabulary={source!r}: empty; allowed: one token per line, "
             f"including {', '.join(REQUIRED_TOKENS)}"
         )
     missing = [t for t in REQUIRED_TOKENS if t not in tokens]
     if missing:
-        raise ValueError(
+        raise problem(
             f"vocabulary={source!r}: lacks {', '.join(missing)}; allowed: a "
             f"vocabulary holding {', '.join(REQUIRED_TOKENS)}"
         )

@@ -10,17 +10,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
+import reprlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from distil_explorer.atomic_write import checked_path, write_file
 from distil_explorer.checks import checked_held, checked_index, checked_selection
 
 _ARRAYS = ("hidden_states", "attentions", "token_ids", "padding_mask")
 _OPTIONAL = ("queries", "keys")
-_FORMAT = "distil-explorer-trace/1"
+FORMAT = "distil-explorer-trace/1"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -71,6 +72,17 @@ class Trace:
     attention_heads: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.config, dict):
+            raise ValueError(
+                f"config={reprlib.repr(self.config)}: not a dict; allowed: the "
+                "backbone's get_config() values"
+            )
+        for name in ("backend", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r}: not a str; allowed: a name "
+                    'such as "torch" or "cpu"'
+                )
         arrays = {
             "hidden_states": np.asarray(self.hidden_states, dtype=np.float32),
             "attentions": np.asarray(self.attentions, dtype=np.float32),
@@ -210,13 +222,19 @@ class Trace:
         """Write this Trace to an `.npz` file; `Trace.load` reads it back exactly.
 
         The file is written to a temporary name and renamed into place, so an
-        interrupted save never leaves a half-written file at `path`.
+        interrupted save never leaves a half-written file at `path`; its
+        folder must exist.
+
+        Examples:
+        ```python
+        trace.save("trace.npz")
+        ```
         """
-        path = Path(path)
+        path = checked_path("path", path)
         if path.suffix != ".npz":
             raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .npz")
         meta = {
-            "format": _FORMAT,
+            "format": FORMAT,
             "config": self.config,
             "backend": self.backend,
             "device": self.device,
@@ -228,38 +246,25 @@ class Trace:
         arrays.update(
             {n: getattr(self, n) for n in _OPTIONAL if getattr(self, n) is not None}
         )
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", suffix=".npz.part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        text = np.array(json.dumps(meta))
+        return write_file(path, lambda f: np.savez(f, meta=text, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trace:
-        """Read a Trace written by `Trace.save`."""
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("format") != _FORMAT:
-                raise ValueError(
-                    f"path={str(path)!r}: not a distil-explorer trace "
-                    f"(format={meta.get('format')!r}); allowed: files from Trace.save"
-                )
-            arrays = {name: data[name] for name in _ARRAYS}
-            arrays.update({n: data[n] for n in _OPTIONAL if n in data.files})
-        return cls(
-            **arrays,
-            config=meta["config"],
-            backend=meta["backend"],
-            device=meta["device"],
-            tokens=meta["tokens"],
-            # Files written before selections existed hold every map.
-            attention_layers=meta.get("attention_layers"),
-            attention_heads=meta.get("attention_heads"),
-        )
+        """Read a Trace written by `Trace.save`.
+
+        Nothing in the file is unpickled. Anything that is not such a file
+        (truncated, damaged, a plain numpy .npz, another format version)
+        raises `TraceFileError` naming the path and, when known, the field.
+
+        Examples:
+        ```python
+        trace = Trace.load("trace.npz")
+        ```
+        """
+        from distil_explorer.trace_file import read_trace
+
+        return read_trace(cls, path)
 
 
 def _held(name: str, value, attentions: np.ndarray, axis: int, stop: int | None):
@@ -354,6 +359,8 @@ def capture(
     """
     from distil_explorer.model.capture import run_capture
 
+    keep_qk = checked_flag("keep_qk", keep_qk)
+    inputs = checked_inputs(inputs)
     tokens = None
     if _is_text(inputs):
         if tokenizer is None:
@@ -365,12 +372,118 @@ def capture(
         inputs = tokenizer.encode_at_most(inputs, backbone.max_sequence_length)
     if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
         tokens, inputs = inputs.tokens, inputs.inputs
-    trace = run_capture(
-        backbone, inputs, Trace, keep_qk=keep_qk, layers=layers, heads=heads
+    return run_capture(
+        backbone,
+        inputs,
+        Trace,
+        keep_qk=keep_qk,
+        layers=layers,
+        heads=heads,
+        tokens=tokens,
     )
-    if tokens is not None:
-        trace = dataclasses.replace(trace, tokens=tokens)
-    return trace
+
+
+def checked_flag(name: str, value: Any) -> bool:
+    """`value` as a bool; anything but True, False (or numpy's) is refused.
+
+    A string such as "no" is truthy: taking it as True would do the
+    opposite of what was asked.
+
+    Examples:
+    ```python
+    checked_flag("keep_qk", True)  # True
+    checked_flag("keep_qk", "no")  # ValueError: keep_qk='no': not a bool ...
+    ```
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"{name}={reprlib.repr(value)}: not a bool; allowed: True, False"
+        )
+    return bool(value)
+
+
+_INPUTS_ALLOWED = (
+    'allowed: text (a str or a list of str) with a tokenizer, {"token_ids": '
+    '(B, T) ints, "padding_mask": (B, T) 0/1}, or an Encoding'
+)
+
+
+def checked_inputs(inputs: Any) -> Any:
+    """`inputs` with nested lists made arrays; wrong kinds named, not guessed.
+
+    Text stays text, an Encoding stays an Encoding; a dict's `token_ids` and
+    `padding_mask` lists become arrays (ragged rows and strings refused by
+    name). Shapes, dtypes and values are checked later, by the model.
+
+    Examples:
+    ```python
+    checked_inputs({"token_ids": [[1, 2]], "padding_mask": [[1, 1]]})
+    checked_inputs(["a text", 3])  # ValueError: inputs[1]=3: a int among strings
+    ```
+    """
+    if isinstance(inputs, (list, tuple)):
+        kinds = {isinstance(item, str) for item in inputs}
+        if kinds == {True, False}:
+            i = next(i for i, item in enumerate(inputs) if not isinstance(item, str))
+            raise ValueError(
+                f"inputs[{i}]={reprlib.repr(inputs[i])}: a "
+                f"{type(inputs[i]).__name__} among strings; allowed: a list of "
+                "str only (each one a text)"
+            )
+        if kinds == {False} or not inputs:
+            raise ValueError(
+                f"inputs={reprlib.repr(inputs)}: a {type(inputs).__name__} of "
+                f"{'nothing' if not inputs else 'non-text'}; {_INPUTS_ALLOWED}"
+            )
+        return inputs
+    if isinstance(inputs, dict):
+        return {key: _checked_ids(key, value) for key, value in inputs.items()}
+    if isinstance(inputs, str) or (
+        hasattr(inputs, "inputs") and hasattr(inputs, "tokens")
+    ):
+        return inputs
+    if isinstance(inputs, (bytes, bytearray, int, float, type(None), np.ndarray)):
+        raise ValueError(f"inputs={reprlib.repr(inputs)}: {_INPUTS_ALLOWED}")
+    return inputs
+
+
+def _checked_ids(key: Any, value: Any) -> Any:
+    """A token_ids / padding_mask value: text and ragged rows refused by name."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(
+            f"{key}={reprlib.repr(value)}: text where ids belong; allowed: a "
+            "(B, T) array of ints, or pass the text itself as inputs with "
+            "tokenizer=..."
+        )
+    if not isinstance(value, (list, tuple)):
+        return value
+    rows = [row for row in value]
+    if any(
+        isinstance(t, str)
+        for row in rows
+        if isinstance(row, (list, tuple))
+        for t in row
+    ):
+        raise ValueError(
+            f"{key}={reprlib.repr(value)}: holds strings where ids belong; "
+            "allowed: ints, or pass the text as inputs with tokenizer=..."
+        )
+    lengths = [
+        len(row) if isinstance(row, (list, tuple, np.ndarray)) else None for row in rows
+    ]
+    if len(set(lengths)) > 1:
+        raise ValueError(
+            f"{key}: ragged rows (lengths {reprlib.repr(lengths)}); allowed: "
+            "rows of one length (pad them and mark padding in padding_mask, "
+            "or pass text with a tokenizer, which pads)"
+        )
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{key}={reprlib.repr(value)}: not a (B, T) array ({error}); "
+            "allowed: rows of ints of one length"
+        ) from None
 
 
 def _is_text(inputs: Any) -> bool:

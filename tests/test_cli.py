@@ -1,10 +1,12 @@
 """The console command, run in-process (no Jupyter needed for `report`)."""
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from distil_explorer import cli
+from distil_explorer.workspace import COURSE_NOTEBOOKS as COURSE
 
 PRESET = Path(__file__).parent / "fixtures" / "keras_hub_tiny" / "preset"
 
@@ -55,14 +57,103 @@ def test_report_refuses_a_non_html_path(tmp_path, capsys):
     assert "ending in .html" in capsys.readouterr().err
 
 
-def test_lab_writes_a_starter_notebook_outside_the_repo(tmp_path, monkeypatch):
+@pytest.fixture
+def launched(monkeypatch):
+    """The JupyterLab command `lab` would run (nothing is started)."""
     calls = []
-    monkeypatch.setattr(cli, "_REPO_NOTEBOOK", tmp_path / "missing.ipynb")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli.subprocess, "call", lambda args: calls.append(args) or 0)
-    assert cli.main(["lab"]) == 0
-    assert calls and calls[0][1:] == ["lab", str(tmp_path / cli._STARTER)]
-    assert "de.Explorer" in (tmp_path / cli._STARTER).read_text()
+    monkeypatch.setattr(cli, "_run", lambda command, cwd: calls.append((command, cwd)))
+    monkeypatch.setattr(cli, "_is_root", lambda: False)
+    return calls
+
+
+def _option(command: list[str], name: str) -> str:
+    (value,) = [a.split("=", 1)[1] for a in command if a.startswith(f"--{name}=")]
+    return value
+
+
+def test_lab_passes_unknown_arguments_to_jupyterlab(tmp_path, launched):
+    jupyter = ["--allow-root", "--no-browser", "--port", "8890", "--ServerApp.token=T"]
+    cli.main(["lab", "--workspace", str(tmp_path), *jupyter])
+    ((command, cwd),) = launched
+    assert command[:3] == [sys.executable, "-m", "jupyterlab"]
+    assert command[-len(jupyter) :] == jupyter  # last, so the person's win
+    assert command.count("--allow-root") == 1
+    assert _option(command, "ServerApp.root_dir") == str(tmp_path) == str(cwd)
+    assert _option(command, "LabApp.default_url") == "/lab/tree/00_quickstart.ipynb"
+
+
+@pytest.mark.parametrize("root", [True, False])
+def test_lab_allows_root_without_being_asked(tmp_path, launched, monkeypatch, root):
+    monkeypatch.setattr(cli, "_is_root", lambda: root)
+    cli.main(["lab", "--workspace", str(tmp_path), "--no-browser"])
+    ((command, _),) = launched
+    assert ("--allow-root" in command) is root
+    cli.main(["lab", "--workspace", str(tmp_path), "--ServerApp.allow_root=True"])
+    assert "--allow-root" not in launched[1][0]
+
+
+def test_lab_opens_a_course_notebook_by_name_or_repo_path(tmp_path, launched):
+    cli.main(
+        ["lab", "--workspace", str(tmp_path), "02_attention_maps.ipynb", "--port", "1"]
+    )
+    repo_copy = str(COURSE / "03_hidden_states.ipynb")
+    cli.main(["lab", "--workspace", str(tmp_path), repo_copy])
+    (first, _), (second, cwd) = launched
+    assert _option(first, "LabApp.default_url") == "/lab/tree/02_attention_maps.ipynb"
+    assert first[-2:] == ["--port", "1"]
+    # the repository's file is opened as its workspace copy, never in place
+    assert _option(second, "LabApp.default_url") == "/lab/tree/03_hidden_states.ipynb"
+    assert cwd == tmp_path
+
+
+def test_lab_serves_another_notebook_from_its_own_folder(tmp_path, launched):
+    mine = tmp_path / "mine" / "my notes.ipynb"
+    mine.parent.mkdir()
+    mine.write_text("{}")
+    cli.main(["lab", "--workspace", str(tmp_path / "ws"), str(mine)])
+    ((command, cwd),) = launched
+    assert cwd == mine.parent
+    assert _option(command, "LabApp.default_url") == "/lab/tree/my%20notes.ipynb"
+
+
+def test_lab_copies_another_repository_notebook_before_opening_it(tmp_path, launched):
+    inside = COURSE.parent / "tests" / "fixtures" / "lab_command_probe.ipynb"
+    inside.write_text('{"cells": []}')
+    try:
+        cli.main(["lab", "--workspace", str(tmp_path), str(inside)])
+    finally:
+        inside.unlink()
+    ((command, cwd),) = launched
+    assert cwd == tmp_path
+    assert (tmp_path / inside.name).read_text() == '{"cells": []}'
+    assert _option(command, "LabApp.default_url") == f"/lab/tree/{inside.name}"
+
+
+def test_lab_names_a_missing_notebook(tmp_path, launched):
+    with pytest.raises(SystemExit, match="notebook='nope.ipynb': no such file"):
+        cli.main(["lab", "--workspace", str(tmp_path), "nope.ipynb"])
+    assert launched == []
+
+
+def test_lab_workspace_comes_from_the_environment(tmp_path, launched, monkeypatch):
+    monkeypatch.setenv("DISTIL_EXPLORER_WORKSPACE", str(tmp_path / "course"))
+    cli.main(["lab"])
+    ((command, _),) = launched
+    assert _option(command, "ServerApp.root_dir") == str(tmp_path / "course")
+    assert (tmp_path / "course" / "00_quickstart.ipynb").is_file()
+
+
+def test_lab_says_where_it_works(tmp_path, launched, capsys):
+    cli.main(["lab", "--workspace", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert f"workspace {tmp_path}: copied 6 course notebooks" in out
+    assert "opens 00_quickstart.ipynb" in out
+
+
+def test_report_refuses_jupyter_arguments(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--text", "x", "--port", "1"])
+    assert "unrecognized arguments: --port 1" in capsys.readouterr().err
 
 
 def test_available_preset_falls_back_offline(monkeypatch):
@@ -77,6 +168,23 @@ def test_available_preset_falls_back_offline(monkeypatch):
     preset, why = locate.available_preset("distil_bert_base_en_uncased")
     assert preset == "all_minilm_l6_v2_en"
     assert "network could not be reached" in why and "Tried" not in why
+
+
+def test_available_preset_gives_the_reason_not_the_advice(monkeypatch):
+    from distil_explorer.weights import hub, locate
+
+    failure = hub.PresetUnreachableError(
+        "hf://a/b: down", hub="Hugging Face", reason="no answer within 2 s"
+    )
+    message = str(hub._combined("distil_bert_base_en_uncased", [failure]))
+
+    def offline(preset, allow_pickle=False):
+        raise hub.PresetUnreachableError(message)
+
+    monkeypatch.setattr(locate, "preset_directory", offline)
+    preset, why = locate.available_preset("distil_bert_base_en_uncased")
+    assert preset == "all_minilm_l6_v2_en"
+    assert "no answer within 2 s" in why and "allowed" not in why
 
 
 @pytest.mark.parametrize("argv", [[], ["report"]])

@@ -32,7 +32,7 @@ def test_torch_is_installed_first_in_both_commands():
 
 
 def test_the_lab_command_opens_the_quickstart_notebook():
-    from distil_explorer import cli
+    from distil_explorer.workspace import COURSE_NOTEBOOKS, QUICKSTART
 
-    assert cli._REPO_NOTEBOOK == ROOT / "notebooks" / "00_quickstart.ipynb"
-    assert cli._REPO_NOTEBOOK.is_file()
+    assert COURSE_NOTEBOOKS / QUICKSTART == ROOT / "notebooks" / "00_quickstart.ipynb"
+    assert (COURSE_NOTEBOOKS / QUICKSTART).is_file()

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from distil_explorer import atomic_write
 from distil_explorer.tokenizer import DistilBertTokenizer, Encoding
-from distil_explorer.weights import tokenizer_files
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BERT_VOCAB = FIXTURES / "bert_base_uncased" / "vocab.txt"
@@ -230,7 +230,7 @@ def test_save_to_preset_failure_leaves_nothing(tmp_path, monkeypatch):
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(tokenizer_files.os, "replace", fail)
+    monkeypatch.setattr(atomic_write.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         DistilBertTokenizer(TINY_VOCAB).save_to_preset(tmp_path / "preset")
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

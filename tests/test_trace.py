@@ -1,4 +1,5 @@
 import dataclasses
+import json
 
 import keras
 import numpy as np
@@ -290,3 +291,153 @@ def test_select_keeps_a_subset_by_model_index(wide):
         small.select(layers=1)
     with pytest.raises(ValueError, match=r"heads=\[9\]: \[9\] out of range"):
         small.select(heads=[9])
+
+
+# Trace.load of anything that is not a Trace (issue 13).
+
+
+def _load_error(path):
+    from distil_explorer.errors import TraceFileError
+
+    with pytest.raises(TraceFileError) as info:
+        Trace.load(path)
+    message = str(info.value)
+    assert str(path) in message and info.value.path == str(path)
+    assert "allow_pickle" not in message
+    return info.value
+
+
+def test_load_refuses_random_bytes_and_truncated_files(tiny_trace, tmp_path):
+    (tmp_path / "random.npz").write_bytes(np.random.default_rng(0).bytes(500))
+    assert "not an .npz archive" in str(_load_error(tmp_path / "random.npz"))
+    data = tiny_trace.save(tmp_path / "t.npz").read_bytes()
+    for cut in (10, len(data) // 2, len(data) - 1):
+        (tmp_path / "cut.npz").write_bytes(data[:cut])
+        assert "truncated or damaged" in str(_load_error(tmp_path / "cut.npz"))
+
+
+def test_load_never_unpickles(tmp_path, monkeypatch):
+    import pickle
+
+    path = tmp_path / "objects.npz"
+    np.savez(path, meta=np.array([{"format": "distil-explorer-trace/1"}]))
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled"))
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled"))
+    assert "pickled Python objects" in str(_load_error(path))
+    np.save(tmp_path / "plain.npy", np.array([object()], dtype=object))
+    assert "not an .npz" in str(_load_error(tmp_path / "plain.npy"))
+
+
+def test_load_names_what_is_wrong_with_a_numpy_npz(tiny_trace, tmp_path):
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, x=np.zeros(3))
+    assert _load_error(plain).field == "meta"
+    fields = {n: getattr(tiny_trace, n) for n in ("hidden_states", "attentions")}
+    meta = json.dumps({"format": "distil-explorer-trace/2"})
+    np.savez(tmp_path / "v2.npz", meta=np.array(meta), **fields)
+    error = _load_error(tmp_path / "v2.npz")
+    assert error.field == "format" and "distil-explorer-trace/1" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"config": None}, "meta.config"),
+        ({"backend": 3}, "meta.backend"),
+        ({"tokens": "abc"}, "meta.tokens"),
+        ({"attention_layers": [0, "1"]}, "meta.attention_layers"),
+        ({"attention_layers": [0]}, "attention_layers"),
+    ],
+)
+def test_load_names_the_meta_field_of_the_wrong_type(
+    tiny_trace, tmp_path, change, field
+):
+    path = tiny_trace.save(tmp_path / "t.npz")
+    with np.load(path) as data:
+        arrays = dict(data)
+    meta = {**json.loads(str(arrays.pop("meta"))), **change}
+    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+    assert _load_error(path).field == field
+
+
+def test_load_names_a_missing_array_and_a_misshapen_one(tiny_trace, tmp_path):
+    path = tiny_trace.save(tmp_path / "t.npz")
+    with np.load(path) as data:
+        arrays = dict(data)
+    np.savez(path, **{k: v for k, v in arrays.items() if k != "padding_mask"})
+    assert _load_error(path).field == "padding_mask"
+    np.savez(path, **{**arrays, "attentions": arrays["attentions"][:, :1]})
+    assert _load_error(path).field == "attentions"
+
+
+def test_load_of_a_missing_file_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nothing\.npz'?: no such file"):
+        Trace.load(tmp_path / "nothing.npz")
+
+
+# Inputs checked by type before use.
+
+
+@pytest.mark.parametrize("flag", ["no", 1, None, np.array([True])])
+def test_keep_qk_must_be_a_bool(tiny_backbone, flag):
+    with pytest.raises(ValueError, match=r"keep_qk=.*: not a bool; allowed: True"):
+        capture(tiny_backbone, tiny_inputs(), keep_qk=flag)
+
+
+def test_keep_qk_accepts_numpy_bools(tiny_backbone):
+    assert (
+        capture(tiny_backbone, tiny_inputs(), keep_qk=np.bool_(True)).queries
+        is not None
+    )
+
+
+@pytest.mark.parametrize(
+    ("inputs", "match"),
+    [
+        (["the cat", 3], r"inputs\[1\]=3: a int among strings"),
+        ([b"x", "the cat"], r"inputs\[0\]=b'x': a bytes among strings"),
+        (
+            {"token_ids": [[1, 2, 3], [4]], "padding_mask": [[1, 1, 1], [1]]},
+            r"token_ids: ragged rows \(lengths \[3, 1\]\)",
+        ),
+        (
+            {"token_ids": "the cat", "padding_mask": [[1]]},
+            r"token_ids='the cat': text where ids belong",
+        ),
+        (
+            {"token_ids": [["the", "cat"]], "padding_mask": [[1, 1]]},
+            r"token_ids=.*holds strings where ids belong",
+        ),
+        ([1, 2, 3], r"inputs=\[1, 2, 3\]: a list of non-text"),
+        ([], r"inputs=\[\]: a list of nothing"),
+        (np.zeros((2, 3), "int32"), r"inputs=.*allowed: text"),
+    ],
+)
+def test_inputs_of_the_wrong_kind_are_named(tiny_backbone, inputs, match):
+    from distil_explorer import DistilBertTokenizer
+    from tests.test_tokenizer import TINY_VOCAB
+
+    tokenizer = DistilBertTokenizer(TINY_VOCAB)
+    with pytest.raises(ValueError, match=match):
+        capture(tiny_backbone, inputs, tokenizer=tokenizer)
+
+
+def test_lists_of_equal_rows_still_work(tiny_backbone):
+    inputs = tiny_inputs()
+    as_lists = {k: v.tolist() for k, v in inputs.items()}
+    np.testing.assert_array_equal(
+        capture(tiny_backbone, as_lists).attentions,
+        capture(tiny_backbone, inputs).attentions,
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("config", None, "config=None: not a dict"),
+        ("backend", 3, "backend=3: not a str"),
+    ],
+)
+def test_trace_fields_are_checked_by_type(tiny_trace, field, value, match):
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(tiny_trace, **{field: value})

@@ -149,3 +149,20 @@ def _value(trace: Trace, name: str, row: int, col: int) -> str:
     if name == "token_ids" and trace.tokens is not None:
         return f"{value} ({trace.tokens[row][col]!r})"
     return str(value)
+
+
+def trace_label(trace: Trace) -> str:
+    """A short description of where a Trace came from, for titles.
+
+    Examples:
+    ```python
+    trace_label(trace)  # "torch on cpu, float32, 6 layers x 12 heads, width 768"
+    ```
+    """
+    parts = [f"{trace.backend} on {trace.device}"]
+    dtype = trace.config.get("dtype")
+    if isinstance(dtype, str):
+        parts.append(dtype)
+    parts.append(f"{trace.num_layers} layers x {trace.num_heads} heads")
+    parts.append(f"width {trace.hidden_states.shape[-1]}")
+    return ", ".join(parts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -273,6 +273,7 @@ class DistilBertBackbone(keras.Model):
         preset: str,
         load_weights: bool = True,
         allow_pickle: bool = False,
+        progress: Callable[[str, int, int], None] | None = None,
         **kwargs,
     ) -> DistilBertBackbone:
         """Instantiate a backbone from a preset.
@@ -289,6 +290,9 @@ class DistilBertBackbone(keras.Model):
             allow_pickle: bool. Also read `pytorch_model.bin` (pickle) when a
                 transformers checkpoint has no safetensors. Only for files
                 you trust.
+            progress: callable or None. `progress(step, done, total)` is told
+                each step in words (downloading, reading, building, loading
+                weights in bytes) instead of drawing a tqdm bar.
             **kwargs: overrides for the config, e.g. `dtype="bfloat16"`.
 
         Examples:
@@ -301,7 +305,12 @@ class DistilBertBackbone(keras.Model):
         from distil_explorer.weights.loading import load_backbone
 
         return load_backbone(
-            cls, preset, load_weights=load_weights, allow_pickle=allow_pickle, **kwargs
+            cls,
+            preset,
+            load_weights=load_weights,
+            allow_pickle=allow_pickle,
+            progress=progress,
+            **kwargs,
         )
 
     def save_to_preset(self, preset_dir: str) -> None:

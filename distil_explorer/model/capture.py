@@ -179,8 +179,11 @@ def run_capture(
     keep_qk: bool = False,
     layers: Any = None,
     heads: Any = None,
+    tokens: Any = None,
 ):
     """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`).
+
+    `tokens` (the strings of an `Encoding`) go into the Trace as they are.
 
     Only the maps of `layers` x `heads` are kept: the other layers take the
     fused attention path. Op by op (torch, numpy, tensorflow) the maps are
@@ -214,4 +217,5 @@ def run_capture(
         device=device,
         attention_layers=layers,
         attention_heads=heads,
+        tokens=tokens,
     )

@@ -25,26 +25,15 @@ import threading
 import weakref
 from typing import BinaryIO
 
+from distil_explorer.errors import WorkerError
 from distil_explorer.runtime.backends import worker_environment
-from distil_explorer.runtime.worker import read_frame, write_frame
+from distil_explorer.runtime.worker import RECEIVED, read_frame, write_frame
 
 _EXIT = object()  # what the reader thread queues when the worker's stdout ends
 _STOP_GRACE_S = 5.0
 _STDERR_LINES = 40
 
-
-class WorkerError(RuntimeError):
-    """A worker failed: it died, could not start, or raised a framework's own error.
-
-    Attributes:
-        backend: the worker's Keras backend.
-        worker_traceback: the worker's traceback text, when it raised.
-    """
-
-    def __init__(self, message: str, backend: str, worker_traceback: str = ""):
-        super().__init__(message)
-        self.backend = backend
-        self.worker_traceback = worker_traceback
+__all__ = ["RemoteTraceback", "WorkerError", "WorkerProcess", "raise_remote"]
 
 
 class RemoteTraceback(Exception):
@@ -120,16 +109,29 @@ class WorkerProcess:
             raise_remote({**reply, "pickled": None}, self.backend, "start-up")
 
     def request(self, message: dict, timeout: float | None) -> dict:
-        """Send `message`, return the worker's reply (a dict with an "op")."""
-        self.start(timeout)
-        try:
-            write_frame(self._process.stdin, message)
-        except (BrokenPipeError, ConnectionResetError, ValueError):
-            # Died between `start` and the write: nothing was computed yet.
-            self.stop()
+        """Send `message`, return the worker's reply (a dict with an "op").
+
+        The worker acknowledges each request as soon as it has read it
+        (`received`). A worker that is gone before that (killed a moment
+        ago, its pipes not yet closed) has lost nothing: it is restarted and
+        the request sent again, once, without the caller noticing. One that
+        dies after the acknowledgement raises `WorkerError`.
+        """
+        what = message.get("op", "request")
+        for last in (False, True):
             self.start(timeout)
-            write_frame(self._process.stdin, message)
-        return self._receive(timeout, message.get("op", "request"))
+            try:
+                write_frame(self._process.stdin, message)
+            except (BrokenPipeError, ConnectionResetError, ValueError):
+                self.stop()  # gone before the write: nothing was computed
+                continue
+            if self._receive(timeout, what, ack=True, last=last) is not None:
+                return self._receive(timeout, what)
+        raise WorkerError(
+            f"backend={self.backend!r}: two workers in a row exited before they "
+            f"could read the {what} request; a new one starts on the next call",
+            backend=self.backend,
+        )
 
     def stop(self, graceful: bool = True) -> None:
         """End the worker and reap it; a no-op when none is running."""
@@ -142,30 +144,45 @@ class WorkerProcess:
                 _stop_process(self._process, grace=0.0)
         self._process, self._replies = None, None
 
-    def _receive(self, timeout: float | None, what: str) -> dict:
-        pid = self._process.pid
+    def _receive(
+        self, timeout: float | None, what: str, ack: bool = False, last: bool = True
+    ) -> dict | None:
+        """The next reply. With `ack`, the acknowledgement: None when the
+        worker exited before it (unless `last`, which raises as any exit)."""
+        process = self._process
         try:
             reply = self._replies.get(timeout=timeout)
         except queue.Empty:
             self.stop(graceful=False)
             raise TimeoutError(
-                f"timeout={timeout}: the {self.backend} worker (pid {pid}) gave no "
-                f"answer to {what} in time; it was stopped and a new one starts "
-                "on the next call; allowed: a larger Runner(timeout=...) or None"
+                f"timeout={timeout}: the {self.backend} worker (pid {process.pid}) "
+                f"gave no answer to {what} in time; it was stopped and a new one "
+                "starts on the next call; allowed: a larger Runner(timeout=...) "
+                "or None"
             ) from None
         except BaseException:
             # Interrupted while waiting: the reply would arrive out of turn.
             self.stop(graceful=False)
             raise
+        if reply is _EXIT and ack and not last:
+            self.stop()  # gone before it read the request: nothing was lost
+            return None
         if reply is _EXIT:
-            code = self._process.wait()
+            code = process.wait()
             self.stop()
             self._stderr_thread.join(timeout=1.0)  # its last lines, if any
             tail = "".join(self._stderr).rstrip() or "(nothing)"
             raise WorkerError(
-                f"backend={self.backend!r}: the worker (pid {pid}) exited with code "
-                f"{code} during {what}; a new one starts on the next call. "
-                f"The end of its stderr:\n{tail}",
+                f"backend={self.backend!r}: the worker (pid {process.pid}) exited "
+                f"with code {code} during {what}; a new one starts on the next "
+                f"call. The end of its stderr:\n{tail}",
+                backend=self.backend,
+            )
+        if ack and reply.get("op") != RECEIVED:
+            self.stop(graceful=False)
+            raise WorkerError(
+                f"backend={self.backend!r}: the worker answered {what} with "
+                f"op={reply.get('op')!r} before acknowledging it; it was stopped",
                 backend=self.backend,
             )
         return reply

@@ -27,8 +27,8 @@ from distil_explorer.runtime.backends import (
     current_backend,
 )
 from distil_explorer.runtime.process import WorkerProcess, raise_remote
-from distil_explorer.runtime.worker import ModelCache, build_model, capture_on
-from distil_explorer.trace import Trace
+from distil_explorer.runtime.worker import ModelCache, build_model, device_scope
+from distil_explorer.trace import Trace, checked_flag, checked_inputs
 
 _SAMPLES_PER_VARIABLE = 256
 
@@ -161,7 +161,9 @@ class Runner:
             model: a `DistilBertBackbone`, or a preset (a built-in name, a
                 `kaggle://` or `hf://` handle, or a local directory) that
                 the backend loads itself.
-            inputs: `{"token_ids": (B, T) ints, "padding_mask": (B, T) 0/1}`.
+            inputs: `{"token_ids": (B, T) ints, "padding_mask": (B, T) 0/1}`,
+                or an `Encoding` from the tokenizer, whose tokens the Trace
+                then holds (on every backend).
             keep_qk, layers, heads: as in `capture`; they travel to the
                 worker, so its Trace holds the same fields.
 
@@ -174,18 +176,24 @@ class Runner:
         """
         self._check_open()
         _check_model(model)
-        options = {"keep_qk": bool(keep_qk), "layers": layers, "heads": heads}
+        options = {
+            "keep_qk": checked_flag("keep_qk", keep_qk),
+            "layers": layers,
+            "heads": heads,
+        }
         start = time.perf_counter()
+        tokens, inputs = _split_encoding(inputs)
         if self.in_process:
+            options["tokens"] = tokens
             trace, seconds = self._capture_here(model, inputs, options), None
         else:
-            trace, seconds = self._capture_in_worker(model, inputs, options)
+            trace, seconds = self._capture_in_worker(model, inputs, options, tokens)
         total = time.perf_counter() - start
         self.last_call = CallTiming(total, total if seconds is None else seconds)
         return trace
 
     def _capture_in_worker(
-        self, model: Any, inputs: Any, options: dict
+        self, model: Any, inputs: Any, options: dict, tokens: Any
     ) -> tuple[Trace, float]:
         key, spec = _describe(model)
         message = {
@@ -203,7 +211,10 @@ class Runner:
                 reply = self._worker.request(message, self.timeout)
         if reply.get("op") != "trace":
             raise_remote(reply, self.backend, "capture")
-        return Trace(**reply["trace"]), reply["seconds"]
+        fields = reply["trace"]
+        if tokens is not None:  # they never crossed the pipe
+            fields["tokens"] = tokens
+        return Trace(**fields), reply["seconds"]
 
     def close(self) -> None:
         """Stop the worker (if any) and drop cached models; the runner is then done."""
@@ -236,7 +247,10 @@ class Runner:
                 model = self._models.get_or_build(
                     key, lambda: build_model(spec(), self.device)
                 )
-        return capture_on(model, inputs, self.device, **options)
+        from distil_explorer.model.capture import run_capture
+
+        with device_scope(self.device):
+            return run_capture(model, inputs, Trace, **options)
 
     def _on_device(self, backbone) -> bool:
         if self.device is None:
@@ -307,8 +321,16 @@ def _sample(value) -> np.ndarray:
     return flat[::step].astype(np.float32)
 
 
+def _split_encoding(inputs: Any) -> tuple[Any, Any]:
+    """(tokens, model inputs): an `Encoding`'s strings apart from its arrays."""
+    if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):
+        return inputs.tokens, inputs.inputs
+    return None, inputs
+
+
 def _inputs_to_numpy(inputs: Any) -> Any:
     # Framework tensors would make the worker import this process's framework.
+    inputs = checked_inputs(inputs)  # ragged lists named here, not by numpy
     if not isinstance(inputs, dict):
         return inputs
     return {name: to_numpy(value) for name, value in inputs.items()}

@@ -8,7 +8,8 @@ frame.
 
 Messages (dicts with an "op"):
 - worker -> parent, once at start: `ready` {pid, backend} or `error`.
-- parent -> worker: `capture` {key, model, inputs, device, options}.
+- parent -> worker: `capture` {key, model, inputs, device, options}. The
+  worker answers `received` as soon as it has read a request, then the reply.
   `options` holds `capture`'s keyword arguments (keep_qk, layers, heads).
   `model` is None
   when the parent thinks the worker already holds `key`; the worker then
@@ -40,6 +41,9 @@ from typing import Any, BinaryIO
 
 # Two base-size float32 backbones are about 530 MB; older ones are dropped.
 MODEL_CACHE_SIZE = 2
+# What the worker answers first to every request, as soon as it has read it:
+# a worker that exits before this one has lost nothing and is restarted.
+RECEIVED = "received"
 
 
 def write_frame(stream: BinaryIO, message: Any) -> None:
@@ -221,6 +225,7 @@ def main() -> int:
             message = read_frame(frames_in)
         except EOFError:
             return 0
+        write_frame(frames_out, {"op": RECEIVED})
         try:
             if message.get("op") != "capture":
                 raise ValueError(f"op={message.get('op')!r}: allowed: 'capture'")

@@ -11,6 +11,7 @@ import numpy as np
 
 from distil_explorer.analysis.attention import head_summary
 from distil_explorer.views.attention_widget import AttentionWidget
+from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 
 METRICS = {
     "entropy (nats)": "entropy",
@@ -63,72 +64,151 @@ def summary_table(
 
 
 class AttentionPanel:
-    """Head view / model view canvas with layer and head controls."""
+    """The attention canvas, with the controls that act on what it shows.
+
+    Beside the head view: the pinned token with Mask / Remove / Restore (the
+    Explorer wires them to the session) and the query/key view of that
+    token's strongest score in the head shown. Below: per-head summaries.
+    Layer and head move together with the canvas: a new Trace clamps both
+    (and unpins the token) before anything is drawn.
+    """
 
     def __init__(self) -> None:
-        self.canvas = AttentionWidget()
+        # As wide as it draws, so the intervention column fits beside it.
+        self.canvas = AttentionWidget(layout=w.Layout(flex="0 0 auto", width="auto"))
         # Selection sliders: a Trace may hold only some layers and heads.
         self.layer = w.SelectionSlider(options=[0], description="layer")
         self.head = w.SelectionSlider(options=[0], description="head")
-        self.mode = w.ToggleButtons(options=["head", "model"], value="head")
-        self.style = w.ToggleButtons(options=["lines", "heatmap"], value="lines")
+        self.token = w.HTML(_NO_TOKEN)
+        self.mask_button = w.Button(
+            description="Mask token", icon="eye-slash", disabled=True
+        )
+        self.remove_button = w.Button(
+            description="Remove token", icon="trash", disabled=True
+        )
+        self.restore_button = w.Button(
+            description="Restore original", icon="undo", disabled=True
+        )
+        self.effect = w.HTML()
+        self.query_key_note = w.HTML(_QUERY_KEY_HINT)
+        self.query_key = image_widget()
+        self.query_key_pair: tuple[int, int] | None = None  # (query, key) drawn
         self.metric = w.Dropdown(options=list(METRICS), description="summary")
         self.table = w.HTML()
-        self.mask_button = w.Button(description="Mask token", icon="eye-slash")
-        self.remove_button = w.Button(description="Remove token", icon="trash")
-        self.restore_button = w.Button(description="Restore original", icon="undo")
-        self.effect = w.HTML("Click a token in the head view, then mask or remove it.")
-        self.query_key = w.Image(format="png")
-        self.query_key_pair: tuple[int, int] | None = None  # (query, key) drawn
-        self.query_key_note = w.HTML(
-            "<b>Query/key view</b>: click a token to see which dimensions make its "
-            "strongest score in this head."
-        )
-        for name in ("selected_token", "layer", "head"):
-            self.canvas.observe(self._draw_query_key, names=name)
-        self._links = self._link_sliders()
-        w.link((self.mode, "value"), (self.canvas, "mode"))
-        w.link((self.style, "value"), (self.canvas, "draw_style"))
-        self.metric.observe(self._draw_table, names="value")
         self._summary = None
+        self._can_mask = False
+        self._syncing = False
+        self.layer.observe(self._on_slider, names="value")
+        self.head.observe(self._on_slider, names="value")
+        self.canvas.observe(self._on_canvas, names=["layer", "head"])
+        self.canvas.observe(self._on_token, names="selected_token")
+        self.metric.observe(self._draw_table, names="value")
+        side = w.VBox(
+            [
+                w.HTML("<b>Token intervention</b>"),
+                self.token,
+                w.HBox([self.mask_button, self.remove_button]),
+                self.restore_button,
+                self.effect,
+                self.query_key_note,
+                self.query_key,
+            ],
+            layout=w.Layout(min_width="320px", max_width="560px"),
+        )
         self.widget = w.VBox(
             [
-                w.HBox([self.mode, self.style]),
                 w.HBox([self.layer, self.head]),
-                self.canvas,
+                w.HBox(
+                    [self.canvas, side],
+                    layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
+                ),
                 self.metric,
                 self.table,
             ]
         )
 
-    def _link_sliders(self) -> list:
-        return [
-            w.link((self.layer, "value"), (self.canvas, "layer")),
-            w.link((self.head, "value"), (self.canvas, "head")),
-        ]
+    def show(
+        self,
+        trace,
+        special_ids: tuple[int, ...],
+        can_mask: bool,
+        can_restore: bool,
+    ) -> None:
+        """Show `trace`: every choice clamped to what it holds, the token unpinned.
 
-    def show(self, trace, special_ids: tuple[int, ...]) -> None:
-        layer, head = trace.attention_layers[0], trace.attention_heads[0]
-        # Unlinked while both sides change: each checks the other's options.
-        for link in self._links:
-            link.unlink()
-        self.canvas.set_trace(trace, layer=layer, head=head)
+        `can_mask`: a tokenizer gives [MASK]; `can_restore`: the Trace is an
+        intervention's (the original can come back).
+        """
+        held_layers, held_heads = trace.attention_layers, trace.attention_heads
+        layer = _kept(self.layer.value, held_layers)
+        head = _kept(self.head.value, held_heads)
+        self._syncing = True
+        try:
+            self.canvas.set_trace(trace, layer=layer, head=head)
+            self.layer.options, self.head.options = held_layers, held_heads
+            self.layer.value, self.head.value = layer, head
+        finally:
+            self._syncing = False
+        self._can_mask = can_mask
+        self.restore_button.disabled = not can_restore
         self.query_key_pair = None
-        self.layer.options, self.head.options = (
-            trace.attention_layers,
-            trace.attention_heads,
-        )
-        self.layer.value, self.head.value = layer, head
-        self._links = self._link_sliders()
+        self._on_token()
         self._summary = head_summary(trace, special_ids)
         self._draw_table()
 
-    def _draw_query_key(self, change: Any = None) -> None:
-        from distil_explorer.views.figures import figure_png
+    def clear(self) -> None:
+        """Nothing run on this backbone yet: no token, no effect, no buttons."""
+        self.canvas.selected_token = -1
+        self.mask_button.disabled = self.remove_button.disabled = True
+        self.restore_button.disabled = True
+        self.effect.value = ""
+        self._summary, self.table.value = None, ""
+
+    def show_effect(self, text: str) -> None:
+        """The effect table of the last intervention (or a line of text)."""
+        self.effect.value = text
+
+    def _on_slider(self, change: Any) -> None:
+        if self._syncing or self.canvas.trace is None:
+            return
+        self._syncing = True
+        try:
+            self.canvas.layer, self.canvas.head = self.layer.value, self.head.value
+        finally:
+            self._syncing = False
+        self._draw_query_key()
+
+    def _on_canvas(self, change: Any) -> None:
+        # A click in the model view sets layer and head together.
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            self.layer.value, self.head.value = self.canvas.layer, self.canvas.head
+        finally:
+            self._syncing = False
+        self._draw_query_key()
+
+    def _on_token(self, change: Any = None) -> None:
+        position = self.canvas.selected_token
+        pinned = position >= 0
+        self.mask_button.disabled = not (pinned and self._can_mask)
+        self.remove_button.disabled = not pinned or len(self.canvas.tokens) < 2
+        if pinned:
+            name = html.escape(self.canvas.tokens[position])
+            self.token.value = f"Pinned token {position}: <b>{name}</b>"
+        else:
+            self.token.value = _NO_TOKEN
+        self._draw_query_key()
+
+    def _draw_query_key(self) -> None:
         from distil_explorer.views.plots import plot_query_key
 
         trace, query = self.canvas.trace, self.canvas.selected_token
-        if trace is None or query < 0:
+        if self._syncing or trace is None or query < 0:
+            self.query_key_pair = None
+            show_png(self.query_key, b"")
+            self.query_key_note.value = _QUERY_KEY_HINT
             return
         if trace.queries is None:
             self.query_key_note.value = (
@@ -136,12 +216,19 @@ class AttentionPanel:
                 "capture(..., keep_qk=True)."
             )
             return
-        layer, head = self.canvas.layer, self.canvas.head
-        real = int(trace.padding_mask[0].sum())
-        key = int(np.argmax(trace.attention(layer, head)[query, :real]))
-        self.query_key_pair = (query, key)
-        figure = plot_query_key(trace, layer, head, query, key)
-        self.query_key.value = figure_png(figure)
+        layer, head, index = self.canvas.layer, self.canvas.head, self.canvas.index
+        real = np.flatnonzero(trace.padding_mask[index])
+        row = trace.attention(layer, head, index)[real[query], real]
+        key = int(np.argmax(row))
+        # The canvas counts real tokens; the Trace counts positions.
+        self.query_key_pair = (int(real[query]), int(real[key]))
+        figure = plot_query_key(trace, layer, head, *self.query_key_pair, index)
+        show_png(self.query_key, figure_png(figure, PANEL_DPI))
+        self.query_key_note.value = (
+            f"<b>Query/key view</b>, layer {layer}, head {head}: which dimensions "
+            f"make the score of {html.escape(self.canvas.tokens[query])!r} on its "
+            f"strongest key {html.escape(self.canvas.tokens[key])!r}."
+        )
 
     def _draw_table(self, change: Any = None) -> None:
         if self._summary is not None:
@@ -150,6 +237,18 @@ class AttentionPanel:
             self.table.value = summary_table(
                 values, self.metric.value, summary.layers, summary.heads
             )
+
+
+_NO_TOKEN = "No token pinned: click a token in the head view."
+_QUERY_KEY_HINT = (
+    "<b>Query/key view</b>: pin a token to see which dimensions make its "
+    "strongest score in this head."
+)
+
+
+def _kept(current: int, held: tuple[int, ...]) -> int:
+    """`current` if it is held, else the first held index."""
+    return current if current in held else held[0]
 
 
 def effect_html(effect, token: str, layers=None, heads=None) -> str:

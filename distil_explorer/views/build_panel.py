@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import ipywidgets as w
@@ -14,6 +13,7 @@ from distil_explorer.config import (
     check_config,
     count_parameters,
 )
+from distil_explorer.session import BuildRequest
 
 CUSTOM = "custom config"
 PATH_OR_HANDLE = "local path or kaggle:// / hf:// handle"
@@ -35,15 +35,6 @@ _DEFAULT_CUSTOM = {
     "max_sequence_length": 128,
     "dtype": "float32",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class BuildRequest:
-    """What the person asked to build: a preset, or a custom config."""
-
-    preset: str | None
-    config: dict[str, Any] | None
-    load_weights: bool
 
 
 def form_config(values: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -70,7 +61,11 @@ def preset_choices() -> list[str]:
 
 
 class BuildPanel:
-    """Widgets of the Build tab; `request()` reads them into a BuildRequest."""
+    """Widgets of the Build tab; `request()` reads them into a BuildRequest.
+
+    The custom-config form is checked as a person types (`config.check_config`,
+    no framework loaded), with the parameter count of a valid config.
+    """
 
     def __init__(self) -> None:
         self.preset = w.Dropdown(
@@ -125,7 +120,8 @@ class BuildPanel:
         choice = self.preset.value
         self.custom_box.layout.display = None if choice == CUSTOM else "none"
         self.handle.layout.display = None if choice == PATH_OR_HANDLE else "none"
-        self.load_weights.disabled = choice == CUSTOM
+        # A custom config has random weights: nothing to load, nothing shown.
+        self.load_weights.layout.display = "none" if choice == CUSTOM else None
         if choice == CUSTOM:
             config, text = form_config(self._values())
             colour = "#067d17" if config else "#b00020"
@@ -143,19 +139,26 @@ class BuildPanel:
             )
             self.button.disabled = False
 
+    def show_progress(self, step: str, done: int, total: int) -> None:
+        """Say what the build is doing now (the bar and one line of text)."""
+        self.progress.max, self.progress.value = max(total, 1), done
+        self.status.value = _escape(step) + ("" if done >= total else " ...")
+
+    def show_status(self, text: str) -> None:
+        """One line under the button (what was built, or why nothing was)."""
+        self.status.value = text
+
     def request(self) -> BuildRequest:
         choice = self.preset.value
         if choice == CUSTOM:
             config, text = form_config(self._values())
             if config is None:
                 raise ValueError(text)
-            return BuildRequest(preset=None, config=config, load_weights=False)
+            return BuildRequest(config=config)
         preset = self.handle.value.strip() if choice == PATH_OR_HANDLE else choice
         if not preset:
             raise ValueError("path: empty; allowed: a preset directory or a handle")
-        return BuildRequest(
-            preset=preset, config=None, load_weights=self.load_weights.value
-        )
+        return BuildRequest(preset, load_weights=self.load_weights.value)
 
 
 def _escape(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The Compare panel: keep one run as A, and see how each later run (B) differs."""
+"""The Compare panel: kept run A, the run on screen B, how they differ."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from distil_explorer.analysis.compare import TraceDifference, compare_traces
-from distil_explorer.views.compare_plots import plot_difference, trace_label
-from distil_explorer.views.figures import figure_png
+from distil_explorer.analysis.compare import TraceDifference
+from distil_explorer.views.compare_plots import plot_difference
+from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 
 NO_A = (
     "No A yet. Run something, then press <b>Keep this run as A</b>; every later "
@@ -46,103 +46,103 @@ def difference_html(difference: TraceDifference) -> str:
 
 
 class ComparePanel:
-    """A pinned Trace (A), the latest run (B), their summary and figure.
+    """Draws a `Session.comparison()`: A, B, their summary and one head's figure.
 
-    `show` is called with every run; `keep` pins the latest run as A. The
-    figure is drawn from the two cached Traces: moving a slider never reruns
-    the model.
+    The figure is drawn from the two cached Traces: moving a slider never
+    reruns the model. The keep button is wired by the Explorer.
     """
 
     def __init__(self) -> None:
         self.keep_button = w.Button(
-            description="Keep this run as A", icon="thumb-tack", disabled=True
+            description="Keep this run as A",
+            icon="thumb-tack",
+            disabled=True,
+            layout=w.Layout(width="auto", min_width="190px"),
         )
         self.message = w.HTML(NO_A)
         self.summary = w.HTML()
         # Options are model indices: a Trace may hold only some layers and heads.
         self.layer = w.SelectionSlider(options=[0], description="layer")
         self.head = w.SelectionSlider(options=[0], description="head")
-        self.figure = w.Image(format="png")
-        self.a = self.b = self.latest = None  # (Trace, label) pairs
-        self.difference: TraceDifference | None = None
+        self.sliders = w.HBox([self.layer, self.head], layout=w.Layout(display="none"))
+        self.figure = image_widget()
+        self.comparison = None
         self._pngs: dict[tuple[int, int], bytes] = {}
+        self._drawing = False
+        for slider in (self.layer, self.head):
+            slider.observe(self._on_slider, names="value")
         self.widget = w.VBox(
             [
                 w.HBox([self.keep_button, self.message]),
                 self.summary,
-                w.HBox([self.layer, self.head]),
+                self.sliders,
                 self.figure,
             ]
         )
 
-    def show(self, trace, model: str = "") -> None:
-        """Take a new run: it becomes B when an A is kept, else the run to keep."""
-        label = trace_label(trace)
-        self.latest = (trace, f"{model}: {label}" if model else label)
-        self.keep_button.disabled = False
-        if self.a is None:
+    @property
+    def b(self):
+        """Trace B on screen, or None."""
+        return None if self.comparison is None else self.comparison.b
+
+    def show(self, comparison, can_keep: bool) -> None:
+        """Draw `comparison` (None: no A kept); `can_keep`: a run is on screen."""
+        self.keep_button.disabled = not can_keep
+        self.comparison, self._pngs = comparison, {}
+        self.summary.value = ""
+        self._show_figure(b"")
+        self.sliders.layout.display = "none"
+        if comparison is None:
             self.message.value = NO_A
             return
-        self._compare()
-
-    def keep(self) -> None:
-        """Pin the latest run as A; the next run of the same input is B."""
-        if self.latest is None:
-            raise ValueError("keep: no run yet; allowed: run first, then keep it as A")
-        self.a, self.b, self.difference = self.latest, None, None
-        self._clear()
-        self.message.value = (
-            f"<b>A</b>: {html.escape(self.a[1])}. Now change the backend, device, "
-            "dtype or model and run the same input again: that run is B."
-        )
-
-    def draw(self, change: Any = None) -> None:
-        """Draw the figure for the layer and head on the sliders."""
-        if self.b is None or self.difference.attention_max is None:
-            return
-        key = (self.layer.value, self.head.value)
-        if key not in self._pngs:
-            figure = plot_difference(
-                self.a[0],
-                self.b[0],
-                *key,
-                a_label=self.a[1],
-                b_label=self.b[1],
-            )
-            self._pngs[key] = figure_png(figure)
-        self.figure.value = self._pngs[key]
-
-    def _compare(self) -> None:
-        (a, a_label), (b, b_label) = self.a, self.latest
-        self.b, self.difference = None, None
-        self._clear()
-        try:
-            difference = compare_traces(a, b)
-        except ValueError as error:  # a new input is no error: it cannot be B
+        a_text = f"<b>A</b>: {html.escape(comparison.a_label)}"
+        if comparison.b is None:
             self.message.value = (
-                "<b>A and this run are of different inputs</b>: "
-                f"{html.escape(str(error))}. Run A's input again, or keep this run "
-                "as the new A."
+                f"{a_text}<br>{html.escape(comparison.problem or '')}. Change the "
+                "backend, device, dtype or model and run A's input: that run is B."
             )
             return
-        self.message.value = (
-            f"<b>A</b>: {html.escape(a_label)}<br><b>B</b>: {html.escape(b_label)}"
-        )
+        self.message.value = f"{a_text}<br><b>B</b>: {html.escape(comparison.b_label)}"
+        difference = comparison.difference
         self.summary.value = difference_html(difference)
         values = difference.attention_max
-        self.layer.disabled = self.head.disabled = values is None
-        if values is not None:
-            # Open on the head that differs most; B is set last so that moving
-            # the sliders here draws nothing until both are in place.
-            row, column = np.unravel_index(np.argmax(values), values.shape)
+        if values is None:
+            return
+        # Open on the head that differs most, sliders set before any draw.
+        row, column = np.unravel_index(np.argmax(values), values.shape)
+        self._drawing = True
+        try:
             self.layer.options = difference.attention_layers
             self.head.options = difference.attention_heads
             self.layer.value = difference.attention_layers[row]
             self.head.value = difference.attention_heads[column]
-        self.b, self.difference = self.latest, difference
+        finally:
+            self._drawing = False
+        self.sliders.layout.display = None
         self.draw()
 
-    def _clear(self) -> None:
-        self._pngs = {}
-        self.summary.value = ""
-        self.figure.value = b""
+    def draw(self) -> None:
+        """Draw the figure for the layer and head on the sliders."""
+        comparison = self.comparison
+        if comparison is None or comparison.b is None:
+            return
+        if comparison.difference.attention_max is None:
+            return
+        key = (self.layer.value, self.head.value)
+        if key not in self._pngs:
+            figure = plot_difference(
+                comparison.a,
+                comparison.b,
+                *key,
+                a_label=comparison.a_label,
+                b_label=comparison.b_label,
+            )
+            self._pngs[key] = figure_png(figure, PANEL_DPI)
+        self._show_figure(self._pngs[key])
+
+    def _on_slider(self, change: Any) -> None:
+        if not self._drawing:
+            self.draw()
+
+    def _show_figure(self, png: bytes) -> None:
+        show_png(self.figure, png)

@@ -7,6 +7,7 @@ figure is made.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,6 +17,7 @@ from distil_explorer.analysis.compare import (
     check_same_input,
     compare_traces,
     held_text,
+    trace_label,
 )
 from distil_explorer.checks import checked_index
 from distil_explorer.trace import Trace
@@ -92,21 +94,7 @@ def plot_difference(
     return fig
 
 
-def trace_label(trace: Trace) -> str:
-    """A short description of where a Trace came from, for titles.
-
-    Examples:
-    ```python
-    trace_label(trace)  # "torch on cpu, float32, 6 layers x 12 heads, width 768"
-    ```
-    """
-    parts = [f"{trace.backend} on {trace.device}"]
-    dtype = trace.config.get("dtype")
-    if isinstance(dtype, str):
-        parts.append(dtype)
-    parts.append(f"{trace.num_layers} layers x {trace.num_heads} heads")
-    parts.append(f"width {trace.hidden_states.shape[-1]}")
-    return ", ".join(parts)
+_TITLE_CHARS = 34  # characters per title line at fontsize 9 in one panel
 
 
 def _check_pair(a: Trace, b: Trace) -> None:
@@ -152,7 +140,10 @@ def _draw_maps(
     where = f"layer {layer}, head {head}"
     for ax, values, name, label in zip(axes[:2], maps, "AB", labels, strict=True):
         image = token_map(ax, values, names, vmax=top)
-        ax.set_title(f"{name}: {label}\n{where}", fontsize=9)
+        # Long labels ("preset: torch on cpu, float32, ...") wrapped to the
+        # width of their own panel, so A's and B's titles never run together.
+        text = textwrap.fill(f"{name}: {label}", _TITLE_CHARS)
+        ax.set_title(f"{text}\n{where}", fontsize=9)
     fig.colorbar(image, ax=list(axes[:2]), label="attention", shrink=0.8)
     delta = maps[0] - maps[1]
     largest = float(np.abs(delta).max())

@@ -1,9 +1,12 @@
 """The explorer app: build, run and look inside a backbone, in one widget.
 
-Panels only draw; `ExplorerSession` does the work. Changing layer, head or
-view reads the cached Trace and never reruns the model. Every callback runs
-through `_guard`: an exception shows in the error area and the app keeps
-working; a busy flag keeps long work from being started twice.
+The Explorer is the one controller: its buttons call a `Session` (which does
+the work, with no widget), and it hands the values that come back to the
+panels, which only draw. Every time the backbone or the Trace changes, each
+panel is given the new value in one pass (`_show`), and each clamps or resets
+what depends on it before drawing. Every callback runs through `_guard`: an
+exception shows as one sentence in the error area, details folded, and the
+app keeps working; a busy flag keeps long work from being started twice.
 """
 
 from __future__ import annotations
@@ -18,17 +21,36 @@ from typing import Any
 import ipywidgets as w
 
 from distil_explorer.config import OFFLINE_PRESET
-from distil_explorer.views.attention_panel import AttentionPanel
-from distil_explorer.views.build_panel import BuildPanel, BuildRequest
+from distil_explorer.runtime.backends import (
+    available_backends,
+    available_devices,
+    current_backend,
+)
+from distil_explorer.session import BuildRequest, Session
+from distil_explorer.views.attention_panel import AttentionPanel, effect_html
+from distil_explorer.views.build_panel import BuildPanel
 from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.export_bar import ExportBar
 from distil_explorer.views.hidden_panel import HiddenPanel
 from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.run_panel import RunPanel
-from distil_explorer.views.session import ExplorerSession
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 TABS = ("Build", "Run", "Attention", "Hidden states", "Parameters", "Compare")
+
+
+def backend_choices() -> list[str]:
+    """Backends that can run here, this process's own first."""
+    current = current_backend()
+    return [current] + [b for b in available_backends() if b != current]
+
+
+def device_choices(backend: str) -> list[str]:
+    """Devices `backend` sees; ["cpu"] when it cannot say."""
+    try:
+        return available_devices(backend) or ["cpu"]
+    except (ValueError, OSError, RuntimeError):
+        return ["cpu"]
 
 
 class Explorer(w.VBox):
@@ -40,27 +62,30 @@ class Explorer(w.VBox):
         text: str. The text in the Run tab.
         run: bool. Build and run right away (otherwise press Build and Run).
 
+    Attributes:
+        session: the widget-free `Session` every button acts through.
+
     Examples:
     ```python
     import distil_explorer as de
     app = de.Explorer(run=True)
     app  # display it
+    app.session.trace  # the Trace on screen
     ```
     """
 
     def __init__(
         self, preset: str = OFFLINE_PRESET, text: str = DEFAULT_TEXT, run: bool = False
     ):
-        self.session = ExplorerSession()
+        self.session = Session()
         self.build_panel = BuildPanel()
         if preset in self.build_panel.preset.options:
             self.build_panel.preset.value = preset
-        self.run_panel = RunPanel(text)
+        self.run_panel = RunPanel(text, backend_choices(), device_choices)
         self.attention_panel = AttentionPanel()
         self.hidden_panel = HiddenPanel()
         self.params_panel = ParamsPanel()
         self.compare_panel = ComparePanel()
-        self._built_name = ""  # what was built, for the Compare tab's labels
         self.error = w.HTML(layout=w.Layout(display="none"))
         self.export_bar = ExportBar()
         self.status = w.HTML("<b>distil-explorer</b>: build a backbone, then run it.")
@@ -77,62 +102,81 @@ class Explorer(w.VBox):
         for i, title in enumerate(TABS):
             self.tabs.set_title(i, title)
         self._busy = False
-        self.build_panel.button.on_click(self._guard(self._on_build))
-        self.run_panel.button.on_click(self._guard(self._on_run))
-        self.export_bar.button.on_click(self._guard(self._on_export))
-        self.tabs.observe(self._on_tab, names="selected_index")
-        self.attention_panel.mode.observe(self._on_tab, names="value")
-        panel = self.attention_panel
-        panel.mask_button.on_click(self._guard(lambda b: self.intervene("mask")))
-        panel.remove_button.on_click(self._guard(lambda b: self.intervene("remove")))
-        panel.restore_button.on_click(self._guard(lambda b: self.restore()))
-        compare = self.compare_panel
-        compare.keep_button.on_click(self._guard(lambda b: self.keep_as_a()))
-        for slider in (compare.layer, compare.head):
-            slider.observe(self._guard(compare.draw), names="value")
+        self._wire()
         super().__init__([self.status, self.error, self.tabs, self.export_bar.widget])
         self._on_tab()
         if run:
             self.build()
             self.run()
 
+    def _wire(self) -> None:
+        panel, compare = self.attention_panel, self.compare_panel
+        clicks = {
+            self.build_panel.button: lambda: self.build(),
+            self.run_panel.button: lambda: self.run(),
+            self.export_bar.button: lambda: self.export(
+                self.export_bar.name.value.strip()
+            ),
+            panel.mask_button: lambda: self.intervene("mask"),
+            panel.remove_button: lambda: self.intervene("remove"),
+            panel.restore_button: lambda: self.restore(),
+            compare.keep_button: lambda: self.keep_as_a(),
+        }
+        for button, action in clicks.items():
+            button.on_click(self._guard(lambda _button, action=action: action()))
+        self.tabs.observe(self._guard(self._on_tab), names="selected_index")
+        self.attention_panel.canvas.observe(self._guard(self._on_tab), names="mode")
+
     # --- programmatic API (the buttons call the same) ---
 
     def build(self, request: BuildRequest | None = None) -> None:
         """Build what the Build tab describes (or `request`)."""
         request = request or self.build_panel.request()
-        bar = self.build_panel.progress
-
-        def progress(step: str, done: int, total: int) -> None:
-            bar.max, bar.value = total, done
-            self.build_panel.status.value = html.escape(step)
-
-        with self._working(self.build_panel.button):
-            self.session.build(request, progress)
-        self._built_name = request.preset or "custom config"
-        backbone = self.session.backbone
-        self.params_panel.show(backbone)
-        self.run_panel.button.disabled = False
-        self.run_panel.max_length.value = min(128, backbone.max_sequence_length)
-        if self.session.tokenizer is None:
-            self.run_panel.mode.value = "token ids"
-            self.run_panel.text.value = "2 10 11 12 3"
-        self.build_panel.status.value = html.escape(self.session.timings.text())
+        panel = self.build_panel
+        with self._working(panel.button):
+            self.status.value = f"<b>Building</b> {html.escape(request.name)} ..."
+            try:
+                self.session.build(request, panel.show_progress)
+            except BaseException:
+                panel.show_status("")
+                self.status.value = f"<b>Not built</b>: {html.escape(request.name)}."
+                raise
+        session = self.session
+        backbone = session.backbone
+        self.params_panel.show(session.parameter_rows)
+        self.run_panel.built(backbone.max_sequence_length, session.tokenizer_problem)
+        panel.show_status(html.escape(session.timings.text()))
+        note = ""
+        if session.tokenizer_problem is not None:
+            note = f" No tokenizer: {html.escape(session.tokenizer_problem)}."
         self.status.value = (
-            f"<b>Built</b> {html.escape(request.preset or 'custom config')}: "
+            f"<b>Built</b> {html.escape(session.name)}: "
             f"{backbone.count_params():,} parameters, {backbone.num_layers} layers "
-            f"x {backbone.num_heads} heads."
+            f"x {backbone.num_heads} heads. Press <b>Run</b>.{note}"
         )
+        self._show(None)
 
     def run(self, **overrides: Any):
         """Run what the Run tab describes; returns the Trace."""
         request = {**self.run_panel.request(), **overrides}
-        with self._working(self.run_panel.button):
-            trace = self.session.run(**request)
+        panel = self.run_panel
+        where = f"{request.get('backend') or 'default'} on {request.get('device')}"
+        panel.status.value = html.escape(f"running on {where} ...")
+        with self._working(panel.button):
+            try:
+                trace = self.session.run(**request)
+            except BaseException:
+                panel.status.value = ""
+                raise
         self._show(trace)
-        self.compare_panel.show(trace, self._built_name)
-        self.run_panel.status.value = html.escape(
+        panel.status.value = html.escape(
             f"{trace.backend} on {trace.device}: {self.session.timings.text()}"
+        )
+        tokens = int(trace.padding_mask[0].sum())
+        self.status.value = (
+            f"<b>Ran</b> {html.escape(self.session.name)} on "
+            f"{html.escape(trace.backend)} / {html.escape(trace.device)}: "
+            f"{tokens} tokens. Hover or click a token in the Attention tab."
         )
         # With an A kept, a run of its input is there to be compared with it.
         comparing = self.compare_panel.b is not None
@@ -140,41 +184,30 @@ class Explorer(w.VBox):
         return trace
 
     def keep_as_a(self) -> None:
-        """Keep the last run as A in the Compare tab; later runs are B."""
-        self.compare_panel.keep()
+        """Keep the run on screen as A in the Compare tab; later runs are B."""
+        self.session.keep_as_a()
+        self.compare_panel.show(self.session.comparison(), can_keep=True)
 
     def intervene(self, action: str, position: int | None = None):
-        """Mask or remove a token (the one clicked in the head view) and re-run."""
-        from distil_explorer.views.attention_panel import effect_html
-
-        panel = self.attention_panel
-        position = panel.canvas.selected_token if position is None else position
+        """Mask or remove a token (the one pinned in the head view) and re-run."""
+        canvas = self.attention_panel.canvas
+        position = canvas.selected_token if position is None else position
         if position < 0:
             raise ValueError(
-                "token: none selected; allowed: click a token in the head view first"
+                "token: none pinned; allowed: click a token in the head view first"
             )
         shown = self.session.trace
         token = shown.tokens[0][position] if shown.tokens else str(position)
         effect = self.session.intervene(position, action)
         self._show(self.session.trace)
         held = shown.attention_layers, shown.attention_heads
-        panel.effect.value = effect_html(effect, token, *held)
+        self.attention_panel.show_effect(effect_html(effect, token, *held))
         return effect
 
     def restore(self) -> None:
-        """Show the Trace from before the intervention again."""
+        """Show the Trace from before the interventions again."""
         self._show(self.session.restore())
-        self.attention_panel.effect.value = "Restored the original input."
-
-    def _show(self, trace) -> None:
-        tokenizer = self.session.tokenizer
-        if tokenizer is not None:
-            special = tuple(tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]"))
-        else:  # no vocabulary: the ids where [CLS] and [SEP] would stand
-            last = int(trace.padding_mask[0].sum()) - 1
-            special = tuple({int(trace.token_ids[0, 0]), int(trace.token_ids[0, last])})
-        self.attention_panel.show(trace, special)
-        self.hidden_panel.show(trace)
+        self.attention_panel.show_effect("Restored the original input.")
 
     @property
     def trace(self):
@@ -187,53 +220,63 @@ class Explorer(w.VBox):
         `view` is one of the export bar's choices for that tab; None takes the
         one picked there.
         """
-        from distil_explorer.analysis.params import parameter_table
         from distil_explorer.views.export import export_view
 
+        self.export_bar.status.value = ""
         view = self.export_bar.view.value if view is None else view
         if str(path).endswith(".html"):  # the whole Trace, open on the head shown
             view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
+        canvas = attention.canvas
         trace, options = self.trace, {}
-        layer, head = attention.layer.value, attention.head.value
-        if view == "query/key":
+        layer, head = canvas.layer, canvas.head
+        if view == "head":
+            options["style"] = canvas.draw_style
+        elif view == "query/key":
             options["query"], options["key"] = attention.query_key_pair or (None, None)
         elif view == "pca":
             layer = hidden.layer.value
         elif view == "rollout":
             layer = hidden.rollout_layer.value
         elif view == "compare":
-            compare = self.compare_panel
-            if compare.b is None:
+            comparison = self.compare_panel.comparison
+            if comparison is None or comparison.b is None:
                 raise ValueError(
                     "compare: no A and B yet; allowed: keep a run as A, then run "
                     "the same input again"
                 )
-            (trace, a_label), (options["other"], b_label) = compare.a, compare.b
-            options["labels"] = (a_label, b_label)
-            layer, head = compare.layer.value, compare.head.value
-        backbone = self.session.backbone
-        rows = parameter_table(backbone) if backbone is not None else None
+            trace, options["other"] = comparison.a, comparison.b
+            options["labels"] = (comparison.a_label, comparison.b_label)
+            layer, head = self.compare_panel.layer.value, self.compare_panel.head.value
+        rows = None if self.session.backbone is None else self.session.parameter_rows
         written = export_view(path, trace, view, layer, head, rows=rows, **options)
         self.export_bar.written(written)
         return written
 
     # --- plumbing ---
 
-    def _on_export(self, button: Any) -> None:
-        self.export(self.export_bar.name.value.strip())
+    def _show(self, trace) -> None:
+        """Hand `trace` (None: nothing run on this backbone yet) to every panel."""
+        session = self.session
+        if trace is None:
+            self.attention_panel.clear()
+            self.hidden_panel.clear()
+        else:
+            self.attention_panel.show(
+                trace,
+                session.special_ids,
+                can_mask=session.tokenizer is not None,
+                can_restore=session.baseline is not None,
+            )
+            self.hidden_panel.show(trace)
+        self.compare_panel.show(session.comparison(), can_keep=trace is not None)
+        self._on_tab()
 
     def _on_tab(self, change: Any = None) -> None:
         tab = TABS[self.tabs.selected_index or 0]
-        self.export_bar.follow(tab, on_screen=self.attention_panel.mode.value)
+        self.export_bar.follow(tab, on_screen=self.attention_panel.canvas.mode)
         # Its figures take seconds at long inputs: drawn when first looked at.
         self.hidden_panel.set_visible(tab == "Hidden states")
-
-    def _on_build(self, button: Any) -> None:
-        self.build()
-
-    def _on_run(self, button: Any) -> None:
-        self.run()
 
     @contextlib.contextmanager
     def _working(self, button: w.Button):
@@ -252,18 +295,24 @@ class Explorer(w.VBox):
             try:
                 callback(*args)
             except Exception as error:  # shown to the person, the app lives on
+                # A success line from before would read as this action's.
+                self.export_bar.status.value = ""
                 self.show_error(error)
 
         return guarded
 
     def show_error(self, error: BaseException) -> None:
-        """Show `error` in the error area (its message first, the trace folded)."""
+        """Show `error` as one sentence (what to do), the details folded."""
         detail = "".join(traceback.format_exception(error))
+        tried = getattr(error, "tried", ())  # e.g. each hub a preset was sought on
+        if tried:
+            detail = "\n".join(tried) + "\n\n" + detail
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         self.error.value = (
             "<div style='border-left:4px solid #b00020;padding:4px 8px;"
             "background:#fdecea'><b>"
-            + html.escape(f"{type(error).__name__}: {error}")
-            + "</b><details><summary>traceback</summary><pre style='font-size:10px'>"
+            + html.escape(message or type(error).__name__)
+            + "</b><details><summary>details</summary><pre style='font-size:10px'>"
             + html.escape(detail)
             + "</pre></details></div>"
         )

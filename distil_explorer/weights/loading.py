@@ -7,8 +7,7 @@ model class stays free of file formats and hubs.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,55 +52,64 @@ def read_preset(directory: Path, load_weights: bool, allow_pickle: bool = False)
     return config, backbone_weights(hf_config, state, source=str(directory))
 
 
+# progress(step, done, total): `step` says what is happening, in words;
+# `done` / `total` count that step's units (bytes while downloading and
+# loading weights), 0 / 1 for a step that cannot be measured.
+Progress = Callable[[str, int, int], None]
+
+
+def _say(progress: Progress | None, step: str) -> None:
+    """A step that cannot be measured: reported as 0 of 1, just begun."""
+    if progress is not None:
+        progress(step, 0, 1)
+
+
 def load_backbone(
     cls,
     preset: str | os.PathLike,
     load_weights: bool = True,
     allow_pickle: bool = False,
+    progress: Progress | None = None,
     **kwargs: Any,
 ):
-    """Build `cls` from a preset; see `DistilBertBackbone.from_preset`."""
+    """Build `cls` from a preset; see `DistilBertBackbone.from_preset`.
+
+    `progress(step, done, total)` is told each step: finding (or
+    downloading) the files, reading them, building the model, loading the
+    weights (bytes). None keeps today's tqdm bar for large weights.
+
+    Examples:
+
+    ```python
+    steps = []
+    load_backbone(DistilBertBackbone, "all_minilm_l6_v2_en",
+                  progress=lambda step, done, total: steps.append(step))
+    ```
+    """
     name = str(preset)
     if name in backbone_presets and not load_weights:
+        _say(progress, f"building {name} with random weights")
         return cls(**{**backbone_presets[name]["config"], **kwargs})
-    directory = preset_directory(preset, allow_pickle=allow_pickle)
+    _say(progress, f"finding the files of {name}")
+    directory = preset_directory(preset, allow_pickle=allow_pickle, progress=progress)
+    _say(
+        progress,
+        f"reading {'weights' if load_weights else 'the config'} in {directory}",
+    )
     config, arrays = read_preset(directory, load_weights, allow_pickle)
     config = {**config, **kwargs}
+    _say(progress, "building the model")
     if arrays is None:
         return cls(**config)
     with skip_initialization():
         backbone = cls(**config)
-    assign_weights(backbone, arrays, source=str(directory))
+    assign_weights(backbone, arrays, source=str(directory), progress=progress)
     return backbone
 
 
 def save_backbone(backbone, directory: str | os.PathLike) -> Path:
     """Write `backbone` as a keras-hub preset; see `save_to_preset`.
 
-    Files are written to a temporary sibling directory that is renamed into
-    place, so a failure leaves no half-written preset behind.
+    Atomic under every failure: see `keras_hub_format.save_preset`.
     """
-    target = Path(directory).expanduser()
-    occupied = target.exists() and any(target.iterdir())
-    if occupied and not keras_hub_format.is_keras_hub_preset(target):
-        raise ValueError(
-            f"directory={str(target)!r}: exists and is not a preset; allowed: "
-            "a new or empty directory, or an existing preset to overwrite"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        if target.is_dir():  # keep files we do not write (tokenizer, assets)
-            shutil.copytree(target, staging, dirs_exist_ok=True)
-        keras_hub_format.write_preset_files(backbone, staging)
-        backup = None
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old")
-            target.rename(backup)
-        staging.rename(target)
-        if backup is not None:
-            shutil.rmtree(backup)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return keras_hub_format.save_preset(backbone, directory)

@@ -12,7 +12,9 @@ from pathlib import Path
 from distil_explorer.config import backbone_presets
 
 
-def preset_directory(preset: str | os.PathLike, allow_pickle: bool = False) -> Path:
+def preset_directory(
+    preset: str | os.PathLike, allow_pickle: bool = False, progress=None
+) -> Path:
     """A local directory with the preset's files (downloading if needed).
 
     Examples:
@@ -35,7 +37,7 @@ def preset_directory(preset: str | os.PathLike, allow_pickle: bool = False) -> P
                 raise
     from distil_explorer.weights.hub import resolve_preset
 
-    return resolve_preset(preset, allow_pickle=allow_pickle)
+    return resolve_preset(preset, allow_pickle=allow_pickle, progress=progress)
 
 
 def available_preset(preferred: str, fallback: str | None = None) -> tuple[str, str]:
@@ -56,6 +58,7 @@ def available_preset(preferred: str, fallback: str | None = None) -> tuple[str, 
     try:
         preset_directory(preferred)
     except (OSError, ValueError) as error:  # ConnectionError is an OSError
-        reason = str(error).splitlines()[0].split(" Tried")[0].rstrip(" .:")
+        reason = str(error).splitlines()[0].split(" Tried")[0].split("; allowed")[0]
+        reason = reason.rstrip(" .:")
         return fallback, f"Using {fallback}: {preferred} is not available ({reason})."
     return preferred, f"Using {preferred}."

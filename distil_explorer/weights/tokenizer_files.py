@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from distil_explorer.atomic_write import checked_path, write_files
+from distil_explorer.errors import FileFormatError
+from distil_explorer.weights.json_files import read_json, require_type
 
 if TYPE_CHECKING:
     from distil_explorer.tokenizer import DistilBertTokenizer
@@ -43,7 +46,7 @@ def read_tokenizer(
     cls: type[DistilBertTokenizer], path: str | os.PathLike
 ) -> DistilBertTokenizer:
     """Build `cls` from a directory; see `DistilBertTokenizer.from_directory`."""
-    directory = Path(path).expanduser()
+    directory = checked_path("path", path)
     if not directory.is_dir():
         raise FileNotFoundError(
             f"path={str(path)!r}: not a directory; allowed: {_FORMATS}"
@@ -56,6 +59,13 @@ def read_tokenizer(
         return _from_transformers(cls, directory)
     if isinstance(data, dict) and "model" in data:
         return _from_transformers_json(cls, json_path, data)
+    if data is not None:
+        raise FileFormatError(
+            f"{json_path}: neither a keras-hub tokenizer.json (an object with "
+            "class_name and config) nor a Hugging Face one (an object with "
+            f"model); allowed: {_FORMATS}",
+            path=str(json_path),
+        )
     raise FileNotFoundError(
         f"path={str(path)!r}: no tokenizer files found; allowed: {_FORMATS}"
     )
@@ -65,7 +75,9 @@ def save_tokenizer(
     tokenizer: DistilBertTokenizer, path: str | os.PathLike, overwrite: bool = False
 ) -> None:
     """Write `tokenizer` as a keras-hub preset; see `save_to_preset`."""
-    directory = Path(path).expanduser()
+    if not isinstance(overwrite, bool):
+        raise ValueError(f"overwrite={overwrite!r}: not a bool; allowed: True, False")
+    directory = checked_path("path", path)
     files = {
         directory / KERAS_HUB_CONFIG_FILE: json.dumps(
             _keras_hub_config(tokenizer), indent=4
@@ -82,7 +94,7 @@ def save_tokenizer(
                     "tokenizer; allowed: a new or empty directory, one holding "
                     "this same tokenizer, or overwrite=True"
                 )
-    _write_atomically(files)
+    write_files(files, make_folders=True)
 
 
 def _keras_hub_config(tokenizer: DistilBertTokenizer) -> dict[str, Any]:
@@ -124,11 +136,13 @@ def _from_keras_hub(
 ) -> DistilBertTokenizer:
     source = directory / KERAS_HUB_CONFIG_FILE
     if data["class_name"] not in _KERAS_HUB_CLASSES:
-        raise ValueError(
+        raise FileFormatError(
             f"{source}: class_name={data['class_name']!r} is not a BERT "
-            f"WordPiece tokenizer; allowed: {', '.join(_KERAS_HUB_CLASSES)}"
+            f"WordPiece tokenizer; allowed: {', '.join(_KERAS_HUB_CLASSES)}",
+            path=str(source),
+            field="class_name",
         )
-    config = data["config"]
+    config = require_type(data["config"], dict, source, "config")
     for key, allowed in (
         ("split", True),
         ("suffix_indicator", "##"),
@@ -141,13 +155,17 @@ def _from_keras_hub(
             f"{vocabulary}: missing; {source} is a keras-hub tokenizer, which "
             f"needs its vocabulary in {KERAS_HUB_VOCABULARY_FILE}"
         )
-    return cls(
-        vocabulary,
-        lowercase=config.get("lowercase", False),
-        strip_accents=config.get("strip_accents", False),
-        tokenize_chinese_chars=config.get("split_on_cjk", True),
-        special_tokens_in_strings=config.get("special_tokens_in_strings", False),
-    )
+    settings = {
+        "lowercase": _flag(config, "lowercase", False, source, "config."),
+        "strip_accents": _flag(config, "strip_accents", False, source, "config."),
+        "tokenize_chinese_chars": _flag(
+            config, "split_on_cjk", True, source, "config."
+        ),
+        "special_tokens_in_strings": _flag(
+            config, "special_tokens_in_strings", False, source, "config."
+        ),
+    }
+    return cls(vocabulary, **settings)
 
 
 def _from_transformers(
@@ -155,6 +173,7 @@ def _from_transformers(
 ) -> DistilBertTokenizer:
     config_path = directory / HF_CONFIG_FILE
     config = _read_json(config_path) if config_path.is_file() else {}
+    config = require_type(config, dict, config_path, None)
     _require(config, "do_basic_tokenize", True, config_path)
     # Older files store special tokens as AddedToken dicts.
     tokens = {
@@ -164,68 +183,67 @@ def _from_transformers(
     }
     for name in ("unk", "sep", "pad", "cls", "mask"):
         _require(tokens, f"{name}_token", f"[{name.upper()}]", config_path)
+    lowercase = _flag(config, "do_lower_case", True, config_path)
     return cls(
         directory / HF_VOCABULARY_FILE,
-        lowercase=config.get("do_lower_case", True),
-        strip_accents=config.get("strip_accents"),
-        tokenize_chinese_chars=config.get("tokenize_chinese_chars", True),
+        lowercase=lowercase,
+        strip_accents=_flag(config, "strip_accents", None, config_path),
+        tokenize_chinese_chars=_flag(
+            config, "tokenize_chinese_chars", True, config_path
+        ),
     )
 
 
 def _from_transformers_json(
     cls: type[DistilBertTokenizer], source: Path, data: dict
 ) -> DistilBertTokenizer:
-    model = data["model"] or {}
+    model = require_type(data["model"] or {}, dict, source, "model")
     _require(model, "type", "WordPiece", source)
     _require(model, "continuing_subword_prefix", "##", source)
     _require(model, "unk_token", "[UNK]", source)
     normalizer = data.get("normalizer") or {}
+    normalizer = require_type(normalizer, dict, source, "normalizer")
     _require(normalizer, "type", "BertNormalizer", source)
-    vocab = model.get("vocab") or {}
-    by_id = {i: token for token, i in vocab.items()}
+    vocab = require_type(model.get("vocab") or {}, dict, source, "model.vocab")
+    by_id = {}
+    for token, i in vocab.items():
+        by_id[require_type(i, int, source, f"model.vocab.{token}")] = token
     if sorted(by_id) != list(range(len(vocab))):
-        raise ValueError(
+        raise FileFormatError(
             f"{source}: model.vocab ids are not 0..{len(vocab) - 1}; "
-            "allowed: a WordPiece vocabulary with consecutive ids"
+            "allowed: a WordPiece vocabulary with consecutive ids",
+            path=str(source),
+            field="model.vocab",
         )
-    return cls(
-        [by_id[i] for i in range(len(by_id))],
-        lowercase=normalizer.get("lowercase", True),
-        strip_accents=normalizer.get("strip_accents"),
-        tokenize_chinese_chars=normalizer.get("handle_chinese_chars", True),
-    )
+    settings = {
+        "lowercase": _flag(normalizer, "lowercase", True, source, "normalizer."),
+        "strip_accents": _flag(
+            normalizer, "strip_accents", None, source, "normalizer."
+        ),
+        "tokenize_chinese_chars": _flag(
+            normalizer, "handle_chinese_chars", True, source, "normalizer."
+        ),
+    }
+    return cls([by_id[i] for i in range(len(by_id))], **settings)
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(
-            f"{path}: not valid JSON ({error}); allowed: a JSON file"
-        ) from None
+    return read_json(path, "a JSON file")
+
+
+def _flag(config: dict, key: str, default: Any, source: Path, prefix: str = ""):
+    """A true/false setting (None allowed where `default` is None)."""
+    value = config.get(key, default)
+    if value is None and default is None:
+        return None
+    return require_type(value, bool, source, prefix + key)
 
 
 def _require(config: dict, key: str, allowed: Any, source: Path) -> None:
     value = config.get(key, allowed)
-    if value != allowed:
-        raise ValueError(
-            f"{source}: {key}={value!r} is not supported; allowed: {allowed!r}"
+    if value != allowed or type(value) is not type(allowed):
+        raise FileFormatError(
+            f"{source}: {key}={value!r} is not supported; allowed: {allowed!r}",
+            path=str(source),
+            field=key,
         )
-
-
-def _write_atomically(files: dict[Path, str]) -> None:
-    temporary: list[str] = []
-    try:
-        for target, text in files.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(
-                dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-            )
-            temporary.append(tmp)
-            with os.fdopen(fd, "wb") as f:
-                f.write(text.encode("utf-8"))
-        for tmp, target in zip(temporary, files, strict=True):
-            os.replace(tmp, target)
-    finally:
-        for tmp in temporary:
-            Path(tmp).unlink(missing_ok=True)

@@ -13,14 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.weights.assign import WeightsMismatchError
+from distil_explorer.errors import (
+    FileFormatError,
+    UnsupportedCheckpointError,
+    WeightsMismatchError,
+)
+
+__all__ = ["UnsupportedCheckpointError", "backbone_config", "backbone_weights"]
 
 SUPPORTED_MODEL_TYPES = ("distilbert", "bert")
 _LAYER_NORM_EPSILON = 1e-12
-
-
-class UnsupportedCheckpointError(ValueError):
-    """A checkpoint whose architecture our DistilBERT cannot represent."""
 
 
 def _require(config: Mapping[str, Any], key: str, allowed: Any, source: str) -> None:
@@ -39,40 +41,95 @@ def backbone_config(hf_config: Mapping[str, Any], source: str = "config.json"):
     backbone_config({"model_type": "distilbert", "vocab_size": 30522, ...})
     ```
     """
+    if not isinstance(hf_config, Mapping):
+        raise FileFormatError(
+            f"{source}: contents={type(hf_config).__name__}: wrong type; allowed: "
+            "a JSON object",
+            path=source,
+        )
     model_type = hf_config.get("model_type")
     if model_type == "distilbert":
         _require(hf_config, "activation", "gelu", source)
         _require(hf_config, "sinusoidal_pos_embds", False, source)
-        return {
-            "vocabulary_size": hf_config["vocab_size"],
-            "num_layers": hf_config["n_layers"],
-            "num_heads": hf_config["n_heads"],
-            "hidden_dim": hf_config["dim"],
-            "intermediate_dim": hf_config["hidden_dim"],
-            "dropout": hf_config.get("dropout", 0.1),
-            "max_sequence_length": hf_config["max_position_embeddings"],
-        }
-    if model_type == "bert":
+        fields = _DISTILBERT_FIELDS
+        dropout = "dropout"
+    elif model_type == "bert":
         _require(hf_config, "hidden_act", "gelu", source)
         _require(hf_config, "position_embedding_type", "absolute", source)
-        eps = hf_config.get("layer_norm_eps", _LAYER_NORM_EPSILON)
+        eps = _field(hf_config, "layer_norm_eps", source, _LAYER_NORM_EPSILON)
         if not np.isclose(eps, _LAYER_NORM_EPSILON, rtol=0, atol=1e-15):
             raise UnsupportedCheckpointError(
                 f"{source}: layer_norm_eps={eps!r} is not supported; allowed: 1e-12"
             )
-        return {
-            "vocabulary_size": hf_config["vocab_size"],
-            "num_layers": hf_config["num_hidden_layers"],
-            "num_heads": hf_config["num_attention_heads"],
-            "hidden_dim": hf_config["hidden_size"],
-            "intermediate_dim": hf_config["intermediate_size"],
-            "dropout": hf_config.get("hidden_dropout_prob", 0.1),
-            "max_sequence_length": hf_config["max_position_embeddings"],
-        }
-    raise UnsupportedCheckpointError(
-        f"{source}: model_type={model_type!r} is not a DistilBERT-style encoder; "
-        f"allowed: {', '.join(SUPPORTED_MODEL_TYPES)}"
+        fields = _BERT_FIELDS
+        dropout = "hidden_dropout_prob"
+    else:
+        raise UnsupportedCheckpointError(
+            f"{source}: model_type={model_type!r} is not a DistilBERT-style "
+            f"encoder; allowed: {', '.join(SUPPORTED_MODEL_TYPES)}"
+        )
+    args = {ours: _field(hf_config, theirs, source) for ours, theirs in fields.items()}
+    args["dropout"] = _field(hf_config, dropout, source, 0.1)
+    return _checked(args, fields, dropout, source)
+
+
+# Our constructor argument -> the config.json key, per architecture.
+_DISTILBERT_FIELDS = {
+    "vocabulary_size": "vocab_size",
+    "num_layers": "n_layers",
+    "num_heads": "n_heads",
+    "hidden_dim": "dim",
+    "intermediate_dim": "hidden_dim",
+    "max_sequence_length": "max_position_embeddings",
+}
+_BERT_FIELDS = {
+    "vocabulary_size": "vocab_size",
+    "num_layers": "num_hidden_layers",
+    "num_heads": "num_attention_heads",
+    "hidden_dim": "hidden_size",
+    "intermediate_dim": "intermediate_size",
+    "max_sequence_length": "max_position_embeddings",
+}
+
+
+def _field(config: Mapping[str, Any], key: str, source: str, default: Any = ...):
+    if key not in config:
+        if default is not ...:
+            return default
+        raise FileFormatError(
+            f"{source}: {key} is missing; allowed: a complete "
+            f"{config.get('model_type')} config.json",
+            path=source,
+            field=key,
+        )
+    value = config[key]
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if default is ... and not (isinstance(value, int) and is_number):
+        kind = "an integer"
+    elif not is_number:
+        kind = "a number"
+    else:
+        return value
+    raise FileFormatError(
+        f"{source}: {key}={value!r}: wrong type; allowed: {kind}",
+        path=source,
+        field=key,
     )
+
+
+def _checked(args: dict, fields: Mapping[str, str], dropout: str, source: str):
+    """`args` if `check_config` takes them; its complaint renamed to the file's key."""
+    from distil_explorer.config import check_config
+
+    try:
+        check_config(**args, dtype=None)
+    except ValueError as error:
+        ours = str(error).split("=")[0].split(" ")[0]
+        theirs = {**fields, "dropout": dropout}.get(ours, ours)
+        raise FileFormatError(
+            f"{source}: {theirs} (our {error})", path=source, field=theirs
+        ) from None
+    return args
 
 
 def _strip_prefix(state: Mapping[str, np.ndarray], prefix: str) -> dict:
@@ -146,16 +203,23 @@ def backbone_weights(
     ```
     """
     try:
-        return _backbone_weights(hf_config, state)
+        return _backbone_weights(hf_config, state, source)
     except KeyError as error:
         raise WeightsMismatchError(
             f"{source}: tensor {error.args[0]!r} is missing; allowed: a complete "
             f"{hf_config.get('model_type')} encoder checkpoint"
         ) from None
+    except (IndexError, ValueError, TypeError) as error:
+        if isinstance(error, (FileFormatError, UnsupportedCheckpointError)):
+            raise
+        raise WeightsMismatchError(
+            f"{source}: tensors do not fit together ({error}); allowed: a "
+            f"complete {hf_config.get('model_type')} encoder checkpoint"
+        ) from None
 
 
-def _backbone_weights(hf_config, state) -> dict[str, np.ndarray]:
-    config = backbone_config(hf_config)
+def _backbone_weights(hf_config, state, source) -> dict[str, np.ndarray]:
+    config = backbone_config(hf_config, source)
     model_type = hf_config["model_type"]
     state = _strip_prefix(state, f"{model_type}.")
     positions = np.asarray(state["embeddings.position_embeddings.weight"])

@@ -145,3 +145,103 @@ def test_worker_that_cannot_start_says_why(monkeypatch):
     assert "Unable to import backend : no_such_backend" in str(info.value)
     assert "Traceback (most recent call last)" in info.value.worker_traceback
     assert runner.pid is None
+
+
+# Fault injection: SIGKILL before, during and after a request; SIGSTOP.
+
+
+def test_worker_killed_just_before_a_request_is_restarted_silently(
+    runner, tiny_backbone
+):
+    # No wait between the kill and the call: the dead worker may still look
+    # alive for a moment (its pipes close as it is torn down).
+    for _ in range(2):
+        runner.start()
+        pid = runner.pid
+        os.kill(pid, signal.SIGKILL)
+        trace = runner.capture(tiny_backbone, tiny_inputs())
+        assert trace.attentions.shape[0] == 2
+        assert runner.pid not in (None, pid)
+
+
+def test_worker_gone_after_the_write_but_before_reading_is_restarted(
+    runner, tiny_backbone, monkeypatch
+):
+    runner.capture(tiny_backbone, tiny_inputs())
+    first = runner.pid
+    real_write = process.write_frame
+    calls = []
+
+    def write_then_die(stream, message):
+        # Stopped, the worker cannot read the request before it is killed:
+        # exactly "died just before the request", without a race.
+        if not calls:
+            os.kill(first, signal.SIGSTOP)
+        calls.append(message["op"])
+        real_write(stream, message)
+        if len(calls) == 1:
+            os.kill(first, signal.SIGKILL)
+
+    monkeypatch.setattr(process, "write_frame", write_then_die)
+    trace = runner.capture(tiny_backbone, tiny_inputs())  # no WorkerError
+    expected = capture(tiny_backbone, tiny_inputs())
+    np.testing.assert_allclose(trace.attentions, expected.attentions, atol=1e-5)
+    assert len(calls) >= 2  # sent again to the new worker
+    assert runner.pid not in (None, first) and gone(first)
+
+
+def test_worker_killed_during_a_request_raises_and_the_next_call_works(
+    runner, tiny_backbone, monkeypatch
+):
+    runner.capture(tiny_backbone, tiny_inputs())
+    pid = runner.pid
+    real_receive = process.WorkerProcess._receive
+
+    def kill_after_ack(self, timeout, what, ack=False, last=True):
+        reply = real_receive(self, timeout, what, ack=ack, last=last)
+        if ack and reply is not None:  # it has read the request: mid-request
+            os.kill(self.pid, signal.SIGKILL)
+        return reply
+
+    monkeypatch.setattr(process.WorkerProcess, "_receive", kill_after_ack)
+    with pytest.raises(WorkerError, match=r"exited with code -9 during capture"):
+        runner.capture(tiny_backbone, tiny_inputs())
+    monkeypatch.undo()
+    assert gone(pid)
+    runner.capture(tiny_backbone, tiny_inputs())
+    assert runner.pid not in (None, pid)
+
+
+def test_worker_killed_after_a_reply_is_restarted_silently(runner, tiny_backbone):
+    runner.capture(tiny_backbone, tiny_inputs())
+    pid = runner.pid
+    os.kill(pid, signal.SIGKILL)
+    runner.capture(tiny_backbone, tiny_inputs(seed=1))  # no wait, no error
+    assert runner.pid not in (None, pid) and gone(pid)
+
+
+def test_stopped_worker_times_out_and_is_replaced(runner, tiny_backbone):
+    runner.capture(tiny_backbone, tiny_inputs())
+    pid = runner.pid
+    os.kill(pid, signal.SIGSTOP)
+    runner.timeout = 1.0
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"timeout=1.0: .* gave no answer"):
+            runner.capture(tiny_backbone, tiny_inputs())
+        assert time.monotonic() - started < 5
+    finally:
+        runner.timeout = 120
+    assert _wait_until(lambda: gone(pid))  # a stopped process is killed too
+    runner.capture(tiny_backbone, tiny_inputs())
+    assert runner.pid not in (None, pid)
+
+
+def test_worker_inputs_and_flags_are_checked_in_the_parent(runner, tiny_backbone):
+    pid = runner.start().pid
+    ragged = {"token_ids": [[1, 2, 3], [4]], "padding_mask": [[1, 1, 1], [1]]}
+    with pytest.raises(ValueError, match=r"token_ids: ragged rows"):
+        runner.capture(tiny_backbone, ragged)
+    with pytest.raises(ValueError, match=r"keep_qk='no': not a bool"):
+        runner.capture(tiny_backbone, tiny_inputs(), keep_qk="no")
+    assert runner.pid == pid  # the worker never saw them

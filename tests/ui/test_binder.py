@@ -96,13 +96,57 @@ def test_post_build_prefetches_the_preset_the_quickstart_prefers():
     assert f'name = "{PREFETCHED}"' in text
 
 
-def test_launch_link_opens_the_quickstart_notebook():
-    text = (BINDER / "README.md").read_text()
-    (url,) = re.findall(r"https://mybinder\.org/v2/gh/\S+", text)
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    (urlpath,) = query["urlpath"]
+def _launch_url(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(BINDER / "launch_url.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    "remote",
+    [
+        "https://github.com/someone/distil-explorer",
+        "https://github.com/someone/distil-explorer.git",
+        "git@github.com:someone/distil-explorer.git",
+        "ssh://git@github.com/someone/distil-explorer",
+    ],
+)
+def test_launch_link_is_built_from_the_remote(remote, tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(
+        ["git", "-C", str(tmp_path), "remote", "add", "origin", remote], check=True
+    )
+    done = _launch_url(cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    url = done.stdout.strip()
+    split = urllib.parse.urlsplit(url)
+    assert split.netloc == "mybinder.org"
+    assert split.path == "/v2/gh/someone/distil-explorer/HEAD"
+    (urlpath,) = urllib.parse.parse_qs(split.query)["urlpath"]
     assert urlpath.startswith("lab/tree/")
     assert (ROOT / urlpath.removeprefix("lab/tree/")).is_file()
+
+
+def test_launch_link_refuses_what_binder_cannot_build(tmp_path):
+    done = _launch_url("--remote", "https://gitlab.com/someone/distil-explorer")
+    assert done.returncode == 2 and "not a GitHub repository" in done.stderr
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    done = _launch_url(cwd=tmp_path)
+    assert done.returncode == 2 and "no origin remote" in done.stderr
+
+
+def test_no_placeholder_launch_links_anywhere():
+    # Documents only: binder/launch_url.py builds the link in an f-string.
+    files = [ROOT / "README.md", *(p for p in BINDER.iterdir() if p.suffix != ".py")]
+    for path in files:
+        text = path.read_text()
+        assert "OWNER/REPO" not in text, path
+        for url in re.findall(r"https://mybinder\.org/v2/gh/[^\s)`'\"]+", text):
+            assert not re.search(r"OWNER|REPO|<|\{", url), (path, url)
 
 
 def _repo2docker() -> str | None:

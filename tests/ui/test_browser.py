@@ -208,7 +208,7 @@ def _exercise(page, server) -> None:
     opened = _wait_drawn(page, explorer, "layer 0, head 0")
     labels = explorer.locator(".widget-tab .lm-TabBar-tabLabel").all_inner_texts()
     assert labels[: len(TABS)] == TABS
-    assert "Built" in explorer.inner_text()
+    assert "Ran all_minilm_l6_v2_en on torch" in explorer.inner_text()
     _no_errors(page, explorer)
     assert opened["inked"] > 0.01 * opened["width"] * opened["height"], opened
 

@@ -9,6 +9,7 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("anywidget")
 
 from distil_explorer.analysis.compare import compare_traces  # noqa: E402
+from distil_explorer.session import Comparison  # noqa: E402
 from distil_explorer.views import compare_panel as compare_module  # noqa: E402
 from distil_explorer.views.build_panel import CUSTOM  # noqa: E402
 from distil_explorer.views.compare_panel import NO_A, ComparePanel  # noqa: E402
@@ -19,42 +20,48 @@ from tests.views.test_plots import make_trace  # noqa: E402
 PNG = b"\x89PNG"
 
 
-def test_the_panel_keeps_a_and_compares_each_later_run():
+def _comparison(a, b, a_label="model x: A", b_label="model x: B"):
+    try:
+        difference = compare_traces(a, b)
+    except ValueError as error:
+        return Comparison(a, a_label, problem=f"different inputs ({error})")
+    return Comparison(a, a_label, b, b_label, difference)
+
+
+def test_the_panel_draws_a_comparison_opening_on_the_head_that_moved_most():
     panel = ComparePanel()
-    a = make_trace()
-    panel.show(a, "model x")
+    panel.show(None, can_keep=True)
     assert panel.message.value == NO_A and not panel.keep_button.disabled
-    panel.keep()
-    assert "model x: numpy on cpu" in panel.message.value
+    assert panel.figure.layout.display == "none"  # no broken-image icon
+    a = make_trace()
     attentions = np.array(a.attentions)
     attentions[1, 0, 2, 0, 0] += 0.5  # the largest change: layer 1, head 2
     b = dataclasses.replace(a, attentions=attentions, backend="jax")
-    panel.show(b, "model x")
-    assert "jax on cpu" in panel.message.value
+    panel.show(_comparison(a, b, b_label="model x: jax on cpu"), can_keep=True)
+    assert "model x: jax on cpu" in panel.message.value
     assert "largest |A - B|</b>: 0.5" in panel.summary.value
     assert "at layer 1, head 2" in panel.summary.value
     assert (panel.layer.value, panel.head.value) == (1, 2)
     first = bytes(panel.figure.value)
-    assert first.startswith(PNG)
-    panel.head.value = 0  # the explorer observes the sliders; here, draw by hand
-    panel.draw()
+    assert first.startswith(PNG) and panel.figure.layout.display is None
+    panel.head.value = 0  # the slider redraws from the two kept Traces
     assert bytes(panel.figure.value).startswith(PNG)
     assert bytes(panel.figure.value) != first
 
 
-def test_a_run_of_another_input_is_not_b():
+def test_a_comparison_without_b_says_why_and_draws_nothing():
     panel = ComparePanel()
-    panel.show(make_trace())
-    panel.keep()
-    panel.show(make_trace(seed=1))  # other token ids
+    panel.show(_comparison(make_trace(), make_trace(seed=1)), can_keep=True)
     assert "different inputs" in panel.message.value
     assert "b: token_ids at sequence 0, position 1" in panel.message.value
     assert panel.b is None and bytes(panel.figure.value) == b""
+    assert panel.sliders.layout.display == "none"
 
 
-def test_keep_before_any_run_says_run_first():
-    with pytest.raises(ValueError, match="keep: no run yet; allowed: run first"):
-        ComparePanel().keep()
+def test_the_keep_button_is_only_enabled_with_a_run_on_screen():
+    panel = ComparePanel()
+    panel.show(None, can_keep=False)
+    assert panel.keep_button.disabled
 
 
 def test_keep_a_then_run_b_through_the_buttons(app, monkeypatch):
@@ -65,14 +72,14 @@ def test_keep_a_then_run_b_through_the_buttons(app, monkeypatch):
     assert panel.message.value == NO_A  # no A yet: the run is only offered
     assert app.tabs.selected_index == TABS.index("Attention")
     panel.keep_button.click()
-    a = panel.a[0]
+    a = panel.comparison.a
     assert a is app.trace and "A</b>: " + str(PRESET) in panel.message.value
     app.build_panel.load_weights.value = False  # same preset, random weights
     app.build_panel.button.click()
     app.run_panel.button.click()
     assert app.error.layout.display == "none", app.error.value
     b = app.trace
-    assert panel.b[0] is b and app.tabs.selected_index == TABS.index("Compare")
+    assert panel.b is b and app.tabs.selected_index == TABS.index("Compare")
     diff = compare_traces(a, b)
     assert f"{diff.max_abs:.3g}" in panel.summary.value and diff.max_abs > 0
     row, column = np.unravel_index(np.argmax(diff.attention_max), (2, 2))
@@ -84,7 +91,7 @@ def test_keep_a_then_run_b_through_the_buttons(app, monkeypatch):
     monkeypatch.setattr(
         compare_module, "plot_difference", lambda *a, **k: drawn.append(a[2:4])
     )
-    monkeypatch.setattr(compare_module, "figure_png", lambda figure: b"png")
+    monkeypatch.setattr(compare_module, "figure_png", lambda figure, dpi: b"png")
     panel.layer.value = 1 - row  # the slider redraws from the two kept Traces
     assert drawn == [(1 - row, column)] and panel.figure.value == b"png"
 

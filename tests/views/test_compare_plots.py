@@ -184,3 +184,16 @@ def test_bad_arguments_raise_naming_the_argument(pair, kwargs, match):
 def test_a_non_trace_is_refused(pair):
     with pytest.raises(ValueError, match=r"b=ndarray: allowed: a Trace"):
         plot_difference(pair[0], np.zeros(3), 0, 0)
+
+
+def test_long_labels_wrap_so_a_and_b_titles_never_overlap(pair):
+    a, b = pair
+    label = "all_minilm_l6_v2_en: torch on cpu, float32, 6 layers x 12 heads"
+    fig = plot_difference(a, b, 0, 1, a_label=label, b_label=label)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    titles = [ax.title for ax in fig.axes if ax.get_title().startswith(("A:", "B:"))]
+    boxes = [t.get_window_extent(renderer) for t in titles]
+    assert len(boxes) == 2 and all("\n" in t.get_text() for t in titles)
+    assert boxes[0].x1 <= boxes[1].x0, (boxes[0], boxes[1])

@@ -9,7 +9,7 @@ pytest.importorskip("anywidget")
 import ipywidgets as w  # noqa: E402
 
 from distil_explorer import Explorer  # noqa: E402
-from distil_explorer.views import session as session_module  # noqa: E402
+from distil_explorer.session import Session  # noqa: E402
 from distil_explorer.views.build_panel import CUSTOM  # noqa: E402
 
 
@@ -66,9 +66,7 @@ def test_changing_layer_and_head_reads_the_cache_not_the_model(app, monkeypatch)
     app.build()
     trace = app.run()
     calls = []
-    monkeypatch.setattr(
-        session_module.ExplorerSession, "run", lambda *a, **k: calls.append(1)
-    )
+    monkeypatch.setattr(Session, "run", lambda *a, **k: calls.append(1))
     app.attention_panel.layer.value = 1
     app.attention_panel.head.value = 1
     assert calls == []
@@ -96,10 +94,10 @@ def test_an_exception_in_a_callback_shows_and_the_app_keeps_working(app, monkeyp
 def test_bad_token_ids_are_reported_in_the_error_area(app):
     app.build()
     app.run_panel.mode.value = "token ids"
-    app.run_panel.text.value = "2 x 3"
+    app.run_panel.ids.value = "2 x 3"
     app.run_panel.button.click()
     assert "integers separated by spaces" in app.error.value
-    app.run_panel.text.value = "2 999 3"
+    app.run_panel.ids.value = "2 999 3"
     app.run_panel.button.click()
     assert "out of range" in app.error.value
 
@@ -125,7 +123,10 @@ def test_custom_config_validates_as_the_person_types():
     panel.fields["max_sequence_length"].value = 16
     panel.button.click()
     assert app.session.tokenizer is None
-    assert app.run_panel.mode.value == "token ids"
+    assert app.run_panel.mode.value == "token ids"  # said, not silent:
+    assert "Token ids only" in app.run_panel.note.value
+    assert app.run_panel.text.value.startswith("The cat sat")  # the sentence stays
+    assert panel.load_weights.layout.display == "none"  # nothing to load
     app.run_panel.button.click()
     assert app.error.layout.display == "none", app.error.value
     assert app.trace.hidden_states.shape[-1] == 256
@@ -153,9 +154,9 @@ def test_export_button_writes_the_view_on_screen(app, tmp_path):
 def test_the_export_bar_offers_every_view_of_the_tab_on_screen(app, tmp_path):
     app.build()
     app.run()
-    app.attention_panel.mode.value = "model"
+    app.attention_panel.canvas.mode = "model"
     assert app.export_bar.view.value == "model"  # what is on screen
-    app.attention_panel.mode.value = "head"
+    app.attention_panel.canvas.mode = "head"
     with pytest.raises(ValueError, match="query, key: needed"):
         app.export(str(tmp_path / "qk.png"), "query/key")
     app.attention_panel.canvas.selected_token = 1
@@ -181,13 +182,16 @@ def test_mask_remove_and_restore_a_clicked_token(app):
     app.build()
     original = app.run()
     panel = app.attention_panel
-    panel.mask_button.click()
-    assert "click a token" in app.error.value  # nothing selected yet
+    # Nothing pinned yet: a person cannot press them.
+    assert panel.mask_button.disabled and panel.remove_button.disabled
+    assert panel.restore_button.disabled
     panel.canvas.selected_token = 2  # what a click on "cat" sends from JS
     panel.mask_button.click()
     assert app.error.layout.display == "none", app.error.value
     assert app.trace.tokens[0] == ("[CLS]", "the", "[MASK]", "sat", "[SEP]")
     assert "masking" in panel.effect.value and "<table" in panel.effect.value
+    assert not panel.restore_button.disabled
+    assert panel.canvas.selected_token == -1  # a new Trace unpins
     panel.canvas.selected_token = 1
     panel.remove_button.click()  # acts on what is on screen
     assert app.trace.tokens[0] == ("[CLS]", "[MASK]", "sat", "[SEP]")

@@ -119,8 +119,34 @@ def test_plot_pca_annotates_each_real_token(trace, shared_basis):
     fig = plot_pca(trace, layer=LAYERS, index=1, shared_basis=shared_basis)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.texts] == ["[CLS]", "hi", "!", "[SEP]"]
-    assert re.fullmatch(r"PC1 \(\d+% of variance\)", ax.get_xlabel())
+    whose = "all layers'" if shared_basis else "this layer's"
+    assert re.fullmatch(rf"PC1 \(\d+% of {whose} variance\)", ax.get_xlabel())
     assert len(ax.collections[0].get_offsets()) == 4
+
+
+def test_shared_pca_axes_keep_their_range_and_variance_across_layers(trace):
+    # "Shared axes" must mean it: the same limits and labels at every layer.
+    frames = set()
+    for layer in range(LAYERS + 1):
+        ax = plot_pca(trace, layer=layer, index=1, shared_basis=True).axes[0]
+        frames.add((ax.get_xlim(), ax.get_ylim(), ax.get_xlabel(), ax.get_ylabel()))
+    assert len(frames) == 1
+    own = {
+        plot_pca(trace, layer=layer, index=1).axes[0].get_xlabel()
+        for layer in range(LAYERS + 1)
+    }
+    assert all("this layer's" in label for label in own)
+
+
+def test_layer_similarity_scale_follows_its_values(trace):
+    # All-positive similarities get a 0..1-like scale, not a pale -1..1 one.
+    fig = plot_hidden_states(trace, index=1)
+    image = {ax.get_title(): ax for ax in fig.axes}["layer similarity (cosine)"]
+    image = image.get_images()[0]
+    values = image.get_array()
+    low, high = image.get_clim()
+    assert high == 1.0
+    assert low == (-1.0 if values.min() < 0 else pytest.approx(values.min()))
 
 
 def test_plot_parameters_total_is_the_sum_of_rows():

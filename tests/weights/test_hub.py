@@ -1,13 +1,15 @@
 """Preset resolution without a network: local folders, fakes of both hub clients
 that raise the exceptions the real clients raise offline, a fake Hugging Face
-cache, and the real clients pointed at a dead proxy."""
+cache, and the real clients pointed at a dead proxy and at a proxy that accepts
+connections and never answers (a network that swallows packets)."""
 
 import os
 import pathlib
+import socket
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 
 import httpx2
 import huggingface_hub
@@ -17,7 +19,7 @@ import requests
 from huggingface_hub import errors as hf_errors
 
 from distil_explorer.config import backbone_presets
-from distil_explorer.weights import hub
+from distil_explorer.weights import hub, network
 from distil_explorer.weights.hub import (
     OFFLINE_INSTALL,
     OFFLINE_PRESET,
@@ -35,6 +37,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 # -- fakes of the two clients, raising what they raise with no network --------
+
+
+@pytest.fixture(autouse=True)
+def kaggle_answers(monkeypatch):
+    """Kaggle's API host answers the reachability probe (no real request)."""
+    probes = []
+    monkeypatch.setattr(hub, "_kaggle_probe", lambda timeout: probes.append(timeout))
+    monkeypatch.delenv(network.NETWORK_TIMEOUT_ENV, raising=False)
+    return probes
 
 
 def _kaggle_offline(handle, *args, **kwargs):
@@ -298,48 +309,120 @@ def test_builtin_name_offline_says_what_to_do(monkeypatch):
     with pytest.raises(PresetUnreachableError) as info:
         resolve_preset(NAME)
     message = str(info.value)
-    assert f"preset={NAME!r}" in message
-    assert KAGGLE in message and HF in message
-    assert "network" in message
-    assert 'from_preset("/path/to/dir")' in message
-    assert OFFLINE_PRESET in message and OFFLINE_INSTALL in message
+    assert message.startswith(f"preset={NAME!r}: ")
+    _check_one_sentence(message)
+    assert "its host name does not resolve" in message
+    tried = "\n".join(info.value.tried)  # the details, for a folded view
+    assert KAGGLE in tried and HF in tried
     assert isinstance(info.value, ConnectionError)
     assert isinstance(info.value.__cause__, httpx2.ConnectError)
+
+
+def _offline_env(tmp_path, proxy: str) -> dict:
+    return dict(
+        HOME=str(tmp_path),
+        HF_HOME=str(tmp_path / "hf"),
+        KAGGLEHUB_CACHE=str(tmp_path / "kaggle"),
+        HTTPS_PROXY=proxy,
+        https_proxy=proxy,
+        HTTP_PROXY=proxy,
+        http_proxy=proxy,
+        NO_PROXY="",
+        no_proxy="",
+        HF_HUB_OFFLINE="0",
+    )
+
+
+_RESOLVE_AND_TIME = """
+    import time
+    from distil_explorer.weights.hub import PresetUnreachableError, resolve_preset
+
+    start = time.perf_counter()
+    try:
+        resolve_preset("distil_bert_base_en_uncased")
+    except PresetUnreachableError as err:
+        print(f"{time.perf_counter() - start:.2f}")
+        print(type(err.__cause__).__name__)
+        print(err)
+    """
+
+
+def _check_one_sentence(message: str) -> None:
+    assert "\n" not in message
+    assert message.count(". ") == 0 and message.endswith(".")
+    assert f"the offline preset {OFFLINE_PRESET!r}" in message
+    assert OFFLINE_INSTALL in message
+    assert "local directory" in message and "cache" in message
+    assert "Kaggle and Hugging Face could not be reached" in message
 
 
 def test_real_clients_offline_fail_fast(tmp_path):
     """The real kagglehub and huggingface_hub, behind a proxy nothing listens on."""
     dead = f"http://127.0.0.1:{_closed_port()}"
-    start = time.perf_counter()
-    result = _run_isolated(
-        """
-        from distil_explorer.weights.hub import PresetUnreachableError, resolve_preset
-
-        try:
-            resolve_preset("distil_bert_base_en_uncased")
-        except PresetUnreachableError as err:
-            print(type(err.__cause__).__name__)
-            print(err)
-        """,
-        HOME=str(tmp_path),
-        HF_HOME=str(tmp_path / "hf"),
-        KAGGLEHUB_CACHE=str(tmp_path / "kaggle"),
-        HTTPS_PROXY=dead,
-        https_proxy=dead,
-        HTTP_PROXY=dead,
-        http_proxy=dead,
-        NO_PROXY="",
-        no_proxy="",
-        HF_HUB_OFFLINE="0",
-    )
-    elapsed = time.perf_counter() - start
+    result = _run_isolated(_RESOLVE_AND_TIME, **_offline_env(tmp_path, dead))
     assert result.returncode == 0, result.stderr
-    cause, message = result.stdout.split("\n", 1)
+    seconds, cause, message = result.stdout.strip().split("\n")
     assert cause in ("ConnectError", "ProxyError")  # httpx2, huggingface_hub's client
-    assert "Kaggle could not be reached" in message
-    assert "Hugging Face could not be reached" in message
-    assert OFFLINE_PRESET in message
-    assert elapsed < 10
+    _check_one_sentence(message)
+    assert float(seconds) < 5
+
+
+def test_network_that_never_answers_fails_within_the_bound(tmp_path):
+    """A proxy that accepts connections and never replies: the clients alone
+    wait for ever (kagglesdk sets no timeout); the probes stop at 2 s a hub."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+
+    def swallow():
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:  # the server socket was closed
+                return
+
+    threading.Thread(target=swallow, daemon=True).start()
+    silent = f"http://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        result = _run_isolated(_RESOLVE_AND_TIME, **_offline_env(tmp_path, silent))
+    finally:
+        server.close()
+        for connection in accepted:
+            connection.close()
+    assert result.returncode == 0, result.stderr
+    seconds, cause, message = result.stdout.strip().split("\n")
+    assert 2 * network.NETWORK_TIMEOUT_S - 0.5 < float(seconds) < 5
+    assert cause == "TimeoutError"
+    _check_one_sentence(message)
+    assert f"no answer within {network.NETWORK_TIMEOUT_S:g} s" in message
+    assert len(accepted) >= 2  # both hubs were really tried
+
+
+def test_unreachable_kaggle_is_never_asked_to_download(monkeypatch, kaggle_answers):
+    def silent(timeout):
+        raise requests.ConnectTimeout("timed out")
+
+    monkeypatch.setattr(hub, "_kaggle_probe", silent)
+    monkeypatch.setattr(kagglehub, "model_download", _must_not_run)
+    with pytest.raises(PresetUnreachableError) as info:
+        resolve_preset(KAGGLE)
+    assert info.value.hub == "Kaggle"
+    assert "no answer within 2 s" in str(info.value)
+    assert KAGGLE in info.value.tried[0]
+
+
+def test_cached_kaggle_handle_skips_the_probe(tmp_path, monkeypatch):
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path))
+    from kagglehub.cache import Cache
+    from kagglehub.handle import parse_model_handle
+
+    handle = parse_model_handle(KAGGLE.removeprefix("kaggle://"))
+    pathlib.Path(Cache().get_path(handle)).mkdir(parents=True)
+    Cache().mark_as_complete(handle)
+    monkeypatch.setattr(hub, "_kaggle_probe", _must_not_run)
+    monkeypatch.setattr(kagglehub, "model_download", lambda slug: str(tmp_path))
+    assert resolve_preset(KAGGLE) == tmp_path
 
 
 def _closed_port() -> int:
@@ -382,3 +465,59 @@ def test_hub_module_does_not_import_the_clients():
     )
     assert result.stdout.strip() == "[]", result.stderr
     assert hub.OFFLINE_PRESET == "all_minilm_l6_v2_en"
+
+
+# -- progress: what the explorer's bar is told ---------------------------------
+
+
+def test_hf_download_bytes_reach_progress_and_no_bar_is_drawn(
+    tmp_path, monkeypatch, capsys
+):
+    def fake_snapshot(repo_id, tqdm_class=None, **kwargs):
+        # the bars huggingface_hub makes from `tqdm_class` during a download
+        transfer = tqdm_class(desc="Downloading bytes", total=0, unit="B")
+        files = tqdm_class(total=2, desc="Fetching 2 files")
+        transfer.total = 300
+        transfer.update(100)
+        files.update(1)
+        transfer.update(200)
+        return str(tmp_path)
+
+    calls = []
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: None)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert resolve_preset(HF, progress=lambda *a: calls.append(a)) == tmp_path
+    step = f"downloading {HF} from Hugging Face (or its cache)"
+    assert calls == [
+        ("reaching Hugging Face (up to 2 s)", 0, 1),
+        (step, 0, 1),
+        (step, 100, 300),
+        (step, 300, 300),
+    ]
+    assert capsys.readouterr().err == ""
+
+
+def test_the_real_snapshot_download_accepts_the_forwarding_bars(tmp_path, monkeypatch):
+    snapshot = _fake_hf_cache(tmp_path)
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub")
+    )
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", _hf_probe_offline)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    calls = []
+    assert resolve_preset(HF, progress=lambda *a: calls.append(a)) == snapshot
+    assert calls == [
+        ("reaching Hugging Face (up to 2 s)", 0, 1),
+        (f"looking for {HF} in the Hugging Face cache", 0, 1),
+    ]
+
+
+def test_kaggle_steps_are_named_before_they_wait(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(kagglehub, "model_download", lambda slug: str(tmp_path))
+    resolve_preset(KAGGLE, progress=lambda *a: calls.append(a))
+    assert [step for step, _, _ in calls] == [
+        "reaching Kaggle (up to 2 s)",
+        f"downloading {KAGGLE} from Kaggle (or its cache)",
+    ]

@@ -185,3 +185,92 @@ def test_offline_preset_refuses_a_tampered_file(minilm_dir, tmp_path, monkeypatc
     entry = backbone_presets[OFFLINE_PRESET]["package"]
     with pytest.raises(packaged.PackagedPresetError, match="vocab.txt has sha256"):
         packaged.packaged_directory(OFFLINE_PRESET, entry)
+
+
+# -- progress: the explorer's own bar instead of a tqdm widget ------------------
+
+
+class _NoTqdm:
+    def __init__(self, *args, **kwargs):
+        raise AssertionError("a tqdm bar was created although progress was given")
+
+
+def _recorder():
+    calls = []
+    return calls, lambda step, done, total: calls.append((step, done, total))
+
+
+def test_progress_replaces_the_tqdm_bar_for_a_large_load(minilm_dir, monkeypatch):
+    import tqdm.auto
+
+    calls, progress = _recorder()
+    monkeypatch.setattr(tqdm.auto, "tqdm", _NoTqdm)
+    model = DistilBertBackbone.from_preset(OFFLINE_PRESET, progress=progress)
+    steps = list(dict.fromkeys(step for step, _, _ in calls))
+    assert steps == [
+        f"finding the files of {OFFLINE_PRESET}",
+        f"reading weights in {minilm_dir}",
+        "building the model",
+        "loading weights",
+    ]
+    loads = [(done, total) for step, done, total in calls if step == "loading weights"]
+    nbytes = sum(np.asarray(v).nbytes for v in model.weights)
+    assert loads[0] == (0, nbytes) and loads[-1] == (nbytes, nbytes)
+    assert nbytes >= 64 * 2**20  # large enough that tqdm would have drawn a bar
+    assert all(a[0] <= b[0] for a, b in zip(loads, loads[1:], strict=False))
+
+
+def test_without_progress_the_tqdm_bar_is_kept(distilbert_dir, monkeypatch):
+    from distil_explorer.weights import assign
+
+    created = []
+
+    class Recording(_NoTqdm):
+        def __init__(self, *args, **kwargs):
+            created.append(kwargs)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            pass
+
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    monkeypatch.setattr(assign, "PROGRESS_BYTES", 0)
+    DistilBertBackbone.from_preset(str(distilbert_dir[0]))
+    assert [kw["desc"] for kw in created] == ["loading weights"]
+
+
+def test_progress_for_a_random_weights_build():
+    calls, progress = _recorder()
+    DistilBertBackbone.from_preset(
+        OFFLINE_PRESET, load_weights=False, progress=progress
+    )
+    assert calls == [(f"building {OFFLINE_PRESET} with random weights", 0, 1)]
+
+
+def test_a_failed_load_says_what_it_was_doing(distilbert_dir, tmp_path):
+    calls, progress = _recorder()
+    broken = tmp_path / "broken"
+    shutil.copytree(distilbert_dir[0], broken)
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ValueError):
+        DistilBertBackbone.from_preset(str(broken), progress=progress)
+    assert calls[-1][0] == f"reading weights in {broken}"
+
+
+def test_the_session_build_drives_its_progress_not_tqdm(minilm_dir, monkeypatch):
+    import tqdm.auto
+
+    from distil_explorer.session import BuildRequest, Session
+
+    calls, progress = _recorder()
+    monkeypatch.setattr(tqdm.auto, "tqdm", _NoTqdm)
+    Session().build(BuildRequest(OFFLINE_PRESET), progress)
+    steps = [step for step, _, _ in calls]
+    assert "loading weights" in steps and steps[-1] == "built"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from distil_explorer.bertviz import to_bertviz
 from distil_explorer.trace import Trace
-from distil_explorer.views.bertviz import to_bertviz
 
 torch = pytest.importorskip("torch")
 

@@ -1,4 +1,4 @@
-"""Hand a Trace to bertviz's `head_view` and `model_view`.
+"""Hand a Trace to bertviz's `head_view` and `model_view`: a format adapter.
 
 bertviz takes one attention tensor per layer plus the token strings, so any
 model works with it. This module only reshapes: it never imports bertviz

@@ -1,0 +1,80 @@
+"""The exceptions a user of distil-explorer can catch, in one leaf module.
+
+Every one subclasses a builtin (`ValueError`, `OSError`, `RuntimeError`), so
+code that already catches those keeps working. Messages read
+`argument=value: why; allowed: ...`; file errors start with the file's path.
+
+- `FileFormatError(ValueError, OSError)`: a file we read (config.json,
+  metadata.json, a safetensors index, tokenizer.json, vocab.txt, weights, a
+  Trace) cannot be parsed or holds the wrong types. `.path` is the file and
+  `.field` the JSON key or array name, when known.
+- `TraceFileError(FileFormatError)`: a file given to `Trace.load` that is not
+  a Trace written by `Trace.save`.
+- `WeightsMismatchError(ValueError)`: weights that do not fit the backbone
+  (missing, unexpected or misshapen variables).
+- `WeightsFileError(WeightsMismatchError, FileFormatError)`: a weights file
+  (model.weights.h5, model.safetensors) that is truncated or corrupted.
+- `UnsupportedCheckpointError(ValueError)`: a checkpoint whose architecture
+  our DistilBERT cannot represent.
+- `WorkerError(RuntimeError)`: a worker process died, could not start, or
+  raised a framework's own error.
+
+Examples:
+```python
+from distil_explorer.errors import FileFormatError
+try:
+    trace = Trace.load("maybe.npz")
+except FileFormatError as error:
+    print(error.path, error.field, error)
+```
+"""
+
+from __future__ import annotations
+
+
+class FileFormatError(ValueError, OSError):
+    """A file we read that cannot be parsed or holds the wrong types.
+
+    Attributes:
+        path: str or None. The file.
+        field: str or None. The JSON key (dotted, e.g. "config.num_heads")
+            or array name that is wrong, when known.
+    """
+
+    def __init__(self, message: str, path: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.field = field
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class TraceFileError(FileFormatError):
+    """A file given to `Trace.load` that is not a Trace written by `Trace.save`."""
+
+
+class WeightsMismatchError(ValueError):
+    """Weights that do not fit the backbone: missing, unexpected or misshapen."""
+
+
+class WeightsFileError(WeightsMismatchError, FileFormatError):
+    """A weights file (h5, safetensors, pickle) that is truncated or corrupted."""
+
+
+class UnsupportedCheckpointError(ValueError):
+    """A checkpoint whose architecture our DistilBERT cannot represent."""
+
+
+class WorkerError(RuntimeError):
+    """A worker failed: it died, could not start, or raised a framework's own error.
+
+    Attributes:
+        backend: the worker's Keras backend.
+        worker_traceback: the worker's traceback text, when it raised.
+    """
+
+    def __init__(self, message: str, backend: str = "", worker_traceback: str = ""):
+        super().__init__(message)
+        self.backend = backend
+        self.worker_traceback = worker_traceback

@@ -1,0 +1,41 @@
+"""errors.py: every class a user can catch is in the README and subclasses a builtin."""
+
+import inspect
+import pickle
+from pathlib import Path
+
+from distil_explorer import errors
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+CLASSES = [
+    c
+    for _, c in inspect.getmembers(errors, inspect.isclass)
+    if c.__module__ == errors.__name__
+]
+
+
+def test_every_error_class_is_in_the_readme_errors_section():
+    section = README.split("## Errors", 1)[1].split("\n## ", 1)[0]
+    assert CLASSES and all(f"`{c.__name__}`" in section for c in CLASSES)
+
+
+def test_file_errors_are_value_and_os_errors_and_survive_a_worker_pipe():
+    error = errors.TraceFileError("t.npz: bad", path="t.npz", field="meta")
+    assert isinstance(error, ValueError) and isinstance(error, OSError)
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), str(again), again.path, again.field) == (
+        errors.TraceFileError,
+        "t.npz: bad",
+        "t.npz",
+        "meta",
+    )
+
+
+def test_old_import_paths_still_work():
+    from distil_explorer.runtime.process import WorkerError
+    from distil_explorer.weights.assign import WeightsMismatchError
+    from distil_explorer.weights.transformers_format import UnsupportedCheckpointError
+
+    assert WorkerError is errors.WorkerError
+    assert WeightsMismatchError is errors.WeightsMismatchError
+    assert UnsupportedCheckpointError is errors.UnsupportedCheckpointError

@@ -1,0 +1,276 @@
+"""What a person can reach, and state that never breaks, in the explorer.
+
+The widget tree is walked from the app as the front end displays it (the
+children of boxes and tabs): a widget with a click or observe handler that is
+not in that tree does not exist for a person. Random action sequences
+(hypothesis) then play what a person does, on tiny models, and after every
+step check that no error reached the error area and that every index on
+screen is valid for the Trace on screen.
+"""
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+pytest.importorskip("anywidget")
+hypothesis = pytest.importorskip("hypothesis")
+
+import ipywidgets as w  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.stateful import (  # noqa: E402
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+)
+
+from distil_explorer import Explorer  # noqa: E402
+from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE  # noqa: E402
+from tests.views.conftest import PRESET  # noqa: E402
+
+_instances = w.widgets.widget._instances
+
+
+def displayed(root: w.Widget) -> set[int]:
+    """Ids of every widget reachable from `root` through children."""
+    seen, stack = set(), [root]
+    while stack:
+        widget = stack.pop()
+        if id(widget) in seen:
+            continue
+        seen.add(id(widget))
+        stack.extend(getattr(widget, "children", ()))
+    return seen
+
+
+def handlers(widget: w.Widget) -> list[str]:
+    """Click and observe handlers added from outside the widget's own class."""
+    found = []
+    clicks = getattr(widget, "_click_handlers", None)
+    if clicks is not None and clicks.callbacks:
+        found.append("on_click")
+    for name, kinds in widget._trait_notifiers.items():
+        for callbacks in kinds.values():
+            for callback in callbacks:
+                function = getattr(callback, "__func__", callback)
+                module = getattr(function, "__module__", "") or ""
+                # Widget libraries observe their own traits (comm, index...).
+                if not module.startswith(_LIBRARIES):
+                    found.append(f"observe {name}")
+    return found
+
+
+_LIBRARIES = ("ipywidgets", "traitlets", "anywidget", "comm")
+
+
+def test_every_widget_with_a_handler_is_on_screen():
+    before = set(_instances)
+    app = Explorer(text="the cat sat")
+    created = [_instances[k] for k in set(_instances) - before]
+    on_screen = displayed(app)
+    lost = [
+        f"{type(x).__name__}({getattr(x, 'description', '')!r}): {handlers(x)}"
+        for x in created
+        if handlers(x) and id(x) not in on_screen
+    ]
+    assert not lost, f"handled but never displayed: {lost}"
+    # The check has teeth: the intervention buttons are handled and shown.
+    panel = app.attention_panel
+    for button in (panel.mask_button, panel.remove_button, panel.restore_button):
+        assert handlers(button) and id(button) in on_screen
+    assert id(panel.query_key) in on_screen and id(panel.effect) in on_screen
+
+
+def test_a_detached_handled_widget_would_be_found():
+    app = Explorer()
+    stray = w.Button(description="stray")
+    stray.on_click(lambda b: None)
+    assert handlers(stray) and id(stray) not in displayed(app)
+
+
+def test_a_smaller_model_after_a_far_head_and_a_pinned_token(app):
+    # Issue 12, 1: layer 4 / head 9 of a big model, a token pinned, then a
+    # custom config with fewer layers and heads: every later run must work.
+    big = {"vocabulary_size": 64, "num_layers": 5, "num_heads": 10}
+    big.update(hidden_dim=20, intermediate_dim=16, max_sequence_length=32)
+    _build_custom(app, big)
+    app.run()
+    canvas = app.attention_panel.canvas
+    canvas.layer, canvas.head, canvas.selected_token = 4, 9, 1
+    small = {**big, "num_layers": 2, "num_heads": 4}
+    _build_custom(app, small)
+    for _ in range(2):
+        app.run_panel.button.click()
+        assert app.error.layout.display == "none", app.error.value
+    assert (canvas.layer, canvas.head) in {(0, 0)} and canvas.selected_token == -1
+    assert app.attention_panel.layer.value == 0
+    assert app.attention_panel.head.value == 0
+
+
+def _build_custom(app, sizes):
+    panel = app.build_panel
+    panel.preset.value = CUSTOM
+    for name, value in sizes.items():
+        panel.fields[name].value = value
+    panel.button.click()
+    assert app.error.layout.display == "none", app.error.value
+
+
+CONFIGS = {
+    "tiny preset": None,
+    "2 layers x 4 heads": {"num_layers": 2, "num_heads": 4},
+    "1 layer x 2 heads": {"num_layers": 1, "num_heads": 2},
+    "3 layers x 1 head": {"num_layers": 3, "num_heads": 1},
+}
+
+
+IDS = ([2, 5, 6, 7, 3], [2, 5, 3], [2, 9, 10, 11, 12, 13, 3], [4])
+
+
+class ExplorerMachine(RuleBasedStateMachine):
+    """A person clicking through the explorer, in any order."""
+
+    def __init__(self):
+        super().__init__()
+        self.app = Explorer(text="the cat sat")
+
+    def teardown(self):
+        self.app.session.close()
+
+    @property
+    def canvas(self):
+        return self.app.attention_panel.canvas
+
+    def _enabled(self, button) -> bool:
+        return not button.disabled
+
+    @rule(choice=st.sampled_from(sorted(CONFIGS)))
+    def build(self, choice):  # noqa: D102
+        panel = self.app.build_panel
+        sizes = CONFIGS[choice]
+        if sizes is None:
+            panel.preset.value = PATH_OR_HANDLE
+            panel.handle.value = str(PRESET)
+        else:
+            panel.preset.value = CUSTOM
+            fields = {"vocabulary_size": 64, "hidden_dim": 8, "intermediate_dim": 8}
+            fields.update(max_sequence_length=16, **sizes)
+            for name, value in fields.items():
+                panel.fields[name].value = value
+        panel.button.click()
+
+    @rule(choice=st.sampled_from(sorted(CONFIGS)), ids=st.sampled_from(IDS))
+    def build_and_run(self, choice, ids):
+        self.build(choice)
+        self.run("token ids", ids, "the cat sat")
+
+    @precondition(lambda self: not self.app.run_panel.button.disabled)
+    @rule(
+        mode=st.sampled_from(["text", "token ids"]),
+        ids=st.sampled_from(IDS),
+        text=st.sampled_from(["the cat sat", "the cat", "sat"]),
+    )
+    def run(self, mode, ids, text):
+        panel = self.app.run_panel
+        if mode == "text" and self.app.session.tokenizer is None:
+            mode = "token ids"  # the Run tab says text cannot run here
+        panel.mode.value = mode
+        panel.text.value = text
+        panel.ids.value = " ".join(map(str, ids))
+        panel.button.click()
+
+    @precondition(lambda self: self.app.trace is not None)
+    @rule(data=st.data())
+    def pin_token(self, data):
+        n = len(self.canvas.tokens)
+        self.canvas.selected_token = data.draw(st.integers(-1, n - 1))
+
+    @precondition(lambda self: self.app.trace is not None)
+    @rule(data=st.data())
+    def pick_head_in_model_view(self, data):
+        # What a click on a thumbnail sends: layer, head and mode together.
+        layer = data.draw(st.sampled_from(self.canvas.layers))
+        head = data.draw(st.sampled_from(self.canvas.heads))
+        with self.canvas.hold_trait_notifications():
+            self.canvas.layer, self.canvas.head, self.canvas.mode = layer, head, "head"
+
+    @precondition(lambda self: self.app.trace is not None)
+    @rule(data=st.data())
+    def move_sliders(self, data):
+        panel = self.app.attention_panel
+        panel.layer.value = data.draw(st.sampled_from(panel.layer.options))
+        panel.head.value = data.draw(st.sampled_from(panel.head.options))
+
+    @precondition(lambda self: self.app.trace is not None)
+    @rule(
+        mode=st.sampled_from(["head", "model"]),
+        style=st.sampled_from(["lines", "heatmap"]),
+    )
+    def switch_view(self, mode, style):
+        self.canvas.mode, self.canvas.draw_style = mode, style
+
+    @rule(button=st.sampled_from(["mask_button", "remove_button", "restore_button"]))
+    def intervene(self, button):
+        widget = getattr(self.app.attention_panel, button)
+        if self._enabled(widget):
+            widget.click()
+
+    @rule()
+    def keep_a(self):
+        if self._enabled(self.app.compare_panel.keep_button):
+            self.app.compare_panel.keep_button.click()
+
+    @rule(tab=st.integers(0, 5))
+    def open_tab(self, tab):
+        self.app.tabs.selected_index = tab
+
+    @precondition(lambda self: self.app.trace is not None)
+    @rule(name=st.sampled_from(["v.png", "v.svg"]))
+    def export(self, name):
+        import tempfile
+        from pathlib import Path
+
+        bar = self.app.export_bar
+        with tempfile.TemporaryDirectory() as folder:
+            if bar.view.value == "query/key" and self.canvas.selected_token < 0:
+                return  # says "pin a token first": a message, not a state bug
+            if bar.view.value == "compare" and self.app.compare_panel.b is None:
+                return
+            bar.name.value = str(Path(folder) / name)
+            bar.button.click()
+
+    @invariant()
+    def no_error_reached_the_person(self):
+        assert self.app.error.layout.display == "none", self.app.error.value
+
+    @invariant()
+    def every_shown_index_is_valid(self):
+        trace, canvas = self.app.trace, self.canvas
+        panel = self.app.attention_panel
+        if trace is None:
+            return
+        assert canvas.trace is trace
+        assert canvas.layer in trace.attention_layers
+        assert canvas.head in trace.attention_heads
+        assert (panel.layer.value, panel.head.value) == (canvas.layer, canvas.head)
+        assert -1 <= canvas.selected_token < len(canvas.tokens)
+        assert len(canvas.tokens) == int(trace.padding_mask[canvas.index].sum())
+        comparison = self.app.compare_panel.comparison
+        if comparison is not None and comparison.b is not None:
+            assert comparison.b is trace
+            compare = self.app.compare_panel
+            if comparison.difference.attention_max is None:  # nothing to pick
+                assert compare.sliders.layout.display == "none"
+                return
+            assert compare.layer.value in comparison.difference.attention_layers
+            assert compare.head.value in comparison.difference.attention_heads
+
+
+TestExplorerMachine = ExplorerMachine.TestCase
+TestExplorerMachine.settings = settings(
+    max_examples=25,
+    stateful_step_count=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
