@@ -45,7 +45,7 @@ def _bad_inputs():
     return [
         ("missing key", {"token_ids": ids}, r"missing \['padding_mask'\]"),
         ("extra key", {**good, "segment_ids": ids}, r"unexpected \['segment_ids'\]"),
-        ("not a dict", ids, "must be a dict"),
+        ("not a dict", ids, r"inputs=.*(must be a dict|allowed: text)"),
         (
             "negative id",
             {**good, "token_ids": ids - 100},
