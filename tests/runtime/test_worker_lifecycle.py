@@ -193,7 +193,13 @@ def test_worker_gone_after_the_write_but_before_reading_is_restarted(
 def test_worker_killed_during_a_request_raises_and_the_next_call_works(
     runner, tiny_backbone, monkeypatch
 ):
-    runner.capture(tiny_backbone, tiny_inputs())
+    from distil_explorer import DistilBertBackbone
+
+    # Long enough (hundreds of ms in the worker) that the kill right after
+    # the acknowledgement always lands before the reply is written.
+    slow = DistilBertBackbone(20, 4, 2, 256, 1024, dropout=0.0, max_sequence_length=256)
+    long_inputs = tiny_inputs(batch=8, length=256)
+    runner.capture(slow, long_inputs)
     pid = runner.pid
     real_receive = process.WorkerProcess._receive
 
@@ -205,7 +211,7 @@ def test_worker_killed_during_a_request_raises_and_the_next_call_works(
 
     monkeypatch.setattr(process.WorkerProcess, "_receive", kill_after_ack)
     with pytest.raises(WorkerError, match=r"exited with code -9 during capture"):
-        runner.capture(tiny_backbone, tiny_inputs())
+        runner.capture(slow, long_inputs)
     monkeypatch.undo()
     assert gone(pid)
     runner.capture(tiny_backbone, tiny_inputs())
