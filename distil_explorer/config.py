@@ -124,6 +124,26 @@ CONFIG_FIELDS = (
 )
 
 ALLOWED_DTYPES = ("float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
+# Keras quantization modes of a float32 backbone (`DistilBertBackbone.quantize`).
+QUANTIZATIONS = ("int8", "int4", "float8")
+# What the explorer's "precision" choice offers: a dtype policy or a mode.
+PRECISIONS = ALLOWED_DTYPES + QUANTIZATIONS
+
+
+def check_precision(name: str, value: Any) -> str:
+    """`value` if it names a precision: a dtype policy or a quantization mode.
+
+    Examples:
+    ```python
+    check_precision("precision", "int8")  # "int8"
+    ```
+    """
+    if not isinstance(value, str) or value not in PRECISIONS:
+        raise ValueError(
+            f"{name}={value!r}: allowed: one of {', '.join(PRECISIONS)} (a dtype "
+            "policy, or a quantization mode of float32 weights)"
+        )
+    return value
 
 
 def check_positive_int(name: str, value: Any) -> int:

@@ -29,7 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.config import CONFIG_FIELDS, backbone_presets, check_config
+from distil_explorer.config import (
+    CONFIG_FIELDS,
+    QUANTIZATIONS,
+    backbone_presets,
+    check_config,
+    check_precision,
+)
 
 Progress = Callable[[str, int, int], None]
 ACTIONS = ("mask", "remove")
@@ -50,6 +56,10 @@ class BuildRequest:
             (random weights, no tokenizer); checked by `check_config`.
         load_weights: bool. Load a preset's weights (False: random weights of
             the preset's architecture). Ignored for a custom config.
+        precision: str. "float32" (default), another dtype policy
+            ("bfloat16", ...) or a quantization mode ("int8", "int4",
+            "float8") applied to float32 weights; one of `config.PRECISIONS`.
+            For a custom config it replaces the config's `dtype`.
 
     Examples:
     ```python
@@ -61,6 +71,7 @@ class BuildRequest:
     preset: str | None = None
     config: dict[str, Any] | None = None
     load_weights: bool = True
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if (self.preset is None) == (self.config is None):
@@ -79,6 +90,7 @@ class BuildRequest:
             raise ValueError(
                 f"load_weights={self.load_weights!r}: allowed: True or False"
             )
+        check_precision("precision", self.precision)
         if self.config is not None:
             unknown = sorted(set(self.config) - set(CONFIG_FIELDS))
             missing = sorted(set(CONFIG_FIELDS[:5]) - set(self.config))
@@ -93,9 +105,11 @@ class BuildRequest:
     def name(self) -> str:
         """What was built, for titles and labels."""
         if self.config is not None:
-            return "custom config"
+            precision = "" if self.precision == "float32" else f", {self.precision}"
+            return f"custom config{precision}"
         weights = "" if self.load_weights else " (random weights)"
-        return f"{self.preset}{weights}"
+        precision = "" if self.precision == "float32" else f", {self.precision}"
+        return f"{self.preset}{weights}{precision}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +149,24 @@ class Comparison:
     b_label: str = ""
     difference: Any = None
     problem: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PrecisionComparison:
+    """How far other precisions move every map of the Trace on screen.
+
+    Attributes:
+        reference: the Trace they are compared with (the one on screen).
+        precisions: the precisions run, e.g. ("bfloat16", "int8").
+        traces: one Trace per precision, of the same input.
+        differences: one `TraceDifference` (reference vs that Trace) each:
+            `attention_max` and `attention_mean` are (layers, heads).
+    """
+
+    reference: Any
+    precisions: tuple[str, ...]
+    traces: tuple[Any, ...]
+    differences: tuple[Any, ...]
 
 
 def parse_token_ids(text: str) -> list[int]:
@@ -216,13 +248,21 @@ class Session:
             )
         start = time.perf_counter()
         progress("building the backbone", 0, 2)
+        quantize = request.precision if request.precision in QUANTIZATIONS else None
+        dtype = "float32" if quantize else request.precision
         if request.config is not None:
-            backbone = DistilBertBackbone(**request.config)
+            backbone = DistilBertBackbone(**{**request.config, "dtype": dtype})
             tokenizer, problem = None, "a custom config has no vocabulary"
         else:
             backbone = DistilBertBackbone.from_preset(
-                request.preset, load_weights=request.load_weights, progress=progress
+                request.preset,
+                load_weights=request.load_weights,
+                progress=progress,
+                dtype=dtype,
             )
+        if quantize:
+            progress(f"quantizing to {quantize}", 1, 2)
+            backbone.quantize(quantize)
         steps = [("backbone", time.perf_counter() - start)]
         if request.preset is not None:
             progress("reading the tokenizer", 1, 2)
@@ -391,6 +431,39 @@ class Session:
                 ),
             )
         return Comparison(a, a_label, b, b_label, difference)
+
+    def compare_precisions(
+        self, precisions: Sequence[str] = ("bfloat16", "int8")
+    ) -> PrecisionComparison:
+        """Run the input on screen at other precisions; how far each moves it.
+
+        Each precision is a copy of the backbone with the same float weights
+        (`model.precision.with_precision`), run where the Trace on screen
+        ran. The Trace on screen, A, and the backbone stay as they are.
+        """
+        from distil_explorer.analysis.compare import compare_traces
+        from distil_explorer.model.precision import check_precision, with_precision
+
+        if self.trace is None:
+            raise ValueError("compare precisions: no Trace yet; allowed: run first")
+        if isinstance(precisions, str) or not precisions:
+            raise ValueError(
+                f"precisions={precisions!r}: allowed: a non-empty list such as "
+                "['bfloat16', 'int8']"
+            )
+        chosen = tuple(check_precision("precisions", p) for p in precisions)
+        reference = self.trace
+        inputs: Any = {
+            "token_ids": reference.token_ids,
+            "padding_mask": reference.padding_mask,
+        }
+        runner = self._runner(reference.backend, reference.device)
+        traces = []
+        for precision in chosen:
+            variant = with_precision(self.backbone, precision)
+            traces.append(runner.capture(variant, inputs, keep_qk=False))
+        differences = tuple(compare_traces(reference, t) for t in traces)
+        return PrecisionComparison(reference, chosen, tuple(traces), differences)
 
     # --- plumbing ---
 

@@ -236,3 +236,38 @@ def test_parse_token_ids(text, ids):
 def test_parse_token_ids_refuses_what_is_not_ids(text):
     with pytest.raises(ValueError, match="token ids="):
         parse_token_ids(text)
+
+
+def test_a_preset_builds_at_another_precision_and_says_so():
+    session = Session()
+    session.build(BuildRequest(str(PRESET), precision="int8"))
+    assert session.backbone.quantization_modes == ("int8",)
+    assert session.name.endswith(", int8")
+    trace = session.run("the cat sat")
+    assert trace.config["dtype"].startswith("int8")
+    session.build(BuildRequest(config={**TINY}, precision="bfloat16"))
+    assert session.backbone.dtype_policy.name == "bfloat16"
+
+
+def test_compare_precisions_measures_each_against_the_run_on_screen(session):
+    reference = session.run("the cat sat")
+    result = session.compare_precisions(["bfloat16", "int8", "float32"])
+    assert result.reference is reference and session.trace is reference
+    assert result.precisions == ("bfloat16", "int8", "float32")
+    by_name = dict(zip(result.precisions, result.differences, strict=True))
+    assert by_name["float32"].attention_max.max() < 1e-6  # same weights, same maps
+    for name in ("bfloat16", "int8"):
+        difference = by_name[name]
+        assert difference.attention_max.shape == (2, 2)
+        assert 0 < difference.attention_mean.max() <= difference.attention_max.max()
+    assert result.traces[1].config["dtype"].startswith("int8")
+
+
+@pytest.mark.parametrize(
+    ("precisions", "message"),
+    [("int8", "precisions='int8'"), ([], "precisions=\\[\\]"), (["int9"], "int9")],
+)
+def test_compare_precisions_names_a_bad_choice(session, precisions, message):
+    session.run("the cat sat")
+    with pytest.raises(ValueError, match=message):
+        session.compare_precisions(precisions)

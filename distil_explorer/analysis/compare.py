@@ -21,6 +21,8 @@ class TraceDifference:
         attention_max: (layers, heads) max |a - b| of each head's map, or None
             when the two Traces hold different layers or heads.
         notes: what could not be compared, and why.
+        attention_mean: (layers, heads) mean |a - b| over each head's real
+            query-key pairs (all sequences), or None like `attention_max`.
         attention_layers: the model layers of the rows of `attention_max`
             (`Trace.attention_layers` of both Traces); () when not compared.
         attention_heads: the model heads of its columns; () when not compared.
@@ -32,6 +34,7 @@ class TraceDifference:
     notes: tuple[str, ...]
     attention_layers: tuple[int, ...] = ()
     attention_heads: tuple[int, ...] = ()
+    attention_mean: np.ndarray | None = None
 
     @property
     def max_abs(self) -> float:
@@ -63,7 +66,7 @@ def compare_traces(a: Trace, b: Trace) -> TraceDifference:
     check_same_input(a, b)
     real = a.padding_mask.astype(bool)
     notes = []
-    hidden_max = hidden_cosine = attention_max = None
+    hidden_max = hidden_cosine = attention_max = attention_mean = None
     if a.hidden_states.shape == b.hidden_states.shape:
         ha, hb = a.hidden_states[:, real], b.hidden_states[:, real]
         hidden_max = np.abs(ha - hb).max(axis=(1, 2))
@@ -83,11 +86,13 @@ def compare_traces(a: Trace, b: Trace) -> TraceDifference:
         keep = real[None, :, None, :, None] & real[None, :, None, None, :]
         delta = np.where(keep, np.abs(a.attentions - b.attentions), 0.0)
         attention_max = delta.max(axis=(1, 3, 4))
+        pairs = keep.sum(axis=(1, 3, 4))  # real query-key pairs, every head alike
+        attention_mean = delta.sum(axis=(1, 3, 4)) / pairs
     else:
         notes.append(f"attentions: {held_text(a, 'a')}, {held_text(b, 'b')}")
         held = ((), ())
     return TraceDifference(
-        hidden_max, hidden_cosine, attention_max, tuple(notes), *held
+        hidden_max, hidden_cosine, attention_max, tuple(notes), *held, attention_mean
     )
 
 

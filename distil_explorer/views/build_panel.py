@@ -7,8 +7,8 @@ from typing import Any
 import ipywidgets as w
 
 from distil_explorer.config import (
-    ALLOWED_DTYPES,
     OFFLINE_PRESET,
+    PRECISIONS,
     backbone_presets,
     check_config,
     count_parameters,
@@ -33,7 +33,6 @@ _DEFAULT_CUSTOM = {
     "intermediate_dim": 512,
     "dropout": 0.1,
     "max_sequence_length": 128,
-    "dtype": "float32",
 }
 
 
@@ -87,13 +86,11 @@ class BuildPanel:
         self.fields["dropout"] = w.FloatText(
             value=0.1, description="dropout", style={"description_width": "150px"}
         )
-        self.fields["dtype"] = w.Dropdown(
-            options=list(ALLOWED_DTYPES),
-            value="float32",
-            description="dtype",
-            style={"description_width": "150px"},
-        )
         self.load_weights = w.Checkbox(value=True, description="load weights")
+        # One precision control for presets and custom configs alike.
+        self.precision = w.Dropdown(
+            options=list(PRECISIONS), value="float32", description="precision"
+        )
         self.message = w.HTML()
         self.button = w.Button(description="Build", button_style="primary", icon="cogs")
         self.progress = w.IntProgress(value=0, min=0, max=3, description="")
@@ -102,6 +99,7 @@ class BuildPanel:
         self.widget = w.VBox(
             [
                 w.HBox([self.preset, self.load_weights]),
+                self.precision,
                 self.handle,
                 self.custom_box,
                 self.message,
@@ -154,11 +152,15 @@ class BuildPanel:
             config, text = form_config(self._values())
             if config is None:
                 raise ValueError(text)
-            return BuildRequest(config=config)
+            return BuildRequest(config=config, precision=self.precision.value)
         preset = self.handle.value.strip() if choice == PATH_OR_HANDLE else choice
         if not preset:
             raise ValueError("path: empty; allowed: a preset directory or a handle")
-        return BuildRequest(preset, load_weights=self.load_weights.value)
+        return BuildRequest(
+            preset,
+            load_weights=self.load_weights.value,
+            precision=self.precision.value,
+        )
 
 
 def _escape(text: str) -> str:

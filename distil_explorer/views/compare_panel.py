@@ -9,6 +9,8 @@ import ipywidgets as w
 import numpy as np
 
 from distil_explorer.analysis.compare import TraceDifference
+from distil_explorer.config import PRECISIONS
+from distil_explorer.views.attention_panel import summary_table
 from distil_explorer.views.compare_plots import plot_difference
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 
@@ -71,12 +73,32 @@ class ComparePanel:
         self._drawing = False
         for slider in (self.layer, self.head):
             slider.observe(self._on_slider, names="value")
+        self.precisions = w.SelectMultiple(
+            options=[p for p in PRECISIONS if p != "float32"],
+            value=("bfloat16", "int8"),
+            description="precisions",
+            rows=4,
+        )
+        self.precision_button = w.Button(
+            description="Run at these precisions",
+            icon="balance-scale",
+            disabled=True,
+            layout=w.Layout(width="auto", min_width="200px"),
+        )
+        self.precision_table = w.HTML()
         self.widget = w.VBox(
             [
                 w.HBox([self.keep_button, self.message]),
                 self.summary,
                 self.sliders,
                 self.figure,
+                w.HTML(
+                    "<b>Precision</b>: the run on screen against the same weights at "
+                    "other precisions, every attention map (max and mean |A - B| "
+                    "per head)."
+                ),
+                w.HBox([self.precisions, self.precision_button]),
+                self.precision_table,
             ]
         )
 
@@ -88,6 +110,8 @@ class ComparePanel:
     def show(self, comparison, can_keep: bool) -> None:
         """Draw `comparison` (None: no A kept); `can_keep`: a run is on screen."""
         self.keep_button.disabled = not can_keep
+        self.precision_button.disabled = not can_keep
+        self.precision_table.value = ""  # of the run before, if any
         self.comparison, self._pngs = comparison, {}
         self.summary.value = ""
         self._show_figure(b"")
@@ -146,3 +170,26 @@ class ComparePanel:
 
     def _show_figure(self, png: bytes) -> None:
         show_png(self.figure, png)
+
+    def show_precisions(self, result) -> None:
+        """Draw a `PrecisionComparison`: per precision, max and mean |A - B|."""
+        parts = []
+        reference = result.reference.config.get("dtype", "the run on screen")
+        for precision, difference in zip(
+            result.precisions, result.differences, strict=True
+        ):
+            largest, mean = difference.attention_max, difference.attention_mean
+            if largest is None:
+                parts.append(f"<p>{html.escape(precision)}: maps not compared</p>")
+                continue
+            layers, heads = difference.attention_layers, difference.attention_heads
+            parts.append(
+                f"<p><b>{html.escape(precision)}</b> vs {html.escape(str(reference))}"
+                f": largest |A - B| {largest.max():.3g}, mean {mean.mean():.3g}; "
+                f"last hidden state moves up to {difference.hidden_max[-1]:.3g}</p>"
+                "<div style='display:flex;gap:16px;flex-wrap:wrap'>"
+                + summary_table(largest, f"max |A - B|, {precision}", layers, heads)
+                + summary_table(mean, f"mean |A - B|, {precision}", layers, heads)
+                + "</div>"
+            )
+        self.precision_table.value = "".join(parts)

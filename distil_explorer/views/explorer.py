@@ -121,6 +121,7 @@ class Explorer(w.VBox):
             panel.remove_button: lambda: self.intervene("remove"),
             panel.restore_button: lambda: self.restore(),
             compare.keep_button: lambda: self.keep_as_a(),
+            compare.precision_button: lambda: self.compare_precisions(),
         }
         for button, action in clicks.items():
             button.on_click(self._guard(lambda _button, action=action: action()))
@@ -187,6 +188,15 @@ class Explorer(w.VBox):
         """Keep the run on screen as A in the Compare tab; later runs are B."""
         self.session.keep_as_a()
         self.compare_panel.show(self.session.comparison(), can_keep=True)
+
+    def compare_precisions(self, precisions=None):
+        """Run the input on screen at other precisions (the Compare tab's choice)."""
+        compare = self.compare_panel
+        chosen = tuple(compare.precisions.value) if precisions is None else precisions
+        with self._working(compare.precision_button):
+            result = self.session.compare_precisions(chosen)
+        compare.show_precisions(result)
+        return result
 
     def intervene(self, action: str, position: int | None = None):
         """Mask or remove a token (the one pinned in the head view) and re-run."""

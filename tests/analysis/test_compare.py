@@ -77,3 +77,15 @@ def test_attentions_are_compared_only_when_the_same_maps_were_kept(
     same = compare_traces(last, last)
     assert same.attention_max.shape == (1, 1)
     assert (same.attention_layers, same.attention_heads) == ((1,), (1,))
+
+
+def test_attention_mean_is_the_mean_over_real_pairs(tiny_trace):
+    attentions = np.array(tiny_trace.attentions)
+    attentions[0, 0, 1, 0, 0] += 0.3  # one real pair of layer 0, head 1
+    b = dataclasses.replace(tiny_trace, attentions=attentions)
+    diff = compare_traces(tiny_trace, b)
+    real = tiny_trace.padding_mask.astype(bool)
+    pairs = sum(int(row.sum()) ** 2 for row in real)
+    expected = np.zeros_like(diff.attention_mean)
+    expected[0, 1] = 0.3 / pairs
+    np.testing.assert_allclose(diff.attention_mean, expected, atol=1e-7)
