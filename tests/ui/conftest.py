@@ -339,3 +339,69 @@ def needs_browser():
         pytest.fail(f"CI is set but {reason}")
     if reason:
         pytest.skip(reason)
+
+
+# --- the attention canvas, read back as a person and through the kernel ---
+
+# An FNV-1a hash of a canvas's pixels, and how many are not transparent.
+CANVAS_DIGEST = """(canvas) => {
+  const { width, height } = canvas;
+  const data = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+  let hash = 2166136261, inked = 0;
+  for (let i = 0; i < data.length; i++) hash = Math.imul(hash ^ data[i], 16777619);
+  for (let i = 3; i < data.length; i += 4) inked += data[i] > 0;
+  return { width, height, inked, hash: hash >>> 0 };
+}"""
+
+
+@contextlib.contextmanager
+def kernel_client(server: JupyterServer, timeout: float = 30) -> Iterator:
+    """A second client of the server's one running kernel (its connection file
+    is in the server's runtime folder), to read Python state while the page
+    drives the widgets; outputs of its requests never reach the page."""
+    from jupyter_client import BlockingKernelClient
+
+    deadline = time.monotonic() + timeout
+    while not (kernels := server.api("kernels")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if len(kernels) != 1:
+        raise RuntimeError(f"expected one running kernel, found {len(kernels)}")
+    runtime = server.log.parent / "runtime"
+    client = BlockingKernelClient(
+        connection_file=str(runtime / f"kernel-{kernels[0]['id']}.json")
+    )
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=timeout)
+        yield client
+    finally:
+        client.stop_channels()
+
+
+def kernel_value(client, expression: str, timeout: float = 30):
+    """The value of `expression` in the kernel (a Python literal: its repr)."""
+    import ast
+
+    reply = client.execute(
+        "",
+        silent=True,
+        user_expressions={"v": f"repr({expression})"},
+        reply=True,
+        timeout=timeout,
+    )
+    result = reply["content"]["user_expressions"]["v"]
+    if result["status"] != "ok":
+        raise RuntimeError(f"{expression}: {result.get('evalue')}")
+    return ast.literal_eval(ast.literal_eval(result["data"]["text/plain"]))
+
+
+def wait_kernel_value(client, expression: str, expected, timeout: float = 15):
+    """Poll until `expression` equals `expected` in the kernel; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = kernel_value(client, expression)
+        if value == expected or time.monotonic() > deadline:
+            assert value == expected, f"{expression} = {value!r}, not {expected!r}"
+            return value
+        time.sleep(0.1)
