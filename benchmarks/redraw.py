@@ -60,8 +60,8 @@ def main() -> None:
         lambda i: panel.show(trace, (1000,), can_mask=True, can_restore=False),
         repeats=3,
     )
-    layer = median_ms(lambda i: setattr(panel.layer, "value", i % 6))
-    head = median_ms(lambda i: setattr(panel.head, "value", i % 12))
+    layer = median_ms(lambda i: setattr(panel.canvas, "layer", i % 6))
+    head = median_ms(lambda i: setattr(panel.canvas, "head", i % 12))
     style = median_ms(
         lambda i: setattr(panel.canvas, "draw_style", ("lines", "heatmap")[i % 2])
     )

@@ -69,16 +69,12 @@ class AttentionPanel:
     Beside the head view: the pinned token with Mask / Remove / Restore (the
     Explorer wires them to the session) and the query/key view of that
     token's strongest score in the head shown. Below: per-head summaries.
-    Layer and head move together with the canvas: a new Trace clamps both
-    (and unpins the token) before anything is drawn.
+    Layer, head and view are chosen in the canvas's own bar; a new Trace
+    clamps every choice there before anything is drawn.
     """
 
     def __init__(self) -> None:
-        # As wide as it draws, so the intervention column fits beside it.
-        self.canvas = AttentionWidget(layout=w.Layout(flex="0 0 auto", width="auto"))
-        # Selection sliders: a Trace may hold only some layers and heads.
-        self.layer = w.SelectionSlider(options=[0], description="layer")
-        self.head = w.SelectionSlider(options=[0], description="head")
+        self.canvas = AttentionWidget()
         self.token = w.HTML(_NO_TOKEN)
         self.mask_button = w.Button(
             description="Mask token", icon="eye-slash", disabled=True
@@ -97,10 +93,8 @@ class AttentionPanel:
         self.table = w.HTML()
         self._summary = None
         self._can_mask = False
-        self._syncing = False
-        self.layer.observe(self._on_slider, names="value")
-        self.head.observe(self._on_slider, names="value")
-        self.canvas.observe(self._on_canvas, names=["layer", "head"])
+        # The canvas's own bar picks layer, head and view: one set of controls.
+        self.canvas.observe(self._on_canvas, names=["layer", "head", "index"])
         self.canvas.observe(self._on_token, names="selected_token")
         self.metric.observe(self._draw_table, names="value")
         side = w.VBox(
@@ -117,7 +111,6 @@ class AttentionPanel:
         )
         self.widget = w.VBox(
             [
-                w.HBox([self.layer, self.head]),
                 w.HBox(
                     [self.canvas, side],
                     layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
@@ -134,23 +127,14 @@ class AttentionPanel:
         can_mask: bool,
         can_restore: bool,
     ) -> None:
-        """Show `trace`: every choice clamped to what it holds, the token unpinned.
+        """Show `trace`: the canvas clamps every choice to what it holds.
 
         `can_mask`: a tokenizer gives [MASK]; `can_restore`: the Trace is an
         intervention's (the original can come back).
         """
-        held_layers, held_heads = trace.attention_layers, trace.attention_heads
-        layer = _kept(self.layer.value, held_layers)
-        head = _kept(self.head.value, held_heads)
-        self._syncing = True
-        try:
-            self.canvas.set_trace(trace, layer=layer, head=head)
-            self.layer.options, self.head.options = held_layers, held_heads
-            self.layer.value, self.head.value = layer, head
-        finally:
-            self._syncing = False
         self._can_mask = can_mask
         self.restore_button.disabled = not can_restore
+        self.canvas.set_trace(trace)
         self.query_key_pair = None
         self._on_token()
         self._summary = head_summary(trace, special_ids)
@@ -168,25 +152,7 @@ class AttentionPanel:
         """The effect table of the last intervention (or a line of text)."""
         self.effect.value = text
 
-    def _on_slider(self, change: Any) -> None:
-        if self._syncing or self.canvas.trace is None:
-            return
-        self._syncing = True
-        try:
-            self.canvas.layer, self.canvas.head = self.layer.value, self.head.value
-        finally:
-            self._syncing = False
-        self._draw_query_key()
-
     def _on_canvas(self, change: Any) -> None:
-        # A click in the model view sets layer and head together.
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            self.layer.value, self.head.value = self.canvas.layer, self.canvas.head
-        finally:
-            self._syncing = False
         self._draw_query_key()
 
     def _on_token(self, change: Any = None) -> None:
@@ -205,7 +171,7 @@ class AttentionPanel:
         from distil_explorer.views.plots import plot_query_key
 
         trace, query = self.canvas.trace, self.canvas.selected_token
-        if self._syncing or trace is None or query < 0:
+        if trace is None or query < 0:
             self.query_key_pair = None
             show_png(self.query_key, b"")
             self.query_key_note.value = _QUERY_KEY_HINT
@@ -244,11 +210,6 @@ _QUERY_KEY_HINT = (
     "<b>Query/key view</b>: pin a token to see which dimensions make its "
     "strongest score in this head."
 )
-
-
-def _kept(current: int, held: tuple[int, ...]) -> int:
-    """`current` if it is held, else the first held index."""
-    return current if current in held else held[0]
 
 
 def effect_html(effect, token: str, layers=None, heads=None) -> str:

@@ -1,10 +1,14 @@
 """The quickstart notebook in headless Chromium, as a person uses it, in
 JupyterLab and in Notebook 7 (the same checks in each).
 
-Run All, then: the explorer shows its tabs and no error, the attention canvas
-has pixels, and picking another head (a click in "All heads", then the head
-slider: its arrow key in JupyterLab, a click on its track in Notebook 7)
-redraws the canvas. Offline, the notebook falls back to the packaged preset.
+Run All, then, clicking what a person clicks and checking what they would see:
+the explorer shows its tabs and no error, the attention canvas has pixels, a
+thumbnail in the model view opens its head and the bar's menus follow, the
+head menu redraws the canvas, a pinned token fills the intervention column
+and the query/key view, Mask token shows its effect and Restore brings the
+original back, Export writes the view, and the Hidden states, Parameters,
+Compare (keep A, precisions, a B), Build and Run tabs each show their result.
+Offline, the notebook falls back to the packaged preset.
 Screenshots go to tests/ui/artifacts/, and JupyterLab's also to
 $DISTIL_EXPLORER_SCREENSHOT when set (how docs/screenshot.png is made).
 
@@ -15,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import time
 from pathlib import Path
@@ -73,19 +76,32 @@ def _wait_drawn(page, explorer, title: str, unlike: tuple[dict, ...] = ()) -> di
     return canvas.evaluate(CANVAS_DIGEST)
 
 
-def _slider(explorer, name: str):
-    label = explorer.page.locator("label", has_text=re.compile(f"^{name}$"))
-    return explorer.locator(".widget-hslider", has=label).filter(visible=True).first
+def _pick(explorer, name: str):
+    """The canvas bar's `name` menu ("layer" or "head")."""
+    return explorer.locator(f".distil-attention select[data-pick={name}]")
 
 
-def _click_track(slider, value: int) -> None:
-    """Click the slider's track where `value` sits: the handle jumps there."""
-    handle = slider.locator(".noUi-handle")
-    low, high = (float(handle.get_attribute(f"aria-value{e}")) for e in ("min", "max"))
-    track = slider.locator(".noUi-base")
-    box = track.bounding_box()
-    x = box["width"] * (value - low) / (high - low)
-    track.click(position={"x": x, "y": box["height"] / 2})
+def _tab(explorer, title: str) -> None:
+    explorer.locator(".widget-tab .lm-TabBar-tab", has_text=title).first.click()
+
+
+def _button(explorer, label: str):
+    return explorer.get_by_role("button", name=label)
+
+
+def _wait_text(explorer, text: str) -> None:
+    shown = explorer.get_by_text(text, exact=False).filter(visible=True)
+    shown.first.wait_for(timeout=WAIT_MS)
+
+
+def _wait_images(page, explorer, count: int) -> None:
+    """Until `count` images with pixels are on screen in the explorer."""
+    page.wait_for_function(
+        """([root, n]) => [...root.querySelectorAll('.widget-image')]
+          .filter((e) => e.offsetParent && e.naturalWidth > 0).length >= n""",
+        arg=[explorer.element_handle(), count],
+        timeout=WAIT_MS,
+    )
 
 
 def _no_error_outputs(page) -> None:
@@ -212,32 +228,62 @@ def _exercise(page, server) -> None:
     _no_errors(page, explorer)
     assert opened["inked"] > 0.01 * opened["width"] * opened["height"], opened
 
-    # All heads -> click the thumbnail of layer 2, head 5 -> that head opens.
+    # Model view -> click the thumbnail of layer 2, head 5 -> that head opens.
     canvas = explorer.locator(".distil-attention canvas")
-    explorer.locator(".distil-attention button", has_text="All heads").click()
+    explorer.locator(".distil-attention button", has_text="Model view").click()
     grid = _wait_drawn(page, explorer, "layer 0, head 0", unlike=(opened,))
     assert grid["inked"] > 0 and grid["height"] > opened["height"], grid
     canvas.click(position=cell_center(layer=2, head=5))
     clicked = _wait_drawn(page, explorer, "layer 2, head 5", unlike=(opened, grid))
-    # Python got the click: the linked sliders moved.
+    # Python got the click: the bar's menus show what it set.
     for name, value in (("layer", "2"), ("head", "5")):
-        readout = _slider(explorer, name).locator(".widget-readout")
         page.wait_for_function(
-            "([el, v]) => el.textContent.trim() === v",
-            arg=[readout.element_handle(), value],
+            "([el, v]) => el.value === v",
+            arg=[_pick(explorer, name).element_handle(), value],
             timeout=WAIT_MS,
         )
 
-    # The head slider: Python slices the Trace, JS redraws. By keyboard where
-    # the front end lets arrow keys reach the slider, else by mouse.
-    head = _slider(explorer, "head")
-    if server.frontend.slider_keys:
-        head.locator(".noUi-handle").focus()
-        page.keyboard.press("ArrowRight")
-    else:
-        _click_track(head, 6)
+    # The head menu: Python slices the Trace, JS redraws.
+    _pick(explorer, "head").select_option("6")
     _wait_drawn(page, explorer, "layer 2, head 6", unlike=(clicked,))
     _no_errors(page, explorer)
+
+    # Pin "it" (token 8) by its label: the intervention column and the
+    # query/key view beside the canvas follow.
+    canvas.click(position={"x": 5, "y": 2 + 8 * ROW + ROW / 2})
+    _wait_text(explorer, "Pinned token 8: it")
+    _wait_text(explorer, "strongest key")
+    _wait_images(page, explorer, 1)  # the query/key bars
+    _button(explorer, "Mask token").click()
+    _wait_text(explorer, "after masking 'it'")
+    _button(explorer, "Restore original").click()
+    _wait_text(explorer, "Restored the original input.")
+    _no_errors(page, explorer)
+
+    # Export what is on screen, into the kernel's folder (the notebooks' copy).
+    explorer.get_by_placeholder("name.png, .svg or .html").fill("head.svg")
+    _button(explorer, "Export").click()
+    _wait_text(explorer, "wrote head.svg")
+
+    # Every other tab shows what it is for.
+    _tab(explorer, "Hidden states")
+    _wait_images(page, explorer, 3)  # norms and similarity, PCA, rollout
+    _tab(explorer, "Parameters")
+    _wait_text(explorer, "22,564,608")
+    _tab(explorer, "Compare")
+    _button(explorer, "Keep this run as A").click()
+    _wait_text(explorer, "run A's input again to get a B")
+    _button(explorer, "Run at these precisions").click()
+    _wait_text(explorer, "max |A - B|, int8")
+    _tab(explorer, "Build")
+    _button(explorer, "Build").click()
+    _wait_text(explorer, "Press Run.")
+    _tab(explorer, "Run")
+    _button(explorer, "Run").click()
+    _wait_text(explorer, "B: all_minilm_l6_v2_en")  # the same input again: a B
+    _no_errors(page, explorer)
+    _tab(explorer, "Attention")
+    _wait_drawn(page, explorer, "layer 2, head 6")
 
     # Hover "it" (token 8 of the quickstart's sentence): its links light up.
     canvas.hover(position={"x": 4, "y": 2 + 8 * ROW + ROW / 2})

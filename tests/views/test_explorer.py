@@ -67,8 +67,8 @@ def test_changing_layer_and_head_reads_the_cache_not_the_model(app, monkeypatch)
     trace = app.run()
     calls = []
     monkeypatch.setattr(Session, "run", lambda *a, **k: calls.append(1))
-    app.attention_panel.layer.value = 1
-    app.attention_panel.head.value = 1
+    app.attention_panel.canvas.layer = 1  # what the canvas's menus send
+    app.attention_panel.canvas.head = 1
     assert calls == []
     got = np.frombuffer(app.attention_panel.canvas.head_map, "float32").reshape(5, 5)
     np.testing.assert_array_equal(got, trace.attentions[1, 0, 1])
@@ -166,7 +166,7 @@ def test_the_export_bar_offers_every_view_of_the_tab_on_screen(app, tmp_path):
     app.hidden_panel.rollout_layer.value = 0
     for view in ("hidden states", "pca", "rollout"):
         assert b"<svg" in app.export(str(tmp_path / f"{view}.svg"), view).read_bytes()
-    app.attention_panel.layer.value, app.attention_panel.head.value = 1, 1
+    app.attention_panel.canvas.layer, app.attention_panel.canvas.head = 1, 1
     page = app.export(str(tmp_path / "all.html")).read_text()  # from any tab
     assert '"layer": 1, "head": 1' in page  # opens on the head on screen
     app.tabs.selected_index = 5  # Compare
@@ -191,7 +191,7 @@ def test_mask_remove_and_restore_a_clicked_token(app):
     assert app.trace.tokens[0] == ("[CLS]", "the", "[MASK]", "sat", "[SEP]")
     assert "masking" in panel.effect.value and "<table" in panel.effect.value
     assert not panel.restore_button.disabled
-    assert panel.canvas.selected_token == -1  # a new Trace unpins
+    assert panel.canvas.selected_token == 2  # same length: the pin stays
     panel.canvas.selected_token = 1
     panel.remove_button.click()  # acts on what is on screen
     assert app.trace.tokens[0] == ("[CLS]", "[MASK]", "sat", "[SEP]")
@@ -208,7 +208,7 @@ def test_query_key_view_follows_the_clicked_token(app):
     panel.canvas.selected_token = 1
     first = bytes(panel.query_key.value)
     assert first.startswith(b"\x89PNG")
-    panel.head.value = 1
+    panel.canvas.head = 1
     assert bytes(panel.query_key.value) != first
 
 

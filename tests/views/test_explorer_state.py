@@ -102,9 +102,8 @@ def test_a_smaller_model_after_a_far_head_and_a_pinned_token(app):
     for _ in range(2):
         app.run_panel.button.click()
         assert app.error.layout.display == "none", app.error.value
-    assert (canvas.layer, canvas.head) in {(0, 0)} and canvas.selected_token == -1
-    assert app.attention_panel.layer.value == 0
-    assert app.attention_panel.head.value == 0
+    assert (canvas.layer, canvas.head) == (0, 0)  # clamped, not kept at (4, 9)
+    assert canvas.visible_heads and set(canvas.visible_heads) <= {0, 1, 2, 3}
 
 
 def _build_custom(app, sizes):
@@ -196,10 +195,30 @@ class ExplorerMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.app.trace is not None)
     @rule(data=st.data())
-    def move_sliders(self, data):
-        panel = self.app.attention_panel
-        panel.layer.value = data.draw(st.sampled_from(panel.layer.options))
-        panel.head.value = data.draw(st.sampled_from(panel.head.options))
+    def use_the_bar(self, data):
+        # The canvas bar's layer and head menus, head picker, aggregate and
+        # shift-click selection, each sent as the front end sends it.
+        canvas = self.canvas
+        choice = data.draw(st.sampled_from(["layer", "head", "heads", "agg", "pick"]))
+        if choice == "layer":
+            canvas.layer = data.draw(st.sampled_from(canvas.layers))
+        elif choice == "head":
+            canvas.head = data.draw(st.sampled_from(canvas.heads))
+        elif choice == "heads":
+            heads = data.draw(
+                st.lists(st.sampled_from(canvas.heads), min_size=1, unique=True)
+            )
+            canvas.visible_heads = sorted(heads)
+        elif choice == "agg":
+            canvas.aggregate = data.draw(
+                st.sampled_from(["head", "mean_heads", "mean_layers"])
+            )
+        else:
+            n = len(canvas.tokens)
+            picks = data.draw(st.lists(st.integers(0, n - 1), unique=True, max_size=3))
+            with canvas.hold_trait_notifications():
+                canvas.selected_tokens = picks
+                canvas.selected_token = picks[-1] if picks else -1
 
     @precondition(lambda self: self.app.trace is not None)
     @rule(
@@ -252,7 +271,10 @@ class ExplorerMachine(RuleBasedStateMachine):
         assert canvas.trace is trace
         assert canvas.layer in trace.attention_layers
         assert canvas.head in trace.attention_heads
-        assert (panel.layer.value, panel.head.value) == (canvas.layer, canvas.head)
+        assert canvas.visible_heads and set(canvas.visible_heads) <= set(canvas.heads)
+        assert all(0 <= t < len(canvas.tokens) for t in canvas.selected_tokens)
+        pair = panel.query_key_pair  # drawn for the pinned token, or None
+        assert (pair is None) == (canvas.selected_token < 0 or trace.queries is None)
         assert -1 <= canvas.selected_token < len(canvas.tokens)
         assert len(canvas.tokens) == int(trace.padding_mask[canvas.index].sum())
         comparison = self.app.compare_panel.comparison
