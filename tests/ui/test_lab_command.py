@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -103,6 +104,20 @@ def _wait_for_url(process: subprocess.Popen, log: Path) -> str:
             )
         time.sleep(0.2)
     raise TimeoutError(f"no URL printed in 60 s:\n{log.read_text()}")
+
+
+def _status_when_answering(lab: Lab, process: subprocess.Popen) -> dict:
+    """The server's status once it answers: under load, the printed URL can
+    come a moment before the socket takes connections."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return lab.api("status")
+        except urllib.error.URLError as error:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log = lab.log.read_text()
+                raise AssertionError(f"no answer at {lab.url}:\n{log}") from error
+            time.sleep(0.3)
 
 
 def _stop(process: subprocess.Popen, lab: Lab | None) -> None:
@@ -289,7 +304,7 @@ def test_as_root_it_starts_without_allow_root(tmp_path):
         url = _wait_for_url(process, log)
         token = re.search(r"token=(\w+)", url)[1]  # generated, so printed
         running = Lab(url, token, tmp_path / "distil-explorer", log)
-        assert running.api("status")["kernels"] == 0
+        assert _status_when_answering(running, process)["kernels"] == 0
         assert url.split("?")[0].endswith(f"/lab/tree/{QUICKSTART}")
     finally:
         _stop(process, running)
