@@ -121,9 +121,7 @@ def test_a_selective_trace_and_the_model_view_agree_too():
     assert state["layers"] == [0, 2] and state["view_map_of"] == "mean_layers:1,2"
 
 
-def test_long_inputs_embed_the_widgets_head_maps_of_every_layer(
-    tmp_path, monkeypatch
-):
+def test_long_inputs_embed_the_widgets_head_maps_of_every_layer(tmp_path, monkeypatch):
     """In uint8 mode the page cuts head_maps out of the embedded bytes: they
     are the widget's, layer by layer, and their scales too."""
     monkeypatch.setattr(report_module, "UINT16_VALUES", 0)
