@@ -67,6 +67,12 @@ def _canvas_state(
     maps = trace.attentions[:, index][:, :, keep, :][..., keep]
     state.update(_embedded_maps(maps))
     state["all_shape"] = list(maps.shape[:3])  # (layers, heads, n)
+    if state["all_scale"] is not None:
+        # Long inputs: all_maps already holds these very bytes (quantized_maps),
+        # which the page slices out as it opens; embedding them again would
+        # add 4 MB of base64 to a base model's report at T=512.
+        state.update(head_maps="", head_maps_scale="", head_maps_heads=[])
+        state["head_maps_layer"] = -1
     return state
 
 

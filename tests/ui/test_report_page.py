@@ -87,8 +87,8 @@ def test_the_report_page_overlays_picked_heads_and_draws_both_means(
         title = page.locator(".da-title")
 
         def shows(text: str) -> dict:
+            # One draw sets the title, the bar, the canvas and the status.
             page.locator(".da-title", has_text=text).wait_for()
-            page.wait_for_timeout(50)  # the frame after the title
             assert "loading" not in page.locator(".da-status").inner_text()
             return canvas.evaluate(CANVAS_DIGEST)
 
@@ -96,16 +96,15 @@ def test_the_report_page_overlays_picked_heads_and_draws_both_means(
         assert every["inked"] > 0
         # Head 2 off: the overlay loses its lines, so every head was drawn.
         page.locator(".da-heads [data-head='2']").click()
-        assert (
-            page.locator(".da-heads [data-head='2']").get_attribute("aria-pressed")
-            == "false"
-        )
+        # The same draw that unpresses the swatch redraws the canvas.
+        page.locator(".da-heads [data-head='2'][aria-pressed=false]").wait_for()
         two = shows("layer 0, head 0")
         assert two["hash"] != every["hash"]
         page.locator(".da-bar [data-aggregate=mean_heads]").click()
         mean = shows("mean over heads 0\u20131 of layer 0 \u00b7 5 tokens")
         assert mean["inked"] > 0 and mean["hash"] not in (two["hash"], every["hash"])
         page.locator(".da-bar [data-style=heatmap]").click()
+        page.locator(".da-bar [data-style=heatmap].da-on").wait_for()
         shows("mean over heads 0\u20131 of layer 0")
         read = {"layer 0": _hover_weight(page, canvas, 3, 1)}
         page.locator(".da-bar [data-pick=layer]").select_option("1")

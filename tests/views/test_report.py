@@ -128,6 +128,7 @@ def test_long_inputs_embed_the_widgets_head_maps_of_every_layer(tmp_path, monkey
     monkeypatch.setattr(report_module, "_figures", lambda *args: [])
     trace = make_trace(seed=1)
     state = embedded_state(report_module.report(trace, tmp_path / "r.html", index=1))
+    assert (state["head_maps"], state["head_maps_layer"]) == ("", -1)  # not twice
     values = base64.b64decode(state["all_maps"])
     real = payload.real_positions(trace, 1)
     per_layer = HEADS * len(real) ** 2

@@ -1,7 +1,8 @@
 // A stand-in for a Jupyter widget model, for the standalone HTML report.
 // Python embeds the widget's payload as it starts (views/canvas_state.py) and
 // every map of the sequence: uint16 (value * 65535), or for long inputs uint8
-// times each map's maximum / 255 (then the bytes of the widget's head_maps).
+// times each map's maximum / 255 (then the bytes of the widget's head_maps,
+// which the page slices out rather than having them embedded twice).
 // When a choice changes, this model does in the page what the Python widget
 // does in a kernel: it cuts head_map, head_maps and view_map out of those maps.
 
@@ -109,6 +110,7 @@ export function createModel(state) {
     }
   }
 
+  sync(); // the head_maps a long input's report leaves to the page
   return {
     get: (name) => values[name],
     set(name, value) {
