@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distil_explorer.views.encoding import downsample_maps, encode, to_uint8
+from distil_explorer.views import canvas_state as payload
+from distil_explorer.views.canvas_state import (  # noqa: F401 (public here too)
+    AGGREGATES,
+    ALL_HEADS_BYTES,
+    contrast_uint8,
+)
 
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace
@@ -32,7 +37,6 @@ _INSTALL = (
     "AttentionWidget needs the anywidget package: pip install anywidget "
     "ipywidgets (or pip install 'distil-explorer[lab]'), then restart the kernel."
 )
-AGGREGATES = ("head", "mean_heads", "mean_layers")
 # The traits attention.js sets; a front end sending any other is rolled back.
 FRONT_END_TRAITS = frozenset(
     {
@@ -63,10 +67,6 @@ _STATE = (
     "thumbnail_size",
     "thumbnail_percentile",
 )
-# While a layer's maps are this many bytes or fewer (12 heads up to T=408), all
-# its heads are sent, so that head toggles need no kernel; beyond, only the
-# visible ones (a thumbnail click at T=512 sends one head, not 3 MB).
-ALL_HEADS_BYTES = 2_000_000
 # from_trace's keyword arguments that name heads or tokens of the Trace.
 _AFTER_TRACE = ("visible_heads", "selected_tokens", "selected_token", "hovered")
 # Front-end messages too frequent to clear a notice with.
@@ -79,13 +79,6 @@ def _check_range(name: str, value: int, stop: int, error=ValueError) -> int:
     return value
 
 
-def _real_index(real: np.ndarray) -> slice | np.ndarray:
-    """`real` (increasing positions) as a slice when it is one run, for views."""
-    if real.size and real[-1] - real[0] + 1 == real.size:
-        return slice(int(real[0]), int(real[-1]) + 1)
-    return real
-
-
 def _kept(current: int, held: tuple[int, ...]) -> int:
     """`current` if the Trace holds it, else the first index it holds."""
     return current if current in held else held[0]
@@ -94,50 +87,6 @@ def _kept(current: int, held: tuple[int, ...]) -> int:
 def _nearest(value: int, among: list[int]) -> int:
     """The member of `among` (non-empty) closest to `value`, the lower on a tie."""
     return min(among, key=lambda h: (abs(h - value), h))
-
-
-def _sequence_tokens(trace: Trace, index: int, real: np.ndarray) -> list[str]:
-    if trace.tokens is not None:
-        return [trace.tokens[index][i] for i in real]
-    return [str(trace.token_ids[index, i]) for i in real]
-
-
-def contrast_uint8(maps: Any, percentile: float = 95.0) -> np.ndarray:
-    """uint8 maps, each (last two axes) scaled so its `percentile`-th value is 255.
-
-    Values above that percentile saturate at 255; a map whose percentile is 0
-    (almost all zeros) is scaled to its maximum instead. `percentile=100`
-    scales every map to its own maximum. This is how model-view thumbnails
-    keep their structure when one column (say [CLS]) holds most of the weight.
-
-    Examples:
-    ```python
-    contrast_uint8(np.array([[[0.0, 0.1], [0.2, 0.9]]]), 50)  # 0.15 -> 255
-    ```
-    """
-    maps = np.asarray(maps, dtype=np.float32)
-    if maps.ndim < 2 or maps.size == 0:
-        return np.zeros(maps.shape, dtype=np.uint8)
-    flat = maps.reshape(*maps.shape[:-2], -1)
-    top = np.percentile(flat, percentile, axis=-1)
-    top = np.where(top > 0, top, flat.max(axis=-1))[..., None, None]
-    scale = np.divide(255.0, top, out=np.zeros_like(top), where=top > 0)
-    return np.rint(np.minimum(maps * scale, 255.0)).astype(np.uint8)
-
-
-def _thumbnails(
-    trace: Trace, index: int, real: np.ndarray, size: int, percentile: float
-) -> np.ndarray:
-    """uint8 (layers held, heads held, t, t), each map contrast-normalised."""
-    # One layer at a time, and a view where the real tokens are one run (the
-    # usual case): a copy of every unpadded map at T=512 is ~75 MB and costs
-    # more than the downsampling itself.
-    keep = _real_index(real)
-    layers = [
-        downsample_maps(held[index][:, keep, :][..., keep], size)
-        for held in trace.attentions
-    ]
-    return contrast_uint8(np.stack(layers), percentile)
 
 
 def _heads_text(heads: list[int]) -> str:
@@ -451,9 +400,9 @@ else:
             """float32 (n, n) attention of (`layer`, `head`), padding dropped."""
             if self._trace is None:
                 return np.zeros((0, 0), dtype=np.float32)
-            attn = self._trace.attention(self.layer, self.head, self.index)
-            keep = _real_index(self._real)
-            return attn[keep, :][:, keep]
+            return payload.head_array(
+                self._trace, self.layer, self.head, self.index, self._real
+            )
 
         def view_array(self) -> np.ndarray:
             """float32 (n, n): what the heatmap shows (the focused head, or the
@@ -505,7 +454,7 @@ else:
             if names and self.comm is not None:
                 self.send_state(key=names)
 
-        # --- derived state: one place computes every byte sent ---
+        # --- derived state: canvas_state computes every byte sent ---
 
         def _sync(self) -> None:
             """Recompute what is stale (each part keyed by what it depends on)."""
@@ -524,8 +473,11 @@ else:
                 keys["sequence"] = sequence
             one = (self.layer, self.head)
             if keys.get("head_map") != one:
-                self.head_map = encode(self.head_array())["data"]
-                self.head_map_of = list(one)
+                self._assign(
+                    payload.head_map_payload(
+                        self._trace, self.layer, self.head, self.index, self._real
+                    )
+                )
                 keys["head_map"] = one
             sent = keys.get("head_maps")  # (layer, heads sent)
             if self.mode == "head" and (
@@ -537,80 +489,65 @@ else:
                 keys["head_maps"] = (self.layer, tuple(self.head_maps_heads))
             view = self._view_key() if self.mode == "head" else ""
             if view and keys.get("view_map") != view:
-                self.view_map = encode(self._mean_map())["data"]
-                self.view_map_of = view
+                self._assign(
+                    payload.view_payload(
+                        self._trace,
+                        self.index,
+                        self._real,
+                        self.aggregate,
+                        self.layer,
+                        self.visible_heads,
+                    )
+                )
                 keys["view_map"] = view
+
+        def _assign(self, values: dict[str, Any]) -> None:
+            for name, value in values.items():
+                setattr(self, name, value)
 
         def _load_sequence(self) -> None:
             trace, index = self._trace, self.index
-            self._real = np.flatnonzero(trace.padding_mask[index])
-            thumbs = _thumbnails(
+            self._real = payload.real_positions(trace, index)
+            sequence = payload.sequence_payload(
                 trace,
                 index,
                 self._real,
                 self.thumbnail_size,
                 self.thumbnail_percentile,
             )
-            tokens = _sequence_tokens(trace, index, self._real)
-            if len(tokens) != len(self.tokens):  # positions no longer line up
+            if len(sequence["tokens"]) != len(self.tokens):  # positions moved
                 self.selected_token, self.selected_tokens = -1, []
             self.hovered = -1
-            self.tokens = tokens
-            self.maps_shape = list(thumbs.shape)
-            self.maps = thumbs.tobytes()
+            self._assign(sequence)
             self.head_maps, self.head_maps_scale, self.head_maps_layer = b"", b"", -1
             self.head_maps_heads = []
             self.view_map, self.view_map_of = b"", ""
 
         def _heads_to_send(self) -> list[int]:
-            n = len(self.tokens)
-            if len(self.heads) * n * n <= ALL_HEADS_BYTES:
-                return list(self.heads)
-            return list(self.visible_heads)
-
-        def _layer_maps(self, heads: list[int]) -> np.ndarray:
-            """float32 (len(heads), n, n) of `layer`, padding dropped."""
-            trace = self._trace
-            maps = trace.attentions[
-                trace.attention_layers.index(self.layer), self.index
-            ]
-            if heads != list(trace.attention_heads):  # else a view, no copy
-                maps = maps[[trace.attention_heads.index(h) for h in heads]]
-            keep = _real_index(self._real)
-            return maps[:, keep, :][..., keep]
+            # ALL_HEADS_BYTES read here at call time: tests lower it.
+            return payload.heads_to_send(
+                self.heads, self.visible_heads, len(self.tokens), ALL_HEADS_BYTES
+            )
 
         def _load_layer(self, heads: list[int]) -> None:
-            maps = self._layer_maps(heads)
-            top = maps.max(axis=(-2, -1)) if maps.size else np.zeros(len(maps))
-            self.head_maps = to_uint8(maps, axes=(-2, -1)).tobytes()
-            self.head_maps_scale = encode(top)["data"]
-            self.head_maps_heads = heads
-            self.head_maps_layer = self.layer
+            maps = payload.layer_maps(
+                self._trace, self.layer, self.index, self._real, heads
+            )
+            self._assign(payload.layer_payload(maps, self.layer, heads))
 
         def _view_key(self) -> str:
-            heads = ",".join(str(h) for h in self.visible_heads)
-            if self.aggregate == "mean_heads":
-                return f"mean_heads:{self.layer}:{heads}"
-            if self.aggregate == "mean_layers":
-                return f"mean_layers:{heads}"
-            return ""
+            return payload.view_key(self.aggregate, self.layer, self.visible_heads)
 
         def _mean_map(self) -> np.ndarray:
             """float32 (n, n) mean of the maps `aggregate` names."""
-            trace, held = self._trace, self._trace.attention_heads
-            positions = [held.index(h) for h in self.visible_heads]
-            if self.aggregate == "mean_layers":
-                layers = range(len(trace.attention_layers))
-            else:
-                layers = [trace.attention_layers.index(self.layer)]
-            # Summed map by map: no copy of every map at once (75 MB at T=512).
-            total = np.zeros(trace.attentions.shape[-2:], dtype=np.float64)
-            for layer in layers:
-                for position in positions:
-                    total += trace.attentions[layer, self.index, position]
-            keep = _real_index(self._real)
-            count = len(layers) * len(positions)
-            return (total[keep, :][:, keep] / count).astype(np.float32)
+            return payload.mean_map(
+                self._trace,
+                self.index,
+                self._real,
+                self.aggregate,
+                self.layer,
+                self.visible_heads,
+            )
 
         @traitlets.observe(*_STATE)
         def _on_state(self, change) -> None:

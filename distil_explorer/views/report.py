@@ -2,7 +2,10 @@
 
 Static figures are embedded as PNG; the interactive attention canvas is the
 same ES module the notebook widget uses, inlined with a small stand-in for
-the widget model (static/standalone.js).
+the widget model (static/standalone.js). The canvas starts from the payload
+the widget would sync (`canvas_state`, the same numpy functions) and the page
+cuts every later one (another head, layer, overlay, mean) out of the embedded
+maps: no widget library is imported, and no kernel is needed to click around.
 """
 
 from __future__ import annotations
@@ -17,41 +20,59 @@ import numpy as np
 
 from distil_explorer.checks import checked_index
 from distil_explorer.trace import Trace
-from distil_explorer.views.encoding import to_uint8
+from distil_explorer.views.canvas_state import (
+    canvas_state,
+    quantized_maps,
+    real_index,
+    real_positions,
+)
 from distil_explorer.views.figures import figure_png
 
 _STATIC = Path(__file__).parent / "static"
-_SYNCED = (
-    "tokens",
-    "maps_shape",
-    "layer",
-    "head",
-    "num_layers",
-    "num_heads",
-    "layers",
-    "heads",
-    "mode",
-    "draw_style",
-    "hovered",
-    "selected_token",
-)
+# The canvas_state values that are bytes: base64 in the page, DataViews in JS.
+_BYTES = ("maps", "head_map", "head_maps", "head_maps_scale", "view_map")
+# Choices a notebook widget starts with and the page does not take as arguments.
+_DEFAULTS = {
+    "draw_style": "lines",
+    "hovered": -1,
+    "selected_token": -1,
+    "selected_tokens": [],
+    "selected_side": "query",
+    "combine": "sum",
+}
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _canvas_state(trace: Trace, index: int, layer, head) -> dict:
-    from distil_explorer.views.attention_widget import AttentionWidget
-
-    widget = AttentionWidget.from_trace(trace, index=index, layer=layer, head=head)
-    state = {name: getattr(widget, name) for name in _SYNCED}
-    state["maps"] = _b64(bytes(widget.maps))
-    state["head_map"] = _b64(bytes(widget.head_map))
-    real = trace.padding_mask[index].astype(bool)
-    maps = trace.attentions[:, index][:, :, real][:, :, :, real]
+def _canvas_state(
+    trace: Trace, index: int, layer, head, visible_heads, aggregate
+) -> dict:
+    """What the page's canvas starts from: the widget's payload (canvas_state,
+    bytes as base64) plus every map of the sequence for the page to cut from."""
+    state = {**_DEFAULTS}
+    values = canvas_state(
+        trace,
+        index=index,
+        layer=layer,
+        head=head,
+        visible_heads=visible_heads,
+        aggregate=aggregate,
+    )
+    for name, value in values.items():
+        state[name] = _b64(value) if name in _BYTES else value
+    real = real_positions(trace, index)
+    keep = real_index(real)
+    maps = trace.attentions[:, index][:, :, keep, :][..., keep]
     state.update(_embedded_maps(maps))
     state["all_shape"] = list(maps.shape[:3])  # (layers, heads, n)
+    if state["all_scale"] is not None:
+        # Long inputs: all_maps already holds these very bytes (quantized_maps),
+        # which the page slices out as it opens; embedding them again would
+        # add 4 MB of base64 to a base model's report at T=512.
+        state.update(head_maps="", head_maps_scale="", head_maps_heads=[])
+        state["head_maps_layer"] = -1
     return state
 
 
@@ -62,12 +83,12 @@ UINT16_VALUES = 4_000_000
 def _embedded_maps(maps: np.ndarray) -> dict:
     """Every map for the page: uint16 (step 1/65535) while they are few, else
     uint8 scaled to each map's maximum (step max/255), half the size: a base
-    model's 72 maps at T=512 are 50 MB of base64 as uint16."""
+    model's 72 maps at T=512 are 50 MB of base64 as uint16. The uint8 bytes
+    are the widget's `head_maps` of each layer (`quantized_maps`)."""
     if maps.size <= UINT16_VALUES:
         values = np.round(maps * 65535).astype("<u2")
         return {"all_maps": _b64(values.tobytes()), "all_scale": None}
-    top = maps.max(axis=(-2, -1))  # (layers, heads)
-    values = to_uint8(maps, axes=(-2, -1))
+    values, top = quantized_maps(maps)  # top: (layers, heads)
     return {"all_maps": _b64(values.tobytes()), "all_scale": top.ravel().tolist()}
 
 
@@ -113,6 +134,8 @@ def report(
     title: str = "distil-explorer report",
     layer: int | None = None,
     head: int | None = None,
+    visible_heads: list[int] | None = None,
+    aggregate: str = "head",
 ) -> Path:
     """Write one self-contained HTML file showing `trace` (sequence `index`).
 
@@ -129,6 +152,9 @@ def report(
         title: the page title.
         layer, head: the head the page opens on (model indices); None for
             the first the Trace holds.
+        visible_heads: the heads overlaid (and averaged) at first; None: all.
+        aggregate: what the page opens on: "head", "mean_heads" or
+            "mean_layers", as `AttentionWidget.aggregate`.
 
     Examples:
     ```python
@@ -139,7 +165,7 @@ def report(
     if path.suffix != ".html":
         raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .html")
     index = checked_index("index", index, trace.token_ids.shape[0])
-    state = _canvas_state(trace, index, layer, head)
+    state = _canvas_state(trace, index, layer, head, visible_heads, aggregate)
     figures = "".join(
         f"<h2>{html.escape(t)}</h2>"
         f"<img alt='{html.escape(t)}' src='data:image/png;base64,{b}'>"

@@ -1,6 +1,7 @@
 """The standalone HTML report in Chromium: it opens offline and its canvas
 decodes every embedded map, in both encodings (uint16, and uint8 per map for
-long inputs)."""
+long inputs), and serves the full head view: head picking, the overlay and
+both mean views, computed in the page."""
 
 import json
 import re
@@ -10,7 +11,7 @@ import pytest
 
 from distil_explorer.trace import Trace
 from distil_explorer.views import report as report_module
-from tests.ui.conftest import cell_center, chromium
+from tests.ui.conftest import CANVAS_DIGEST, cell_center, chromium
 
 LAYERS, HEADS, LENGTH = 2, 3, 5
 
@@ -66,6 +67,75 @@ def test_the_report_page_draws_the_clicked_head_from_its_map(
     assert errors == [], errors
     # The page and its inlined modules only: nothing from the network.
     assert all(u.startswith(("file:", "data:", "blob:")) for u in requests), requests
+
+
+@pytest.mark.parametrize("uint16_values", [10**9, 0], ids=["uint16", "uint8"])
+def test_the_report_page_overlays_picked_heads_and_draws_both_means(
+    needs_browser, tmp_path, monkeypatch, uint16_values
+):
+    monkeypatch.setattr(report_module, "UINT16_VALUES", uint16_values)
+    trace = _trace()
+    path = report_module.report(trace, tmp_path / "report.html")
+    attn = trace.attentions[:, 0]  # (layers, heads, n, n), no padding
+    step = 1 / 65535 if uint16_values else attn.max() / 255
+    errors = []
+    with chromium(viewport={"width": 1000, "height": 800}) as context:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        canvas = page.locator(".distil-attention canvas")
+        title = page.locator(".da-title")
+
+        def shows(text: str) -> dict:
+            # One draw sets the title, the bar, the canvas and the status.
+            page.locator(".da-title", has_text=text).wait_for()
+            assert "loading" not in page.locator(".da-status").inner_text()
+            return canvas.evaluate(CANVAS_DIGEST)
+
+        every = shows("layer 0, head 0 \u00b7 5 tokens")
+        assert every["inked"] > 0
+        # Head 2 off: the overlay loses its lines, so every head was drawn.
+        page.locator(".da-heads [data-head='2']").click()
+        # The same draw that unpresses the swatch redraws the canvas.
+        page.locator(".da-heads [data-head='2'][aria-pressed=false]").wait_for()
+        two = shows("layer 0, head 0")
+        assert two["hash"] != every["hash"]
+        page.locator(".da-bar [data-aggregate=mean_heads]").click()
+        mean = shows("mean over heads 0\u20131 of layer 0 \u00b7 5 tokens")
+        assert mean["inked"] > 0 and mean["hash"] not in (two["hash"], every["hash"])
+        page.locator(".da-bar [data-style=heatmap]").click()
+        page.locator(".da-bar [data-style=heatmap].da-on").wait_for()
+        shows("mean over heads 0\u20131 of layer 0")
+        read = {"layer 0": _hover_weight(page, canvas, 3, 1)}
+        page.locator(".da-bar [data-pick=layer]").select_option("1")
+        shows("mean over heads 0\u20131 of layer 1")
+        read["layer 1"] = _hover_weight(page, canvas, 3, 1)
+        page.locator(".da-bar [data-aggregate=mean_layers]").click()
+        shows("mean over layers 0\u20131 \u00d7 heads 0\u20131 (4 maps)")
+        read["layers"] = _hover_weight(page, canvas, 3, 1)
+        assert title.inner_text().endswith("5 tokens")
+    expected = {
+        "layer 0": attn[0, :2, 3, 1].mean(),
+        "layer 1": attn[1, :2, 3, 1].mean(),
+        "layers": attn[:, :2, 3, 1].mean(),
+    }
+    for what, value in read.items():
+        assert abs(value - expected[what]) <= step / 2 + 5e-5, (what, read, expected)
+    assert errors == [], errors
+
+
+def _hover_weight(page, canvas, query: int, key: int) -> float:
+    """The weight the status line reads over heatmap cell (query, key)."""
+    box = canvas.bounding_box()
+    label = _label_width(page)
+    cell = (box["width"] - 2 - label) / LENGTH
+    page.mouse.move(box["x"] + 1, box["y"] + 1)
+    page.mouse.move(
+        box["x"] + label + (key + 0.5) * cell, box["y"] + label + (query + 0.5) * cell
+    )
+    status = page.locator(".da-status").inner_text()
+    assert f"w{query} \u2192 w{key}:" in status, status
+    return float(status.rsplit(":", 1)[1])
 
 
 def _label_width(page) -> float:
