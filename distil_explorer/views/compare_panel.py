@@ -73,11 +73,12 @@ class ComparePanel:
         self._drawing = False
         for slider in (self.layer, self.head):
             slider.observe(self._on_slider, names="value")
+        choices = [p for p in PRECISIONS if p != "float32"]
         self.precisions = w.SelectMultiple(
-            options=[p for p in PRECISIONS if p != "float32"],
+            options=choices,
             value=("bfloat16", "int8"),
             description="precisions",
-            rows=4,
+            rows=len(choices),  # every choice in sight, the chosen ones too
         )
         self.precision_button = w.Button(
             description="Run at these precisions",
