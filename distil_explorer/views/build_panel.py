@@ -7,6 +7,7 @@ from typing import Any
 import ipywidgets as w
 
 from distil_explorer.config import (
+    CONFIG_FIELDS,
     OFFLINE_PRESET,
     PRECISIONS,
     backbone_presets,
@@ -17,14 +18,8 @@ from distil_explorer.session import BuildRequest
 
 CUSTOM = "custom config"
 PATH_OR_HANDLE = "local path or kaggle:// / hf:// handle"
-CONFIG_FIELDS = (
-    "vocabulary_size",
-    "num_layers",
-    "num_heads",
-    "hidden_dim",
-    "intermediate_dim",
-    "max_sequence_length",
-)
+# The form's integer fields; dropout has its own box, dtype is "precision".
+CONFIG_FIELDS = tuple(f for f in CONFIG_FIELDS if f not in ("dropout", "dtype"))
 _DEFAULT_CUSTOM = {
     "vocabulary_size": 30552,
     "num_layers": 4,

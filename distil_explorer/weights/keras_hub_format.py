@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from distil_explorer.atomic_write import checked_path, replace_directory, write_file
+from distil_explorer.config import CONFIG_FIELDS
 from distil_explorer.errors import FileFormatError, WeightsFileError
 from distil_explorer.weights.json_files import read_json, require_type
 
@@ -32,15 +33,7 @@ METADATA_FILE = "metadata.json"
 KERAS_HUB_TASKS = ("MaskedLM", "TextClassifier")
 _CLASS = "DistilBertBackbone"
 _MODULE = "keras_hub.src.models.distil_bert.distil_bert_backbone"
-_ARGS = (
-    "vocabulary_size",
-    "num_layers",
-    "num_heads",
-    "hidden_dim",
-    "intermediate_dim",
-    "dropout",
-    "max_sequence_length",
-)
+_ARGS = tuple(f for f in CONFIG_FIELDS if f != "dtype")  # what keras-hub saves
 # keras-hub attribute name in a transformer_encoder group -> ours.
 _ENCODER_PARTS = {
     "_self_attention_layer/query_dense": "query",

@@ -27,6 +27,7 @@ import pytest
 
 from tests.ui.conftest import (
     ARTIFACTS,
+    CANVAS_DIGEST,
     FRONTENDS,
     GAP,
     LAB,
@@ -48,16 +49,6 @@ TABS = ["Build", "Run", "Attention", "Hidden states", "Parameters", "Compare"]
 ROW = 18  # px per token in attention.js's lines view
 LONG = 512  # tokens, the issue's long sequence
 LONG_ROWS = LONG * ROW + 4  # CSS px of its lines view
-
-# An FNV-1a hash of the canvas's pixels, and how many are not transparent.
-CANVAS_DIGEST = """(canvas) => {
-  const { width, height } = canvas;
-  const data = canvas.getContext("2d").getImageData(0, 0, width, height).data;
-  let hash = 2166136261, inked = 0;
-  for (let i = 0; i < data.length; i++) hash = Math.imul(hash ^ data[i], 16777619);
-  for (let i = 3; i < data.length; i += 4) inked += data[i] > 0;
-  return { width, height, inked, hash: hash >>> 0 };
-}"""
 
 
 def _wait_drawn(page, explorer, title: str, unlike: tuple[dict, ...] = ()) -> dict:
