@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from distil_explorer.analysis.intervention import ACTIONS
 from distil_explorer.config import (
     CONFIG_FIELDS,
     QUANTIZATIONS,
@@ -38,7 +39,6 @@ from distil_explorer.config import (
 )
 
 Progress = Callable[[str, int, int], None]
-ACTIONS = ("mask", "remove")
 
 
 def _no_progress(step: str, done: int, total: int) -> None:

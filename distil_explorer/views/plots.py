@@ -64,11 +64,8 @@ def plot_head(
     fig.savefig("layer0_head1.svg")
     ```
     """
-    checked_index("index", index, trace.token_ids.shape[0])
-    real = np.flatnonzero(trace.padding_mask[index])
-    labels = _labels(trace, index, real)
-    attention = trace.attention(layer, head, index)[np.ix_(real, real)]
-    side = _map_side(len(real))
+    attention, labels = _real_map(trace, layer, head, index)
+    side = _map_side(len(labels))
     fig, ax, created = _target(ax, (side + 1.0, side))
     image = token_map(ax, attention, labels)
     ax.set_title(f"layer {layer}, head {head}")
@@ -94,11 +91,8 @@ def plot_head_lines(
     """
     from matplotlib.collections import LineCollection
 
-    checked_index("index", index, trace.token_ids.shape[0])
-    real = np.flatnonzero(trace.padding_mask[index])
-    labels = _labels(trace, index, real)
-    attention = trace.attention(layer, head, index)[np.ix_(real, real)]
-    n = len(real)
+    attention, labels = _real_map(trace, layer, head, index)
+    n = len(labels)
     fig, ax, _ = _target(ax, (4.0, min(12.0, 0.6 + 0.22 * n)))
     top = float(attention.max()) or 1.0
     rows, cols = np.nonzero(attention >= top / 64)  # fainter ones are invisible
@@ -308,6 +302,16 @@ def plot_parameters(rows: Sequence[ParameterRow]) -> Figure:
     ax.set_title(f"{int(counts.sum()):,} parameters")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig
+
+
+def _real_map(
+    trace: Trace, layer: int, head: int, index: int
+) -> tuple[np.ndarray, list[str]]:
+    """One head's map for sequence `index` without padding, and its token labels."""
+    checked_index("index", index, trace.token_ids.shape[0])
+    real = np.flatnonzero(trace.padding_mask[index])
+    attention = trace.attention(layer, head, index)[np.ix_(real, real)]
+    return attention, _labels(trace, index, real)
 
 
 def _labels(trace: Trace, index: int, positions: np.ndarray) -> list[str]:

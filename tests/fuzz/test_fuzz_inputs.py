@@ -22,6 +22,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from distil_explorer import DistilBertTokenizer, capture
+from distil_explorer.config import CONFIG_FIELDS
 from tests.conftest import TINY
 from tests.fuzz.conftest import assert_ours, no_hang
 from tests.test_tokenizer import TINY_VOCAB
@@ -145,15 +146,7 @@ config_values = st.one_of(
     st.text(max_size=3),
     st.lists(st.integers(0, 3), max_size=2),
 )
-FIELDS = (
-    "vocabulary_size",
-    "num_layers",
-    "num_heads",
-    "hidden_dim",
-    "intermediate_dim",
-    "dropout",
-    "max_sequence_length",
-)
+FIELDS = tuple(f for f in CONFIG_FIELDS if f != "dtype")
 WORK = Path(tempfile.mkdtemp(prefix="distil-explorer-fuzz-config-"))
 atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 
