@@ -83,7 +83,8 @@ def _capture_eager(
 
     Returns hidden states, maps, queries and keys (None unless `keep_qk`) as
     float32 numpy, and the device the model ran on. `norms`: a list that
-    receives each kept layer's norm-weighted maps (see `_norms_collector`).
+    receives the norm-weighted maps, one float32 array shaped like the maps
+    (see `_norms_writer`).
     """
     all_heads = len(heads) == backbone.num_heads
     # Keras casts a layer's float tensor arguments to its compute dtype, so
@@ -105,7 +106,10 @@ def _capture_eager(
         return given.get(position)
 
     with _inference_context():
-        collect = None if norms is None else _norms_collector(heads, norms, to_numpy)
+        collect = None
+        if norms is not None:
+            norms.append(np.empty_like(attention))
+            collect = _norms_writer(heads, norms[0])
         walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, out, collect)
         position = -1
         for x, probabilities, query, key in walk:
@@ -126,8 +130,8 @@ def _capture_eager(
     return hidden, attention, np.stack(queries), np.stack(keys), device
 
 
-# backbone -> {(layers, heads, keep_qk, keep_norms): jitted capture}; jax.jit itself keeps
-# one compiled program per input shape.
+# backbone -> {(layers, heads, keep_qk, keep_norms): jitted capture}; jax.jit
+# itself keeps one compiled program per input shape.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -153,7 +157,7 @@ def _capture_compiled(
         values, token_ids, padding_mask
     )
     if norms is not None:
-        norms.extend(np.asarray(kept))
+        norms.append(np.asarray(kept))
     device = device_of(hidden)
     as_numpy = [None if a is None else np.asarray(a) for a in (queries, keys)]
     return np.asarray(hidden), np.asarray(attention), *as_numpy, device
@@ -166,7 +170,7 @@ def _forward(
     backbone = backbone_ref()
     collect, norms = None, []
     if keep_norms:
-        collect = _norms_collector(heads, norms, lambda tensor: tensor)
+        collect = _norms_collector(heads, norms)
     heads = list(heads)
     state = list(zip(backbone.weights, values, strict=True))
     with keras.StatelessScope(state_mapping=state):
@@ -193,19 +197,38 @@ def _forward(
     )
 
 
-def _norms_collector(heads, into: list, convert):
+def _norms_collector(heads, into: list):
     """A `_walk` `norms` callback appending each kept layer's norm-weighted maps.
 
     They are computed from the layer's own value heads and output kernel
-    (`model.norms.attention_norms`), for `heads` only, and appended to `into`
-    after `convert` (to numpy op by op; as they are inside a jax program).
+    (`model.norms.attention_norms`), for `heads` only: the compiled path's.
     """
 
     def collect(probabilities, value, layer):
-        maps = attention_norms(probabilities, value, layer.attention_output, heads)
-        into.append(convert(maps))
+        output = layer.attention_output
+        into.append(attention_norms(probabilities, value, output, heads))
 
     return collect
+
+
+def _norms_writer(heads, buffer: np.ndarray):
+    """A `_walk` `norms` callback writing kept layer i's maps into `buffer[i]`.
+
+    Torch on CPU multiplies straight into the buffer: a fresh (B, heads, T, T)
+    tensor per layer and a stack afterwards cost 5-7% of a capture at
+    B=8, T=128 (page faults and copies), the multiply itself under 1%.
+    """
+    slots = iter(range(len(buffer)))
+
+    def write(probabilities, value, layer):
+        slot = next(slots)
+        target = _writable(buffer[slot], probabilities)
+        output = layer.attention_output
+        maps = attention_norms(probabilities, value, output, heads, out=target)
+        if target is None:
+            buffer[slot] = to_numpy(maps)
+
+    return write
 
 
 def _dtype_name(backbone) -> str:
@@ -244,7 +267,7 @@ def run_capture(
         np.asarray(inputs["padding_mask"]), dtype="int32"
     )
     run = _capture_compiled if keras.backend.backend() == "jax" else _capture_eager
-    kept_norms = [] if norms else None
+    kept_norms = [] if norms else None  # receives one array
     hidden, attention, queries, keys, device = run(
         backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=kept_norms
     )
@@ -254,7 +277,7 @@ def run_capture(
         config.pop(key, None)
     extra = {"queries": queries, "keys": keys} if keep_qk else {}
     if norms:
-        extra["attention_norms"] = _stacked_norms(kept_norms, attention)
+        extra["attention_norms"] = kept_norms[0]
     return trace_type(
         **extra,
         hidden_states=hidden,
@@ -268,11 +291,3 @@ def run_capture(
         attention_heads=heads,
         tokens=tokens,
     )
-
-
-def _stacked_norms(kept: list, attention: np.ndarray) -> np.ndarray:
-    """The kept layers' norm-weighted maps as one float32 array shaped like
-    `attention` (zero layers kept: an empty one)."""
-    if not kept:
-        return np.zeros(attention.shape, dtype=np.float32)
-    return np.stack(kept).astype(np.float32, copy=False)

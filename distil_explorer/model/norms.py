@@ -56,7 +56,7 @@ def value_norms(value, output, heads) -> object:
     return ops.sqrt(ops.maximum(squared, 0.0))
 
 
-def attention_norms(probabilities, value, output, heads) -> object:
+def attention_norms(probabilities, value, output, heads, out=None) -> object:
     """float32 (B, len(heads), T, T): `alpha_ij * ||f_h(x_j)||`, padding keys 0.
 
     Args:
@@ -65,9 +65,16 @@ def attention_norms(probabilities, value, output, heads) -> object:
         value: the layer's value heads, as `value_norms` takes them.
         output: the layer's attention output `Linear`.
         heads: tuple of int. The heads to keep.
+        out: None, or a float32 torch tensor of the result's shape to write
+            into (the capture's numpy buffer); the result is `out` then.
     """
     norms = value_norms(value, output, heads)
     if len(heads) != ops.shape(probabilities)[1]:
         index = ops.convert_to_tensor(list(heads), dtype="int32")
         probabilities = ops.take(probabilities, index, axis=1)
-    return ops.multiply(ops.cast(probabilities, "float32"), norms[:, :, None, :])
+    probabilities = ops.cast(probabilities, "float32")
+    if out is not None:
+        import torch
+
+        return torch.mul(probabilities, norms[:, :, None, :], out=out)
+    return ops.multiply(probabilities, norms[:, :, None, :])
