@@ -140,7 +140,10 @@ else:
         click pins it (`selected_token`), shift-click selects several
         (`selected_tokens`), whose rows or columns are summed or averaged
         (`combine`). Padding tokens are dropped. Changing a choice slices the
-        cached Trace again; no model runs.
+        cached Trace again; no model runs. `weighting="norms"` (the bar's
+        "Norm-weighted", for a Trace captured with `norms=True`) draws
+        `Trace.attention_norms` instead of the weights in every mode, each map
+        scaled to its own maximum as the weights are.
 
         Args:
             **kwargs: initial trait values (`mode`, `draw_style`, ...).
@@ -152,6 +155,7 @@ else:
         widget  # display it in a notebook
         widget.layer = 3  # the view follows
         widget.visible_heads = [0, 5]  # two heads overlaid
+        widget.weighting = "norms"  # with capture(..., norms=True)
         widget.observe(lambda c: print(c.new), "selected_token")
         ```
         """
