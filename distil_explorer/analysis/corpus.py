@@ -32,7 +32,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy.spatial.distance import jensenshannon
-from scipy.special import entr
 
 STATISTICS = (
     "cls",
@@ -44,6 +43,7 @@ STATISTICS = (
     "entropy",
     "distance",
 )
+_TINY = np.finfo(np.float32).tiny
 NEAR = 3  # offsets -NEAR..NEAR have a bin each
 BINS = (
     "[CLS]",
@@ -214,9 +214,12 @@ def _query_values(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-query statistics (stat, B, H, T) and bin masses (B, H, T, bins)."""
     batch, heads, length, _ = layer.shape
-    maps = layer.astype(np.float32, copy=False) * real[:, None, None, :]
-    special = maps @ classes[:, None]  # (B, H, T, 3): [CLS], [SEP], punctuation
+    # Padding keys hold no mass (the Trace's promise), so no masking here.
+    maps = layer.astype(np.float32, copy=False)
     plain = real * (1 - classes.max(axis=-1))  # (B, T): no class of its own
+    columns = np.concatenate([classes, plain[..., None]], axis=-1)
+    # (B, H, T, 4): mass on [CLS], [SEP], punctuation, and all other keys.
+    special = maps @ columns[:, None]
     offsets = np.arange(length)
     distance = np.abs(offsets[:, None] - offsets[None, :]).astype(np.float32)
     diagonals = {d: _diagonal(maps, d) for d in range(-NEAR, NEAR + 1)}
@@ -226,8 +229,7 @@ def _query_values(
         maps,
         plain[:, None, :] * np.tril(np.ones((length, length), np.float32), -NEAR - 1),
     )
-    plain_mass = maps @ plain[:, None, :, None]  # (B, H, T, 1)
-    far_right = plain_mass[..., 0] - far_left - sum(near)
+    far_right = special[..., 3] - far_left - sum(near)
     values = np.stack(
         [
             special[..., 0],
@@ -236,7 +238,8 @@ def _query_values(
             diagonals[0],
             diagonals[-1],
             diagonals[1],
-            entr(maps).sum(axis=-1),
+            # x log x with 0 log 0 = 0; scipy's entr is 8x slower here.
+            -(maps * np.log(np.maximum(maps, _TINY))).sum(axis=-1),
             np.einsum("bhqk,qk->bhq", maps, distance),
         ]
     )
