@@ -53,7 +53,10 @@ class CorpusPanel:
             value=200, min=1, max=1_000_000, description="texts"
         )
         self.button = w.Button(
-            description="Compute", button_style="primary", icon="bar-chart"
+            description="Compute",
+            button_style="primary",
+            icon="bar-chart",
+            disabled=True,
         )
         self.progress = w.IntProgress(value=0, min=0, max=1, description="progress")
         self.status = w.HTML()
@@ -140,6 +143,16 @@ class CorpusPanel:
             f"<b>{html.escape(head_title(layer, head))}</b>, "
             f"{html.escape(TITLES[statistic])} {value:.3f} on average; its "
             f"highest in: <i>{html.escape(text)}</i>"
+        )
+
+    def built(self, tokenizer_problem: str | None) -> None:
+        """Follow a new backbone: statistics need text, so a tokenizer."""
+        self.clear()
+        self.button.disabled = tokenizer_problem is not None
+        self.status.value = (
+            ""
+            if tokenizer_problem is None
+            else html.escape(f"Corpus statistics need text: {tokenizer_problem}.")
         )
 
     def clear(self) -> None:

@@ -158,7 +158,8 @@ class Explorer(w.VBox):
         session = self.session
         backbone = session.backbone
         self.params_panel.show(session.parameter_rows)
-        self.corpus_panel.clear()  # statistics of the old model are stale
+        # Statistics of the old model are stale; they need a tokenizer.
+        self.corpus_panel.built(session.tokenizer_problem)
         self.run_panel.built(backbone.max_sequence_length, session.tokenizer_problem)
         panel.show_status(html.escape(session.timings.text()))
         note = ""
