@@ -37,6 +37,7 @@ from distil_explorer.config import (
     check_config,
     check_precision,
 )
+from distil_explorer.trace import checked_flag
 
 Progress = Callable[[str, int, int], None]
 
@@ -311,6 +312,7 @@ class Session:
         backend: str | None = None,
         device: str | None = None,
         max_length: int | None = None,
+        norms: bool = True,
     ):
         """Capture a Trace of the backbone on text or token ids; it is shown next.
 
@@ -324,14 +326,19 @@ class Session:
                 None: Keras chooses.
             max_length: truncate to at most this many tokens (at most the
                 backbone's `max_sequence_length`); None: that maximum.
+            norms: bool. Also capture the norm-weighted maps
+                (`Trace.attention_norms`), which the head and model views can
+                show instead of the weights; on by default, they cost a few
+                percent of the forward pass (benchmarks/norms.py).
         """
         self._require_backbone("run")
+        norms = checked_flag("norms", norms)
         limit = self._limit(max_length)
         start = time.perf_counter()
         prepared = self._prepare(inputs, limit)
         tokenized = time.perf_counter()
         trace = self._runner(backend, device).capture(
-            self.backbone, prepared, keep_qk=True
+            self.backbone, prepared, keep_qk=True, norms=norms
         )
         done = time.perf_counter()
         self.trace, self.baseline = trace, None
@@ -387,7 +394,9 @@ class Session:
                 del tokens[position]
             inputs = Encoding(ids, inputs["padding_mask"], (tuple(tokens),))
         runner = self._runner(original.backend, original.device)
-        changed = runner.capture(self.backbone, inputs, keep_qk=True)
+        # As the Trace on screen was captured: with norms when it has them.
+        norms = original.attention_norms is not None
+        changed = runner.capture(self.backbone, inputs, keep_qk=True, norms=norms)
         self.baseline, self.trace = self.baseline or original, changed
         return intervention_effect(original, changed, int(position), action)
 
