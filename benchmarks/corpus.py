@@ -48,6 +48,7 @@ def speed(count: int, rounds: int, batch_size: int, max_length: int) -> None:
     settings = _checked_settings(
         backbone, tokenizer, batch_size, max_length, None, None, False
     )
+    settings["norms"] = False
     special = (tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
     no_punctuation = np.zeros(tokenizer.vocabulary_size, bool)
     window = batch_size * 8  # the windows corpus_statistics sorts within

@@ -31,6 +31,7 @@ from distil_explorer.analysis.corpus import (
 )
 from distil_explorer.atomic_write import checked_path, write_file
 from distil_explorer.errors import FileFormatError
+from distil_explorer.trace import checked_flag
 
 FORMAT = "distil-explorer-corpus/1"
 ENGINES = (None, "dask")
@@ -62,6 +63,10 @@ class CorpusStatistics:
         example_texts: dict int -> str. Those texts, by corpus index.
         sums: the exact `CorpusSums` the means came from (what a resumed or
             distributed run merges).
+        norm_values, norm_distributions, norm_sums: the same for the
+            norm-weighted attention (`capture(..., norms=True)`, Kobayashi
+            et al. 2020), each row normalized to the share of the output's
+            norm each key gives; None unless computed with `norms=True`.
 
     Examples:
     ```python
@@ -74,9 +79,12 @@ class CorpusStatistics:
 
     sums: CorpusSums
     example_texts: dict[int, str]
+    norm_sums: CorpusSums | None = None
     values: dict[str, np.ndarray] = dataclasses.field(init=False)
     distributions: np.ndarray = dataclasses.field(init=False)
     examples: dict[str, np.ndarray] = dataclasses.field(init=False)
+    norm_values: dict[str, np.ndarray] | None = dataclasses.field(init=False)
+    norm_distributions: np.ndarray | None = dataclasses.field(init=False)
 
     bins = BINS
 
@@ -90,6 +98,19 @@ class CorpusStatistics:
         object.__setattr__(self, "distributions", _frozen(self.sums.bins / tokens))
         object.__setattr__(self, "examples", examples)
         object.__setattr__(self, "example_texts", dict(self.example_texts))
+        norms = self.norm_sums
+        object.__setattr__(
+            self,
+            "norm_values",
+            None
+            if norms is None
+            else {n: _frozen(norms.sums[n] / tokens) for n in STATISTICS},
+        )
+        object.__setattr__(
+            self,
+            "norm_distributions",
+            None if norms is None else _frozen(norms.bins / tokens),
+        )
 
     @property
     def num_texts(self) -> int:
@@ -165,9 +186,9 @@ def _write(path: Any, stats: CorpusStatistics, progress: dict) -> Path:
         "example_texts": sorted(stats.example_texts.items()),
         "progress": progress,
     }
-    arrays = {f"sum_{n}": sums.sums[n] for n in STATISTICS}
-    arrays.update(bins=sums.bins, best_value=sums.best_value)
-    arrays["best_index"] = sums.best_index
+    arrays = _sum_arrays("", sums)
+    if stats.norm_sums is not None:
+        arrays.update(_sum_arrays("norm_", stats.norm_sums))
     text = np.array(json.dumps(meta))
     return write_file(path, lambda f: np.savez(f, meta=text, **arrays))
 
@@ -184,14 +205,8 @@ def _read(path: Any) -> tuple[CorpusStatistics, dict]:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != FORMAT:
                 raise ValueError(f"format {meta.get('format')!r}")
-            sums = CorpusSums(
-                sums={n: np.asarray(data[f"sum_{n}"], np.float64) for n in STATISTICS},
-                bins=np.asarray(data["bins"], np.float64),
-                num_tokens=int(meta["num_tokens"]),
-                num_texts=int(meta["num_texts"]),
-                best_value=np.asarray(data["best_value"], np.float64),
-                best_index=np.asarray(data["best_index"], np.int64),
-            )
+            sums = _read_sums("", data, meta)
+            norms = _read_sums("norm_", data, meta) if "norm_bins" in data else None
             texts = {int(i): str(t) for i, t in meta["example_texts"]}
     except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
         raise FileFormatError(
@@ -199,7 +214,26 @@ def _read(path: Any) -> tuple[CorpusStatistics, dict]:
             f"allowed: a file written by CorpusStatistics.save ({FORMAT})",
             path=str(path),
         ) from None
-    return CorpusStatistics(sums, texts), meta.get("progress") or {}
+    return CorpusStatistics(sums, texts, norms), meta.get("progress") or {}
+
+
+def _sum_arrays(prefix: str, sums: CorpusSums) -> dict[str, np.ndarray]:
+    arrays = {f"{prefix}sum_{n}": sums.sums[n] for n in STATISTICS}
+    arrays[f"{prefix}bins"] = sums.bins
+    arrays[f"{prefix}best_value"] = sums.best_value
+    arrays[f"{prefix}best_index"] = sums.best_index
+    return arrays
+
+
+def _read_sums(prefix: str, data: Any, meta: dict) -> CorpusSums:
+    return CorpusSums(
+        sums={n: np.asarray(data[f"{prefix}sum_{n}"], np.float64) for n in STATISTICS},
+        bins=np.asarray(data[f"{prefix}bins"], np.float64),
+        num_tokens=int(meta["num_tokens"]),
+        num_texts=int(meta["num_texts"]),
+        best_value=np.asarray(data[f"{prefix}best_value"], np.float64),
+        best_index=np.asarray(data[f"{prefix}best_index"], np.int64),
+    )
 
 
 # --- the corpus ---
@@ -328,18 +362,27 @@ class _Batch:
     text_index: np.ndarray
     special_ids: tuple[int, int]
     punctuation: np.ndarray
+    norms: bool = False
 
 
-def _batch_sums(backbone: Any, batch: _Batch) -> CorpusSums:
-    """Capture one batch and reduce its maps to sums (runs where the model is)."""
-    from distil_explorer.analysis.corpus import batch_sums, key_classes
+def _batch_sums(backbone: Any, batch: _Batch) -> tuple[CorpusSums, CorpusSums | None]:
+    """Capture one batch and reduce its maps to sums (runs where the model is).
+
+    Returns the sums of the attention maps and, with `batch.norms`, of the
+    norm-weighted maps (each row normalized to sum 1), else None.
+    """
+    from distil_explorer.analysis.corpus import batch_sums, key_classes, normalized_rows
     from distil_explorer.trace import capture
 
-    trace = capture(
-        backbone, {"token_ids": batch.token_ids, "padding_mask": batch.padding_mask}
-    )
+    inputs = {"token_ids": batch.token_ids, "padding_mask": batch.padding_mask}
+    trace = capture(backbone, inputs, norms=batch.norms)
     classes = key_classes(trace.token_ids, batch.special_ids, batch.punctuation)
-    return batch_sums(trace.attentions, trace.padding_mask, classes, batch.text_index)
+    mask, index = trace.padding_mask, batch.text_index
+    sums = batch_sums(trace.attentions, mask, classes, index)
+    if not batch.norms:
+        return sums, None
+    norm_maps = normalized_rows(trace.attention_norms)
+    return sums, batch_sums(norm_maps, mask, classes, index)
 
 
 def corpus_statistics(
@@ -351,6 +394,7 @@ def corpus_statistics(
     engine: str | None = None,
     *,
     text_column: str = "text",
+    norms: bool = False,
     checkpoint: str | os.PathLike | None = None,
     stop_after: int | None = None,
     progress: bool | Callable[[int, int], None] = True,
@@ -379,6 +423,8 @@ def corpus_statistics(
         engine: None (this process) or "dask": batches run on a Dask
             cluster, each worker building the model once.
         text_column: str. The column of a `datasets.Dataset` with the text.
+        norms: bool. Also compute every statistic of the norm-weighted maps
+            (`capture(..., norms=True)`), as `norm_values`.
         checkpoint: path of an `.npz` to keep partial sums in, or None.
         stop_after: int or None. Stop once at least this many texts are done
             (at the end of a window) and return what is done so far.
@@ -403,12 +449,13 @@ def corpus_statistics(
     settings = _checked_settings(
         backbone, tokenizer, batch_size, max_length, engine, stop_after, progress
     )
+    settings["norms"] = checked_flag("norms", norms)
     start_stream, total = _text_source(texts, text_column)
     if total == 0:
         raise ValueError(
             f"texts={reprlib.repr(texts)}: no texts; allowed: at least one text"
         )
-    done, sums, examples, expected = _resume(checkpoint, backbone, settings)
+    done, sums, norm_sums, examples, expected = _resume(checkpoint, backbone, settings)
     digest = hashlib.sha256()
     report = _progress_function(progress, total)
     special = (tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
@@ -428,20 +475,23 @@ def corpus_statistics(
                 break
             first = position - len(window)
             batches = _batches(window, first, tokenizer, settings, special, punctuation)
-            for part in run_all(_batch_sums, batches):
+            for part, norm_part in run_all(_batch_sums, batches):
                 sums = sums.merge(part)
+                if norm_sums is not None:
+                    norm_sums = norm_sums.merge(norm_part)
             _keep_examples(examples, sums, window, first)
             _fingerprint(digest, window)
             done = position
             if checkpoint is not None:
                 progress_meta = {"texts_done": done, "fingerprint": digest.hexdigest()}
                 progress_meta["settings"] = settings
-                _write(checkpoint, CorpusStatistics(sums, examples), progress_meta)
+                partial = CorpusStatistics(sums, examples, norm_sums)
+                _write(checkpoint, partial, progress_meta)
             report(done)
     report.close()
     if position < done:
         raise ValueError(_other_texts(checkpoint, done))
-    return CorpusStatistics(sums, examples)
+    return CorpusStatistics(sums, examples, norm_sums)
 
 
 def _checked_settings(
@@ -487,11 +537,12 @@ def _checked_settings(
     }
 
 
-def _resume(checkpoint, backbone, settings) -> tuple[int, CorpusSums, dict, str]:
-    """(texts done, their sums, example texts, fingerprint of those texts)."""
+def _resume(checkpoint, backbone, settings) -> tuple:
+    """(texts done, their sums, norm sums, example texts, their fingerprint)."""
     fresh = CorpusSums.zeros(backbone.num_layers, backbone.num_heads)
+    start = (0, fresh, fresh if settings["norms"] else None, {}, "")
     if checkpoint is None:
-        return 0, fresh, {}, ""
+        return start
     path = checked_path("checkpoint", checkpoint)
     if path.suffix != ".npz":
         raise ValueError(
@@ -503,7 +554,7 @@ def _resume(checkpoint, backbone, settings) -> tuple[int, CorpusSums, dict, str]
                 f"checkpoint={str(path)!r}: folder {str(path.parent)!r} does not "
                 "exist; allowed: a file in an existing folder"
             )
-        return 0, fresh, {}, ""
+        return start
     stats, progress = _read(path)
     if progress.get("settings") != settings:
         raise ValueError(
@@ -514,6 +565,7 @@ def _resume(checkpoint, backbone, settings) -> tuple[int, CorpusSums, dict, str]
     return (
         int(progress["texts_done"]),
         stats.sums,
+        stats.norm_sums,
         dict(stats.example_texts),
         str(progress["fingerprint"]),
     )
@@ -544,6 +596,7 @@ def _batches(window, first, tokenizer, settings, special, punctuation) -> list[_
                 text_index=first + rows.astype(np.int64),
                 special_ids=special,
                 punctuation=punctuation,
+                norms=settings["norms"],
             )
         )
     return batches

@@ -63,8 +63,11 @@ def backbone():
     return model
 
 
-def by_hand(backbone, tokenizer, texts, max_length=MAX_LENGTH):
-    """Per-head means, bin distributions and best texts, counted row by row."""
+def by_hand(backbone, tokenizer, texts, max_length=MAX_LENGTH, norms=False):
+    """Per-head means, bin distributions and best texts, counted row by row.
+
+    With `norms`, of the norm-weighted maps, each row divided by its sum.
+    """
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     layers, heads = backbone.num_layers, backbone.num_heads
     sums = {name: np.zeros((layers, heads)) for name in NAMES}
@@ -76,9 +79,8 @@ def by_hand(backbone, tokenizer, texts, max_length=MAX_LENGTH):
         ids = list(tokenizer(text).token_ids[0])
         if len(ids) > max_length:  # keep [CLS], the first words, and [SEP]
             ids = ids[: max_length - 1] + [sep_id]
-        trace = capture(
-            backbone, {"token_ids": [ids], "padding_mask": [[1] * len(ids)]}
-        )
+        inputs = {"token_ids": [ids], "padding_mask": [[1] * len(ids)]}
+        trace = capture(backbone, inputs, norms=norms)
         strings = [tokenizer.id_to_token(i) for i in ids]
         punct = [len(s) == 1 and unicodedata.category(s)[0] == "P" for s in strings]
         n = len(ids)
@@ -86,6 +88,9 @@ def by_hand(backbone, tokenizer, texts, max_length=MAX_LENGTH):
         for layer in range(layers):
             for head in range(heads):
                 attention = trace.attention(layer, head).astype(np.float64)
+                if norms:
+                    attention = trace.attention_norms[layer, 0, head].astype(float)
+                    attention = attention / attention.sum(axis=1, keepdims=True)
                 text_sums = dict.fromkeys(NAMES, 0.0)
                 for i in range(n):
                     row = attention[i]
@@ -165,6 +170,20 @@ def test_every_statistic_matches_per_text_traces_by_hand(
     assert_matches(stats, expected, texts)
     # The heads differ, so a statistic mixed up between heads would show.
     assert np.ptp(stats.values["self"]) > 0.05 and np.ptp(stats.values["cls"]) > 0.05
+
+
+def test_norm_weighted_statistics_match_per_text_norms_by_hand(
+    backbone, tokenizer, texts, expected
+):
+    stats = run(backbone, texts[:12], tokenizer, batch_size=5, norms=True)
+    means, bins, _, tokens = by_hand(backbone, tokenizer, texts[:12], norms=True)
+    assert stats.num_tokens == tokens
+    for name in NAMES:
+        np.testing.assert_allclose(stats.norm_values[name], means[name], atol=1e-6)
+    np.testing.assert_allclose(stats.norm_distributions, bins, atol=1e-6)
+    # They are not the attention statistics under another name.
+    assert np.abs(stats.norm_values["cls"] - stats.values["cls"]).max() > 1e-3
+    assert run(backbone, texts[:3], tokenizer).norm_values is None
 
 
 def test_the_dask_engine_on_a_local_cluster_of_two_workers(
@@ -262,12 +281,13 @@ def test_a_file_and_a_dataset_give_what_the_list_gives(
 
 
 def test_save_and_load_round_trip(backbone, tokenizer, texts, tmp_path):
-    stats = run(backbone, texts[:9], tokenizer, progress=False)
+    stats = run(backbone, texts[:9], tokenizer, norms=True)
     loaded = CorpusStatistics.load(stats.save(tmp_path / "stats.npz"))
     assert (loaded.num_texts, loaded.num_tokens) == (stats.num_texts, stats.num_tokens)
     for name in NAMES:
         np.testing.assert_array_equal(loaded.values[name], stats.values[name])
     np.testing.assert_array_equal(loaded.distributions, stats.distributions)
+    np.testing.assert_array_equal(loaded.norm_values["sep"], stats.norm_values["sep"])
     assert loaded.example_text("cls", 1, 2) == stats.example_text("cls", 1, 2)
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"not a zip")
@@ -290,6 +310,7 @@ def test_save_and_load_round_trip(backbone, tokenizer, texts, tmp_path):
         ({"engine": "dask", "workers": 3}, r"\['workers'\]: unknown"),
         ({"progress": "yes"}, r"progress='yes'"),
         ({"tokenizer": None}, r"tokenizer=None"),
+        ({"norms": "yes"}, r"norms='yes': not a bool"),
     ],
 )
 def test_bad_arguments_are_refused_with_what_is_allowed(

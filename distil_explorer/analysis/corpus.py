@@ -209,6 +209,24 @@ def batch_sums(
     )
 
 
+def normalized_rows(maps: np.ndarray) -> np.ndarray:
+    """`maps` with each query row divided by its sum (rows of zeros stay 0).
+
+    For norm-weighted attention (`Trace.attention_norms`, alpha_ij times
+    the length of what key j sends), whose rows do not sum to 1: each row
+    becomes the share of the output's norm that each key contributes, so
+    the same statistics and bins apply.
+
+    Examples:
+    ```python
+    batch_sums(normalized_rows(trace.attention_norms), mask, classes, index)
+    ```
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    totals = maps.sum(axis=-1, keepdims=True)
+    return np.divide(maps, totals, out=np.zeros_like(maps), where=totals > 0)
+
+
 def _query_values(
     layer: np.ndarray, real: np.ndarray, classes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
