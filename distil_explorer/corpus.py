@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
-import re
 import reprlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +27,12 @@ from distil_explorer.analysis.corpus import (
     CorpusSums,
     punctuation_ids,
 )
-from distil_explorer.atomic_write import checked_path, write_file
-from distil_explorer.errors import FileFormatError
+from distil_explorer.atomic_write import checked_path
+from distil_explorer.corpus_file import read_statistics, write_statistics
+from distil_explorer.corpus_texts import demo_corpus, fingerprint, text_source, windows
 from distil_explorer.trace import checked_flag
 
-FORMAT = "distil-explorer-corpus/1"
+__all__ = ["CorpusStatistics", "corpus_statistics", "demo_corpus"]
 ENGINES = (None, "dask")
 _WINDOW_BATCHES = 8  # batches per window: sorted together, run together
 
@@ -152,7 +151,7 @@ class CorpusStatistics:
         stats.save("stats.npz")
         ```
         """
-        return _write(path, self, {})
+        return write_statistics(path, self, {})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CorpusStatistics:
@@ -165,189 +164,13 @@ class CorpusStatistics:
         stats = CorpusStatistics.load("stats.npz")
         ```
         """
-        return _read(path)[0]
+        return read_statistics(CorpusStatistics, path)[0]
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
     array = np.array(array)
     array.flags.writeable = False
     return array
-
-
-def _write(path: Any, stats: CorpusStatistics, progress: dict) -> Path:
-    path = checked_path("path", path)
-    if path.suffix != ".npz":
-        raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .npz")
-    sums = stats.sums
-    meta = {
-        "format": FORMAT,
-        "num_tokens": sums.num_tokens,
-        "num_texts": sums.num_texts,
-        "example_texts": sorted(stats.example_texts.items()),
-        "progress": progress,
-    }
-    arrays = _sum_arrays("", sums)
-    if stats.norm_sums is not None:
-        arrays.update(_sum_arrays("norm_", stats.norm_sums))
-    text = np.array(json.dumps(meta))
-    return write_file(path, lambda f: np.savez(f, meta=text, **arrays))
-
-
-def _read(path: Any) -> tuple[CorpusStatistics, dict]:
-    path = checked_path("path", path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"path={str(path)!r}: no such file; allowed: a file written by "
-            "CorpusStatistics.save"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("format") != FORMAT:
-                raise ValueError(f"format {meta.get('format')!r}")
-            sums = _read_sums("", data, meta)
-            norms = _read_sums("norm_", data, meta) if "norm_bins" in data else None
-            texts = {int(i): str(t) for i, t in meta["example_texts"]}
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
-        raise FileFormatError(
-            f"path={str(path)!r}: not a corpus statistics file ({error}); "
-            f"allowed: a file written by CorpusStatistics.save ({FORMAT})",
-            path=str(path),
-        ) from None
-    return CorpusStatistics(sums, texts, norms), meta.get("progress") or {}
-
-
-def _sum_arrays(prefix: str, sums: CorpusSums) -> dict[str, np.ndarray]:
-    arrays = {f"{prefix}sum_{n}": sums.sums[n] for n in STATISTICS}
-    arrays[f"{prefix}bins"] = sums.bins
-    arrays[f"{prefix}best_value"] = sums.best_value
-    arrays[f"{prefix}best_index"] = sums.best_index
-    return arrays
-
-
-def _read_sums(prefix: str, data: Any, meta: dict) -> CorpusSums:
-    return CorpusSums(
-        sums={n: np.asarray(data[f"{prefix}sum_{n}"], np.float64) for n in STATISTICS},
-        bins=np.asarray(data[f"{prefix}bins"], np.float64),
-        num_tokens=int(meta["num_tokens"]),
-        num_texts=int(meta["num_texts"]),
-        best_value=np.asarray(data[f"{prefix}best_value"], np.float64),
-        best_index=np.asarray(data[f"{prefix}best_index"], np.int64),
-    )
-
-
-# --- the corpus ---
-
-
-def demo_corpus(limit: int | None = None) -> list[str]:
-    """About 2,000 English sentences of the Python documentation, offline.
-
-    Every Python ships its reference manual's topics as text
-    (`pydoc_data.topics`); this splits their prose paragraphs into
-    sentences, leaving out code, tables and duplicates, in a fixed order.
-
-    Args:
-        limit: int or None. Only the first `limit` sentences.
-
-    Examples:
-    ```python
-    texts = demo_corpus(200)
-    texts[0]  # a sentence of the Python documentation
-    ```
-    """
-    from pydoc_data.topics import topics
-
-    if limit is not None and (
-        isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-    ):
-        raise ValueError(f"limit={limit!r}: allowed: an int >= 1, or None")
-    sentences: dict[str, None] = {}
-    for key in sorted(topics):
-        for paragraph in re.split(r"\n\s*\n", topics[key]):
-            lines = [line.strip() for line in paragraph.splitlines()]
-            if not lines or any(
-                line.startswith((">>>", "...", "|", "+-")) for line in lines
-            ):
-                continue
-            text = " ".join(lines)
-            for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z\"'(*])", text):
-                sentence = sentence.strip()
-                if (
-                    4 <= len(sentence.split()) <= 60
-                    and sentence[0].isupper()
-                    and sentence[-1] in ".!?"
-                ):
-                    sentences.setdefault(sentence)
-    return list(sentences)[:limit]
-
-
-def _text_source(texts: Any, text_column: str) -> tuple[Callable[[], Iterator], int]:
-    """(a function that starts a fresh stream of texts, how many there are)."""
-    if isinstance(texts, (str, os.PathLike)):
-        path = Path(texts).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"texts={str(texts)!r}: no such file; allowed: a text file with "
-                "one text per line, a list of str, or a datasets.Dataset"
-            )
-
-        def lines() -> Iterator[str]:
-            try:
-                with open(path, encoding="utf-8") as f:
-                    for line in f:
-                        if line.strip():  # empty lines are no text
-                            yield line.strip()
-            except UnicodeDecodeError as error:
-                raise FileFormatError(
-                    f"texts={str(texts)!r}: not UTF-8 text ({error.reason} at byte "
-                    f"{error.start}); allowed: one text per line, UTF-8",
-                    path=str(path),
-                ) from None
-
-        return lines, sum(1 for _ in lines())
-    if hasattr(texts, "column_names") and hasattr(texts, "iter"):  # a Dataset
-        if text_column not in texts.column_names:
-            raise ValueError(
-                f"text_column={text_column!r}: not a column of this dataset; "
-                f"allowed: one of {list(texts.column_names)}"
-            )
-
-        def rows() -> Iterator[Any]:
-            for chunk in texts.iter(batch_size=1000):
-                yield from chunk[text_column]
-
-        return rows, len(texts)
-    if isinstance(texts, (list, tuple)):
-        return lambda: iter(texts), len(texts)
-    raise ValueError(
-        f"texts={reprlib.repr(texts)}: allowed: a list of str, a path to a text "
-        "file (one text per line), or a Hugging Face datasets.Dataset"
-    )
-
-
-def _checked_text(index: int, text: Any) -> str:
-    if not isinstance(text, str):
-        raise ValueError(
-            f"texts: item {index} is a {type(text).__name__} "
-            f"({reprlib.repr(text)}); allowed: str"
-        )
-    return text
-
-
-def _windows(stream: Iterator, size: int) -> Iterator[list[str]]:
-    window: list[str] = []
-    for index, text in enumerate(stream):
-        window.append(_checked_text(index, text))
-        if len(window) == size:
-            yield window
-            window = []
-    if window:
-        yield window
-
-
-def _fingerprint(digest: Any, window: list[str]) -> None:
-    for text in window:
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
 
 
 # --- the run ---
@@ -450,7 +273,7 @@ def corpus_statistics(
         backbone, tokenizer, batch_size, max_length, engine, stop_after, progress
     )
     settings["norms"] = checked_flag("norms", norms)
-    start_stream, total = _text_source(texts, text_column)
+    start_stream, total = text_source(texts, text_column)
     if total == 0:
         raise ValueError(
             f"texts={reprlib.repr(texts)}: no texts; allowed: at least one text"
@@ -460,35 +283,42 @@ def corpus_statistics(
     report = _progress_function(progress, total)
     special = (tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
     punctuation = punctuation_ids(tokenizer.vocabulary)
-    stream = _windows(start_stream(), batch_size * _WINDOW_BATCHES)
+    stream = windows(start_stream(), batch_size * _WINDOW_BATCHES)
     position = 0
-    with open_engine(engine, backbone, **engine_options) as run_all:
-        report(done)
-        for window in stream:
-            position += len(window)
-            if position <= done:  # summed before the checkpoint was written
-                _fingerprint(digest, window)
-                if position == done and digest.hexdigest() != expected:
-                    raise ValueError(_other_texts(checkpoint, done))
-                continue
-            if stop_after is not None and done >= stop_after:
-                break
-            first = position - len(window)
-            batches = _batches(window, first, tokenizer, settings, special, punctuation)
-            for part, norm_part in run_all(_batch_sums, batches):
-                sums = sums.merge(part)
-                if norm_sums is not None:
-                    norm_sums = norm_sums.merge(norm_part)
-            _keep_examples(examples, sums, window, first)
-            _fingerprint(digest, window)
-            done = position
-            if checkpoint is not None:
-                progress_meta = {"texts_done": done, "fingerprint": digest.hexdigest()}
-                progress_meta["settings"] = settings
-                partial = CorpusStatistics(sums, examples, norm_sums)
-                _write(checkpoint, partial, progress_meta)
+    try:
+        with open_engine(engine, backbone, **engine_options) as run_all:
             report(done)
-    report.close()
+            for window in stream:
+                position += len(window)
+                if position <= done:  # summed before the checkpoint was written
+                    fingerprint(digest, window)
+                    if position == done and digest.hexdigest() != expected:
+                        raise ValueError(_other_texts(checkpoint, done))
+                    continue
+                if stop_after is not None and done >= stop_after:
+                    break
+                first = position - len(window)
+                batches = _batches(
+                    window, first, tokenizer, settings, special, punctuation
+                )
+                for part, norm_part in run_all(_batch_sums, batches):
+                    sums = sums.merge(part)
+                    if norm_sums is not None:
+                        norm_sums = norm_sums.merge(norm_part)
+                _keep_examples(examples, sums, window, first)
+                fingerprint(digest, window)
+                done = position
+                if checkpoint is not None:
+                    progress_meta = {
+                        "texts_done": done,
+                        "fingerprint": digest.hexdigest(),
+                    }
+                    progress_meta["settings"] = settings
+                    partial = CorpusStatistics(sums, examples, norm_sums)
+                    write_statistics(checkpoint, partial, progress_meta)
+                report(done)
+    finally:
+        report.close()  # also when interrupted: the checkpoint has the rest
     if position < done:
         raise ValueError(_other_texts(checkpoint, done))
     return CorpusStatistics(sums, examples, norm_sums)
@@ -555,7 +385,7 @@ def _resume(checkpoint, backbone, settings) -> tuple:
                 "exist; allowed: a file in an existing folder"
             )
         return start
-    stats, progress = _read(path)
+    stats, progress = read_statistics(CorpusStatistics, path)
     if progress.get("settings") != settings:
         raise ValueError(
             f"checkpoint={str(path)!r}: written with {progress.get('settings')}, "

@@ -611,9 +611,9 @@ def _tokenizer_for(preset: str) -> tuple[Any, str | None]:
 
 def _first_lines(path: str, count: int | None) -> list[str]:
     """The first `count` non-empty lines of a text file (all with None)."""
-    from distil_explorer.corpus import _text_source
+    from distil_explorer.corpus_texts import text_source
 
-    start, _ = _text_source(path, "text")
+    start, _ = text_source(path, "text")
     texts = []
     for text in start():
         if count is not None and len(texts) >= count:
