@@ -260,6 +260,32 @@ def test_stop_and_resume_equals_an_uninterrupted_run(
         )
 
 
+def test_an_interrupted_run_resumes_from_its_checkpoint(
+    backbone, tokenizer, texts, tmp_path
+):
+    whole = run(backbone, texts, tokenizer, batch_size=2)
+    checkpoint = tmp_path / "partial.npz"
+
+    def interrupt(done, total):
+        if done >= 32:  # Ctrl-C after the second window
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(
+            backbone,
+            texts,
+            tokenizer,
+            batch_size=2,
+            checkpoint=checkpoint,
+            progress=interrupt,
+        )
+    assert CorpusStatistics.load(checkpoint).num_texts == 32
+    rest = run(backbone, texts, tokenizer, batch_size=2, checkpoint=checkpoint)
+    assert rest.num_texts == 40
+    np.testing.assert_array_equal(rest.values["entropy"], whole.values["entropy"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["partial.npz"]
+
+
 def test_a_file_and_a_dataset_give_what_the_list_gives(
     backbone, tokenizer, texts, tmp_path
 ):

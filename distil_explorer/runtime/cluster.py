@@ -77,7 +77,7 @@ def _dask_client(address: str | None = None, n_workers: int = 2):
                 "'tcp://10.0.0.5:8786', or None for a local cluster"
             )
         try:
-            client = Client(address, timeout=30)
+            client = Client(address, timeout=15)
         except OSError as error:
             raise ConnectionError(
                 f"address={address!r}: no Dask scheduler answered ({error}); "

@@ -73,6 +73,11 @@ def test_a_text_file_and_its_errors(app, tmp_path):
     panel.button.click()
     assert app.error.layout.display == "none", app.error.value
     assert app.session.corpus.num_texts == 2
+    for bad, match in ((0, "count=0"), (True, "count=True")):
+        with pytest.raises(ValueError, match=match):
+            app.session.corpus_statistics(count=bad)
+    with pytest.raises(ValueError, match="source=''"):
+        app.session.corpus_statistics(source="")
 
 
 def test_compute_waits_for_a_backbone_with_a_tokenizer(app):
