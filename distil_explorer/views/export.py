@@ -17,6 +17,7 @@ VIEWS = (
     "rollout",
     "parameters",
     "compare",
+    "corpus",
 )
 FORMATS = (".png", ".svg", ".html")
 
@@ -35,6 +36,7 @@ def view_figure(
     labels: tuple[str | None, str | None] = (None, None),
     style: str = "heatmap",
     weighting: str = "weights",
+    corpus=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
 
@@ -45,6 +47,7 @@ def view_figure(
     `other` (B, with `trace` as A) and takes `labels` for the two. "head"
     draws `style` "heatmap" or "lines", as the canvas does; "head" and
     "model" draw `weighting` "weights" or "norms" (`Trace.attention_norms`).
+    "corpus" draws `corpus` (a `CorpusStatistics`) and needs no Trace.
     """
     from distil_explorer.views import plots
 
@@ -57,6 +60,15 @@ def view_figure(
                 "parameter_table(backbone)"
             )
         return plots.plot_parameters(rows)
+    if view == "corpus":
+        from distil_explorer.views.corpus_plots import plot_corpus_statistics
+
+        if corpus is None:
+            raise ValueError(
+                "corpus: needed for the corpus view; allowed: press Compute in "
+                "the Corpus tab first"
+            )
+        return plot_corpus_statistics(corpus)
     if trace is None:
         raise ValueError(f"trace: needed for the {view} view; allowed: run first")
     if layer is None:
@@ -122,8 +134,8 @@ def export_view(
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
         **options: `other`, `query`, `key`, `labels`, `style`,
-            `weighting`, as `view_figure` takes (the report opens on
-            `weighting` too).
+            `weighting`, `corpus`, as `view_figure` takes (the report opens
+            on `weighting` too).
 
     Examples:
     ```python
