@@ -333,3 +333,20 @@ def test_attribution_checks_its_shapes():
             token_ids=np.zeros((1, 4)),
             padding_mask=np.ones((1, 3)),
         )
+
+
+def test_offline_preset_similarity_adds_up_at_the_default_steps():
+    from distil_explorer.config import OFFLINE_PRESET
+
+    backbone = de.DistilBertBackbone.from_preset(OFFLINE_PRESET)
+    tokenizer = de.DistilBertTokenizer.from_preset(OFFLINE_PRESET)
+    target = de.similarity_target("A kitten is resting on a rug.")
+    texts = ["The cat sat on the mat.", "Stock prices fell sharply today."]
+    a = de.attribute(backbone, texts, target, tokenizer=tokenizer)
+    change = np.abs(a.target_value - a.baseline_value)
+    assert change.min() > 1e-2
+    assert np.all(np.abs(a.delta) <= 0.01 * change), (a.delta, change)
+    assert a.tokens[0][:3] == ("[CLS]", "the", "cat")
+    # The words shared in meaning (cat/kitten, mat/rug) count the most.
+    words = dict(zip(a.tokens[0], a.scores[0], strict=True))
+    assert max(words, key=words.get) in ("cat", "mat", "sat")

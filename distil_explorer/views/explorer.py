@@ -28,6 +28,7 @@ from distil_explorer.runtime.backends import (
 )
 from distil_explorer.session import BuildRequest, Session
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
+from distil_explorer.views.attribution_panel import AttributionPanel
 from distil_explorer.views.build_panel import BuildPanel
 from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.export_bar import ExportBar
@@ -36,7 +37,15 @@ from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.run_panel import RunPanel
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
-TABS = ("Build", "Run", "Attention", "Hidden states", "Parameters", "Compare")
+TABS = (
+    "Build",
+    "Run",
+    "Attention",
+    "Hidden states",
+    "Parameters",
+    "Compare",
+    "Attribution",
+)
 
 
 def backend_choices() -> list[str]:
@@ -86,6 +95,7 @@ class Explorer(w.VBox):
         self.hidden_panel = HiddenPanel()
         self.params_panel = ParamsPanel()
         self.compare_panel = ComparePanel()
+        self.attribution_panel = AttributionPanel()
         self.error = w.HTML(layout=w.Layout(display="none"))
         self.export_bar = ExportBar()
         self.status = w.HTML("<b>distil-explorer</b>: build a backbone, then run it.")
@@ -97,6 +107,7 @@ class Explorer(w.VBox):
                 self.hidden_panel.widget,
                 self.params_panel.widget,
                 self.compare_panel.widget,
+                self.attribution_panel.widget,
             ]
         )
         for i, title in enumerate(TABS):
@@ -122,6 +133,7 @@ class Explorer(w.VBox):
             panel.restore_button: lambda: self.restore(),
             compare.keep_button: lambda: self.keep_as_a(),
             compare.precision_button: lambda: self.compare_precisions(),
+            self.attribution_panel.button: lambda: self.attribute(),
         }
         for button, action in clicks.items():
             button.on_click(self._guard(lambda _button, action=action: action()))
@@ -198,6 +210,20 @@ class Explorer(w.VBox):
         compare.show_precisions(result)
         return result
 
+    def attribute(self, **overrides: Any):
+        """Attribute what the Attribution tab describes; returns the Attribution."""
+        panel = self.attribution_panel
+        request = {**panel.request(), **overrides}
+        panel.status.value = "attributing ..."
+        with self._working(panel.button):
+            try:
+                found = self.session.attribute(**request)
+            except BaseException:
+                panel.status.value = ""
+                raise
+        panel.show(found)
+        return found
+
     def intervene(self, action: str, position: int | None = None):
         """Mask or remove a token (the one pinned in the head view) and re-run."""
         canvas = self.attention_panel.canvas
@@ -238,7 +264,7 @@ class Explorer(w.VBox):
             view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
         canvas = attention.canvas
-        trace, options = self.trace, {}
+        trace, options = self.trace, {"attribution": self.session.attribution}
         layer, head = canvas.layer, canvas.head
         if view == "head":
             options["style"] = canvas.draw_style
@@ -280,6 +306,9 @@ class Explorer(w.VBox):
             )
             self.hidden_panel.show(trace)
         self.compare_panel.show(session.comparison(), can_keep=trace is not None)
+        # An attribution belongs to the Trace it was made for.
+        self.attribution_panel.clear()
+        self.attribution_panel.set_ready(trace is not None)
         self._on_tab()
 
     def _on_tab(self, change: Any = None) -> None:

@@ -17,6 +17,7 @@ VIEWS = (
     "rollout",
     "parameters",
     "compare",
+    "attribution",
 )
 FORMATS = (".png", ".svg", ".html")
 
@@ -34,6 +35,7 @@ def view_figure(
     key: int | None = None,
     labels: tuple[str | None, str | None] = (None, None),
     style: str = "heatmap",
+    attribution=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
 
@@ -42,7 +44,8 @@ def view_figure(
     and head the Trace holds (the last layer for "pca" and "rollout").
     "query/key" needs `query` and `key` (token positions); "compare" needs
     `other` (B, with `trace` as A) and takes `labels` for the two. "head"
-    draws `style` "heatmap" or "lines", as the canvas does.
+    draws `style` "heatmap" or "lines", as the canvas does. "attribution"
+    draws `attribution` (an `Attribution`), whatever the Trace.
     """
     from distil_explorer.views import plots
 
@@ -55,6 +58,15 @@ def view_figure(
                 "parameter_table(backbone)"
             )
         return plots.plot_parameters(rows)
+    if view == "attribution":
+        from distil_explorer.views.attribution_plots import plot_attribution
+
+        if attribution is None:
+            raise ValueError(
+                "attribution: none yet; allowed: press Attribute in the "
+                "Attribution tab, or pass distil_explorer.attribute(...)'s result"
+            )
+        return plot_attribution(attribution, index)
     if trace is None:
         raise ValueError(f"trace: needed for the {view} view; allowed: run first")
     if layer is None:
@@ -117,8 +129,9 @@ def export_view(
         view: str. One of `VIEWS`; ignored for .html, which writes the
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
-        **options: `other`, `query`, `key`, `labels`, `style`, as
-            `view_figure` takes.
+        **options: `other`, `query`, `key`, `labels`, `style`,
+            `attribution`, as `view_figure` takes (the report takes
+            `attribution` too).
 
     Examples:
     ```python
@@ -138,7 +151,15 @@ def export_view(
 
         if trace is None:
             raise ValueError("trace: the report needs a Trace; allowed: run first")
-        return report(trace, path, index=index, rows=rows, layer=layer, head=head)
+        return report(
+            trace,
+            path,
+            index=index,
+            rows=rows,
+            layer=layer,
+            head=head,
+            attribution=options.get("attribution"),
+        )
     figure = view_figure(trace, view, layer, head, rows, index, **options)
     return write_file(
         path, lambda f: figure.savefig(f, format=path.suffix[1:], bbox_inches="tight")
