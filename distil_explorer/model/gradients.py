@@ -106,7 +106,14 @@ def token_attributions(
 
 def _torch(backbone, vectors, start, padding_mask, target, method, steps):
     import torch
-    from captum.attr import InputXGradient, IntegratedGradients
+
+    try:
+        from captum.attr import InputXGradient, IntegratedGradients
+    except ImportError:
+        raise ImportError(
+            "attribute on torch needs captum: pip install 'distil-explorer"
+            "[attribution]' (or run it on jax, which needs nothing more)"
+        ) from None
 
     def f(v, m):
         return target_of(target, forward(backbone, v, m), m)
