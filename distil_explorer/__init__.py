@@ -59,6 +59,12 @@ _EXPORTS = {
     "cls_norm_target": "distil_explorer.model.targets",
     "similarity_target": "distil_explorer.model.targets",
     "plot_attribution": "distil_explorer.views.attribution_plots",
+    # Corpus statistics (issue 16).
+    "corpus_statistics": "distil_explorer.corpus",
+    "CorpusStatistics": "distil_explorer.corpus",
+    "demo_corpus": "distil_explorer.corpus",
+    "head_distances": "distil_explorer.analysis.corpus",
+    "plot_corpus_statistics": "distil_explorer.views.corpus_plots",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -39,6 +39,10 @@ RULES = {
         "jax",
         "captum",
     ),
+    # Corpus statistics: a driver with no widget (the Corpus tab draws them).
+    "corpus.py": ("distil_explorer.views", "ipywidgets", "anywidget", "matplotlib"),
+    "corpus_texts.py": ("keras", "torch", "distil_explorer.views", "ipywidgets"),
+    "corpus_file.py": ("keras", "torch", "distil_explorer.views", "ipywidgets"),
 }
 
 

@@ -208,7 +208,10 @@ class DistilBertEncoderLayer(keras.layers.Layer):
     writes straight into the capture's numpy array). `attention_shift`, a
     tensor of that shape, is added to the probabilities before they weigh
     the values: zeros leave the output as it is and give attributions the
-    gradient with respect to the maps.
+    gradient with respect to the maps. With
+    `return_values=True` as well, the value heads `x W_V + b_V`
+    `(B, num_heads, T, head_dim)` come third: the capture path's
+    norm-weighted attention reads the very projection this call made.
 
     Args:
         num_heads: int. Number of attention heads.
@@ -275,6 +278,7 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         return_attention=False,
         attention_out=None,
         attention_shift=None,
+        return_values=False,
     ):
         query = self._heads(x, self.query)
         key = self._heads(x, self.key)
@@ -306,6 +310,8 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         if dropout:
             hidden = self.dropout(hidden, training=training)
         x = self._norm(ops.add(x, hidden), self.ffn_layer_norm)
+        if return_attention and return_values:
+            return x, probabilities, value
         if return_attention:
             return x, probabilities
         return x
@@ -318,13 +324,19 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         return_attention=False,
         attention_out=None,
         attention_shift=None,
+        return_values=False,
     ):
         out = keras.KerasTensor(x.shape, dtype=self.compute_dtype)
         if not return_attention:
             return out
         batch, length = x.shape[0], x.shape[1]
         shape = (batch, self.num_heads, length, length)
-        return out, keras.KerasTensor(shape, dtype="float32")
+        maps = keras.KerasTensor(shape, dtype="float32")
+        if not return_values:
+            return out, maps
+        head_dim = self.hidden_dim // self.num_heads
+        values = (batch, self.num_heads, length, head_dim)
+        return out, maps, keras.KerasTensor(values, dtype=self.compute_dtype)
 
     def get_config(self):
         return {

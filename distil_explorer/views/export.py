@@ -18,6 +18,7 @@ VIEWS = (
     "parameters",
     "compare",
     "attribution",
+    "corpus",
 )
 FORMATS = (".png", ".svg", ".html")
 
@@ -36,6 +37,7 @@ def view_figure(
     labels: tuple[str | None, str | None] = (None, None),
     style: str = "heatmap",
     attribution=None,
+    corpus=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
 
@@ -45,7 +47,8 @@ def view_figure(
     "query/key" needs `query` and `key` (token positions); "compare" needs
     `other` (B, with `trace` as A) and takes `labels` for the two. "head"
     draws `style` "heatmap" or "lines", as the canvas does. "attribution"
-    draws `attribution` (an `Attribution`), whatever the Trace.
+    draws `attribution` (an `Attribution`) and "corpus" draws `corpus` (a
+    `CorpusStatistics`); neither needs a Trace.
     """
     from distil_explorer.views import plots
 
@@ -67,6 +70,15 @@ def view_figure(
                 "Attribution tab, or pass distil_explorer.attribute(...)'s result"
             )
         return plot_attribution(attribution, index)
+    if view == "corpus":
+        from distil_explorer.views.corpus_plots import plot_corpus_statistics
+
+        if corpus is None:
+            raise ValueError(
+                "corpus: needed for the corpus view; allowed: press Compute in "
+                "the Corpus tab first"
+            )
+        return plot_corpus_statistics(corpus)
     if trace is None:
         raise ValueError(f"trace: needed for the {view} view; allowed: run first")
     if layer is None:
@@ -130,8 +142,8 @@ def export_view(
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
         **options: `other`, `query`, `key`, `labels`, `style`,
-            `attribution`, as `view_figure` takes (the report takes
-            `attribution` too).
+            `attribution`, `corpus`, as `view_figure` takes (the report
+            takes `attribution` too).
 
     Examples:
     ```python

@@ -15,6 +15,7 @@ TAB_VIEWS = {
     "Parameters": ("parameters",),
     "Compare": ("compare",),
     "Attribution": ("attribution",),
+    "Corpus": ("corpus",),
 }
 
 

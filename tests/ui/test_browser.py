@@ -8,7 +8,8 @@ head menu redraws the canvas, a pinned token fills the intervention column
 and the query/key view, Mask token shows its effect and Restore brings the
 original back, Export writes the view, and the Hidden states, Parameters,
 Compare (keep A, precisions, a B), Attribution (similarity with a second
-text), Build and Run tabs each show their result.
+text), Build and Run tabs each show their result, and a head clicked in the
+Corpus tab's grid opens its example in the head view.
 Offline, the notebook falls back to the packaged preset.
 Screenshots go to tests/ui/artifacts/, and JupyterLab's also to
 $DISTIL_EXPLORER_SCREENSHOT when set (how docs/screenshot.png is made).
@@ -54,6 +55,7 @@ TABS = [
     "Parameters",
     "Compare",
     "Attribution",
+    "Corpus",
 ]
 ROW = 18  # px per token in attention.js's lines view
 LONG = 512  # tokens, the long sequence
@@ -301,3 +303,15 @@ def _exercise(page, server) -> None:
     canvas.hover(position={"x": 4, "y": 2 + 8 * ROW + ROW / 2})
     page.wait_for_timeout(200)
     _screenshots(page, explorer, server.frontend)
+
+    # Corpus: compute over the demo corpus, then click a head of the grid:
+    # its example text opens in the head view, on that head.
+    _tab(explorer, "Corpus")
+    _button(explorer, "Compute").click()
+    _wait_text(explorer, "200 texts,")
+    _wait_images(page, explorer, 1)  # every statistic and the map of heads
+    explorer.get_by_title("layer 3, head 7").click()
+    _wait_drawn(page, explorer, "layer 3, head 7")
+    _no_errors(page, explorer)
+    _tab(explorer, "Corpus")
+    _wait_text(explorer, "highest in")

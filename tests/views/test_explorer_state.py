@@ -257,6 +257,20 @@ class ExplorerMachine(RuleBasedStateMachine):
         panel.steps.value = steps
         panel.button.click()
 
+    @precondition(lambda self: not self.app.corpus_panel.button.disabled)
+    @rule(count=st.integers(1, 6), statistic=st.sampled_from(["cls", "distance"]))
+    def compute_corpus(self, count, statistic):
+        panel = self.app.corpus_panel
+        panel.count.value, panel.statistic.value = count, statistic
+        panel.button.click()
+
+    @precondition(lambda self: self.app.corpus_panel.stats is not None)
+    @rule(data=st.data())
+    def open_a_corpus_head(self, data):
+        # A click on a head of the Corpus grid runs its example text.
+        grid = self.app.corpus_panel.grid.children
+        data.draw(st.sampled_from(grid)).click()
+
     @rule(tab=st.integers(0, len(TABS) - 1))
     def open_tab(self, tab):
         self.app.tabs.selected_index = tab
@@ -275,6 +289,8 @@ class ExplorerMachine(RuleBasedStateMachine):
                 return
             if bar.view.value == "attribution" and self.app.session.attribution is None:
                 return  # says "press Attribute first"
+            if bar.view.value == "corpus" and self.app.corpus_panel.stats is None:
+                return  # says "press Compute first"
             bar.name.value = str(Path(folder) / name)
             bar.button.click()
 
@@ -290,6 +306,19 @@ class ExplorerMachine(RuleBasedStateMachine):
         if shown is not None:
             length = int(trace.padding_mask[0].sum())
             assert shown.token_ids[0].tolist() == trace.token_ids[0, :length].tolist()
+
+    def corpus_statistics_are_of_the_model_on_screen(self):
+        panel, session = self.app.corpus_panel, self.app.session
+        if panel.stats is None:
+            assert panel.grid.children == ()
+            return
+        assert panel.stats is session.corpus
+        backbone = session.backbone
+        assert (panel.stats.num_layers, panel.stats.num_heads) == (
+            backbone.num_layers,
+            backbone.num_heads,
+        )
+        assert len(panel.grid.children) == backbone.num_layers * backbone.num_heads
 
     @invariant()
     def every_shown_index_is_valid(self):
