@@ -67,7 +67,10 @@ def test_the_report_includes_the_attribution(tiny_trace, tmp_path):
     assert "Token attribution" not in plain
 
 
-def test_the_tab_attributes_the_trace_on_screen_and_forgets_it_on_a_new_run(app):
+def test_the_tab_attributes_the_trace_on_screen_and_forgets_it_on_a_new_run(
+    app, tmp_path
+):
+    from distil_explorer.views.explorer import TABS
     from tests.views.test_explorer_state import displayed
 
     panel = app.attribution_panel
@@ -87,8 +90,11 @@ def test_the_tab_attributes_the_trace_on_screen_and_forgets_it_on_a_new_run(app)
     assert panel.strip.value.count("de-attribution-token") == len(shown.real_tokens())
     assert panel.chart.value  # the bar chart is drawn
     # Export the tab's view, then a new run makes the attribution stale.
-    app.tabs.selected_index = len(app.tabs.children) - 1
+    app.tabs.selected_index = TABS.index("Attribution")
     assert app.export_bar.view.value == "attribution"
+    app.export_bar.name.value = str(tmp_path / "attribution.png")
+    app.export_bar.button.click()
+    assert (tmp_path / "attribution.png").read_bytes().startswith(b"\x89PNG")
     app.run_panel.text.value = "the cat"
     app.run_panel.button.click()
     assert app.session.attribution is None and panel.shown is None
