@@ -53,6 +53,12 @@ _EXPORTS = {
     "plot_parameters": "distil_explorer.views.plots",
     "to_bertviz": "distil_explorer.bertviz",
     "parameter_table": "distil_explorer.analysis.params",
+    # token attributions (issue 15)
+    "attribute": "distil_explorer.attribution",
+    "Attribution": "distil_explorer.attribution",
+    "cls_norm_target": "distil_explorer.model.targets",
+    "similarity_target": "distil_explorer.model.targets",
+    "plot_attribution": "distil_explorer.views.attribution_plots",
     # Corpus statistics (issue 16).
     "corpus_statistics": "distil_explorer.corpus",
     "CorpusStatistics": "distil_explorer.corpus",

@@ -230,6 +230,7 @@ class Session:
         self.timings = Timings()
         self._rows = None
         self._runners: dict[tuple[str, str | None], Any] = {}
+        self._attribution: tuple[Any, Any] | None = None  # (its Trace, it)
         self.corpus = None  # CorpusStatistics of this backbone, or None
 
     # --- build ---
@@ -533,6 +534,86 @@ class Session:
         return stats
 
     # --- plumbing ---
+
+    # --- attribute ---
+
+    @property
+    def attribution(self):
+        """The `Attribution` of the Trace on screen, or None.
+
+        It belongs to the Trace it was computed for: a new run, an
+        intervention or a build (anything that changes `trace`) makes it
+        None, so a stale attribution is never shown.
+        """
+        if self._attribution is None or self._attribution[0] is not self.trace:
+            return None
+        return self._attribution[1]
+
+    def attribute(
+        self,
+        target: Any = "cls_norm",
+        other_text: str | None = None,
+        method: str = "integrated_gradients",
+        steps: int | None = None,
+    ):
+        """Attribute a target to the tokens of the Trace on screen.
+
+        Runs `distil_explorer.attribute` in this process (torch or jax) on
+        the Trace's first sequence, as it was run (an intervention included).
+
+        Args:
+            target: "cls_norm", "similarity" (with `other_text`), or a
+                callable target (see `attribute`).
+            other_text: the second text of a "similarity" target.
+            method: an `attribute` method.
+            steps: integration steps; None: the default.
+        """
+        from distil_explorer.attribution import DEFAULT_STEPS, attribute
+        from distil_explorer.model.targets import cls_norm_target, similarity_target
+
+        self._require_backbone("attribute")
+        if self.trace is None:
+            raise ValueError("attribute: no Trace yet; allowed: run some text first")
+        if target == "cls_norm":
+            chosen = cls_norm_target()
+        elif target == "similarity":
+            if not isinstance(other_text, str) or not other_text.strip():
+                raise ValueError(
+                    f"other_text={other_text!r}: a similarity target needs a second "
+                    "text; allowed: a non-empty str"
+                )
+            if self.tokenizer is None:
+                raise ValueError(
+                    f"other_text: this backbone has no tokenizer "
+                    f"({self.tokenizer_problem}); allowed: the cls_norm target"
+                )
+            chosen = similarity_target(other_text, self.tokenizer)
+        elif callable(target):
+            chosen = target
+        else:
+            raise ValueError(
+                f"target={target!r}: allowed: 'cls_norm', 'similarity' or a callable"
+            )
+        trace = self.trace
+        length = int(trace.padding_mask[0].sum())
+        inputs = {
+            "token_ids": trace.token_ids[:1, :length],
+            "padding_mask": trace.padding_mask[:1, :length],
+        }
+        if trace.tokens is not None:
+            from distil_explorer.tokenizer import Encoding
+
+            inputs = Encoding(**inputs, tokens=(trace.tokens[0][:length],))
+        found = attribute(
+            self.backbone,
+            inputs,
+            chosen,
+            method=method,
+            steps=DEFAULT_STEPS if steps is None else steps,
+            tokenizer=self.tokenizer,
+        )
+        self._attribution = (trace, found)
+        return found
 
     def close(self) -> None:
         """Stop every worker process the session started."""

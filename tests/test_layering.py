@@ -29,6 +29,16 @@ RULES = {
     "session.py": ("ipywidgets", "anywidget", "matplotlib", "distil_explorer.views"),
     "weights": ("distil_explorer.views", "ipywidgets", "matplotlib"),
     "runtime": ("distil_explorer.views", "ipywidgets", "matplotlib"),
+    # The API and the numpy Attribution; gradients live in model/gradients.py.
+    "attribution.py": (
+        "distil_explorer.views",
+        "distil_explorer.session",
+        "ipywidgets",
+        "matplotlib",
+        "torch",
+        "jax",
+        "captum",
+    ),
     # Corpus statistics: a driver with no widget (the Corpus tab draws them).
     "corpus.py": ("distil_explorer.views", "ipywidgets", "anywidget", "matplotlib"),
     "corpus_texts.py": ("keras", "torch", "distil_explorer.views", "ipywidgets"),

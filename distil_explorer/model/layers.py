@@ -155,8 +155,17 @@ class DistilBertEmbeddings(keras.layers.Layer):
         self.built = True
 
     def call(self, token_ids, training=None):
-        length = ops.shape(token_ids)[1]
-        tokens = _lookup(self.token_embedding, token_ids)
+        return self.from_token_vectors(
+            _lookup(self.token_embedding, token_ids), training=training
+        )
+
+    def from_token_vectors(self, tokens, training=None):
+        """The output for given token embedding vectors (B, T, hidden_dim).
+
+        `call` is `from_token_vectors(token_table[token_ids])`; attributions
+        differentiate with respect to `tokens`, the rows looked up.
+        """
+        length = ops.shape(tokens)[1]
         table = self.position_embedding
         if table.quantization_mode is None:
             positions = table.embeddings.value[:length]
@@ -196,7 +205,10 @@ class DistilBertEncoderLayer(keras.layers.Layer):
     `(B, num_heads, T, T)`: padding keys get exactly 0 and every query row
     sums to 1 over the real keys. `attention_out`, a float32 tensor of that
     shape, receives them in place where the backend allows (torch on CPU
-    writes straight into the capture's numpy array). With
+    writes straight into the capture's numpy array). `attention_shift`, a
+    tensor of that shape, is added to the probabilities before they weigh
+    the values: zeros leave the output as it is and give attributions the
+    gradient with respect to the maps. With
     `return_values=True` as well, the value heads `x W_V + b_V`
     `(B, num_heads, T, head_dim)` come third: the capture path's
     norm-weighted attention reads the very projection this call made.
@@ -265,6 +277,7 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         training=None,
         return_attention=False,
         attention_out=None,
+        attention_shift=None,
         return_values=False,
     ):
         query = self._heads(x, self.query)
@@ -272,11 +285,16 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         value = self._heads(x, self.value)
         keep = kernels.key_mask(padding_mask)
         dropout = bool(training and self.rate)
-        if return_attention or dropout:
+        if return_attention or dropout or attention_shift is not None:
             probabilities = kernels.attention_probabilities(
                 query, key, keep, out=attention_out
             )
             weights = self.dropout(probabilities, training=training)
+            if attention_shift is not None:
+                # A zero shift changes nothing, and the gradient with respect
+                # to it is the gradient with respect to the maps (jax cannot
+                # take one with respect to an intermediate value).
+                weights = ops.add(weights, attention_shift)
             context = kernels.attend(weights, value)
         else:
             context = kernels.fused_attention(query, key, value, keep)
@@ -305,6 +323,7 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         training=None,
         return_attention=False,
         attention_out=None,
+        attention_shift=None,
         return_values=False,
     ):
         out = keras.KerasTensor(x.shape, dtype=self.compute_dtype)

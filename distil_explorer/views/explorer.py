@@ -28,6 +28,7 @@ from distil_explorer.runtime.backends import (
 )
 from distil_explorer.session import BuildRequest, Session
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
+from distil_explorer.views.attribution_panel import AttributionPanel
 from distil_explorer.views.build_panel import BuildPanel
 from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.corpus_panel import CorpusPanel
@@ -44,6 +45,7 @@ TABS = (
     "Hidden states",
     "Parameters",
     "Compare",
+    "Attribution",
     "Corpus",
 )
 
@@ -95,6 +97,7 @@ class Explorer(w.VBox):
         self.hidden_panel = HiddenPanel()
         self.params_panel = ParamsPanel()
         self.compare_panel = ComparePanel()
+        self.attribution_panel = AttributionPanel()
         self.corpus_panel = CorpusPanel()
         self.error = w.HTML(layout=w.Layout(display="none"))
         self.export_bar = ExportBar()
@@ -107,6 +110,7 @@ class Explorer(w.VBox):
                 self.hidden_panel.widget,
                 self.params_panel.widget,
                 self.compare_panel.widget,
+                self.attribution_panel.widget,
                 self.corpus_panel.widget,
             ]
         )
@@ -133,6 +137,7 @@ class Explorer(w.VBox):
             panel.restore_button: lambda: self.restore(),
             compare.keep_button: lambda: self.keep_as_a(),
             compare.precision_button: lambda: self.compare_precisions(),
+            self.attribution_panel.button: lambda: self.attribute(),
             self.corpus_panel.button: lambda: self.corpus_statistics(),
         }
         for button, action in clicks.items():
@@ -213,6 +218,20 @@ class Explorer(w.VBox):
         compare.show_precisions(result)
         return result
 
+    def attribute(self, **overrides: Any):
+        """Attribute what the Attribution tab describes; returns the Attribution."""
+        panel = self.attribution_panel
+        request = {**panel.request(), **overrides}
+        panel.status.value = "attributing ..."
+        with self._working(panel.button):
+            try:
+                found = self.session.attribute(**request)
+            except BaseException:
+                panel.status.value = ""
+                raise
+        panel.show(found)
+        return found
+
     def corpus_statistics(self, **overrides: Any):
         """Compute what the Corpus tab describes; returns the `CorpusStatistics`."""
         panel = self.corpus_panel
@@ -284,7 +303,7 @@ class Explorer(w.VBox):
             view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
         canvas = attention.canvas
-        trace, options = self.trace, {}
+        trace, options = self.trace, {"attribution": self.session.attribution}
         layer, head = canvas.layer, canvas.head
         if view in ("head", "model"):  # as the canvas shows them
             options["weighting"] = canvas.weighting
@@ -330,6 +349,9 @@ class Explorer(w.VBox):
             )
             self.hidden_panel.show(trace)
         self.compare_panel.show(session.comparison(), can_keep=trace is not None)
+        # An attribution belongs to the Trace it was made for.
+        self.attribution_panel.clear()
+        self.attribution_panel.set_ready(trace is not None)
         self._on_tab()
 
     def _on_tab(self, change: Any = None) -> None:

@@ -17,6 +17,7 @@ VIEWS = (
     "rollout",
     "parameters",
     "compare",
+    "attribution",
     "corpus",
 )
 FORMATS = (".png", ".svg", ".html")
@@ -36,6 +37,7 @@ def view_figure(
     labels: tuple[str | None, str | None] = (None, None),
     style: str = "heatmap",
     weighting: str = "weights",
+    attribution=None,
     corpus=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
@@ -47,7 +49,8 @@ def view_figure(
     `other` (B, with `trace` as A) and takes `labels` for the two. "head"
     draws `style` "heatmap" or "lines", as the canvas does; "head" and
     "model" draw `weighting` "weights" or "norms" (`Trace.attention_norms`).
-    "corpus" draws `corpus` (a `CorpusStatistics`) and needs no Trace.
+    "attribution" draws `attribution` (an `Attribution`) and "corpus" draws
+    `corpus` (a `CorpusStatistics`); neither needs a Trace.
     """
     from distil_explorer.views import plots
 
@@ -60,6 +63,15 @@ def view_figure(
                 "parameter_table(backbone)"
             )
         return plots.plot_parameters(rows)
+    if view == "attribution":
+        from distil_explorer.views.attribution_plots import plot_attribution
+
+        if attribution is None:
+            raise ValueError(
+                "attribution: none yet; allowed: press Attribute in the "
+                "Attribution tab, or pass distil_explorer.attribute(...)'s result"
+            )
+        return plot_attribution(attribution, index)
     if view == "corpus":
         from distil_explorer.views.corpus_plots import plot_corpus_statistics
 
@@ -134,8 +146,8 @@ def export_view(
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
         **options: `other`, `query`, `key`, `labels`, `style`,
-            `weighting`, `corpus`, as `view_figure` takes (the report opens
-            on `weighting` too).
+            `weighting`, `attribution`, `corpus`, as `view_figure` takes (the
+            report opens on `weighting` and takes `attribution` too).
 
     Examples:
     ```python
@@ -164,6 +176,7 @@ def export_view(
             layer=layer,
             head=head,
             weighting=weighting,
+            attribution=options.get("attribution"),
         )
     figure = view_figure(trace, view, layer, head, rows, index, **options)
     return write_file(

@@ -162,6 +162,7 @@ def report(
     visible_heads: list[int] | None = None,
     aggregate: str = "head",
     weighting: str = "weights",
+    attribution=None,
 ) -> Path:
     """Write one self-contained HTML file showing `trace` (sequence `index`).
 
@@ -184,6 +185,8 @@ def report(
         weighting: "weights" or "norms": what the page opens on. A Trace
             with `attention_norms` embeds them too (about twice the size)
             and its "Norm-weighted" button switches the canvas to them.
+        attribution: optionally an `Attribution` (`distil_explorer.attribute`):
+            its coloured tokens and bar chart (its sequence `index`).
 
     Examples:
     ```python
@@ -203,6 +206,18 @@ def report(
         f"<img alt='{html.escape(t)}' src='data:image/png;base64,{b}'>"
         for t, b in _figures(trace, index, rows)
     )
+    if attribution is not None:
+        from distil_explorer.views.attribution_plots import (
+            attribution_html,
+            plot_attribution,
+        )
+
+        chart = _b64(figure_png(plot_attribution(attribution, index)))
+        figures += (
+            "<h2>Token attribution</h2>"
+            f"{attribution_html(attribution, index)}"
+            f"<img alt='Token attribution' src='data:image/png;base64,{chart}'>"
+        )
     css = (_STATIC / "attention.css").read_text()
     where = f"ran on {html.escape(trace.backend)} / {html.escape(trace.device)}"
     config = ", ".join(f"{k}={v}" for k, v in trace.config.items())

@@ -7,8 +7,9 @@ thumbnail in the model view opens its head and the bar's menus follow, the
 head menu redraws the canvas, a pinned token fills the intervention column
 and the query/key view, Mask token shows its effect and Restore brings the
 original back, Export writes the view, and the Hidden states, Parameters,
-Compare (keep A, precisions, a B), Build and Run tabs each show their result,
-and a head clicked in the Corpus tab's grid opens its example in the head view.
+Compare (keep A, precisions, a B), Attribution (similarity with a second
+text), Build and Run tabs each show their result, and a head clicked in the
+Corpus tab's grid opens its example in the head view.
 Offline, the notebook falls back to the packaged preset.
 Screenshots go to tests/ui/artifacts/, and JupyterLab's also to
 $DISTIL_EXPLORER_SCREENSHOT when set (how docs/screenshot.png is made).
@@ -46,7 +47,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("needs_browser")]
 
 ROOT = Path(__file__).parents[2]
 NOTEBOOK = "00_quickstart.ipynb"
-TABS = ["Build", "Run", "Attention", "Hidden states", "Parameters", "Compare"]
+TABS = [
+    "Build",
+    "Run",
+    "Attention",
+    "Hidden states",
+    "Parameters",
+    "Compare",
+    "Attribution",
+    "Corpus",
+]
 ROW = 18  # px per token in attention.js's lines view
 LONG = 512  # tokens, the long sequence
 LONG_ROWS = LONG * ROW + 4  # CSS px of its lines view
@@ -267,6 +277,18 @@ def _exercise(page, server) -> None:
     _wait_text(explorer, "run A's input again to get a B")
     _button(explorer, "Run at these precisions").click()
     _wait_text(explorer, "max |A - B|, int8")
+    # Which words make the sentence similar to a second one?
+    _tab(explorer, "Attribution")
+    target = explorer.locator(".widget-dropdown", has_text="target").locator("select")
+    target.select_option(label="similarity with a second text")
+    second = explorer.locator(".widget-textarea", has_text="second text")
+    second.locator("textarea").fill("A kitten is resting on a rug.")
+    _button(explorer, "Attribute").click()
+    _wait_text(explorer, "integrated_gradients of similarity with")
+    _wait_images(page, explorer, 1)  # the bar chart
+    tokens = explorer.locator(".de-attribution-token")
+    assert tokens.count() > 3 and tokens.first.inner_text() == "[CLS]"
+    _no_errors(page, explorer)
     _tab(explorer, "Build")
     _button(explorer, "Build").click()
     _wait_text(explorer, "Press Run.")

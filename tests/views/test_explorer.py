@@ -22,6 +22,7 @@ def test_layout_has_the_tabs_and_a_hidden_error_area():
         "Hidden states",
         "Parameters",
         "Compare",
+        "Attribution",
         "Corpus",
     ]
     assert app.error.layout.display == "none"

@@ -26,6 +26,7 @@ from hypothesis.stateful import (  # noqa: E402
 
 from distil_explorer import Explorer  # noqa: E402
 from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE  # noqa: E402
+from distil_explorer.views.explorer import TABS  # noqa: E402
 from tests.views.conftest import PRESET  # noqa: E402
 
 _instances = w.widgets.widget._instances
@@ -250,6 +251,23 @@ class ExplorerMachine(RuleBasedStateMachine):
         if self._enabled(self.app.compare_panel.keep_button):
             self.app.compare_panel.keep_button.click()
 
+    @precondition(lambda self: not self.app.attribution_panel.button.disabled)
+    @rule(
+        goal=st.sampled_from(["cls_norm", "similarity"]),
+        method=st.sampled_from(
+            ["integrated_gradients", "gradient_x_input", "attention_x_gradient"]
+        ),
+        steps=st.integers(1, 3),
+    )
+    def attribute(self, goal, method, steps):
+        # (`target` is a reserved argument name of hypothesis's @rule.)
+        panel = self.app.attribution_panel
+        if self.app.session.tokenizer is None:
+            goal = "cls_norm"  # a second text needs a tokenizer
+        panel.target.value, panel.method.value = goal, method
+        panel.steps.value = steps
+        panel.button.click()
+
     @precondition(lambda self: not self.app.corpus_panel.button.disabled)
     @rule(count=st.integers(1, 6), statistic=st.sampled_from(["cls", "distance"]))
     def compute_corpus(self, count, statistic):
@@ -264,7 +282,7 @@ class ExplorerMachine(RuleBasedStateMachine):
         grid = self.app.corpus_panel.grid.children
         data.draw(st.sampled_from(grid)).click()
 
-    @rule(tab=st.integers(0, 6))
+    @rule(tab=st.integers(0, len(TABS) - 1))
     def open_tab(self, tab):
         self.app.tabs.selected_index = tab
 
@@ -280,6 +298,8 @@ class ExplorerMachine(RuleBasedStateMachine):
                 return  # says "pin a token first": a message, not a state bug
             if bar.view.value == "compare" and self.app.compare_panel.b is None:
                 return
+            if bar.view.value == "attribution" and self.app.session.attribution is None:
+                return  # says "press Attribute first"
             if bar.view.value == "corpus" and self.app.corpus_panel.stats is None:
                 return  # says "press Compute first"
             bar.name.value = str(Path(folder) / name)
@@ -290,6 +310,14 @@ class ExplorerMachine(RuleBasedStateMachine):
         assert self.app.error.layout.display == "none", self.app.error.value
 
     @invariant()
+    def the_attribution_shown_is_the_traces(self):
+        shown, trace = self.app.attribution_panel.shown, self.app.trace
+        assert shown is self.app.session.attribution
+        assert self.app.attribution_panel.button.disabled == (trace is None)
+        if shown is not None:
+            length = int(trace.padding_mask[0].sum())
+            assert shown.token_ids[0].tolist() == trace.token_ids[0, :length].tolist()
+
     def corpus_statistics_are_of_the_model_on_screen(self):
         panel, session = self.app.corpus_panel, self.app.session
         if panel.stats is None:

@@ -6,6 +6,7 @@ from distil_explorer.analysis.corpus import batch_sums
 from distil_explorer.corpus import CorpusStatistics
 from distil_explorer.views.export import VIEWS, export_view
 from tests.conftest import tiny_inputs
+from tests.views.test_attribution_views import _attribution
 
 
 @pytest.mark.parametrize("view", [v for v in VIEWS if v != "parameters"])
@@ -20,10 +21,16 @@ def test_every_view_exports_as_png_and_svg(
         "query/key": {"query": 1, "key": 2},
         "compare": {"other": tiny_trace, "labels": ("A", "B")},
         "corpus": {"corpus": CorpusStatistics(sums, {})},
+        "attribution": {"attribution": _attribution()},
     }.get(view, {})
     path = export_view(tmp_path / f"v{suffix}", trace, view, layer=1, head=1, **options)
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data
+
+
+def test_the_report_export_takes_the_attribution(tiny_trace, tmp_path):
+    page = export_view(tmp_path / "a.html", tiny_trace, attribution=_attribution())
+    assert "Token attribution" in page.read_text()
 
 
 def test_parameters_and_report_export(tiny_trace, tiny_backbone, tmp_path):

@@ -1,0 +1,298 @@
+"""`attribute`: how much each token counts for one number the backbone makes.
+
+The input that gets the credit is each token's embedding vector, the row the
+token embedding table gives for its id (before positions are added and the
+embeddings LayerNorm runs). The baseline an attribution is measured from is
+the same sequence with every real token except [CLS] and [SEP] swapped for
+[PAD]'s vector ("pad", the default) or for zeros ("zero"): positions,
+[CLS], [SEP] and padding stay as they are, so the baseline is "the same
+frame with no words in it", and `target_value - baseline_value` is what the
+words added. The gradients come from `distil_explorer.model.gradients`
+(Captum on torch, `jax.grad` on jax); `Attribution` is plain numpy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import reprlib
+from typing import Any
+
+import numpy as np
+
+DEFAULT_STEPS = 32
+METHODS = ("gradient_x_input", "integrated_gradients", "attention_x_gradient")
+BASELINES = ("pad", "zero")
+BACKENDS = ("torch", "jax")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Attribution:
+    """Token attributions of one target, as numpy.
+
+    Attributes:
+        scores: float32 (B, T). One number per token; padding is exactly 0.
+        method: "gradient_x_input", "integrated_gradients" or
+            "attention_x_gradient".
+        target_value: float32 (B,). The target on the input.
+        baseline_value: float32 (B,). The target on the baseline (the same
+            for every method, so `delta` reads the same).
+        token_ids: int32 (B, T).
+        padding_mask: int32 (B, T).
+        tokens: the token strings per row, when the input was text.
+        target: a label for the target, e.g. "[CLS] norm".
+        steps: int. Integration steps (integrated gradients; 1 otherwise).
+        baseline: "pad" or "zero".
+        backend: the Keras backend it ran on.
+
+    Examples:
+    ```python
+    a = distil_explorer.attribute(backbone, "The cat sat.", target,
+                                  tokenizer=tokenizer)
+    a.scores[0]  # one number per token
+    a.delta  # scores.sum(-1) - (target_value - baseline_value)
+    ```
+    """
+
+    scores: np.ndarray
+    method: str
+    target_value: np.ndarray
+    baseline_value: np.ndarray
+    token_ids: np.ndarray
+    padding_mask: np.ndarray
+    tokens: tuple[tuple[str, ...], ...] | None = None
+    target: str = ""
+    steps: int = 1
+    baseline: str = "pad"
+    backend: str = ""
+
+    def __post_init__(self) -> None:
+        arrays = {
+            "scores": np.asarray(self.scores, np.float32),
+            "target_value": np.asarray(self.target_value, np.float32),
+            "baseline_value": np.asarray(self.baseline_value, np.float32),
+            "token_ids": np.asarray(self.token_ids, np.int32),
+            "padding_mask": np.asarray(self.padding_mask, np.int32),
+        }
+        if arrays["scores"].ndim != 2:
+            raise ValueError(f"scores shape={arrays['scores'].shape}: allowed: (B, T)")
+        batch, length = arrays["scores"].shape
+        for name in ("token_ids", "padding_mask"):
+            if arrays[name].shape != (batch, length):
+                raise ValueError(
+                    f"{name} shape={arrays[name].shape}: allowed: ({batch}, {length}),"
+                    " like scores"
+                )
+        for name in ("target_value", "baseline_value"):
+            if arrays[name].shape != (batch,):
+                raise ValueError(
+                    f"{name} shape={arrays[name].shape}: allowed: ({batch},)"
+                )
+        if self.method not in METHODS:
+            raise ValueError(f"method={self.method!r}: allowed: {', '.join(METHODS)}")
+        for name, array in arrays.items():
+            view = array.view()
+            view.flags.writeable = False
+            object.__setattr__(self, name, view)
+        if self.tokens is not None:
+            tokens = tuple(tuple(str(t) for t in row) for row in self.tokens)
+            if len(tokens) != batch or any(len(row) != length for row in tokens):
+                raise ValueError(
+                    f"tokens: rows do not match scores shape {(batch, length)}; "
+                    "allowed: one string per token"
+                )
+            object.__setattr__(self, "tokens", tokens)
+
+    @property
+    def delta(self) -> np.ndarray:
+        """float32 (B,): `scores.sum(-1) - (target_value - baseline_value)`.
+
+        Integrated gradients is complete: its scores add up to what the
+        words added, so `delta` is its integration error. The other methods
+        make no such promise; their `delta` says how far they are from it.
+        """
+        total = self.scores.astype(np.float64).sum(-1)
+        change = self.target_value.astype(np.float64) - self.baseline_value
+        return (total - change).astype(np.float32)
+
+    def real_tokens(self, index: int = 0) -> list[str]:
+        """The token strings of sequence `index` without padding (ids as text
+        when there are no strings)."""
+        length = int(self.padding_mask[index].sum())
+        if self.tokens is not None:
+            return list(self.tokens[index][:length])
+        return [str(int(i)) for i in self.token_ids[index][:length]]
+
+
+def attribute(
+    backbone,
+    inputs: Any,
+    target: Any,
+    *,
+    method: str = "integrated_gradients",
+    steps: int = DEFAULT_STEPS,
+    tokenizer: Any = None,
+    baseline: str = "pad",
+) -> Attribution:
+    """How much each token's embedding counts for `target`, per sequence.
+
+    Methods (B sequences of T tokens, L layers; a "pass" is one forward or
+    backward through the backbone):
+
+    - "gradient_x_input": the gradient of the target with respect to each
+      token embedding vector, times that vector, summed over the hidden
+      dimension. One forward and one backward.
+    - "integrated_gradients": (input - baseline) times the gradient averaged
+      along the straight path from the baseline to the input, by
+      Gauss-Legendre quadrature with `steps` points (Captum's rule); the
+      scores then add up to `target_value - baseline_value` (see `delta`).
+      All steps run as one batch of `steps * B`: `steps` times the memory.
+    - "attention_x_gradient": each attention weight times the gradient of
+      the target with respect to it, summed over layers, heads and queries
+      onto the key token it weighs. One forward and one backward, keeping
+      every layer's (B, heads, T, T) maps.
+
+    Every method also runs the target once on the input and once on the
+    baseline (see the module docstring for what the baseline is).
+
+    Args:
+        backbone: a float32 `DistilBertBackbone` on the torch or jax backend.
+        inputs: as `capture` takes them: a dict of token_ids and
+            padding_mask, an `Encoding`, or text with `tokenizer`.
+        target: a callable from the last hidden state (B, T, D) to (B,) in
+            `keras.ops`, e.g. `cls_norm_target()` or
+            `similarity_target("another text")`.
+        method: str. One of `METHODS`.
+        steps: int >= 1. Integration steps (integrated gradients only).
+        tokenizer: a `DistilBertTokenizer`, for text; it also names [CLS],
+            [SEP] and [PAD]. Without it, the first and last real token of
+            each row are taken as [CLS] and [SEP], and [PAD] is id 0 (as in
+            every BERT WordPiece vocabulary).
+        baseline: "pad" or "zero".
+
+    Examples:
+    ```python
+    import distil_explorer as de
+    backbone = de.DistilBertBackbone.from_preset("all_minilm_l6_v2_en")
+    tokenizer = de.DistilBertTokenizer.from_preset("all_minilm_l6_v2_en")
+    a = de.attribute(backbone, "The cat sat on the mat.",
+                     de.similarity_target("A kitten rests on a rug."),
+                     tokenizer=tokenizer)
+    a.scores[0], a.delta  # per token; integration error
+    ```
+    """
+    import keras
+
+    from distil_explorer.model.gradients import token_attributions
+
+    method, steps, baseline = _checked_options(method, steps, baseline)
+    backend = keras.backend.backend()
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"backend={backend!r}: attributions need gradients; allowed: "
+            f"{', '.join(BACKENDS)} (KERAS_BACKEND, or a Runner on one of them)"
+        )
+    _check_backbone(backbone)
+    if not callable(target):
+        raise ValueError(
+            f"target={reprlib.repr(target)}: not callable; allowed: a callable "
+            "from the last hidden state (B, T, D) to (B,), cls_norm_target() or "
+            "similarity_target(...)"
+        )
+
+    def encode(value, own_tokenizer=None):
+        return _encoded(backbone, value, own_tokenizer or tokenizer)
+
+    tokens, batch = _encoded_with_tokens(backbone, inputs, tokenizer)
+    if hasattr(target, "prepared"):
+        target = target.prepared(backbone, encode)
+    ids = np.asarray(batch["token_ids"], np.int32)
+    mask = np.asarray(batch["padding_mask"], np.int32)
+    replace = _replaced(ids, mask, tokenizer)
+    pad = None if baseline == "zero" else _pad_id(tokenizer)
+    found = token_attributions(backbone, ids, mask, replace, target, method, steps, pad)
+    return Attribution(
+        **found,
+        method=method,
+        token_ids=ids,
+        padding_mask=mask,
+        tokens=tokens,
+        target=str(getattr(target, "label", getattr(target, "__name__", "target"))),
+        steps=steps if method == "integrated_gradients" else 1,
+        baseline=baseline,
+        backend=backend,
+    )
+
+
+def _checked_options(method: Any, steps: Any, baseline: Any) -> tuple[str, int, str]:
+    if method not in METHODS:
+        raise ValueError(
+            f"method={reprlib.repr(method)}: allowed: {', '.join(METHODS)}"
+        )
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(
+            f"steps={reprlib.repr(steps)}: allowed: an int >= 1 (default "
+            f"{DEFAULT_STEPS})"
+        )
+    if baseline not in BASELINES:
+        raise ValueError(
+            f"baseline={reprlib.repr(baseline)}: allowed: {', '.join(BASELINES)}"
+        )
+    return method, int(steps), baseline
+
+
+def _check_backbone(backbone) -> None:
+    from distil_explorer.model.backbone import DistilBertBackbone
+
+    if not isinstance(backbone, DistilBertBackbone):
+        raise ValueError(
+            f"backbone={type(backbone).__name__}: allowed: a DistilBertBackbone"
+        )
+    dtype = backbone.dtype_policy.compute_dtype
+    if dtype != "float32" or backbone.quantization_modes:
+        modes = "+".join(backbone.quantization_modes)
+        raise ValueError(
+            f"backbone dtype={modes or dtype}: gradients of low-precision weights "
+            "are too coarse to add up; allowed: a float32, unquantized backbone"
+        )
+
+
+def _encoded_with_tokens(backbone, inputs, tokenizer):
+    from distil_explorer.trace import _is_text, checked_inputs
+
+    inputs = checked_inputs(inputs)
+    if _is_text(inputs):
+        if tokenizer is None:
+            raise ValueError(
+                "inputs: text needs a tokenizer; allowed: attribute(backbone, text,"
+                " target, tokenizer=...) or a dict of token_ids and padding_mask"
+            )
+        inputs = tokenizer.encode_at_most(inputs, backbone.max_sequence_length)
+    tokens = None
+    if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
+        tokens, inputs = inputs.tokens, inputs.inputs
+    from distil_explorer.model.validation import check_inputs
+
+    check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
+    return tokens, {k: np.asarray(v) for k, v in inputs.items()}
+
+
+def _encoded(backbone, inputs, tokenizer) -> dict[str, np.ndarray]:
+    return _encoded_with_tokens(backbone, inputs, tokenizer)[1]
+
+
+def _replaced(ids: np.ndarray, mask: np.ndarray, tokenizer) -> np.ndarray:
+    """(B, T) bool: the real tokens the baseline swaps ([CLS], [SEP] stay)."""
+    real = mask.astype(bool)
+    keep = np.zeros_like(real)
+    last = real.sum(1) - 1
+    rows = np.arange(len(ids))
+    keep[rows, 0] = True
+    keep[rows, np.maximum(last, 0)] = True
+    if tokenizer is not None:
+        special = [tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]")]
+        keep |= np.isin(ids, special)
+    return real & ~keep
+
+
+def _pad_id(tokenizer) -> int:
+    return 0 if tokenizer is None else int(tokenizer.token_to_id("[PAD]"))

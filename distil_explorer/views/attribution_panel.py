@@ -1,0 +1,99 @@
+"""The Attribution panel: pick a target and a method, see each token's score."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from distil_explorer.views.attribution_plots import attribution_html, plot_attribution
+from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
+
+TARGETS = (
+    ("[CLS] norm", "cls_norm"),
+    ("similarity with a second text", "similarity"),
+)
+METHODS = (
+    ("integrated gradients", "integrated_gradients"),
+    ("gradient x input", "gradient_x_input"),
+    ("attention x gradient", "attention_x_gradient"),
+)
+HINT = (
+    "Which tokens make the number on the left? Red raises it, blue lowers it "
+    "(from a baseline with [PAD] in place of every word, [CLS] and [SEP] kept)."
+)
+
+
+class AttributionPanel:
+    """The controls of one attribution and what it found; draws only.
+
+    The Explorer wires `button` to `Session.attribute` with `request()` and
+    hands the result to `show`.
+    """
+
+    def __init__(self) -> None:
+        self.target = w.Dropdown(
+            options=TARGETS, value="cls_norm", description="target"
+        )
+        self.other_text = w.Textarea(
+            value="A kitten is resting on a rug.",
+            description="second text",
+            layout=w.Layout(width="95%", display="none"),
+        )
+        self.method = w.Dropdown(
+            options=METHODS, value="integrated_gradients", description="method"
+        )
+        self.steps = w.BoundedIntText(value=32, min=1, max=512, description="steps")
+        self.button = w.Button(description="Attribute", button_style="primary")
+        self.status = w.HTML()
+        self.shown = None  # the Attribution drawn, or None
+        self.strip = w.HTML()
+        self.chart = image_widget()
+        self.target.observe(self._follow_target, names="value")
+        self.method.observe(self._follow_method, names="value")
+        self.widget = w.VBox(
+            [
+                w.HTML(HINT),
+                w.HBox([self.target, self.method, self.steps]),
+                self.other_text,
+                w.HBox([self.button, self.status]),
+                self.strip,
+                self.chart,
+            ]
+        )
+        self.set_ready(False)
+
+    def request(self) -> dict[str, Any]:
+        """What `Session.attribute` is asked for, from the controls."""
+        request = {"target": self.target.value, "method": self.method.value}
+        if self.method.value == "integrated_gradients":
+            request["steps"] = int(self.steps.value)
+        if self.target.value == "similarity":
+            request["other_text"] = self.other_text.value
+        return request
+
+    def set_ready(self, ready: bool, why: str = "run some text first") -> None:
+        """Whether there is a Trace to attribute; without one, say what to do."""
+        self.button.disabled = not ready
+        if not ready:
+            self.status.value = f"<i>{why}</i>"
+
+    def show(self, attribution) -> None:
+        """Draw `attribution` (sequence 0): the coloured strip and the chart."""
+        self.shown = attribution
+        self.strip.value = attribution_html(attribution)
+        show_png(self.chart, figure_png(plot_attribution(attribution), PANEL_DPI))
+        self.status.value = f"{attribution.backend}: {attribution.target}"
+
+    def clear(self) -> None:
+        """Nothing attributed for the Trace on screen (a new run or build)."""
+        self.shown = None
+        self.strip.value = ""
+        show_png(self.chart, b"")
+
+    def _follow_target(self, change: Any = None) -> None:
+        similar = self.target.value == "similarity"
+        self.other_text.layout.display = None if similar else "none"
+
+    def _follow_method(self, change: Any = None) -> None:
+        self.steps.disabled = self.method.value != "integrated_gradients"
