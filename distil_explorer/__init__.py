@@ -53,6 +53,12 @@ _EXPORTS = {
     "plot_parameters": "distil_explorer.views.plots",
     "to_bertviz": "distil_explorer.bertviz",
     "parameter_table": "distil_explorer.analysis.params",
+    # Corpus statistics (issue 16).
+    "corpus_statistics": "distil_explorer.corpus",
+    "CorpusStatistics": "distil_explorer.corpus",
+    "demo_corpus": "distil_explorer.corpus",
+    "head_distances": "distil_explorer.analysis.corpus",
+    "plot_corpus_statistics": "distil_explorer.views.corpus_plots",
 }
 
 __all__ = sorted(_EXPORTS)

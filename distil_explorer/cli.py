@@ -2,6 +2,8 @@
 
 distil-explorer lab [--workspace DIR] [NOTEBOOK] [JUPYTER ARGS...]
 distil-explorer report --preset all_minilm_l6_v2_en --text "..." -o out.html
+distil-explorer corpus --preset all_minilm_l6_v2_en --texts FILE -o stats.npz
+                       [--engine dask [--address tcp://host:8786]]
 
 `lab` serves copies of the course notebooks from a workspace folder (see
 `distil_explorer.workspace`), opens JupyterLab straight on the quickstart
@@ -162,6 +164,45 @@ def report(preset: str, text: str, output: str, max_length: int) -> int:
     return 0
 
 
+def corpus(
+    preset: str,
+    texts: str,
+    output: str,
+    engine: str | None,
+    address: str | None,
+    batch_size: int,
+    max_length: int,
+    limit: int | None,
+) -> int:
+    """Build `preset`, compute corpus statistics of `texts`, write them to `output`.
+
+    `texts` is a text file (one text per line) or "demo" for the demo corpus.
+    """
+    from distil_explorer import DistilBertBackbone, DistilBertTokenizer
+    from distil_explorer.corpus import corpus_statistics, demo_corpus
+
+    if not str(output).endswith(".npz"):
+        raise ValueError(f"-o {output}: allowed: a file name ending in .npz")
+    source = demo_corpus(limit) if texts == "demo" else texts
+    if texts != "demo" and limit is not None:
+        raise ValueError("--limit: allowed only with --texts demo")
+    options = {} if address is None else {"address": address}
+    backbone = DistilBertBackbone.from_preset(preset)
+    tokenizer = DistilBertTokenizer.from_preset(preset)
+    stats = corpus_statistics(
+        backbone,
+        source,
+        tokenizer,
+        batch_size=batch_size,
+        max_length=min(max_length, backbone.max_sequence_length),
+        engine=engine,
+        **options,
+    )
+    path = stats.save(output)
+    print(f"wrote {path}: {stats.num_texts} texts, {stats.num_tokens} tokens")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="distil-explorer", description=__doc__.split("\n")[0]
@@ -187,6 +228,19 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--text", required=True, help="the text to run")
     rep.add_argument("-o", "--output", default="report.html", help="an .html file")
     rep.add_argument("--max-length", type=int, default=128, help="truncate to this")
+    cor = commands.add_parser("corpus", help="per-head statistics over a corpus")
+    cor.add_argument(
+        "--preset", default=OFFLINE_PRESET, help="preset name, path or handle"
+    )
+    cor.add_argument(
+        "--texts", required=True, help='a text file, one text per line, or "demo"'
+    )
+    cor.add_argument("-o", "--output", default="stats.npz", help="an .npz file")
+    cor.add_argument("--engine", choices=["dask"], help="run the batches on Dask")
+    cor.add_argument("--address", help="a running Dask scheduler (with --engine)")
+    cor.add_argument("--batch-size", type=int, default=32, help="texts per batch")
+    cor.add_argument("--max-length", type=int, default=128, help="truncate to this")
+    cor.add_argument("--limit", type=int, help="only the first N demo texts")
     args, extra = parser.parse_known_args(argv)
     if args.command == "lab":
         notebook, jupyter_args = _split_notebook(extra)
@@ -194,10 +248,23 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     os.environ.setdefault("KERAS_BACKEND", "torch")
+    if getattr(args, "address", None) is not None and args.engine is None:
+        parser.error("--address: allowed only with --engine dask")
     try:
+        if args.command == "corpus":
+            return corpus(
+                args.preset,
+                args.texts,
+                args.output,
+                args.engine,
+                args.address,
+                args.batch_size,
+                args.max_length,
+                args.limit,
+            )
         return report(args.preset, args.text, args.output, args.max_length)
     except (ValueError, OSError, ConnectionError) as error:
-        print(f"distil-explorer report: {error}", file=sys.stderr)
+        print(f"distil-explorer {args.command}: {error}", file=sys.stderr)
         return 2
 
 

@@ -37,6 +37,7 @@ from distil_explorer.config import (
     check_config,
     check_precision,
 )
+from distil_explorer.trace import checked_flag
 
 Progress = Callable[[str, int, int], None]
 
@@ -229,6 +230,7 @@ class Session:
         self.timings = Timings()
         self._rows = None
         self._runners: dict[tuple[str, str | None], Any] = {}
+        self.corpus = None  # CorpusStatistics of this backbone, or None
 
     # --- build ---
 
@@ -273,6 +275,7 @@ class Session:
         self.name = request.name
         self.trace = self.baseline = None
         self._rows = None
+        self.corpus = None  # the old model's statistics say nothing of this one
         self.timings = Timings(tuple(steps))
         progress("built", 2, 2)
 
@@ -309,6 +312,7 @@ class Session:
         backend: str | None = None,
         device: str | None = None,
         max_length: int | None = None,
+        norms: bool = True,
     ):
         """Capture a Trace of the backbone on text or token ids; it is shown next.
 
@@ -322,14 +326,19 @@ class Session:
                 None: Keras chooses.
             max_length: truncate to at most this many tokens (at most the
                 backbone's `max_sequence_length`); None: that maximum.
+            norms: bool. Also capture the norm-weighted maps
+                (`Trace.attention_norms`), which the head and model views can
+                show instead of the weights; on by default, they cost a few
+                percent of the forward pass (benchmarks/norms.py).
         """
         self._require_backbone("run")
+        norms = checked_flag("norms", norms)
         limit = self._limit(max_length)
         start = time.perf_counter()
         prepared = self._prepare(inputs, limit)
         tokenized = time.perf_counter()
         trace = self._runner(backend, device).capture(
-            self.backbone, prepared, keep_qk=True
+            self.backbone, prepared, keep_qk=True, norms=norms
         )
         done = time.perf_counter()
         self.trace, self.baseline = trace, None
@@ -385,7 +394,9 @@ class Session:
                 del tokens[position]
             inputs = Encoding(ids, inputs["padding_mask"], (tuple(tokens),))
         runner = self._runner(original.backend, original.device)
-        changed = runner.capture(self.backbone, inputs, keep_qk=True)
+        # As the Trace on screen was captured: with norms when it has them.
+        norms = original.attention_norms is not None
+        changed = runner.capture(self.backbone, inputs, keep_qk=True, norms=norms)
         self.baseline, self.trace = self.baseline or original, changed
         return intervention_effect(original, changed, int(position), action)
 
@@ -465,6 +476,62 @@ class Session:
         differences = tuple(compare_traces(reference, t) for t in traces)
         return PrecisionComparison(reference, chosen, tuple(traces), differences)
 
+    # --- corpus ---
+
+    def corpus_statistics(
+        self,
+        source: str = "demo",
+        count: int | None = 200,
+        batch_size: int = 32,
+        max_length: int = 128,
+        progress: Callable[[int, int], None] | bool = False,
+    ):
+        """Per-head statistics of the backbone over a corpus; kept as `corpus`.
+
+        Args:
+            source: "demo" (`demo_corpus()`, the Python documentation) or
+                the path of a text file with one text per line.
+            count: int or None. Use only the first `count` texts; None: all.
+            batch_size, max_length: as `corpus_statistics` takes them
+                (`max_length` is capped at the backbone's maximum).
+            progress: a function `progress(done, total)`, or True/False for
+                a text progress bar or none.
+        """
+        from distil_explorer.corpus import corpus_statistics, demo_corpus
+
+        self._require_backbone("corpus statistics")
+        if self.tokenizer is None:
+            raise ValueError(
+                f"corpus statistics: this backbone has no tokenizer "
+                f"({self.tokenizer_problem}); allowed: build a preset with one"
+            )
+        if count is not None and (
+            isinstance(count, bool)
+            or not isinstance(count, (int, np.integer))
+            or count < 1
+        ):
+            raise ValueError(f"count={count!r}: allowed: an int >= 1, or None")
+        if not isinstance(source, str) or not source.strip():
+            raise ValueError(
+                f"source={source!r}: allowed: 'demo' or the path of a text file"
+            )
+        if source == "demo":
+            texts = demo_corpus(None if count is None else int(count))
+        else:
+            texts = _first_lines(source, count)
+        start = time.perf_counter()
+        stats = corpus_statistics(
+            self.backbone,
+            texts,
+            self.tokenizer,
+            batch_size=batch_size,
+            max_length=min(max_length, self.backbone.max_sequence_length),
+            progress=progress,
+        )
+        self.corpus = stats
+        self.timings = Timings((("corpus", time.perf_counter() - start),))
+        return stats
+
     # --- plumbing ---
 
     def close(self) -> None:
@@ -540,3 +607,16 @@ def _tokenizer_for(preset: str) -> tuple[Any, str | None]:
         if preset in backbone_presets:
             return None, f"the tokenizer of {preset} could not be read ({why})"
         return None, f"the tokenizer in {preset} could not be read ({why})"
+
+
+def _first_lines(path: str, count: int | None) -> list[str]:
+    """The first `count` non-empty lines of a text file (all with None)."""
+    from distil_explorer.corpus_texts import text_source
+
+    start, _ = text_source(path, "text")
+    texts = []
+    for text in start():
+        if count is not None and len(texts) >= count:
+            break
+        texts.append(text)
+    return texts

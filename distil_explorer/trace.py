@@ -20,7 +20,7 @@ from distil_explorer.atomic_write import checked_path, write_file
 from distil_explorer.checks import checked_held, checked_index, checked_selection
 
 _ARRAYS = ("hidden_states", "attentions", "token_ids", "padding_mask")
-_OPTIONAL = ("queries", "keys")
+_OPTIONAL = ("queries", "keys", "attention_norms")
 FORMAT = "distil-explorer-trace/1"
 
 
@@ -48,6 +48,11 @@ class Trace:
             unless `capture(..., layers=...)` chose some.
         attention_heads: tuple of int. The heads they hold along axis 2: all
             of them unless `capture(..., heads=...)` chose some.
+        attention_norms: float32, the shape of `attentions`, when captured
+            with norms=True: `alpha_ij * ||f_h(x_j)||`, the length of what
+            key j adds to query i's output in head h, with `f_h(x) =
+            (x W_V^h + b_V^h) W_O^h` (Kobayashi et al. 2020). Padding keys
+            are exactly 0; rows do not sum to 1.
 
     Examples:
     ```python
@@ -70,6 +75,7 @@ class Trace:
     keys: np.ndarray | None = None
     attention_layers: tuple[int, ...] | None = None
     attention_heads: tuple[int, ...] | None = None
+    attention_norms: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.config, dict):
@@ -105,6 +111,9 @@ class Trace:
             value = getattr(self, name)
             if value is not None:
                 arrays[name] = np.asarray(value, dtype=np.float32)
+                if name == "attention_norms":
+                    _check_norms(arrays[name], arrays["attentions"].shape)
+                    continue
                 want = arrays["attentions"].shape[:4]
                 if arrays[name].ndim != 5 or arrays[name].shape[:4] != want:
                     raise ValueError(
@@ -291,6 +300,14 @@ def _held(name: str, value, attentions: np.ndarray, axis: int, stop: int | None)
     return tuple(int(i) for i in held)
 
 
+def _check_norms(norms: np.ndarray, want: tuple[int, ...]) -> None:
+    if norms.shape != want:
+        raise ValueError(
+            f"attention_norms shape={norms.shape}: allowed: {want}, the shape "
+            "of attentions"
+        )
+
+
 def _check_shapes(
     hidden_states, attentions, token_ids, padding_mask, held_layers
 ) -> None:
@@ -323,6 +340,7 @@ def capture(
     keep_qk: bool = False,
     layers: Any = None,
     heads: Any = None,
+    norms: bool = False,
 ) -> Trace:
     """Run `backbone` once and return every hidden state and attention map.
 
@@ -346,6 +364,10 @@ def capture(
         heads: None, int or list of int. The heads to keep in each kept
             layer; None keeps all. At T=512 the base model's maps are 75 MB
             per sequence; `layers=[-1], heads=[0]` keeps 1 MB.
+        norms: bool. Also keep `Trace.attention_norms`, the norm-weighted
+            maps of the same layers and heads (Kobayashi et al. 2020),
+            computed in the same pass from each layer's own value heads and
+            output kernel, in float32; about 2-5% more time.
 
     Examples:
     ```python
@@ -355,11 +377,14 @@ def capture(
     trace.tokens  # (("[CLS]", "the", "cat", "sat", ".", "[SEP]"),)
     trace = capture(backbone, inputs, layers=[0, 5], heads=[3])
     trace.attention_layers, trace.attentions.shape[0]  # (0, 5), 2
+    trace = capture(backbone, inputs, norms=True)
+    trace.attention_norms.shape == trace.attentions.shape  # True
     ```
     """
     from distil_explorer.model.capture import run_capture
 
     keep_qk = checked_flag("keep_qk", keep_qk)
+    norms = checked_flag("norms", norms)
     inputs = checked_inputs(inputs)
     tokens = None
     if _is_text(inputs):
@@ -380,6 +405,7 @@ def capture(
         layers=layers,
         heads=heads,
         tokens=tokens,
+        norms=norms,
     )
 
 

@@ -41,6 +41,34 @@ def test_report_errors_are_one_clear_line(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_corpus_writes_the_statistics_of_a_text_file(tmp_path, capsys):
+    from distil_explorer import DistilBertBackbone, DistilBertTokenizer
+    from distil_explorer.corpus import CorpusStatistics, corpus_statistics
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("the cat sat\n\nthe dog ran far\na cat\n")
+    out = tmp_path / "stats.npz"
+    arguments = ["corpus", "--preset", str(PRESET), "--texts", str(texts)]
+    assert cli.main([*arguments, "-o", str(out), "--max-length", "8"]) == 0
+    assert "3 texts" in capsys.readouterr().out
+    written = CorpusStatistics.load(out)
+    expected = corpus_statistics(
+        DistilBertBackbone.from_preset(str(PRESET)),
+        ["the cat sat", "the dog ran far", "a cat"],
+        DistilBertTokenizer.from_preset(str(PRESET)),
+        max_length=8,
+        progress=False,
+    )
+    for name, value in expected.values.items():
+        assert (written.values[name] == value).all(), name
+    assert cli.main([*arguments, "-o", str(tmp_path / "x.txt")]) == 2
+    assert "allowed: a file name ending in .npz" in capsys.readouterr().err
+    missing = ["corpus", "--preset", str(PRESET), "--texts", str(tmp_path / "no")]
+    assert cli.main([*missing, "-o", str(tmp_path / "y.npz")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stats.npz", "texts.txt"]
+
+
 def test_report_refuses_a_non_html_path(tmp_path, capsys):
     code = cli.main(
         [
@@ -146,7 +174,9 @@ def test_lab_workspace_comes_from_the_environment(tmp_path, launched, monkeypatc
 def test_lab_says_where_it_works(tmp_path, launched, capsys):
     cli.main(["lab", "--workspace", str(tmp_path)])
     out = capsys.readouterr().out
-    assert f"workspace {tmp_path}: copied 6 course notebooks" in out
+    count = len(list(COURSE.glob("*.ipynb")))
+    assert count >= 6
+    assert f"workspace {tmp_path}: copied {count} course notebooks" in out
     assert "opens 00_quickstart.ipynb" in out
 
 

@@ -29,6 +29,10 @@ RULES = {
     "session.py": ("ipywidgets", "anywidget", "matplotlib", "distil_explorer.views"),
     "weights": ("distil_explorer.views", "ipywidgets", "matplotlib"),
     "runtime": ("distil_explorer.views", "ipywidgets", "matplotlib"),
+    # Corpus statistics: a driver with no widget (the Corpus tab draws them).
+    "corpus.py": ("distil_explorer.views", "ipywidgets", "anywidget", "matplotlib"),
+    "corpus_texts.py": ("keras", "torch", "distil_explorer.views", "ipywidgets"),
+    "corpus_file.py": ("keras", "torch", "distil_explorer.views", "ipywidgets"),
 }
 
 

@@ -13,6 +13,7 @@ from keras import ops
 
 from distil_explorer.checks import checked_selection
 from distil_explorer.model.buffers import new_buffer
+from distil_explorer.model.norms import attention_norms
 from distil_explorer.model.tensors import device_of, to_numpy
 from distil_explorer.model.validation import check_inputs
 
@@ -40,14 +41,17 @@ def _writable(target: np.ndarray, like):
     return torch.from_numpy(target)
 
 
-def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None):
+def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None, norms=None):
     """Run every layer, yielding (hidden state, maps, queries, keys).
 
     The first item is the embeddings output. Maps, queries and keys are
     (B, heads, T, ...) backend tensors for the `layers` chosen, else None;
     queries and keys only with `keep_qk` (the same variables, projected once
     more). `out(i, x)` may give a tensor for kept layer i's maps to be
-    written into. Both capture paths, eager and compiled, walk this way.
+    written into. `norms(probabilities, value, layer)`, when given, is called
+    for each kept layer before its item is yielded, with the value heads that
+    layer computed (see `_norms_collector`). Both capture paths, eager and
+    compiled, walk this way.
     """
     x = backbone.embeddings(token_ids, training=False)
     yield x, None, None, None
@@ -59,21 +63,29 @@ def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None):
         query = layer._heads(x, layer.query) if keep_qk else None
         key = layer._heads(x, layer.key) if keep_qk else None
         target = None if out is None else out(layers.index(i), x)
-        x, probabilities = layer(
+        outputs = layer(
             x,
             padding_mask,
             training=False,
             return_attention=True,
             attention_out=target,
+            return_values=norms is not None,
         )
+        x, probabilities = outputs[:2]
+        if norms is not None:
+            norms(probabilities, outputs[2], layer)
         yield x, probabilities, query, key
 
 
-def _capture_eager(backbone, token_ids, padding_mask, layers, heads, keep_qk):
+def _capture_eager(
+    backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=None
+):
     """The layer loop op by op; each kept map goes into one numpy array.
 
     Returns hidden states, maps, queries and keys (None unless `keep_qk`) as
-    float32 numpy, and the device the model ran on.
+    float32 numpy, and the device the model ran on. `norms`: a list that
+    receives the norm-weighted maps, one float32 array shaped like the maps
+    (see `_norms_writer`).
     """
     all_heads = len(heads) == backbone.num_heads
     # Keras casts a layer's float tensor arguments to its compute dtype, so
@@ -100,7 +112,11 @@ def _capture_eager(backbone, token_ids, padding_mask, layers, heads, keep_qk):
         return given.get(position)
 
     with _inference_context():
-        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, out)
+        collect = None
+        if norms is not None:
+            norms.append(new_buffer(attention.shape))
+            collect = _norms_writer(heads, norms[0])
+        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, out, collect)
         position = -1
         for depth, (x, probabilities, query, key) in enumerate(walk):
             hidden[depth] = to_numpy(ops.cast(x, "float32"))
@@ -127,12 +143,14 @@ def _stacked(arrays):
     return out
 
 
-# backbone -> {(layers, heads, keep_qk): jitted capture}; jax.jit itself keeps
-# one compiled program per input shape.
+# backbone -> {(layers, heads, keep_qk, keep_norms): jitted capture}; jax.jit
+# itself keeps one compiled program per input shape.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _capture_compiled(backbone, token_ids, padding_mask, layers, heads, keep_qk):
+def _capture_compiled(
+    backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=None
+):
     """The layer loop as one jax.jit program, with the weights as arguments.
 
     Op by op, jax compiles every operation for every new shape: a base
@@ -142,26 +160,35 @@ def _capture_compiled(backbone, token_ids, padding_mask, layers, heads, keep_qk)
     import jax
 
     programs = _COMPILED.setdefault(backbone, {})
-    key = (layers, heads, keep_qk)
+    key = (layers, heads, keep_qk, norms is not None)
     if key not in programs:
         # A weak reference: the cache must not keep its own key alive.
         forward = functools.partial(_forward, weakref.ref(backbone), *key)
         programs[key] = jax.jit(forward)
     values = [variable.value for variable in backbone.weights]
-    hidden, attention, queries, keys = programs[key](values, token_ids, padding_mask)
+    hidden, attention, queries, keys, kept = programs[key](
+        values, token_ids, padding_mask
+    )
+    if norms is not None:
+        norms.append(np.asarray(kept))
     device = device_of(hidden)
     as_numpy = [None if a is None else np.asarray(a) for a in (queries, keys)]
     return np.asarray(hidden), np.asarray(attention), *as_numpy, device
 
 
-def _forward(backbone_ref, layers, heads, keep_qk, values, token_ids, padding_mask):
+def _forward(
+    backbone_ref, layers, heads, keep_qk, keep_norms, values, token_ids, padding_mask
+):
     """What `_capture_compiled` traces: every layer, stacked float32 outputs."""
     backbone = backbone_ref()
+    collect, norms = None, []
+    if keep_norms:
+        collect = _norms_collector(heads, norms)
     heads = list(heads)
     state = list(zip(backbone.weights, values, strict=True))
     with keras.StatelessScope(state_mapping=state):
         hidden, maps, queries, keys = [], [], [], []
-        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk)
+        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, None, collect)
         for x, probabilities, query, key in walk:
             hidden.append(x)
             if probabilities is None:
@@ -174,7 +201,47 @@ def _forward(backbone_ref, layers, heads, keep_qk, values, token_ids, padding_ma
     def stacked(arrays):
         return ops.cast(ops.stack(arrays), "float32") if arrays else None
 
-    return stacked(hidden), stacked(maps), stacked(queries), stacked(keys)
+    return (
+        stacked(hidden),
+        stacked(maps),
+        stacked(queries),
+        stacked(keys),
+        stacked(norms),
+    )
+
+
+def _norms_collector(heads, into: list):
+    """A `_walk` `norms` callback appending each kept layer's norm-weighted maps.
+
+    They are computed from the layer's own value heads and output kernel
+    (`model.norms.attention_norms`), for `heads` only: the compiled path's.
+    """
+
+    def collect(probabilities, value, layer):
+        output = layer.attention_output
+        into.append(attention_norms(probabilities, value, output, heads))
+
+    return collect
+
+
+def _norms_writer(heads, buffer: np.ndarray):
+    """A `_walk` `norms` callback writing kept layer i's maps into `buffer[i]`.
+
+    Torch on CPU multiplies straight into the buffer: a fresh (B, heads, T, T)
+    tensor per layer and a stack afterwards cost 5-7% of a capture at
+    B=8, T=128 (page faults and copies), the multiply itself under 1%.
+    """
+    slots = iter(range(len(buffer)))
+
+    def write(probabilities, value, layer):
+        slot = next(slots)
+        target = _writable(buffer[slot], probabilities)
+        output = layer.attention_output
+        maps = attention_norms(probabilities, value, output, heads, out=target)
+        if target is None:
+            buffer[slot] = to_numpy(maps)
+
+    return write
 
 
 def _dtype_name(backbone) -> str:
@@ -193,6 +260,7 @@ def run_capture(
     layers: Any = None,
     heads: Any = None,
     tokens: Any = None,
+    norms: bool = False,
 ):
     """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`).
 
@@ -202,6 +270,7 @@ def run_capture(
     fused attention path. Op by op (torch, numpy, tensorflow) the maps are
     written layer by layer into one preallocated array, so peak memory is that
     array plus one layer's maps; on jax the loop is one compiled program.
+    With `norms`, the Trace also holds `attention_norms` (`model.norms`).
     """
     check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
     layers = checked_selection("layers", layers, backbone.num_layers)
@@ -211,14 +280,17 @@ def run_capture(
         np.asarray(inputs["padding_mask"]), dtype="int32"
     )
     run = _capture_compiled if keras.backend.backend() == "jax" else _capture_eager
+    kept_norms = [] if norms else None  # receives one array
     hidden, attention, queries, keys, device = run(
-        backbone, token_ids, padding_mask, layers, heads, keep_qk
+        backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=kept_norms
     )
     config = backbone.get_config()
     config["dtype"] = _dtype_name(backbone)
     for key in ("name", "trainable"):
         config.pop(key, None)
     extra = {"queries": queries, "keys": keys} if keep_qk else {}
+    if norms:
+        extra["attention_norms"] = kept_norms[0]
     return trace_type(
         **extra,
         hidden_states=hidden,

@@ -196,7 +196,10 @@ class DistilBertEncoderLayer(keras.layers.Layer):
     `(B, num_heads, T, T)`: padding keys get exactly 0 and every query row
     sums to 1 over the real keys. `attention_out`, a float32 tensor of that
     shape, receives them in place where the backend allows (torch on CPU
-    writes straight into the capture's numpy array).
+    writes straight into the capture's numpy array). With
+    `return_values=True` as well, the value heads `x W_V + b_V`
+    `(B, num_heads, T, head_dim)` come third: the capture path's
+    norm-weighted attention reads the very projection this call made.
 
     Args:
         num_heads: int. Number of attention heads.
@@ -262,6 +265,7 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         training=None,
         return_attention=False,
         attention_out=None,
+        return_values=False,
     ):
         query = self._heads(x, self.query)
         key = self._heads(x, self.key)
@@ -288,6 +292,8 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         if dropout:
             hidden = self.dropout(hidden, training=training)
         x = self._norm(ops.add(x, hidden), self.ffn_layer_norm)
+        if return_attention and return_values:
+            return x, probabilities, value
         if return_attention:
             return x, probabilities
         return x
@@ -299,13 +305,19 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         training=None,
         return_attention=False,
         attention_out=None,
+        return_values=False,
     ):
         out = keras.KerasTensor(x.shape, dtype=self.compute_dtype)
         if not return_attention:
             return out
         batch, length = x.shape[0], x.shape[1]
         shape = (batch, self.num_heads, length, length)
-        return out, keras.KerasTensor(shape, dtype="float32")
+        maps = keras.KerasTensor(shape, dtype="float32")
+        if not return_values:
+            return out, maps
+        head_dim = self.hidden_dim // self.num_heads
+        values = (batch, self.num_heads, length, head_dim)
+        return out, maps, keras.KerasTensor(values, dtype=self.compute_dtype)
 
     def get_config(self):
         return {

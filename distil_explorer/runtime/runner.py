@@ -154,6 +154,7 @@ class Runner:
         keep_qk: bool = False,
         layers: Any = None,
         heads: Any = None,
+        norms: bool = False,
     ) -> Trace:
         """Run `model` once on this runner's backend and device, as `capture` does.
 
@@ -164,20 +165,22 @@ class Runner:
             inputs: `{"token_ids": (B, T) ints, "padding_mask": (B, T) 0/1}`,
                 or an `Encoding` from the tokenizer, whose tokens the Trace
                 then holds (on every backend).
-            keep_qk, layers, heads: as in `capture`; they travel to the
-                worker, so its Trace holds the same fields.
+            keep_qk, layers, heads, norms: as in `capture`; they travel to
+                the worker, so its Trace holds the same fields.
 
         Examples:
         ```python
         inputs = {"token_ids": ids, "padding_mask": mask}
         trace = Runner("numpy").capture(backbone, inputs)
         trace = Runner("jax").capture(backbone, inputs, layers=[-1], keep_qk=True)
+        trace = Runner("numpy").capture(backbone, inputs, norms=True)
         ```
         """
         self._check_open()
         _check_model(model)
         options = {
             "keep_qk": checked_flag("keep_qk", keep_qk),
+            "norms": checked_flag("norms", norms),
             "layers": layers,
             "heads": heads,
         }

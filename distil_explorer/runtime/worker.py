@@ -10,7 +10,8 @@ Messages (dicts with an "op"):
 - worker -> parent, once at start: `ready` {pid, backend} or `error`.
 - parent -> worker: `capture` {key, model, inputs, device, options}. The
   worker answers `received` as soon as it has read a request, then the reply.
-  `options` holds `capture`'s keyword arguments (keep_qk, layers, heads).
+  `options` holds `capture`'s keyword arguments (keep_qk, layers, heads,
+  norms).
   `model` is None
   when the parent thinks the worker already holds `key`; the worker then
   answers `need_model` if it does not, and the parent sends it again with

@@ -30,13 +30,22 @@ from distil_explorer.session import BuildRequest, Session
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
 from distil_explorer.views.build_panel import BuildPanel
 from distil_explorer.views.compare_panel import ComparePanel
+from distil_explorer.views.corpus_panel import CorpusPanel
 from distil_explorer.views.export_bar import ExportBar
 from distil_explorer.views.hidden_panel import HiddenPanel
 from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.run_panel import RunPanel
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
-TABS = ("Build", "Run", "Attention", "Hidden states", "Parameters", "Compare")
+TABS = (
+    "Build",
+    "Run",
+    "Attention",
+    "Hidden states",
+    "Parameters",
+    "Compare",
+    "Corpus",
+)
 
 
 def backend_choices() -> list[str]:
@@ -86,6 +95,7 @@ class Explorer(w.VBox):
         self.hidden_panel = HiddenPanel()
         self.params_panel = ParamsPanel()
         self.compare_panel = ComparePanel()
+        self.corpus_panel = CorpusPanel()
         self.error = w.HTML(layout=w.Layout(display="none"))
         self.export_bar = ExportBar()
         self.status = w.HTML("<b>distil-explorer</b>: build a backbone, then run it.")
@@ -97,6 +107,7 @@ class Explorer(w.VBox):
                 self.hidden_panel.widget,
                 self.params_panel.widget,
                 self.compare_panel.widget,
+                self.corpus_panel.widget,
             ]
         )
         for i, title in enumerate(TABS):
@@ -122,9 +133,11 @@ class Explorer(w.VBox):
             panel.restore_button: lambda: self.restore(),
             compare.keep_button: lambda: self.keep_as_a(),
             compare.precision_button: lambda: self.compare_precisions(),
+            self.corpus_panel.button: lambda: self.corpus_statistics(),
         }
         for button, action in clicks.items():
             button.on_click(self._guard(lambda _button, action=action: action()))
+        self.corpus_panel.on_head(self._guard(self.open_corpus_example))
         self.tabs.observe(self._guard(self._on_tab), names="selected_index")
         self.attention_panel.canvas.observe(self._guard(self._on_tab), names="mode")
 
@@ -145,6 +158,8 @@ class Explorer(w.VBox):
         session = self.session
         backbone = session.backbone
         self.params_panel.show(session.parameter_rows)
+        # Statistics of the old model are stale; they need a tokenizer.
+        self.corpus_panel.built(session.tokenizer_problem)
         self.run_panel.built(backbone.max_sequence_length, session.tokenizer_problem)
         panel.show_status(html.escape(session.timings.text()))
         note = ""
@@ -197,6 +212,37 @@ class Explorer(w.VBox):
             result = self.session.compare_precisions(chosen)
         compare.show_precisions(result)
         return result
+
+    def corpus_statistics(self, **overrides: Any):
+        """Compute what the Corpus tab describes; returns the `CorpusStatistics`."""
+        panel = self.corpus_panel
+        request = {**panel.request(), **overrides}
+        panel.progress.value = 0
+        with self._working(panel.button):
+            try:
+                stats = self.session.corpus_statistics(
+                    **request, progress=panel.show_progress
+                )
+            except BaseException:
+                panel.status.value = ""
+                raise
+        panel.show(stats, self.session.timings.text())
+        return stats
+
+    def open_corpus_example(self, layer: int, head: int, statistic: str = "cls"):
+        """Run the text where `head` of `layer` scored highest; show that head."""
+        stats = self.corpus_panel.stats
+        if stats is None:
+            raise ValueError("corpus: no statistics yet; allowed: press Compute first")
+        text = stats.example_text(statistic, layer, head)
+        self.run_panel.mode.value = "text"
+        self.run_panel.text.value = text
+        trace = self.run()
+        canvas = self.attention_panel.canvas
+        with canvas.hold_trait_notifications():
+            canvas.layer, canvas.head, canvas.mode = layer, head, "head"
+        self.corpus_panel.show_example(layer, head, statistic, text)
+        return trace
 
     def intervene(self, action: str, position: int | None = None):
         """Mask or remove a token (the one pinned in the head view) and re-run."""
@@ -258,6 +304,8 @@ class Explorer(w.VBox):
             trace, options["other"] = comparison.a, comparison.b
             options["labels"] = (comparison.a_label, comparison.b_label)
             layer, head = self.compare_panel.layer.value, self.compare_panel.head.value
+        elif view == "corpus":
+            options["corpus"] = self.corpus_panel.stats
         rows = None if self.session.backbone is None else self.session.parameter_rows
         written = export_view(path, trace, view, layer, head, rows=rows, **options)
         self.export_bar.written(written)

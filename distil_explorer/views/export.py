@@ -17,6 +17,7 @@ VIEWS = (
     "rollout",
     "parameters",
     "compare",
+    "corpus",
 )
 FORMATS = (".png", ".svg", ".html")
 
@@ -34,6 +35,7 @@ def view_figure(
     key: int | None = None,
     labels: tuple[str | None, str | None] = (None, None),
     style: str = "heatmap",
+    corpus=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
 
@@ -42,7 +44,8 @@ def view_figure(
     and head the Trace holds (the last layer for "pca" and "rollout").
     "query/key" needs `query` and `key` (token positions); "compare" needs
     `other` (B, with `trace` as A) and takes `labels` for the two. "head"
-    draws `style` "heatmap" or "lines", as the canvas does.
+    draws `style` "heatmap" or "lines", as the canvas does. "corpus" draws
+    `corpus` (a `CorpusStatistics`) and needs no Trace.
     """
     from distil_explorer.views import plots
 
@@ -55,6 +58,15 @@ def view_figure(
                 "parameter_table(backbone)"
             )
         return plots.plot_parameters(rows)
+    if view == "corpus":
+        from distil_explorer.views.corpus_plots import plot_corpus_statistics
+
+        if corpus is None:
+            raise ValueError(
+                "corpus: needed for the corpus view; allowed: press Compute in "
+                "the Corpus tab first"
+            )
+        return plot_corpus_statistics(corpus)
     if trace is None:
         raise ValueError(f"trace: needed for the {view} view; allowed: run first")
     if layer is None:
@@ -117,7 +129,7 @@ def export_view(
         view: str. One of `VIEWS`; ignored for .html, which writes the
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
-        **options: `other`, `query`, `key`, `labels`, `style`, as
+        **options: `other`, `query`, `key`, `labels`, `style`, `corpus`, as
             `view_figure` takes.
 
     Examples:

@@ -14,6 +14,7 @@ TAB_VIEWS = {
     "Hidden states": ("hidden states", "pca", "rollout"),
     "Parameters": ("parameters",),
     "Compare": ("compare",),
+    "Corpus": ("corpus",),
 }
 
 

@@ -38,6 +38,14 @@ def test_in_process_capture_passes_the_selection_on(tiny_backbone):
     _same_trace(trace, expected)
 
 
+def test_in_process_capture_passes_norms_on_and_checks_the_flag(tiny_backbone):
+    trace = Runner().capture(tiny_backbone, tiny_inputs(), heads=[1], norms=True)
+    expected = capture(tiny_backbone, tiny_inputs(), heads=[1], norms=True)
+    np.testing.assert_array_equal(trace.attention_norms, expected.attention_norms)
+    with pytest.raises(ValueError, match=r"norms='no': not a bool"):
+        Runner().capture(tiny_backbone, tiny_inputs(), norms="no")
+
+
 def test_in_process_on_cpu_by_name(tiny_backbone):
     trace = Runner("torch", device="CPU:0").capture(tiny_backbone, tiny_inputs())
     assert trace.device == "cpu"

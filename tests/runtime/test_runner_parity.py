@@ -83,6 +83,23 @@ def test_selections_and_queries_match_torch(runner, weights, options):
         assert _max_diff(got, want) <= 1e-5, name
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{"norms": True}, {"layers": [-1], "heads": [1], "norms": True}],
+    ids=["all", "one map"],
+)
+def test_norm_weighted_attention_matches_torch(runner, weights, options):
+    # jax computes the norms inside its compiled program, the others op by op.
+    backbone = _backbone(weights)
+    expected = capture(backbone, tiny_inputs(), **options)
+    trace = runner.capture(backbone, tiny_inputs(), **options)
+    got, want = trace.attention_norms, expected.attention_norms
+    assert got.shape == want.shape == trace.attentions.shape
+    scale = float(np.abs(want).max())
+    assert scale > 0.1  # weights large enough that the norms are not tiny
+    assert _max_diff(got, want) <= 1e-5 * max(1.0, scale)
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "mixed_bfloat16"])
 def test_bfloat16_matches_torch_within_rounding(runner, weights, dtype):
     backbone = _backbone(weights, dtype)

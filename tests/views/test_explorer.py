@@ -13,7 +13,7 @@ from distil_explorer.session import Session  # noqa: E402
 from distil_explorer.views.build_panel import CUSTOM  # noqa: E402
 
 
-def test_layout_has_the_six_tabs_and_a_hidden_error_area():
+def test_layout_has_the_tabs_and_a_hidden_error_area():
     app = Explorer()
     assert [app.tabs.get_title(i) for i in range(len(app.tabs.children))] == [
         "Build",
@@ -22,6 +22,7 @@ def test_layout_has_the_six_tabs_and_a_hidden_error_area():
         "Hidden states",
         "Parameters",
         "Compare",
+        "Corpus",
     ]
     assert app.error.layout.display == "none"
     assert app.run_panel.button.disabled  # nothing built yet

@@ -239,7 +239,21 @@ class ExplorerMachine(RuleBasedStateMachine):
         if self._enabled(self.app.compare_panel.keep_button):
             self.app.compare_panel.keep_button.click()
 
-    @rule(tab=st.integers(0, 5))
+    @precondition(lambda self: not self.app.corpus_panel.button.disabled)
+    @rule(count=st.integers(1, 6), statistic=st.sampled_from(["cls", "distance"]))
+    def compute_corpus(self, count, statistic):
+        panel = self.app.corpus_panel
+        panel.count.value, panel.statistic.value = count, statistic
+        panel.button.click()
+
+    @precondition(lambda self: self.app.corpus_panel.stats is not None)
+    @rule(data=st.data())
+    def open_a_corpus_head(self, data):
+        # A click on a head of the Corpus grid runs its example text.
+        grid = self.app.corpus_panel.grid.children
+        data.draw(st.sampled_from(grid)).click()
+
+    @rule(tab=st.integers(0, 6))
     def open_tab(self, tab):
         self.app.tabs.selected_index = tab
 
@@ -255,12 +269,28 @@ class ExplorerMachine(RuleBasedStateMachine):
                 return  # says "pin a token first": a message, not a state bug
             if bar.view.value == "compare" and self.app.compare_panel.b is None:
                 return
+            if bar.view.value == "corpus" and self.app.corpus_panel.stats is None:
+                return  # says "press Compute first"
             bar.name.value = str(Path(folder) / name)
             bar.button.click()
 
     @invariant()
     def no_error_reached_the_person(self):
         assert self.app.error.layout.display == "none", self.app.error.value
+
+    @invariant()
+    def corpus_statistics_are_of_the_model_on_screen(self):
+        panel, session = self.app.corpus_panel, self.app.session
+        if panel.stats is None:
+            assert panel.grid.children == ()
+            return
+        assert panel.stats is session.corpus
+        backbone = session.backbone
+        assert (panel.stats.num_layers, panel.stats.num_heads) == (
+            backbone.num_layers,
+            backbone.num_heads,
+        )
+        assert len(panel.grid.children) == backbone.num_layers * backbone.num_heads
 
     @invariant()
     def every_shown_index_is_valid(self):

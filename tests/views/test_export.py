@@ -1,6 +1,9 @@
+import numpy as np
 import pytest
 
 from distil_explorer import capture, parameter_table
+from distil_explorer.analysis.corpus import batch_sums
+from distil_explorer.corpus import CorpusStatistics
 from distil_explorer.views.export import VIEWS, export_view
 from tests.conftest import tiny_inputs
 
@@ -10,11 +13,14 @@ from tests.conftest import tiny_inputs
 def test_every_view_exports_as_png_and_svg(
     tiny_backbone, tiny_trace, tmp_path, view, suffix
 ):
+    trace = capture(tiny_backbone, tiny_inputs(), keep_qk=True)
+    no_classes = np.zeros((*trace.token_ids.shape, 3), np.float32)
+    sums = batch_sums(trace.attentions, trace.padding_mask, no_classes, [0, 1])
     options = {
         "query/key": {"query": 1, "key": 2},
         "compare": {"other": tiny_trace, "labels": ("A", "B")},
+        "corpus": {"corpus": CorpusStatistics(sums, {})},
     }.get(view, {})
-    trace = capture(tiny_backbone, tiny_inputs(), keep_qk=True)
     path = export_view(tmp_path / f"v{suffix}", trace, view, layer=1, head=1, **options)
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data
@@ -39,6 +45,7 @@ def test_parameters_and_report_export(tiny_trace, tiny_backbone, tmp_path):
         ({"layer": 9}, "layer=9"),
         ({"view": "query/key"}, "query, key: needed for the query/key view"),
         ({"view": "compare"}, "other: needed for the compare view"),
+        ({"view": "corpus"}, "corpus: needed for the corpus view"),
     ],
 )
 def test_bad_exports_are_refused_and_write_nothing(
