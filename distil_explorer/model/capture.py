@@ -12,6 +12,7 @@ import numpy as np
 from keras import ops
 
 from distil_explorer.checks import checked_selection
+from distil_explorer.config import CONFIG_FIELDS
 from distil_explorer.model.buffers import new_buffer
 from distil_explorer.model.norms import attention_norms
 from distil_explorer.model.tensors import device_of, to_numpy
@@ -284,10 +285,12 @@ def run_capture(
     hidden, attention, queries, keys, device = run(
         backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=kept_norms
     )
-    config = backbone.get_config()
-    config["dtype"] = _dtype_name(backbone)
-    for key in ("name", "trainable"):
-        config.pop(key, None)
+    # Not get_config(): Keras's dtype serialization imports tensorflow when it
+    # is installed (2.8 s of a fresh process's first capture).
+    config = {
+        key: _dtype_name(backbone) if key == "dtype" else getattr(backbone, key)
+        for key in CONFIG_FIELDS
+    }
     extra = {"queries": queries, "keys": keys} if keep_qk else {}
     if norms:
         extra["attention_norms"] = kept_norms[0]
