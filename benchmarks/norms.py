@@ -26,7 +26,6 @@ def main() -> None:
     parser.add_argument("--shapes", default="1x128,8x128,1x512")
     args = parser.parse_args()
     os.environ["KERAS_BACKEND"] = args.backend
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
     import keras
     import numpy as np
     from _timing import interleaved_medians

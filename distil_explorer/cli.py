@@ -153,7 +153,8 @@ def report(preset: str, text: str, output: str, max_length: int) -> int:
 
     backbone = DistilBertBackbone.from_preset(preset)
     tokenizer = DistilBertTokenizer.from_preset(preset)
-    trace = capture(backbone, tokenizer.encode_at_most(text, max_length))
+    # With norms: the page's "Norm-weighted" button needs them (a few % more).
+    trace = capture(backbone, tokenizer.encode_at_most(text, max_length), norms=True)
     path = write_report(
         trace,
         output,

@@ -367,7 +367,7 @@ def capture(
         norms: bool. Also keep `Trace.attention_norms`, the norm-weighted
             maps of the same layers and heads (Kobayashi et al. 2020),
             computed in the same pass from each layer's own value heads and
-            output kernel, in float32; about 2-5% more time.
+            output kernel, in float32; 5-15% more time (benchmarks/norms.py).
 
     Examples:
     ```python

@@ -22,6 +22,8 @@ def test_report_writes_a_self_contained_html(tmp_path, capsys):
     assert "export default" in page and "createModel" in page
     assert "data:image/png;base64," in page
     assert "http://" not in page and "https://" not in page
+    # Captured with norms: the page embeds them for its Norm-weighted button.
+    assert '"has_norms": true' in page and "Every layer and head, norm-weighted" in page
 
 
 def test_report_errors_are_one_clear_line(tmp_path, capsys):

@@ -116,6 +116,18 @@ def test_interventions_compound_and_restore_returns_the_original(session):
     assert session.restore() is original and session.baseline is None
 
 
+def test_runs_capture_norms_unless_told_not_to_and_interventions_follow(session):
+    trace = session.run("the cat sat")
+    assert trace.attention_norms is not None
+    assert trace.attention_norms.shape == trace.attentions.shape
+    session.intervene(1, "mask")
+    assert session.trace.attention_norms is not None
+    plain = session.run("the cat sat", norms=False)
+    assert plain.attention_norms is None
+    session.intervene(1, "mask")  # as the Trace on screen: without
+    assert session.trace.attention_norms is None
+
+
 def test_comparison_of_a_different_input_says_why_there_is_no_b(session):
     session.run("the cat sat")
     session.keep_as_a()
@@ -206,6 +218,7 @@ def test_bad_build_requests_name_the_argument(kwargs, message):
         (lambda s: s.intervene(99, "mask"), "position=99"),
         (lambda s: s.intervene(1, "swap"), "action='swap'"),
         (lambda s: s.intervene(True, "mask"), "position=True"),
+        (lambda s: s.run([2, 3], norms="yes"), "norms='yes': not a bool"),
     ],
 )
 def test_bad_calls_name_the_argument(session, call, message):

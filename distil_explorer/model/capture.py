@@ -14,7 +14,7 @@ from keras import ops
 from distil_explorer.checks import checked_selection
 from distil_explorer.config import CONFIG_FIELDS
 from distil_explorer.model.buffers import new_buffer
-from distil_explorer.model.norms import attention_norms
+from distil_explorer.model.norms import head_grams, value_norms
 from distil_explorer.model.tensors import device_of, to_numpy
 from distil_explorer.model.validation import check_inputs
 
@@ -49,9 +49,9 @@ def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None, norms=No
     (B, heads, T, ...) backend tensors for the `layers` chosen, else None;
     queries and keys only with `keep_qk` (the same variables, projected once
     more). `out(i, x)` may give a tensor for kept layer i's maps to be
-    written into. `norms(probabilities, value, layer)`, when given, is called
-    for each kept layer before its item is yielded, with the value heads that
-    layer computed (see `_norms_collector`). Both capture paths, eager and
+    written into. `norms(value, layer)`, when given, is called for each kept
+    layer before its item is yielded, with the value heads that layer
+    computed (see `_norms_collector`). Both capture paths, eager and
     compiled, walk this way.
     """
     x = backbone.embeddings(token_ids, training=False)
@@ -74,7 +74,7 @@ def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None, norms=No
         )
         x, probabilities = outputs[:2]
         if norms is not None:
-            norms(probabilities, outputs[2], layer)
+            norms(outputs[2], layer)
         yield x, probabilities, query, key
 
 
@@ -85,8 +85,7 @@ def _capture_eager(
 
     Returns hidden states, maps, queries and keys (None unless `keep_qk`) as
     float32 numpy, and the device the model ran on. `norms`: a list that
-    receives the norm-weighted maps, one float32 array shaped like the maps
-    (see `_norms_writer`).
+    receives each kept layer's key lengths (see `_norms_collector`).
     """
     all_heads = len(heads) == backbone.num_heads
     # Keras casts a layer's float tensor arguments to its compute dtype, so
@@ -113,10 +112,7 @@ def _capture_eager(
         return given.get(position)
 
     with _inference_context():
-        collect = None
-        if norms is not None:
-            norms.append(new_buffer(attention.shape))
-            collect = _norms_writer(heads, norms[0])
+        collect = None if norms is None else _norms_collector(heads, norms, to_numpy)
         walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, out, collect)
         position = -1
         for depth, (x, probabilities, query, key) in enumerate(walk):
@@ -147,6 +143,9 @@ def _stacked(arrays):
 # backbone -> {(layers, heads, keep_qk, keep_norms): jitted capture}; jax.jit
 # itself keeps one compiled program per input shape.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# backbone -> (layers, the output kernels' arrays, their head_grams): reused
+# while every array is the same object (jax arrays are immutable).
+_GRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _capture_compiled(
@@ -167,24 +166,33 @@ def _capture_compiled(
         forward = functools.partial(_forward, weakref.ref(backbone), *key)
         programs[key] = jax.jit(forward)
     values = [variable.value for variable in backbone.weights]
+    grams = () if norms is None else _output_grams(backbone, layers)
     hidden, attention, queries, keys, kept = programs[key](
-        values, token_ids, padding_mask
+        values, grams, token_ids, padding_mask
     )
     if norms is not None:
-        norms.append(np.asarray(kept))
+        norms.extend(np.asarray(kept))
     device = device_of(hidden)
     as_numpy = [None if a is None else np.asarray(a) for a in (queries, keys)]
     return np.asarray(hidden), np.asarray(attention), *as_numpy, device
 
 
 def _forward(
-    backbone_ref, layers, heads, keep_qk, keep_norms, values, token_ids, padding_mask
+    backbone_ref,
+    layers,
+    heads,
+    keep_qk,
+    keep_norms,
+    values,
+    grams,
+    token_ids,
+    padding_mask,
 ):
     """What `_capture_compiled` traces: every layer, stacked float32 outputs."""
     backbone = backbone_ref()
     collect, norms = None, []
     if keep_norms:
-        collect = _norms_collector(heads, norms)
+        collect = _norms_collector(heads, norms, lambda lengths: lengths, grams)
     heads = list(heads)
     state = list(zip(backbone.weights, values, strict=True))
     with keras.StatelessScope(state_mapping=state):
@@ -211,38 +219,54 @@ def _forward(
     )
 
 
-def _norms_collector(heads, into: list):
-    """A `_walk` `norms` callback appending each kept layer's norm-weighted maps.
+def _norms_collector(heads, into: list, convert, grams=None):
+    """A `_walk` `norms` callback appending each kept layer's key lengths.
 
-    They are computed from the layer's own value heads and output kernel
-    (`model.norms.attention_norms`), for `heads` only: the compiled path's.
+    `||f_h(x_j)||` (B, len(heads), T), from the layer's own value heads and
+    output kernel (`model.norms.value_norms`), after `convert` (to numpy op
+    by op; as they are inside a jax program). `grams`: each kept layer's
+    `head_grams`, when computed already.
     """
+    given = iter(grams or ())
 
-    def collect(probabilities, value, layer):
-        output = layer.attention_output
-        into.append(attention_norms(probabilities, value, output, heads))
+    def collect(value, layer):
+        gram = next(given, None)
+        lengths = value_norms(value, layer.attention_output, heads, gram)
+        into.append(convert(lengths))
 
     return collect
 
 
-def _norms_writer(heads, buffer: np.ndarray):
-    """A `_walk` `norms` callback writing kept layer i's maps into `buffer[i]`.
+def _output_grams(backbone, layers) -> tuple:
+    """Each kept layer's `head_grams`, computed again only when a kernel changed.
 
-    Torch on CPU multiplies straight into the buffer: a fresh (B, heads, T, T)
-    tensor per layer and a stack afterwards cost 5-7% of a capture at
-    B=8, T=128 (page faults and copies), the multiply itself under 1%.
+    Inside the compiled program they cost 5-10% of a capture at B=1, T=128
+    (XLA runs the small batched products slowly); the weights rarely change
+    between captures.
     """
-    slots = iter(range(len(buffer)))
+    outputs = [backbone.transformer_layers[i].attention_output for i in layers]
+    arrays = tuple(v.value for output in outputs for v in output.weights)
+    cached = _GRAMS.get(backbone)
+    if (
+        cached is not None
+        and cached[0] == layers
+        and len(cached[1]) == len(arrays)
+        and all(a is b for a, b in zip(cached[1], arrays, strict=True))
+    ):
+        return cached[2]
+    grams = tuple(head_grams(output, backbone.num_heads) for output in outputs)
+    _GRAMS[backbone] = (layers, arrays, grams)
+    return grams
 
-    def write(probabilities, value, layer):
-        slot = next(slots)
-        target = _writable(buffer[slot], probabilities)
-        output = layer.attention_output
-        maps = attention_norms(probabilities, value, output, heads, out=target)
-        if target is None:
-            buffer[slot] = to_numpy(maps)
 
-    return write
+def _norm_weighted(attention: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """`alpha_ij * ||f_h(x_j)||`: the captured maps times each key's length.
+
+    Multiplied here, on the float32 maps the Trace holds: inside the layer
+    (a second consumer of the softmax) XLA recomputed the softmax for it,
+    1.13-1.27x a plain capture on jax; here 1.0x plus one multiply.
+    """
+    return np.multiply(attention, lengths[:, :, :, None, :], dtype=np.float32)
 
 
 def _dtype_name(backbone) -> str:
@@ -281,7 +305,7 @@ def run_capture(
         np.asarray(inputs["padding_mask"]), dtype="int32"
     )
     run = _capture_compiled if keras.backend.backend() == "jax" else _capture_eager
-    kept_norms = [] if norms else None  # receives one array
+    kept_norms = [] if norms else None  # per kept layer: (B, heads, T)
     hidden, attention, queries, keys, device = run(
         backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=kept_norms
     )
@@ -293,7 +317,7 @@ def run_capture(
     }
     extra = {"queries": queries, "keys": keys} if keep_qk else {}
     if norms:
-        extra["attention_norms"] = kept_norms[0]
+        extra["attention_norms"] = _norm_weighted(attention, np.stack(kept_norms))
     return trace_type(
         **extra,
         hidden_states=hidden,

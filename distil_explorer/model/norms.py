@@ -9,7 +9,8 @@ weight on a key whose `f_h(x_j)` is short moves little; `alpha_ij *
 `||v W_O^h||^2 = v G_h v^T` with the head's Gram matrix `G_h = W_O^h
 (W_O^h)^T` (head_dim x head_dim): per token that is head_dim^2 work instead
 of head_dim x hidden_dim, and no (B, heads, T, hidden) tensor is ever made.
-Everything is float32, whatever the model's compute dtype.
+Everything is float32, whatever the model's compute dtype. The capture path
+multiplies these lengths into the captured weights (`model.capture`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,20 @@ def output_rows(output) -> object:
     return ops.subtract(rows, ops.cast(output.bias.value, "float32"))
 
 
-def value_norms(value, output, heads) -> object:
+def head_grams(output, num_heads: int) -> object:
+    """float32 (num_heads, head_dim, head_dim): `W_O^h (W_O^h)^T` of every head.
+
+    They depend on the weights only: the compiled capture path computes them
+    once per set of output kernels and passes them in.
+    """
+    rows = output_rows(output)
+    per_head = ops.reshape(rows, (num_heads, ops.shape(rows)[0] // num_heads, -1))
+    # As einsums: XLA runs these batched products faster than as
+    # broadcasting matmuls.
+    return ops.einsum("hde,hfe->hdf", per_head, per_head)
+
+
+def value_norms(value, output, heads, grams=None) -> object:
     """float32 (B, len(heads), T): `||f_h(x_j)||` for each chosen head and key.
 
     Args:
@@ -41,40 +55,16 @@ def value_norms(value, output, heads) -> object:
             projection `x W_V + b_V`, split into heads.
         output: the layer's attention output `Linear` (W_O).
         heads: tuple of int. The heads to compute, in order.
+        grams: None, or `head_grams(output, num_heads)` computed already.
     """
-    num_heads, head_dim = ops.shape(value)[1], ops.shape(value)[3]
-    rows = output_rows(output)
-    per_head = ops.reshape(rows, (num_heads, head_dim, -1))
+    num_heads = ops.shape(value)[1]
+    grams = head_grams(output, num_heads) if grams is None else grams
     value = ops.cast(value, "float32")
     if len(heads) != num_heads:
         index = ops.convert_to_tensor(list(heads), dtype="int32")
-        per_head = ops.take(per_head, index, axis=0)
+        grams = ops.take(grams, index, axis=0)
         value = ops.take(value, index, axis=1)
-    gram = ops.matmul(per_head, ops.transpose(per_head, (0, 2, 1)))
-    squared = ops.sum(ops.multiply(ops.matmul(value, gram), value), axis=-1)
+    projected = ops.einsum("bhtd,hdf->bhtf", value, grams)
+    squared = ops.sum(ops.multiply(projected, value), axis=-1)
     # Rounding can take a tiny square just below 0.
     return ops.sqrt(ops.maximum(squared, 0.0))
-
-
-def attention_norms(probabilities, value, output, heads, out=None) -> object:
-    """float32 (B, len(heads), T, T): `alpha_ij * ||f_h(x_j)||`, padding keys 0.
-
-    Args:
-        probabilities: float32 (B, num_heads, T, T) softmax weights, padding
-            keys exactly 0 (so their entries stay exactly 0).
-        value: the layer's value heads, as `value_norms` takes them.
-        output: the layer's attention output `Linear`.
-        heads: tuple of int. The heads to keep.
-        out: None, or a float32 torch tensor of the result's shape to write
-            into (the capture's numpy buffer); the result is `out` then.
-    """
-    norms = value_norms(value, output, heads)
-    if len(heads) != ops.shape(probabilities)[1]:
-        index = ops.convert_to_tensor(list(heads), dtype="int32")
-        probabilities = ops.take(probabilities, index, axis=1)
-    probabilities = ops.cast(probabilities, "float32")
-    if out is not None:
-        import torch
-
-        return torch.mul(probabilities, norms[:, :, None, :], out=out)
-    return ops.multiply(probabilities, norms[:, :, None, :])

@@ -22,6 +22,7 @@ from distil_explorer.views.canvas_state import (  # noqa: F401 (public here too)
     ALL_HEADS_BYTES,
     contrast_uint8,
 )
+from distil_explorer.views.weighting import LABELS, WEIGHTINGS, weighted
 
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace
@@ -44,6 +45,7 @@ FRONT_END_TRAITS = frozenset(
         "head",
         "mode",
         "draw_style",
+        "weighting",
         "visible_heads",
         "aggregate",
         "selected_token",
@@ -60,6 +62,7 @@ _STATE = (
     "head",
     "index",
     "mode",
+    "weighting",
     "aggregate",
     "visible_heads",
     "selected_token",
@@ -137,7 +140,10 @@ else:
         click pins it (`selected_token`), shift-click selects several
         (`selected_tokens`), whose rows or columns are summed or averaged
         (`combine`). Padding tokens are dropped. Changing a choice slices the
-        cached Trace again; no model runs.
+        cached Trace again; no model runs. `weighting="norms"` (the bar's
+        "Norm-weighted", for a Trace captured with `norms=True`) draws
+        `Trace.attention_norms` instead of the weights in every mode, each map
+        scaled to its own maximum as the weights are.
 
         Args:
             **kwargs: initial trait values (`mode`, `draw_style`, ...).
@@ -149,6 +155,7 @@ else:
         widget  # display it in a notebook
         widget.layer = 3  # the view follows
         widget.visible_heads = [0, 5]  # two heads overlaid
+        widget.weighting = "norms"  # with capture(..., norms=True)
         widget.observe(lambda c: print(c.new), "selected_token")
         ```
         """
@@ -270,6 +277,20 @@ else:
             "lines",
             help="str, default 'lines'. How head mode draws: 'lines' or 'heatmap'.",
         ).tag(sync=True)
+        weighting = traitlets.Enum(
+            WEIGHTINGS,
+            "weights",
+            help="str, default 'weights'. What every map shows: 'weights' (the "
+            "softmax attention) or 'norms' (`Trace.attention_norms`, "
+            "alpha * ||f(x)||, Kobayashi et al. 2020), each map scaled to its "
+            "own maximum as the weights are; 'norms' only while `has_norms`. A "
+            "Trace without norms resets it to 'weights'.",
+        ).tag(sync=True)
+        has_norms = traitlets.Bool(
+            False,
+            help="bool, default False. Whether the Trace shown holds "
+            "attention_norms (capture(..., norms=True)) (read-only).",
+        ).tag(sync=True)
         hovered = traitlets.Int(
             -1, help="int, default -1. Token under the pointer (set by JS), -1: none."
         ).tag(sync=True)
@@ -317,6 +338,7 @@ else:
 
         def __init__(self, **kwargs: Any) -> None:
             self._trace = None
+            self._shown_trace = (None, None)  # (weighting, Trace of those maps)
             self._real = np.zeros(0, dtype=np.int64)
             self._generation = 0  # one per set_trace: cache keys include it
             self._keys: dict[str, Any] = {}
@@ -374,7 +396,8 @@ else:
             held taken otherwise. Visible heads it does not hold are dropped
             (all heads if none is left); pins are kept when the new sequence
             has as many tokens, else cleared. Observers and the browser see
-            the new state only once it is whole.
+            the new state only once it is whole. A Trace without norms
+            shows the weights (`weighting` back to 'weights').
 
             Examples:
             ```python
@@ -389,6 +412,10 @@ else:
             visible = [h for h in self.visible_heads if h in heads] or heads
             with self.hold_sync(), self.hold_trait_notifications():
                 self._trace = trace
+                self._shown_trace = (None, None)
+                self.has_norms = trace.attention_norms is not None
+                if not self.has_norms:
+                    self.weighting = "weights"
                 self._generation += 1
                 self.num_layers, self.num_heads = trace.num_layers, trace.num_heads
                 self.layers, self.heads = layers, heads
@@ -401,7 +428,7 @@ else:
             if self._trace is None:
                 return np.zeros((0, 0), dtype=np.float32)
             return payload.head_array(
-                self._trace, self.layer, self.head, self.index, self._real
+                self._shown(), self.layer, self.head, self.index, self._real
             )
 
         def view_array(self) -> np.ndarray:
@@ -417,16 +444,30 @@ else:
             Examples:
             ```python
             widget.view_label()  # 'layer 2, head 5', 'mean over heads 0-11 of layer 2'
+            # with weighting='norms': 'layer 2, head 5 (norm-weighted)'
             ```
             """
             heads = _heads_text(self.visible_heads)
             if self.aggregate == "mean_heads":
-                return f"mean over heads {heads} of layer {self.layer}"
-            if self.aggregate == "mean_layers":
+                label = f"mean over heads {heads} of layer {self.layer}"
+            elif self.aggregate == "mean_layers":
                 layers = _heads_text(self.layers)
                 count = len(self.layers) * len(self.visible_heads)
-                return f"mean over layers {layers} \u00d7 heads {heads} ({count} maps)"
-            return f"layer {self.layer}, head {self.head}"
+                label = f"mean over layers {layers} \u00d7 heads {heads} ({count} maps)"
+            else:
+                label = f"layer {self.layer}, head {self.head}"
+            if self.weighting == "norms":
+                label += f" ({LABELS['norms']})"
+            return label
+
+        def _shown(self) -> Trace:
+            """The Trace whose `attentions` are the maps `weighting` names."""
+            if self._shown_trace[0] != self.weighting:
+                self._shown_trace = (
+                    self.weighting,
+                    weighted(self._trace, self.weighting),
+                )
+            return self._shown_trace[1]
 
         # --- front-end messages ---
 
@@ -466,6 +507,7 @@ else:
                 self.index,
                 self.thumbnail_size,
                 self.thumbnail_percentile,
+                self.weighting,
             )
             if keys.get("sequence") != sequence:
                 self._load_sequence()
@@ -475,7 +517,7 @@ else:
             if keys.get("head_map") != one:
                 self._assign(
                     payload.head_map_payload(
-                        self._trace, self.layer, self.head, self.index, self._real
+                        self._shown(), self.layer, self.head, self.index, self._real
                     )
                 )
                 keys["head_map"] = one
@@ -491,7 +533,7 @@ else:
             if view and keys.get("view_map") != view:
                 self._assign(
                     payload.view_payload(
-                        self._trace,
+                        self._shown(),
                         self.index,
                         self._real,
                         self.aggregate,
@@ -506,7 +548,7 @@ else:
                 setattr(self, name, value)
 
         def _load_sequence(self) -> None:
-            trace, index = self._trace, self.index
+            trace, index = self._shown(), self.index
             self._real = payload.real_positions(trace, index)
             sequence = payload.sequence_payload(
                 trace,
@@ -531,7 +573,7 @@ else:
 
         def _load_layer(self, heads: list[int]) -> None:
             maps = payload.layer_maps(
-                self._trace, self.layer, self.index, self._real, heads
+                self._shown(), self.layer, self.index, self._real, heads
             )
             self._assign(payload.layer_payload(maps, self.layer, heads))
 
@@ -541,7 +583,7 @@ else:
         def _mean_map(self) -> np.ndarray:
             """float32 (n, n) mean of the maps `aggregate` names."""
             return payload.mean_map(
-                self._trace,
+                self._shown(),
                 self.index,
                 self._real,
                 self.aggregate,
@@ -589,6 +631,15 @@ else:
             raise _TraitValueError(
                 f"{name}={value}: not in this Trace; allowed: {allowed}"
             )
+
+        @traitlets.validate("weighting")
+        def _valid_weighting(self, proposal) -> str:
+            if proposal.value == "norms" and not self.has_norms:
+                raise _TraitValueError(
+                    "weighting='norms': this Trace has no attention_norms; "
+                    "allowed: 'weights', or a Trace captured with norms=True"
+                )
+            return proposal.value
 
         @traitlets.validate("visible_heads")
         def _valid_visible_heads(self, proposal) -> list[int]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from distil_explorer.checks import checked_index
 from distil_explorer.views.encoding import downsample_maps, encode, to_uint8
+from distil_explorer.views.weighting import weighted
 
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace
@@ -310,13 +311,15 @@ def canvas_state(
     mode: str = "head",
     thumbnail_size: int = 64,
     thumbnail_percentile: float = 95.0,
+    weighting: str = "weights",
 ) -> dict[str, Any]:
     """Every value the canvas reads, as `AttentionWidget.from_trace` syncs them.
 
     `layer` and `head` are model indices the Trace holds; None: the first held.
     `visible_heads` (None: every head) must hold `head` when both are given;
     with `head` None, the visible head nearest the first held is focused, as
-    the widget does.
+    the widget does. `weighting`: "weights" or "norms" (the Trace's
+    `attention_norms`, each map scaled to its own maximum as the weights are).
 
     Examples:
     ```python
@@ -325,6 +328,8 @@ def canvas_state(
     ```
     """
     index = checked_index("index", index, trace.attentions.shape[1])
+    has_norms = trace.attention_norms is not None
+    trace = weighted(trace, weighting)
     layers, heads = list(trace.attention_layers), list(trace.attention_heads)
     if aggregate not in AGGREGATES:
         raise ValueError(f"aggregate={aggregate!r}: allowed: {list(AGGREGATES)}")
@@ -357,6 +362,8 @@ def canvas_state(
         "visible_heads": visible,
         "aggregate": aggregate,
         "mode": mode,
+        "weighting": weighting,
+        "has_norms": has_norms,
         "thumbnail_percentile": thumbnail_percentile,
         **sequence_payload(trace, index, real, thumbnail_size, thumbnail_percentile),
         **head_map_payload(trace, layer, head, index, real),

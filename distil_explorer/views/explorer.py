@@ -286,6 +286,8 @@ class Explorer(w.VBox):
         canvas = attention.canvas
         trace, options = self.trace, {}
         layer, head = canvas.layer, canvas.head
+        if view in ("head", "model"):  # as the canvas shows them
+            options["weighting"] = canvas.weighting
         if view == "head":
             options["style"] = canvas.draw_style
         elif view == "query/key":

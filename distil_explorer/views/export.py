@@ -35,6 +35,7 @@ def view_figure(
     key: int | None = None,
     labels: tuple[str | None, str | None] = (None, None),
     style: str = "heatmap",
+    weighting: str = "weights",
     corpus=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
@@ -44,8 +45,9 @@ def view_figure(
     and head the Trace holds (the last layer for "pca" and "rollout").
     "query/key" needs `query` and `key` (token positions); "compare" needs
     `other` (B, with `trace` as A) and takes `labels` for the two. "head"
-    draws `style` "heatmap" or "lines", as the canvas does. "corpus" draws
-    `corpus` (a `CorpusStatistics`) and needs no Trace.
+    draws `style` "heatmap" or "lines", as the canvas does; "head" and
+    "model" draw `weighting` "weights" or "norms" (`Trace.attention_norms`).
+    "corpus" draws `corpus` (a `CorpusStatistics`) and needs no Trace.
     """
     from distil_explorer.views import plots
 
@@ -77,10 +79,12 @@ def view_figure(
         if style not in ("heatmap", "lines"):
             raise ValueError(f"style={style!r}: allowed: heatmap, lines")
         if style == "lines":
-            return plots.plot_head_lines(trace, layer, head, index=index)
-        return plots.plot_head(trace, layer, head, index=index)
+            return plots.plot_head_lines(
+                trace, layer, head, index=index, weighting=weighting
+            )
+        return plots.plot_head(trace, layer, head, index=index, weighting=weighting)
     if view == "model":
-        return plots.plot_model_view(trace, index=index)
+        return plots.plot_model_view(trace, index=index, weighting=weighting)
     if view == "query/key":
         if query is None or key is None:
             raise ValueError(
@@ -129,8 +133,9 @@ def export_view(
         view: str. One of `VIEWS`; ignored for .html, which writes the
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
-        **options: `other`, `query`, `key`, `labels`, `style`, `corpus`, as
-            `view_figure` takes.
+        **options: `other`, `query`, `key`, `labels`, `style`,
+            `weighting`, `corpus`, as `view_figure` takes (the report opens
+            on `weighting` too).
 
     Examples:
     ```python
@@ -150,7 +155,16 @@ def export_view(
 
         if trace is None:
             raise ValueError("trace: the report needs a Trace; allowed: run first")
-        return report(trace, path, index=index, rows=rows, layer=layer, head=head)
+        weighting = options.get("weighting", "weights")
+        return report(
+            trace,
+            path,
+            index=index,
+            rows=rows,
+            layer=layer,
+            head=head,
+            weighting=weighting,
+        )
     figure = view_figure(trace, view, layer, head, rows, index, **options)
     return write_file(
         path, lambda f: figure.savefig(f, format=path.suffix[1:], bbox_inches="tight")

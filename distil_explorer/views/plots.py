@@ -24,6 +24,7 @@ from distil_explorer.analysis.hidden import (
 )
 from distil_explorer.analysis.params import ParameterRow
 from distil_explorer.checks import checked_every_map, checked_index
+from distil_explorer.views.weighting import LABELS, weighted
 
 # Long inputs: a 512-token map at 0.22 in per token would be 114 in wide and
 # take matplotlib tens of seconds to draw with every label.
@@ -38,7 +39,12 @@ if TYPE_CHECKING:
 
 
 def plot_head(
-    trace: Trace, layer: int, head: int, index: int = 0, ax: Axes | None = None
+    trace: Trace,
+    layer: int,
+    head: int,
+    index: int = 0,
+    ax: Axes | None = None,
+    weighting: str = "weights",
 ) -> Figure:
     """Heatmap of one head's attention for one sequence, tokens on both axes.
 
@@ -54,6 +60,9 @@ def plot_head(
         index: int. Which sequence of the batch, 0 to B - 1.
         ax: a matplotlib `Axes` to draw into, or None for a new figure with a
             colour bar.
+        weighting: str. "weights" (the softmax attention) or "norms" (the
+            Trace's `attention_norms`, alpha * ||f(x)||, on the same 0 to
+            this map's largest scale).
 
     Returns:
         The `Figure` that holds the heatmap.
@@ -62,26 +71,35 @@ def plot_head(
     ```python
     fig = plot_head(trace, layer=0, head=1)
     fig.savefig("layer0_head1.svg")
+    fig = plot_head(trace, layer=0, head=1, weighting="norms")
     ```
     """
-    attention, labels = _real_map(trace, layer, head, index)
+    attention, labels = _real_map(weighted(trace, weighting), layer, head, index)
     side = _map_side(len(labels))
     fig, ax, created = _target(ax, (side + 1.0, side))
     image = token_map(ax, attention, labels)
-    ax.set_title(f"layer {layer}, head {head}")
+    norms = weighting == "norms"
+    ax.set_title(f"layer {layer}, head {head}" + (f" ({LABELS['norms']})" * norms))
     if created:
-        fig.colorbar(image, ax=ax, label="attention", shrink=0.8)
+        label = "||alpha f(x)||" if norms else "attention"
+        fig.colorbar(image, ax=ax, label=label, shrink=0.8)
     return fig
 
 
 def plot_head_lines(
-    trace: Trace, layer: int, head: int, index: int = 0, ax: Axes | None = None
+    trace: Trace,
+    layer: int,
+    head: int,
+    index: int = 0,
+    ax: Axes | None = None,
+    weighting: str = "weights",
 ) -> Figure:
     """One head as the canvas's lines view: queries left, keys right.
 
     A line joins query i (left) to key j (right), as opaque as its weight
     divided by the map's largest weight, so a diffuse head still shows its
-    pattern; padded positions are removed.
+    pattern; padded positions are removed. `weighting="norms"` draws the
+    Trace's `attention_norms` the same way.
 
     Examples:
     ```python
@@ -91,7 +109,7 @@ def plot_head_lines(
     """
     from matplotlib.collections import LineCollection
 
-    attention, labels = _real_map(trace, layer, head, index)
+    attention, labels = _real_map(weighted(trace, weighting), layer, head, index)
     n = len(labels)
     fig, ax, _ = _target(ax, (4.0, min(12.0, 0.6 + 0.22 * n)))
     top = float(attention.max()) or 1.0
@@ -110,39 +128,49 @@ def plot_head_lines(
     ax.axis("off")
     ax.set_title(
         f"layer {layer}, head {head}: query (left) attends to key (right)\n"
-        f"opacity = weight / {top:.2f} (this map's largest)",
+        f"opacity = {'||alpha f(x)||' if weighting == 'norms' else 'weight'}"
+        f" / {top:.2f} (this map's largest)",
         fontsize=9,
     )
     return fig
 
 
-def plot_model_view(trace: Trace, index: int = 0) -> Figure:
+def plot_model_view(trace: Trace, index: int = 0, weighting: str = "weights") -> Figure:
     """Every head of every layer as a small heatmap: layers down, heads across.
 
     Each panel is titled "L{layer} H{head}" (model indices: a selective
-    capture shows only the layers and heads it kept) and shares the 0 to 1
-    colour scale; padded positions are removed.
+    capture shows only the layers and heads it kept) and shares one colour
+    scale, 0 to 1 for the weights; padded positions are removed.
 
     Args:
         trace: a `Trace`.
         index: int. Which sequence of the batch, 0 to B - 1.
+        weighting: str. "weights", or "norms" (the Trace's
+            `attention_norms`): then the shared scale runs from 0 to the
+            largest value of any panel, so heads that move their outputs
+            little look faint, which is the point of the norms.
 
     Examples:
     ```python
     fig = plot_model_view(trace)
     len(fig.axes) == trace.num_layers * trace.num_heads  # True
+    fig = plot_model_view(trace, weighting="norms")
     ```
     """
     checked_index("index", index, trace.token_ids.shape[0])
+    trace = weighted(trace, weighting)
     layers, heads = trace.attention_layers, trace.attention_heads
     real = np.flatnonzero(trace.padding_mask[index])
     maps = trace.attentions[:, index][..., real[:, None], real]
+    top = 1.0
+    if weighting == "norms":
+        top = float(maps.max()) if maps.size and maps.max() > 0 else 1.0
     fig = _new_figure((1.3 * len(heads) + 0.4, 1.4 * len(layers) + 0.4))
     grid = fig.subplots(len(layers), len(heads), squeeze=False)
     for i, layer in enumerate(layers):
         for j, head in enumerate(heads):
             ax = grid[i, j]
-            ax.imshow(maps[i, j], vmin=0.0, vmax=1.0, cmap="viridis")
+            ax.imshow(maps[i, j], vmin=0.0, vmax=top, cmap="viridis")
             ax.set_title(f"L{layer} H{head}", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])

@@ -25,8 +25,10 @@ from distil_explorer.views.canvas_state import (
     quantized_maps,
     real_index,
     real_positions,
+    sequence_payload,
 )
 from distil_explorer.views.figures import figure_png
+from distil_explorer.views.weighting import checked_weighting, weighted
 
 _STATIC = Path(__file__).parent / "static"
 # The canvas_state values that are bytes: base64 in the page, DataViews in JS.
@@ -47,10 +49,11 @@ def _b64(data: bytes) -> str:
 
 
 def _canvas_state(
-    trace: Trace, index: int, layer, head, visible_heads, aggregate
+    trace: Trace, index: int, layer, head, visible_heads, aggregate, weighting
 ) -> dict:
     """What the page's canvas starts from: the widget's payload (canvas_state,
-    bytes as base64) plus every map of the sequence for the page to cut from."""
+    bytes as base64) plus every map of the sequence for the page to cut from
+    (and, with norms, every norm-weighted map: `_norms_state`)."""
     state = {**_DEFAULTS}
     values = canvas_state(
         trace,
@@ -67,6 +70,10 @@ def _canvas_state(
     maps = trace.attentions[:, index][:, :, keep, :][..., keep]
     state.update(_embedded_maps(maps))
     state["all_shape"] = list(maps.shape[:3])  # (layers, heads, n)
+    if trace.attention_norms is not None:
+        state["norms"] = _norms_state(trace, index, state["thumbnail_percentile"])
+    # The page starts on the weights and switches itself, as on a click.
+    state["weighting"] = weighting
     if state["all_scale"] is not None:
         # Long inputs: all_maps already holds these very bytes (quantized_maps),
         # which the page slices out as it opens; embedding them again would
@@ -74,6 +81,21 @@ def _canvas_state(
         state.update(head_maps="", head_maps_scale="", head_maps_heads=[])
         state["head_maps_layer"] = -1
     return state
+
+
+def _norms_state(trace: Trace, index: int, percentile: float) -> dict:
+    """The norm-weighted thumbnails and maps, embedded as the weights are;
+    uint16 in units of their largest value (`all_unit`), since they are not
+    in 0..1."""
+    norms = weighted(trace, "norms")
+    real = real_positions(trace, index)
+    keep = real_index(real)
+    maps = norms.attentions[:, index][:, :, keep, :][..., keep]
+    thumbs = sequence_payload(norms, index, real, 64, percentile)["maps"]
+    unit = float(maps.max()) if maps.size and maps.max() > 0 else 1.0
+    if maps.size > UINT16_VALUES:  # uint8 with each map's own maximum
+        return {"maps": _b64(thumbs), **_embedded_maps(maps), "all_unit": 1.0}
+    return {"maps": _b64(thumbs), **_embedded_maps(maps / unit), "all_unit": unit}
 
 
 # Beyond this many values (about 8 MB as uint16), maps are embedded as uint8.
@@ -95,8 +117,11 @@ def _embedded_maps(maps: np.ndarray) -> dict:
 def _figures(trace: Trace, index: int, rows) -> list[tuple[str, str]]:
     from distil_explorer.views import plots
 
-    figures = [
-        ("Every layer and head", plots.plot_model_view(trace, index)),
+    figures = [("Every layer and head", plots.plot_model_view(trace, index))]
+    if trace.attention_norms is not None:
+        figure = plots.plot_model_view(trace, index, weighting="norms")
+        figures.append(("Every layer and head, norm-weighted", figure))
+    figures += [
         ("Hidden states across layers", plots.plot_hidden_states(trace, index)),
         (
             "Token states, last layer (PCA)",
@@ -136,6 +161,7 @@ def report(
     head: int | None = None,
     visible_heads: list[int] | None = None,
     aggregate: str = "head",
+    weighting: str = "weights",
 ) -> Path:
     """Write one self-contained HTML file showing `trace` (sequence `index`).
 
@@ -155,6 +181,9 @@ def report(
         visible_heads: the heads overlaid (and averaged) at first; None: all.
         aggregate: what the page opens on: "head", "mean_heads" or
             "mean_layers", as `AttentionWidget.aggregate`.
+        weighting: "weights" or "norms": what the page opens on. A Trace
+            with `attention_norms` embeds them too (about twice the size)
+            and its "Norm-weighted" button switches the canvas to them.
 
     Examples:
     ```python
@@ -165,7 +194,10 @@ def report(
     if path.suffix != ".html":
         raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .html")
     index = checked_index("index", index, trace.token_ids.shape[0])
-    state = _canvas_state(trace, index, layer, head, visible_heads, aggregate)
+    weighting = checked_weighting(weighting, trace)
+    state = _canvas_state(
+        trace, index, layer, head, visible_heads, aggregate, weighting
+    )
     figures = "".join(
         f"<h2>{html.escape(t)}</h2>"
         f"<img alt='{html.escape(t)}' src='data:image/png;base64,{b}'>"

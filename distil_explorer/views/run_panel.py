@@ -19,6 +19,9 @@ class RunPanel:
     Text and token ids have a box each, so switching the mode never replaces
     what a person typed. The Explorer hands in the backends that can run and
     a function listing each one's devices (panels never ask a framework).
+    "norm-weighted maps" (on by default: they cost a few percent of the
+    forward pass) also captures `Trace.attention_norms`, which the head and
+    model views can then show instead of the weights.
     """
 
     def __init__(
@@ -46,6 +49,13 @@ class RunPanel:
         self.max_length = w.BoundedIntText(
             value=128, min=1, max=512, description="max length"
         )
+        self.norms = w.Checkbox(
+            value=True,
+            description="norm-weighted maps",
+            indent=False,
+            tooltip="also capture ||alpha f(x)|| per head (Kobayashi et al. 2020)",
+            layout=w.Layout(width="auto"),
+        )
         self.button = w.Button(
             description="Run", button_style="primary", icon="play", disabled=True
         )
@@ -57,7 +67,7 @@ class RunPanel:
                 w.HBox([self.mode, self.note]),
                 self.text,
                 self.ids,
-                w.HBox([self.max_length, self.button]),
+                w.HBox([self.max_length, self.norms, self.button]),
                 self.status,
             ]
         )
@@ -105,4 +115,5 @@ class RunPanel:
             "backend": self.backend.value,
             "device": self.device.value,
             "max_length": self.max_length.value,
+            "norms": self.norms.value,
         }

@@ -27,7 +27,15 @@ from tests.conftest import TINY
 from tests.fuzz.conftest import assert_ours, no_hang
 from tests.test_tokenizer import TINY_VOCAB
 
-ARGUMENTS = ("keep_qk", "layers", "heads", "token_ids", "padding_mask", "inputs")
+ARGUMENTS = (
+    "keep_qk",
+    "norms",
+    "layers",
+    "heads",
+    "token_ids",
+    "padding_mask",
+    "inputs",
+)
 
 anything = (
     st.none()
@@ -113,9 +121,12 @@ def _check_capture(backbone, tokenizer, inputs, **options) -> None:
             event("refused")
             return
     event("captured")
-    for name in ("hidden_states", "attentions", "queries", "keys"):
+    for name in ("hidden_states", "attentions", "queries", "keys", "attention_norms"):
         values = getattr(trace, name)
         assert values is None or np.isfinite(values).all(), name
+    if trace.attention_norms is not None:
+        assert trace.attention_norms.shape == trace.attentions.shape
+        assert (trace.attention_norms >= 0).all()
     batch, length = trace.token_ids.shape
     assert trace.hidden_states.shape[1:3] == (batch, length)
     np.testing.assert_allclose(trace.attentions.sum(-1), 1.0, atol=1e-5)
@@ -127,12 +138,18 @@ def test_capture_inputs(tiny_backbone, inputs):
 
 
 @settings(max_examples=40)
-@given(keep_qk=flags, layers=selections, heads=selections)
-def test_capture_arguments(tiny_backbone, keep_qk, layers, heads):
+@given(keep_qk=flags, norms=flags, layers=selections, heads=selections)
+def test_capture_arguments(tiny_backbone, keep_qk, norms, layers, heads):
     inputs = {"token_ids": np.array([[2, 5, 6, 3]]), "padding_mask": np.ones((1, 4))}
     inputs["padding_mask"] = inputs["padding_mask"].astype("int32")
     _check_capture(
-        tiny_backbone, None, inputs, keep_qk=keep_qk, layers=layers, heads=heads
+        tiny_backbone,
+        None,
+        inputs,
+        keep_qk=keep_qk,
+        norms=norms,
+        layers=layers,
+        heads=heads,
     )
 
 

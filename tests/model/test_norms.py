@@ -167,3 +167,47 @@ def test_misshapen_norms_are_refused(tiny_trace):
     wrong = np.zeros(tiny_trace.attentions.shape[:-1], "float32")
     with pytest.raises(ValueError, match=r"attention_norms shape=.*allowed"):
         dataclasses.replace(tiny_trace, attention_norms=wrong)
+
+
+_JAX_KERNEL_CHANGE = """
+import numpy as np, keras
+from distil_explorer import DistilBertBackbone, capture
+from tests.conftest import TINY, tiny_inputs
+keras.utils.set_random_seed(0)
+backbone = DistilBertBackbone(**TINY)
+inputs = tiny_inputs()
+before = capture(backbone, inputs, norms=True).attention_norms
+kernel = backbone.transformer_layers[1].attention_output._kernel
+kernel.assign(np.asarray(kernel.value) * 3.0)
+after = capture(backbone, inputs, norms=True).attention_norms
+np.testing.assert_allclose(after[1], 3.0 * before[1], rtol=1e-5, atol=1e-9)
+np.testing.assert_array_equal(after[0], before[0])
+print("ok")
+"""
+
+
+def test_jax_recomputes_its_kept_gram_matrices_when_a_kernel_changes():
+    # The compiled path keeps head_grams between captures: a new kernel
+    # (a new jax array) must be seen, three times the kernel, three times
+    # the lengths of that layer.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from distil_explorer.runtime.backends import available_backends
+
+    if "jax" not in available_backends():
+        pytest.skip("jax is not installed")
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", _JAX_KERNEL_CHANGE],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ok")

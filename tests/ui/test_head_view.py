@@ -57,7 +57,7 @@ from distil_explorer.views.attention_widget import AttentionWidget
 backbone = de.DistilBertBackbone.from_preset("all_minilm_l6_v2_en")
 tokenizer = de.DistilBertTokenizer.from_preset("all_minilm_l6_v2_en")
 LONG = {LONG!r}
-short = de.capture(backbone, {TEXT!r}, tokenizer=tokenizer)
+short = de.capture(backbone, {TEXT!r}, tokenizer=tokenizer, norms=True)
 mid = de.capture(backbone, LONG, tokenizer=tokenizer)
 long = de.capture(backbone, " ".join([LONG] * 8), tokenizer=tokenizer)""",
     "w = AttentionWidget.from_trace(short, layer=2, head=0)\nw",
@@ -283,6 +283,42 @@ def test_the_bar_the_head_picker_and_token_pins_as_a_person_uses_them(lab):
     view.trait("aggregate", "head")
     assert not view.output.get_by_label("layer", exact=True).is_disabled()
     assert view.trait("notice") == ""  # nothing the page sent was refused
+
+
+def test_norm_weighted_maps_as_a_person_switches_to_them(lab):
+    page, client, views = lab
+    view = View(page, views.nth(0), client, "w")  # captured with norms=True
+    view.button("Lines").click()
+    view.trait("draw_style", "lines")
+    view.output.get_by_label("layer", exact=True).select_option("1")
+    view.trait("head_maps_layer", 1)
+    view.output.get_by_label("head", exact=True).select_option("9")
+    view.trait("head", 9)
+    view.wait_text("title", r"^layer 1, head 9 · 13 tokens$")
+    weights = view.digest()
+    view.button("Norm-weighted").click()
+    view.trait("weighting", "norms")
+    view.wait_text("title", r"^layer 1, head 9 · 13 tokens · norm-weighted")
+    norms = view.wait_redrawn(weights)
+    assert "line opacity and width ∝ ‖αf(x)‖" in view.text("legend")
+    view.one_highlight_per_group()
+    view.shot("13-norm-weighted")
+    view.button("Model view (all heads)").click()
+    view.trait("mode", "model")
+    view.wait_text("title", "model view: 6 layers × 12 heads · norm-weighted")
+    model_norms = view.digest()
+    view.button("Attention weights").click()
+    view.trait("weighting", "weights")
+    view.wait_redrawn(model_norms)  # the thumbnails are the weights' again
+    view.button("Head view").click()
+    view.trait("mode", "head")
+    view.wait_text("title", r"^layer 1, head 9 · 13 tokens$")
+    view.wait_redrawn(norms)
+    assert view.trait("notice") == ""
+    # A Trace captured without norms: the button is there, and disabled.
+    plain = View(page, views.nth(1), client, "w75")
+    assert plain.button("Norm-weighted").is_disabled()
+    assert plain.trait("has_norms") is False
 
 
 def test_long_inputs_keep_their_labels_and_the_thumbnails_their_contrast(lab):

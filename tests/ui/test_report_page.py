@@ -148,3 +148,45 @@ def _label_width(page) -> float:
         }""",
         [f"w{i}" for i in range(LENGTH)],
     )
+
+
+@pytest.mark.parametrize("uint16_values", [10**9, 0], ids=["uint16", "uint8"])
+def test_the_report_page_switches_to_the_norm_weighted_maps(
+    needs_browser, tmp_path, monkeypatch, uint16_values
+):
+    # Norms are not in 0..1 (here up to ~4): the page decodes them in their
+    # own unit (uint16) or with each map's own maximum (uint8).
+    import dataclasses
+
+    monkeypatch.setattr(report_module, "UINT16_VALUES", uint16_values)
+    plain = _trace()
+    lengths = np.random.default_rng(3).uniform(
+        0.5, 4.0, size=(LAYERS, 1, HEADS, 1, LENGTH)
+    )
+    trace = dataclasses.replace(plain, attention_norms=plain.attentions * lengths)
+    path = report_module.report(trace, tmp_path / "report.html")
+    norms = trace.attention_norms[:, 0]
+    step = norms.max() / 65535 if uint16_values else norms[1, 2].max() / 255
+    errors = []
+    with chromium(viewport={"width": 1000, "height": 800}) as context:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        canvas = page.locator(".distil-attention canvas")
+        page.locator(".da-bar [data-pick=layer]").select_option("1")
+        page.locator(".da-bar [data-pick=head]").select_option("2")
+        page.locator(".da-bar [data-style=heatmap]").click()
+        page.locator(".da-title", has_text="layer 1, head 2").wait_for()
+        weight = _hover_weight(page, canvas, 3, 1)
+        page.get_by_role("button", name="Norm-weighted", exact=True).click()
+        page.locator(".da-title", has_text="norm-weighted").wait_for()
+        norm = _hover_weight(page, canvas, 3, 1)
+        page.get_by_role("button", name="Attention weights", exact=True).click()
+        page.locator(".da-title", has_text="norm-weighted").wait_for(state="detached")
+        again = _hover_weight(page, canvas, 3, 1)
+    assert abs(norm - norms[1, 2, 3, 1]) <= step / 2 + 5e-5, (norm, norms[1, 2, 3, 1])
+    weights = trace.attentions[1, 0, 2]
+    weight_step = 1 / 65535 if uint16_values else weights.max() / 255
+    assert abs(weight - weights[3, 1]) <= weight_step / 2 + 5e-5
+    assert again == weight
+    assert errors == [], errors

@@ -346,6 +346,16 @@ def shaped_trace(layers=4, heads=4, length=5, batch=1, seed=0, **select) -> Trac
     return trace.select(**select) if select else trace
 
 
+def with_norms(trace: Trace, seed: int = 1) -> Trace:
+    """`trace` with norm-weighted maps: its weights times a random length per key."""
+    import dataclasses
+
+    rng = np.random.default_rng(seed)
+    layers, batch, heads, length, _ = trace.attentions.shape
+    lengths = rng.uniform(0.1, 5.0, size=(layers, batch, heads, 1, length))
+    return dataclasses.replace(trace, attention_norms=trace.attentions * lengths)
+
+
 def layer_bytes(widget) -> np.ndarray:
     """head_maps decoded as attention.js does: byte * scale / 255."""
     n = len(widget.tokens)
@@ -549,6 +559,12 @@ def _check_invariants(widget) -> None:
     assert widget.selected_token in (*widget.selected_tokens, -1)
     assert (widget.selected_token == -1) == (widget.selected_tokens == [])
     assert -1 <= widget.hovered < n
+    assert widget.has_norms == (trace.attention_norms is not None)
+    assert widget.weighting == "weights" or widget.has_norms
+    maps = trace.attentions if widget.weighting == "weights" else trace.attention_norms
+    position = trace.attention_position(widget.layer, widget.head)
+    shown = maps[position[0], widget.index, position[1]]
+    assert np.array_equal(np.frombuffer(widget.head_map, "<f4"), shown.ravel())
     assert len(widget.head_map) == 4 * n * n and widget.head_map_of == [
         widget.layer,
         widget.head,
@@ -598,12 +614,14 @@ else:
         ),
         st.builds(lambda v: {"combine": v}, st.sampled_from(["sum", "mean"])),
         st.builds(lambda v: {"hovered": v}, st.integers(-2, 9)),
+        st.builds(lambda v: {"weighting": v}, st.sampled_from(["weights", "norms"])),
     )
     _traces = st.builds(
-        lambda layers, heads, length, part: (layers, heads, length, part),
+        lambda layers, heads, length, part, norms: (layers, heads, length, part, norms),
         st.integers(1, 6),
         st.integers(1, 12),
         st.integers(1, 9),
+        st.booleans(),
         st.booleans(),
     )
 
@@ -616,8 +634,10 @@ else:
             if isinstance(action, dict):
                 widget.set_state(action)  # refused or applied, never raised
             else:
-                layers, heads, length, part = action
+                layers, heads, length, part, norms = action
                 trace = shaped_trace(layers=layers, heads=heads, length=length)
+                if norms:
+                    trace = with_norms(trace)
                 if part and layers > 1 and heads > 1:
                     trace = trace.select(layers=[layers - 1], heads=[0, heads - 1])
                 widget.set_trace(trace)

@@ -79,6 +79,8 @@ def test_every_widget_with_a_handler_is_on_screen():
     for button in (panel.mask_button, panel.remove_button, panel.restore_button):
         assert handlers(button) and id(button) in on_screen
     assert id(panel.query_key) in on_screen and id(panel.effect) in on_screen
+    # The norms choice: captured from the Run tab, toggled in the canvas's bar.
+    assert id(app.run_panel.norms) in on_screen and id(panel.canvas) in on_screen
 
 
 def test_a_detached_handled_widget_would_be_found():
@@ -168,9 +170,11 @@ class ExplorerMachine(RuleBasedStateMachine):
         mode=st.sampled_from(["text", "token ids"]),
         ids=st.sampled_from(IDS),
         text=st.sampled_from(["the cat sat", "the cat", "sat"]),
+        norms=st.booleans(),
     )
-    def run(self, mode, ids, text):
+    def run(self, mode, ids, text, norms=True):
         panel = self.app.run_panel
+        panel.norms.value = norms
         if mode == "text" and self.app.session.tokenizer is None:
             mode = "token ids"  # the Run tab says text cannot run here
         panel.mode.value = mode
@@ -227,6 +231,13 @@ class ExplorerMachine(RuleBasedStateMachine):
     )
     def switch_view(self, mode, style):
         self.canvas.mode, self.canvas.draw_style = mode, style
+
+    @precondition(lambda self: self.app.trace is not None)
+    @rule(weighting=st.sampled_from(["weights", "norms"]))
+    def toggle_weighting(self, weighting):
+        # The bar's "Attention weights" / "Norm-weighted", as the front end
+        # sends it: refused (rolled back) where the Trace has no norms.
+        self.canvas.set_state({"weighting": weighting})
 
     @rule(button=st.sampled_from(["mask_button", "remove_button", "restore_button"]))
     def intervene(self, button):
@@ -307,6 +318,8 @@ class ExplorerMachine(RuleBasedStateMachine):
         assert (pair is None) == (canvas.selected_token < 0 or trace.queries is None)
         assert -1 <= canvas.selected_token < len(canvas.tokens)
         assert len(canvas.tokens) == int(trace.padding_mask[canvas.index].sum())
+        assert canvas.has_norms == (trace.attention_norms is not None)
+        assert canvas.weighting == "weights" or canvas.has_norms
         comparison = self.app.compare_panel.comparison
         if comparison is not None and comparison.b is not None:
             assert comparison.b is trace

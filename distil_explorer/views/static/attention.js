@@ -272,6 +272,9 @@ function drawModel(canvas, s) {
 const BAR = `<div class="da-bar">
   <span class="da-group" role="group" aria-label="view" data-group="view">
     <button data-mode="head">Head view</button><button data-mode="model">Model view (all heads)</button></span>
+  <span class="da-group" role="group" aria-label="weighting" data-group="weighting"
+    title="what the maps show: softmax weights, or how far each key moves the output (Kobayashi et al. 2020)">
+    <button data-weighting="weights">Attention weights</button><button data-weighting="norms">Norm-weighted</button></span>
   <span class="da-group" role="group" aria-label="drawing" data-group="draw">
     <button data-style="lines">Lines</button><button data-style="heatmap">Heatmap</button></span>
   <label class="da-pick">layer <select data-pick="layer" aria-label="layer"></select></label>
@@ -366,6 +369,9 @@ function render({ model, el }) {
   }
 
   function title(st) {
+    return titleText(st) + (st.norms ? " \u00b7 norm-weighted \u2016\u03b1f(x)\u2016" : "");
+  }
+  function titleText(st) {
     const count = `${st.n} tokens`;
     if (st.mode === "model") {
       return `layer ${st.layer}, head ${st.head} \u00b7 ${count} \u00b7 model view: ` +
@@ -398,26 +404,32 @@ function render({ model, el }) {
     const group = many ? `${st.mean ? "mean" : "sum"} of ${st.picked.length} tokens' ` +
       `${st.side === "query" ? "rows" : "columns"}` : "";
     const how = "click a token: pin it (again: unpin)";
+    const weight = st.norms ? "\u2016\u03b1f(x)\u2016" : "weight";
     if (st.style === "heatmap") {
-      return line(ramp(SCALE, number(scale.top), "weight, colour scaled to this map's largest"),
+      return line(ramp(SCALE, number(scale.top), `${weight}, colour scaled to this map's largest`),
         "rows: query (attends from)", "columns: key (attends to)", st.virtual && "scroll the box for the rest") +
         line(`${how}; a label pins its row or column`, "shift-click: select several", group);
     }
     const beside = st.picked.length && scale.most > 0 &&
       `${st.shown > 1 ? "cells" : "bars"} by the ${st.side === "query" ? "right" : "left"} column: ` +
-      `${st.shown > 1 ? "each head's " : ""}${group || "weight"} \u00f7 ${number(scale.most)}`;
+      `${st.shown > 1 ? "each head's " : ""}${group || weight} \u00f7 ${number(scale.most)}`;
     return line(ramp(`linear-gradient(to right, transparent, ${st.ink})`, number(scale.top),
-      "line opacity and width \u221d weight \u00f7 the largest drawn"), beside) +
+      `line opacity and width \u221d ${weight} \u00f7 the largest drawn`), beside) +
       line("left column: where a token looks (its row)", "right column: who looks at it (its column)",
         how, "shift-click: select several", group);
   }
 
   function bar(st) {
     for (const b of el.querySelectorAll(".da-bar button")) {
-      const { mode, style, aggregate, combine } = b.dataset;
+      const { mode, style, aggregate, combine, weighting } = b.dataset;
       b.classList.toggle("da-on", mode ? st.mode === mode : style ? st.style === style
-        : aggregate ? st.aggregate === aggregate : st.mean === (combine === "mean"));
+        : aggregate ? st.aggregate === aggregate : weighting ? st.weighting === weighting
+        : st.mean === (combine === "mean"));
     }
+    const norms = el.querySelector("[data-weighting=norms]");
+    norms.disabled = !get("has_norms", false);
+    norms.title = norms.disabled ? "this Trace has no norms: capture(..., norms=True)"
+      : "\u2016\u03b1 f(x)\u2016 per key, each map scaled to its own maximum";
     const inHead = st.mode === "head";
     for (const g of ["draw", "aggregate", "combine"]) el.querySelector(`[data-group=${g}]`).hidden = !inHead;
     picker.hidden = !inHead;
@@ -467,6 +479,7 @@ function render({ model, el }) {
     const st = {
       tokens, n: tokens.length, mode: get("mode", "head"), style: get("draw_style", "lines"),
       layer: get("layer", 0), head: get("head", 0), visible: visibleHeads(), aggregate: get("aggregate", "head"),
+      weighting: get("weighting", "weights"), norms: get("weighting", "weights") === "norms",
       mean: get("combine", "sum") === "mean", ink: textColor(el),
       pinned: pins.length > 0 || one >= 0,
     };
@@ -604,8 +617,9 @@ function render({ model, el }) {
   function onBar(event) {
     const b = event.target.closest("button");
     if (!b || b.disabled) return;
-    const { mode, style, aggregate, combine, head, heads } = b.dataset;
+    const { mode, style, aggregate, combine, head, heads, weighting } = b.dataset;
     if (mode) send({ mode });
+    else if (weighting) send({ weighting });
     else if (style) send({ mode: "head", draw_style: style }); // shown in the head view only
     else if (aggregate) send({ mode: "head", aggregate });
     else if (combine) send({ combine });
@@ -634,7 +648,7 @@ function render({ model, el }) {
 
   const names = ["tokens", "maps", "maps_shape", "head_map", "head_map_of", "head_maps", "head_maps_layer", "head_maps_heads",
     "view_map", "view_map_of", "layers", "heads", "layer", "head", "mode", "draw_style", "visible_heads",
-    "aggregate", "selected_token", "selected_tokens", "selected_side", "combine", "notice"];
+    "aggregate", "selected_token", "selected_tokens", "selected_side", "combine", "notice", "weighting", "has_norms"];
   for (const name of names) model.on(`change:${name}`, schedule);
   const controller = new AbortController();
   const signal = controller.signal;

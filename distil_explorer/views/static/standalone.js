@@ -5,6 +5,9 @@
 // which the page slices out rather than having them embedded twice).
 // When a choice changes, this model does in the page what the Python widget
 // does in a kernel: it cuts head_map, head_maps and view_map out of those maps.
+// A Trace with norms embeds its norm-weighted maps too (`state.norms`: their
+// thumbnails and every map, uint16 in units of `all_unit`, the largest value);
+// the "Norm-weighted" button switches every cut to them.
 
 function bytes(base64) {
   const text = atob(base64 ?? "");
@@ -17,13 +20,23 @@ const dataView = (array) => new DataView(array.buffer, array.byteOffset, array.b
 // The payload's bytes traits (canvas_state), base64 in the page.
 const BYTES = ["maps", "head_map", "head_maps", "head_maps_scale", "view_map"];
 // Choices that may make head_map, head_maps or view_map stale.
-const CHOICES = new Set(["layer", "head", "visible_heads", "aggregate", "mode"]);
+const CHOICES = new Set(["layer", "head", "visible_heads", "aggregate", "mode", "weighting"]);
 
 export function createModel(state) {
   const values = { ...state };
   for (const key of BYTES) values[key] = new DataView(bytes(state[key]).buffer);
-  const scale = state.all_scale; // null: uint16
-  const all = scale ? bytes(state.all_maps) : new Uint16Array(bytes(state.all_maps).buffer);
+  // Every map of one weighting: uint16 (unit / 65535 a step) or uint8 with a
+  // scale per map (scale[k] / 255 a step).
+  const source = (s, thumbs) => ({
+    scale: s.all_scale,
+    unit: s.all_unit ?? 1,
+    all: s.all_scale ? bytes(s.all_maps) : new Uint16Array(bytes(s.all_maps).buffer),
+    thumbs,
+  });
+  const sources = { weights: source(state, values.maps) };
+  if (state.norms) sources.norms = source(state.norms, new DataView(bytes(state.norms.maps).buffer));
+  let shown = "weights";
+  let { all, scale, unit } = sources.weights;
   const [, heads, n] = state.all_shape;
   const size = n * n;
   const listeners = new Map();
@@ -31,7 +44,7 @@ export function createModel(state) {
 
   // layer and head are model indices; the maps hold state.layers x state.heads.
   const at = (layer, head) => state.layers.indexOf(layer) * heads + state.heads.indexOf(head);
-  const step = (k) => (scale ? scale[k] / 255 : 1 / 65535);
+  const step = (k) => (scale ? scale[k] / 255 : unit / 65535);
 
   function headMap(layer, head) {
     const k = at(layer, head), start = k * size, s = step(k);
@@ -54,7 +67,7 @@ export function createModel(state) {
       const start = (first + h) * size;
       let most = 0;
       for (let i = 0; i < size; i++) most = Math.max(most, all[start + i]);
-      top[h] = most / 65535;
+      top[h] = (most / 65535) * unit;
       if (most > 0) for (let i = 0; i < size; i++) out[h * size + i] = Math.round((all[start + i] * 255) / most);
     }
     return [out, top];
@@ -88,6 +101,13 @@ export function createModel(state) {
 
   // Once per message (as the kernel answers one), what its choices made stale.
   function sync() {
+    const weighting = sources[values.weighting] ? values.weighting : "weights";
+    if (weighting !== shown) { // every cut comes from the other maps now
+      shown = weighting;
+      ({ all, scale, unit } = sources[weighting]);
+      Object.assign(values, { head_map_of: [], head_maps_layer: -1, view_map_of: "" });
+      put({ maps: sources[weighting].thumbs });
+    }
     const { layer, head, mode, aggregate } = values;
     const visible = values.visible_heads?.length ? values.visible_heads : [head];
     const of = values.head_map_of ?? [];
