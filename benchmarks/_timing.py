@@ -12,6 +12,14 @@ def interleaved_medians(
     functions: dict[str, Callable[[], object]], rounds: int = 10, warmup: int = 2
 ) -> dict[str, float]:
     """Median seconds per call of each function, measured round-robin."""
+    samples = interleaved_samples(functions, rounds, warmup)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def interleaved_samples(
+    functions: dict[str, Callable[[], object]], rounds: int = 10, warmup: int = 2
+) -> dict[str, list[float]]:
+    """Every round's seconds per call of each function, measured round-robin."""
     for _ in range(warmup):
         for function in functions.values():
             function()
@@ -21,4 +29,4 @@ def interleaved_medians(
             start = time.perf_counter()
             function()
             samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples

@@ -1,28 +1,36 @@
-"""Forward-pass latency of our backbone against Hugging Face, torch on CPU.
+"""Forward-pass latency of our backbone against Hugging Face, torch.
 
 One process, one set of random weights (the base uncased config) shared by
 every implementation; each shape is timed round-robin and reported as a
-median in ms and as a ratio to HF DistilBertModel with SDPA attention.
+median in ms and as a ratio to HF DistilBertModel with SDPA attention. The
+"spread" rows are max - min of the rounds of a plain call and of a capture.
+"B=8 padded" is a batch of 8 sequences of 16..128 real tokens padded to 128.
 
-    python benchmarks/forward.py [--rounds 10] [--threads 2]
+    python benchmarks/forward.py [--rounds 15] [--threads 2]
+    python benchmarks/forward.py --device cuda --dtype bfloat16
 
-Targets (issue 2): our plain call <= 1.00x HF, our capture <= 1.05x HF.
-Needs `transformers` (the dev extra).
+Targets (issue 17): capture <= 1.10x HF sdpa and <= 1.00x HF eager with
+attentions at every shape, a selective capture never slower than a full
+one, and a capture's spread no wider than the plain call's. Why a capture
+used to lose 40% at T=512 (fresh memory on a VM): docs/capture_speed.md.
+Needs `transformers` (the dev extra); `--device cuda` needs a CUDA torch.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, os.path.dirname(__file__))
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from _timing import interleaved_medians  # noqa: E402
+from _timing import interleaved_samples  # noqa: E402
 
 import distil_explorer as de  # noqa: E402
 from distil_explorer.weights.assign import assign_weights  # noqa: E402
@@ -31,7 +39,8 @@ from distil_explorer.weights.transformers_format import (  # noqa: E402
     backbone_weights,
 )
 
-SHAPES = [(1, 128), (8, 128), (1, 512)]
+# (batch, length, padded): padded batches hold 16..128 real tokens per row.
+SHAPES = [(1, 128, False), (8, 128, False), (1, 512, False), (8, 128, True)]
 
 
 def plain_torch_sdpa(model: transformers.DistilBertModel):
@@ -64,37 +73,53 @@ def plain_torch_sdpa(model: transformers.DistilBertModel):
     return forward
 
 
-def time_shape(models: dict, batch: int, length: int, rounds: int) -> dict[str, float]:
-    """Median seconds per call of every implementation at one (B, T)."""
+def time_shape(
+    models: dict, batch: int, length: int, padded: bool, rounds: int, device: str
+) -> dict[str, list[float]]:
+    """Seconds per call of every implementation at one (B, T), every round."""
     hf, hf_eager, reference, ours = (
         models[k] for k in ("hf", "hf_eager", "reference", "ours")
     )
     rng = np.random.default_rng(batch * 1000 + length)
     ids = rng.integers(0, hf.config.vocab_size, (batch, length)).astype("int32")
     mask = np.ones((batch, length), "int32")
+    if padded:
+        for row, real in enumerate(np.linspace(16, length, batch).astype(int)):
+            mask[row, real:] = 0
     inputs = {"token_ids": ids, "padding_mask": mask}
-    t_ids, t_mask = torch.from_numpy(ids).long(), torch.from_numpy(mask)
+    t_ids = torch.from_numpy(ids).long().to(device)
+    t_mask = torch.from_numpy(mask).to(device)
+    sync = torch.cuda.synchronize if device == "cuda" else lambda: None
+
+    def timed(function):
+        def run():
+            function()
+            sync()
+
+        return run
+
+    calls = {
+        "HF DistilBertModel (sdpa)": lambda: hf(input_ids=t_ids, attention_mask=t_mask),
+        "HF eager + attentions + hidden states": lambda: hf_eager(
+            input_ids=t_ids,
+            attention_mask=t_mask,
+            output_attentions=True,
+            output_hidden_states=True,
+        ),
+        "plain torch SDPA": lambda: reference(t_ids, t_mask),
+        "ours: backbone(inputs)": lambda: ours(inputs),
+        "ours: capture(backbone, inputs)": lambda: de.capture(ours, inputs),
+        "ours: capture(layers=[-1], heads=[0])": lambda: de.capture(
+            ours, inputs, layers=[-1], heads=[0]
+        ),
+    }
     with torch.inference_mode():
-        return interleaved_medians(
-            {
-                "HF DistilBertModel (sdpa)": lambda: hf(
-                    input_ids=t_ids, attention_mask=t_mask
-                ),
-                "HF eager + attentions + hidden states": lambda: hf_eager(
-                    input_ids=t_ids,
-                    attention_mask=t_mask,
-                    output_attentions=True,
-                    output_hidden_states=True,
-                ),
-                "plain torch SDPA": lambda: reference(t_ids, t_mask),
-                "ours: backbone(inputs)": lambda: ours(inputs),
-                "ours: capture(backbone, inputs)": lambda: de.capture(ours, inputs),
-            },
-            rounds=rounds,
+        return interleaved_samples(
+            {name: timed(f) for name, f in calls.items()}, rounds=rounds
         )
 
 
-def build_models() -> dict:
+def build_models(device: str, dtype: str) -> dict:
     """HF sdpa, HF eager, plain torch and ours, all on one set of weights."""
     config = transformers.DistilBertConfig(attn_implementation="sdpa")
     hf = transformers.DistilBertModel(config).eval()
@@ -102,9 +127,12 @@ def build_models() -> dict:
         transformers.DistilBertConfig(attn_implementation="eager")
     ).eval()
     hf_eager.load_state_dict(hf.state_dict())
-    ours = de.DistilBertBackbone(**backbone_config(config.to_dict()))
     state = {k: v.numpy() for k, v in hf.state_dict().items()}
-    assign_weights(ours, backbone_weights(config.to_dict(), state))
+    torch_dtype = getattr(torch, dtype)
+    hf, hf_eager = (m.to(device=device, dtype=torch_dtype) for m in (hf, hf_eager))
+    with keras.device(device):
+        ours = de.DistilBertBackbone(**backbone_config(config.to_dict()), dtype=dtype)
+        assign_weights(ours, backbone_weights(config.to_dict(), state))
     return {
         "hf": hf,
         "hf_eager": hf_eager,
@@ -115,26 +143,41 @@ def build_models() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--dtype", choices=("float32", "bfloat16", "float16"), default="float32"
+    )
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit(
+            "--device cuda: this torch sees no CUDA device "
+            f"(torch {torch.__version__}); allowed here: --device cpu"
+        )
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    models = build_models()
+    models = build_models(args.device, args.dtype)
     print(
-        f"torch {torch.__version__}, {args.threads} threads, fp32, "
-        f"median of {args.rounds} interleaved rounds; ratio to HF sdpa"
+        f"torch {torch.__version__}, {args.device}, {args.threads} threads, "
+        f"{args.dtype}, median of {args.rounds} interleaved rounds; ratio to HF sdpa"
     )
-    print(
-        f"{'implementation':<40}" + "".join(f"{f'B={b}, T={t}':>20}" for b, t in SHAPES)
-    )
+    names = [f"B={b}, T={t}" + (" padded" if p else "") for b, t, p in SHAPES]
+    print(f"{'implementation':<40}" + "".join(f"{n:>20}" for n in names))
     rows: dict[str, list[str]] = {}
-    for batch, length in SHAPES:
-        medians = time_shape(models, batch, length, args.rounds)
+    for batch, length, padded in SHAPES:
+        samples = time_shape(models, batch, length, padded, args.rounds, args.device)
+        medians = {name: statistics.median(v) for name, v in samples.items()}
         base = medians["HF DistilBertModel (sdpa)"]
         for name, seconds in medians.items():
             cell = f"{seconds * 1e3:.1f} ms ({seconds / base:.2f}x)"
             rows.setdefault(name, []).append(f"{cell:>20}")
+        for label, name in (
+            ("spread: plain call", "ours: backbone(inputs)"),
+            ("spread: capture", "ours: capture(backbone, inputs)"),
+        ):
+            spread = max(samples[name]) - min(samples[name])
+            rows.setdefault(label, []).append(f"{f'{spread * 1e3:.1f} ms':>20}")
     for name, cells in rows.items():
         print(f"{name:<40}" + "".join(cells))
 

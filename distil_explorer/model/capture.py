@@ -12,6 +12,8 @@ import numpy as np
 from keras import ops
 
 from distil_explorer.checks import checked_selection
+from distil_explorer.config import CONFIG_FIELDS
+from distil_explorer.model.buffers import new_buffer
 from distil_explorer.model.norms import head_grams, value_norms
 from distil_explorer.model.tensors import device_of, to_numpy
 from distil_explorer.model.validation import check_inputs
@@ -90,8 +92,13 @@ def _capture_eager(
     # only a float32 layer can be handed the float32 buffer to write into.
     float32 = backbone.dtype_policy.compute_dtype == "float32"
     batch, length = ops.shape(token_ids)
-    attention = np.empty((len(layers), batch, len(heads), length, length), "float32")
-    hidden_states, queries, keys = [], [], []
+    # Recycled memory (model/buffers.py): fresh 75 MB of maps cost up to 40%
+    # of a T=512 capture in first-touch faults on virtual machines.
+    attention = new_buffer((len(layers), batch, len(heads), length, length))
+    hidden = new_buffer(
+        (len(backbone.transformer_layers) + 1, batch, length, backbone.hidden_dim)
+    )
+    queries, keys = [], []
 
     def kept(x):  # (B, heads, T, d) -> the chosen heads, as float32 numpy
         x = to_numpy(ops.cast(x, "float32"))
@@ -108,8 +115,8 @@ def _capture_eager(
         collect = None if norms is None else _norms_collector(heads, norms, to_numpy)
         walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, out, collect)
         position = -1
-        for x, probabilities, query, key in walk:
-            hidden_states.append(x)
+        for depth, (x, probabilities, query, key) in enumerate(walk):
+            hidden[depth] = to_numpy(ops.cast(x, "float32"))
             if probabilities is None:
                 continue
             position += 1
@@ -120,10 +127,17 @@ def _capture_eager(
             if target is None or probabilities.data_ptr() != target.data_ptr():
                 attention[position] = kept(probabilities)
         device = device_of(x)
-        hidden = np.stack([to_numpy(ops.cast(h, "float32")) for h in hidden_states])
     if not keep_qk:
         return hidden, attention, None, None, device
-    return hidden, attention, np.stack(queries), np.stack(keys), device
+    return hidden, attention, _stacked(queries), _stacked(keys), device
+
+
+def _stacked(arrays):
+    """`np.stack(arrays)` into recycled memory."""
+    out = new_buffer((len(arrays), *arrays[0].shape))
+    for i, array in enumerate(arrays):
+        out[i] = array
+    return out
 
 
 # backbone -> {(layers, heads, keep_qk, keep_norms): jitted capture}; jax.jit
@@ -295,10 +309,12 @@ def run_capture(
     hidden, attention, queries, keys, device = run(
         backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=kept_norms
     )
-    config = backbone.get_config()
-    config["dtype"] = _dtype_name(backbone)
-    for key in ("name", "trainable"):
-        config.pop(key, None)
+    # Not get_config(): Keras's dtype serialization imports tensorflow when it
+    # is installed (2.8 s of a fresh process's first capture).
+    config = {
+        key: _dtype_name(backbone) if key == "dtype" else getattr(backbone, key)
+        for key in CONFIG_FIELDS
+    }
     extra = {"queries": queries, "keys": keys} if keep_qk else {}
     if norms:
         extra["attention_norms"] = _norm_weighted(attention, np.stack(kept_norms))

@@ -131,6 +131,13 @@ if keras.backend.backend() == "torch":
 
     def attention_probabilities(query, key, keep, out=None):  # noqa: F811
         query = query * query.shape[-1] ** -0.5
+        if out is not None and query.dtype == torch.float32:
+            # The capture's numpy slot holds scores, then probabilities, in
+            # place: no fresh (B, heads, T, T) tensor per layer, no copy.
+            scores = torch.matmul(query, key.transpose(-1, -2), out=out)
+            if keep is not None:
+                scores.masked_fill_(~keep, MASKED_SCORE)
+            return torch.softmax(scores, dim=-1, out=scores)
         # float32 before masking: -1e9 does not fit float16 (a no-op for fp32).
         scores = torch.matmul(query, key.transpose(-1, -2)).float()
         if keep is not None:
