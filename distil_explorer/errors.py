@@ -49,6 +49,13 @@ class FileFormatError(ValueError, OSError):
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
+    def __reduce__(self):
+        # Rebuilt from its own arguments. Without this, pickling falls back on
+        # (ValueError, OSError)'s reducers, and tblib's (which dask installs
+        # process-wide) calls ValueError.__new__ on this class and fails.
+        message = self.args[0] if self.args else ""
+        return type(self), (message, self.path, self.field)
+
 
 class TraceFileError(FileFormatError):
     """A file given to `Trace.load` that is not a Trace written by `Trace.save`."""

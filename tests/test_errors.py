@@ -4,6 +4,8 @@ import inspect
 import pickle
 from pathlib import Path
 
+import pytest
+
 from distil_explorer import errors
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
@@ -29,6 +31,24 @@ def test_file_errors_are_value_and_os_errors_and_survive_a_worker_pipe():
         "t.npz",
         "meta",
     )
+
+
+def test_file_errors_pickle_with_tblibs_reducers_installed():
+    # Dask installs tblib's exception reducers process-wide (the corpus
+    # engine); they once made every FileFormatError unpicklable afterwards.
+    pickling_support = pytest.importorskip("tblib.pickling_support")
+    pickling_support.install()
+    for error in (
+        errors.TraceFileError("t.npz: bad", path="t.npz", field="meta"),
+        errors.WeightsFileError("w.h5: truncated", path="w.h5"),
+    ):
+        again = pickle.loads(pickle.dumps(error))
+        assert (type(again), str(again), again.path, again.field) == (
+            type(error),
+            str(error),
+            error.path,
+            error.field,
+        )
 
 
 def test_old_import_paths_still_work():
