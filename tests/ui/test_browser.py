@@ -289,6 +289,8 @@ def _exercise(page, server) -> None:
     tokens = explorer.locator(".de-attribution-token")
     assert tokens.count() > 3 and tokens.first.inner_text() == "[CLS]"
     _no_errors(page, explorer)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"attribution-{server.frontend.module}.png")
     _tab(explorer, "Build")
     _button(explorer, "Build").click()
     _wait_text(explorer, "Press Run.")
@@ -310,6 +312,7 @@ def _exercise(page, server) -> None:
     _button(explorer, "Compute").click()
     _wait_text(explorer, "200 texts,")
     _wait_images(page, explorer, 1)  # every statistic and the map of heads
+    page.screenshot(path=ARTIFACTS / f"corpus-{server.frontend.module}.png")
     explorer.get_by_title("layer 3, head 7").click()
     _wait_drawn(page, explorer, "layer 3, head 7")
     _no_errors(page, explorer)
