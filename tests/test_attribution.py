@@ -15,6 +15,7 @@ import distil_explorer as de
 from distil_explorer.attribution import METHODS, Attribution
 from distil_explorer.model import gradients
 from tests.conftest import TINY, tiny_inputs
+from tests.factories import random_transformers_distilbert
 
 torch = pytest.importorskip("torch")
 captum = pytest.importorskip("captum")
@@ -135,40 +136,10 @@ def test_attention_x_gradient_matches_torch_autograd_on_the_maps(backbone):
     np.testing.assert_allclose(found.scores, expected.detach().numpy(), atol=1e-5)
 
 
-def _hf_distilbert():
-    torch.manual_seed(0)
-    config = transformers.DistilBertConfig(
-        vocab_size=30,
-        dim=16,
-        n_layers=2,
-        n_heads=4,
-        hidden_dim=24,
-        max_position_embeddings=20,
-        attn_implementation="eager",
-    )
-    model = transformers.DistilBertModel(config).eval()
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator) * 0.3
-            parameter.copy_(noise + (1.0 if "LayerNorm.weight" in name else 0.0))
-    return model
-
-
 def test_matches_captum_on_transformers_distilbert():
     from captum.attr import IntegratedGradients
 
-    from distil_explorer.weights.assign import assign_weights
-    from distil_explorer.weights.transformers_format import (
-        backbone_config,
-        backbone_weights,
-    )
-
-    hf = _hf_distilbert()
-    config = hf.config.to_dict()
-    state = {k: v.detach().numpy() for k, v in hf.state_dict().items()}
-    ours = de.DistilBertBackbone(**backbone_config(config))
-    assign_weights(ours, backbone_weights(config, state))
+    hf, ours = random_transformers_distilbert(scale=0.3)
     ids = np.array([[2, 7, 11, 5, 9, 3], [2, 6, 8, 3, 0, 0]], "int32")
     mask = np.array([[1] * 6, [1] * 4 + [0] * 2], "int32")
     found = de.attribute(

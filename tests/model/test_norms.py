@@ -10,12 +10,8 @@ import numpy as np
 import pytest
 
 from distil_explorer import DistilBertBackbone, Trace, capture
-from distil_explorer.weights.assign import assign_weights
-from distil_explorer.weights.transformers_format import (
-    backbone_config,
-    backbone_weights,
-)
 from tests.conftest import TINY, tiny_inputs
+from tests.factories import random_transformers_distilbert
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
@@ -26,27 +22,8 @@ HEADS, DIM = 4, 16
 @pytest.fixture(scope="module")
 def checkpoint():
     """(HF model, our backbone of its weights, inputs with padding)."""
-    torch.manual_seed(0)
-    config = transformers.DistilBertConfig(
-        vocab_size=30,
-        dim=DIM,
-        n_layers=2,
-        n_heads=HEADS,
-        hidden_dim=24,
-        max_position_embeddings=20,
-        attn_implementation="eager",
-    )
-    model = transformers.DistilBertModel(config).eval()
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            # transformers initialises biases to 0; the norms' b_V term must count.
-            noise = torch.randn(parameter.shape, generator=generator) * 0.5
-            parameter.copy_(noise + (1.0 if "LayerNorm.weight" in name else 0.0))
-    state = {k: v.numpy() for k, v in model.state_dict().items()}
-    hf_config = model.config.to_dict()
-    backbone = DistilBertBackbone(**backbone_config(hf_config))
-    assign_weights(backbone, backbone_weights(hf_config, state))
+    # Biases drawn too: transformers initialises them to 0, and b_V must count.
+    model, backbone = random_transformers_distilbert(scale=0.5, heads=HEADS, dim=DIM)
     ids = np.array([[2, 7, 11, 5, 9, 3, 1, 4], [2, 6, 8, 3, 0, 0, 0, 0]], "int32")
     mask = np.array([[1] * 8, [1] * 4 + [0] * 4], "int32")
     return model, backbone, {"token_ids": ids, "padding_mask": mask}
@@ -173,6 +150,7 @@ _JAX_KERNEL_CHANGE = """
 import numpy as np, keras
 from distil_explorer import DistilBertBackbone, capture
 from tests.conftest import TINY, tiny_inputs
+from tests.factories import random_transformers_distilbert
 keras.utils.set_random_seed(0)
 backbone = DistilBertBackbone(**TINY)
 inputs = tiny_inputs()
