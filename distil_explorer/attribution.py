@@ -257,21 +257,15 @@ def _check_backbone(backbone) -> None:
 
 
 def _encoded_with_tokens(backbone, inputs, tokenizer):
-    from distil_explorer.trace import _is_text, checked_inputs
-
-    inputs = checked_inputs(inputs)
-    if _is_text(inputs):
-        if tokenizer is None:
-            raise ValueError(
-                "inputs: text needs a tokenizer; allowed: attribute(backbone, text,"
-                " target, tokenizer=...) or a dict of token_ids and padding_mask"
-            )
-        inputs = tokenizer.encode_at_most(inputs, backbone.max_sequence_length)
-    tokens = None
-    if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
-        tokens, inputs = inputs.tokens, inputs.inputs
     from distil_explorer.model.validation import check_inputs
+    from distil_explorer.trace import tokens_and_inputs
 
+    tokens, inputs = tokens_and_inputs(
+        inputs,
+        tokenizer,
+        backbone.max_sequence_length,
+        "attribute(backbone, text, target, tokenizer=...)",
+    )
     check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
     return tokens, {k: np.asarray(v) for k, v in inputs.items()}
 

@@ -28,6 +28,7 @@ from distil_explorer.analysis.corpus import (
     punctuation_ids,
 )
 from distil_explorer.atomic_write import checked_path
+from distil_explorer.checks import checked_index
 from distil_explorer.corpus_file import read_statistics, write_statistics
 from distil_explorer.corpus_texts import demo_corpus, fingerprint, text_source, windows
 from distil_explorer.trace import checked_flag
@@ -133,14 +134,8 @@ class CorpusStatistics:
             raise ValueError(
                 f"statistic={statistic!r}: allowed: {', '.join(STATISTICS)}"
             )
-        for name, value, stop in (
-            ("layer", layer, self.num_layers),
-            ("head", head, self.num_heads),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name}={value!r}: allowed: an int, 0..{stop - 1}")
-            if not 0 <= value < stop:
-                raise ValueError(f"{name}={value}: allowed: 0..{stop - 1}")
+        layer = checked_index("layer", layer, self.num_layers)
+        head = checked_index("head", head, self.num_heads)
         return self.example_texts[int(self.examples[statistic][layer, head])]
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -280,7 +275,7 @@ def corpus_statistics(
         )
     done, sums, norm_sums, examples, expected = _resume(checkpoint, backbone, settings)
     digest = hashlib.sha256()
-    report = _progress_function(progress, total)
+    report = _Progress(progress, total)
     special = (tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
     punctuation = punctuation_ids(tokenizer.vocabulary)
     stream = windows(start_stream(), batch_size * _WINDOW_BATCHES)
@@ -309,13 +304,13 @@ def corpus_statistics(
                 fingerprint(digest, window)
                 done = position
                 if checkpoint is not None:
-                    progress_meta = {
+                    partial = CorpusStatistics(sums, examples, norm_sums)
+                    meta = {
                         "texts_done": done,
                         "fingerprint": digest.hexdigest(),
+                        "settings": settings,
                     }
-                    progress_meta["settings"] = settings
-                    partial = CorpusStatistics(sums, examples, norm_sums)
-                    write_statistics(checkpoint, partial, progress_meta)
+                    write_statistics(checkpoint, partial, meta)
                 report(done)
     finally:
         report.close()  # also when interrupted: the checkpoint has the rest
@@ -461,7 +456,3 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _progress_function(progress, total: int) -> _Progress:
-    return _Progress(progress, total)

@@ -385,18 +385,12 @@ def capture(
 
     keep_qk = checked_flag("keep_qk", keep_qk)
     norms = checked_flag("norms", norms)
-    inputs = checked_inputs(inputs)
-    tokens = None
-    if _is_text(inputs):
-        if tokenizer is None:
-            raise ValueError(
-                "inputs: text needs a tokenizer; allowed: capture(backbone, text, "
-                "tokenizer=DistilBertTokenizer.from_preset(...)) or a dict of "
-                "token_ids and padding_mask"
-            )
-        inputs = tokenizer.encode_at_most(inputs, backbone.max_sequence_length)
-    if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
-        tokens, inputs = inputs.tokens, inputs.inputs
+    tokens, inputs = tokens_and_inputs(
+        inputs,
+        tokenizer,
+        backbone.max_sequence_length,
+        "capture(backbone, text, tokenizer=DistilBertTokenizer.from_preset(...))",
+    )
     return run_capture(
         backbone,
         inputs,
@@ -407,6 +401,26 @@ def capture(
         tokens=tokens,
         norms=norms,
     )
+
+
+def tokens_and_inputs(
+    inputs: Any, tokenizer: Any, max_length: int, usage: str
+) -> tuple[Any, Any]:
+    """(token strings or None, token_ids/padding_mask inputs) from what
+    `capture` takes: text (tokenized with `tokenizer`, cut to `max_length`),
+    an `Encoding`, or a dict. `usage` shows the call text needs.
+    """
+    inputs = checked_inputs(inputs)
+    if _is_text(inputs):
+        if tokenizer is None:
+            raise ValueError(
+                f"inputs: text needs a tokenizer; allowed: {usage} or a dict of "
+                "token_ids and padding_mask"
+            )
+        inputs = tokenizer.encode_at_most(inputs, max_length)
+    if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
+        return inputs.tokens, inputs.inputs
+    return None, inputs
 
 
 def checked_flag(name: str, value: Any) -> bool:

@@ -250,7 +250,7 @@ class Explorer(w.VBox):
 
     def open_corpus_example(self, layer: int, head: int, statistic: str = "cls"):
         """Run the text where `head` of `layer` scored highest; show that head."""
-        stats = self.corpus_panel.stats
+        stats = self.session.corpus
         if stats is None:
             raise ValueError("corpus: no statistics yet; allowed: press Compute first")
         text = stats.example_text(statistic, layer, head)
@@ -326,7 +326,7 @@ class Explorer(w.VBox):
             options["labels"] = (comparison.a_label, comparison.b_label)
             layer, head = self.compare_panel.layer.value, self.compare_panel.head.value
         elif view == "corpus":
-            options["corpus"] = self.corpus_panel.stats
+            options["corpus"] = self.session.corpus
         rows = None if self.session.backbone is None else self.session.parameter_rows
         written = export_view(path, trace, view, layer, head, rows=rows, **options)
         self.export_bar.written(written)
