@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from distil_explorer import Trace, capture
+from distil_explorer import DistilBertBackbone, Trace, capture
 from tests.conftest import TINY, tiny_inputs
 
 
@@ -441,3 +441,50 @@ def test_lists_of_equal_rows_still_work(tiny_backbone):
 def test_trace_fields_are_checked_by_type(tiny_trace, field, value, match):
     with pytest.raises(ValueError, match=match):
         dataclasses.replace(tiny_trace, **{field: value})
+
+
+def _quantized(backbone):
+    backbone.quantize("int8")
+    return backbone
+
+
+@pytest.mark.parametrize(
+    ("dtype", "prepare", "direct"),
+    [
+        ("float32", None, True),
+        ("bfloat16", None, True),
+        ("float32", _quantized, True),
+        # An autocast scope is due: the loop keeps Keras's __call__.
+        ("mixed_bfloat16", None, False),
+        (
+            keras.dtype_policies.DTypePolicyMap(
+                default_policy="float32",
+                policy_map={"transformer_layer_1/.*": keras.DTypePolicy("bfloat16")},
+            ),
+            None,
+            False,
+        ),
+    ],
+    ids=["float32", "bfloat16", "int8", "mixed_bfloat16", "map"],
+)
+def test_direct_layer_calls_give_what_keras_call_gives(
+    monkeypatch, dtype, prepare, direct
+):
+    # Eager calls skip Layer.__call__ where nothing it does is due
+    # (DistilBertBackbone.calls_layers_directly): the same bits, captured or
+    # called.
+    keras.utils.set_random_seed(3)
+    backbone = DistilBertBackbone(**TINY, dtype=dtype)
+    if prepare is not None:
+        prepare(backbone)
+    inputs = tiny_inputs()
+    expected_direct = direct and keras.backend.backend() == "torch"
+    assert backbone.calls_layers_directly() is expected_direct
+    fast = capture(backbone, inputs, keep_qk=True, norms=True)
+    fast_output = keras.ops.convert_to_numpy(backbone(inputs))
+    monkeypatch.setattr(type(backbone), "calls_layers_directly", lambda self: False)
+    slow = capture(backbone, inputs, keep_qk=True, norms=True)
+    for field in ("hidden_states", "attentions", "attention_norms", "queries", "keys"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))
+    slow_output = keras.ops.convert_to_numpy(backbone(inputs))
+    np.testing.assert_array_equal(fast_output, slow_output)

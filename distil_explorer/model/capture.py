@@ -42,7 +42,16 @@ def _writable(target: np.ndarray, like):
     return torch.from_numpy(target)
 
 
-def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None, norms=None):
+def _walk(
+    backbone,
+    token_ids,
+    padding_mask,
+    layers,
+    keep_qk,
+    out=None,
+    norms=None,
+    direct=False,
+):
     """Run every layer, yielding (hidden state, maps, queries, keys).
 
     The first item is the embeddings output. Maps, queries and keys are
@@ -51,20 +60,25 @@ def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None, norms=No
     more). `out(i, x)` may give a tensor for kept layer i's maps to be
     written into. `norms(value, layer)`, when given, is called for each kept
     layer before its item is yielded, with the value heads that layer
-    computed (see `_norms_collector`). Both capture paths, eager and
-    compiled, walk this way.
+    computed (see `_norms_collector`). `direct`: call each layer's `call`
+    itself (`DistilBertBackbone.calls_layers_directly`). Both capture paths,
+    eager and compiled, walk this way.
     """
-    x = backbone.embeddings(token_ids, training=False)
+
+    def run(layer):
+        return layer.call if direct else layer
+
+    x = run(backbone.embeddings)(token_ids, training=False)
     yield x, None, None, None
     for i, layer in enumerate(backbone.transformer_layers):
         if i not in layers:
-            x = layer(x, padding_mask, training=False)
+            x = run(layer)(x, padding_mask, training=False)
             yield x, None, None, None
             continue
         query = layer._heads(x, layer.query) if keep_qk else None
         key = layer._heads(x, layer.key) if keep_qk else None
         target = None if out is None else out(layers.index(i), x)
-        outputs = layer(
+        outputs = run(layer)(
             x,
             padding_mask,
             training=False,
@@ -113,7 +127,16 @@ def _capture_eager(
 
     with _inference_context():
         collect = None if norms is None else _norms_collector(heads, norms, to_numpy)
-        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, out, collect)
+        walk = _walk(
+            backbone,
+            token_ids,
+            padding_mask,
+            layers,
+            keep_qk,
+            out,
+            collect,
+            direct=backbone.calls_layers_directly(),
+        )
         position = -1
         for depth, (x, probabilities, query, key) in enumerate(walk):
             hidden[depth] = to_numpy(ops.cast(x, "float32"))

@@ -289,7 +289,13 @@ class DistilBertEncoderLayer(keras.layers.Layer):
             probabilities = kernels.attention_probabilities(
                 query, key, keep, out=attention_out
             )
-            weights = self.dropout(probabilities, training=training)
+            # Dropout only in training: outside it the layer call (tens of
+            # microseconds through Layer.__call__) would change nothing.
+            weights = (
+                self.dropout(probabilities, training=training)
+                if dropout
+                else probabilities
+            )
             if attention_shift is not None:
                 # A zero shift changes nothing, and the gradient with respect
                 # to it is the gradient with respect to the maps (jax cannot
