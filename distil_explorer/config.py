@@ -190,7 +190,17 @@ def check_dtype(value: Any) -> Any:
     if hasattr(value, "default_policy"):  # a DTypePolicyMap
         _check_policy_name(value.default_policy.name, quantized=False)
         for path in value:
-            _check_policy_name(value[path].name, quantized=True, path=path)
+            entry = value[path]
+            if isinstance(entry, str):
+                # DTypePolicyMap(policy_map=...) keeps strings as given (only
+                # item assignment converts them); layers then fail obscurely.
+                raise ValueError(
+                    f"dtype[{path!r}]={entry!r}: a DTypePolicyMap entry must be a "
+                    f"policy, not a string; allowed: policy_map[{path!r}] = "
+                    f"{entry!r} (assignment converts it) or "
+                    f"keras.DTypePolicy({entry!r})"
+                )
+            _check_policy_name(entry.name, quantized=True, path=path)
         return value
     name = getattr(value, "name", value)
     _check_policy_name(name, quantized=False, shown=value)

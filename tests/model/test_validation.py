@@ -32,6 +32,23 @@ def test_constructor_rejects(argument, value, message):
         DistilBertBackbone(**{**TINY, argument: value})
 
 
+def test_a_policy_map_holding_strings_is_refused_with_the_fix():
+    import keras
+
+    policy = keras.dtype_policies.DTypePolicyMap(
+        default_policy="float32", policy_map={"transformer_layer_1/.*": "bfloat16"}
+    )
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "dtype['transformer_layer_1/.*']='bfloat16': a DTypePolicyMap entry "
+            "must be a policy, not a string; allowed: "
+            "policy_map['transformer_layer_1/.*'] = 'bfloat16'"
+        ),
+    ):
+        DistilBertBackbone(**TINY, dtype=policy)
+
+
 def test_divisibility_error_suggests_allowed_values():
     with pytest.raises(
         ValueError, match=r"allowed: hidden_dim a multiple of num_heads"
