@@ -18,12 +18,22 @@ class PackagedPresetError(FileNotFoundError):
     """The package holding a preset is missing or its files are not as pinned."""
 
 
+# (path, inode, size, mtime) -> sha256: the backbone and the tokenizer of one
+# preset check the same files, 90 MB (60 ms) for the offline preset; a file
+# rewritten since has another stat and is hashed again.
+_VERIFIED: dict[tuple, str] = {}
+
+
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _VERIFIED:
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _VERIFIED[key] = digest.hexdigest()
+    return _VERIFIED[key]
 
 
 def packaged_directory(name: str, package: Mapping[str, Any]) -> Path:

