@@ -37,9 +37,17 @@ encoding = tokenizer.encode_at_most([TEXT], backbone.max_sequence_length)
 t3 = time.perf_counter()
 trace = de.capture(backbone, encoding)
 t4 = time.perf_counter()
+import sys
 print(json.dumps({"import": t1 - t0, "load": t2 - t1, "tokenize": t3 - t2,
                   "capture": t4 - t3}))
+print(json.dumps(sorted(m for m in OPTIONAL if m in sys.modules)), file=sys.stderr)
 """
+
+# Installed, these are imported by `import keras` itself (Keras's orbax
+# callback imports jax, its array slicing pandas, its image gallery
+# matplotlib.pyplot), though a Trace needs none of them: the README's
+# install has neither jax nor pandas, the dev install both.
+OPTIONAL = ("jax", "pandas", "tensorflow", "matplotlib.pyplot", "torch._dynamo")
 
 THEIRS = """
 import json, time
@@ -54,18 +62,24 @@ t3 = time.perf_counter()
 with torch.inference_mode():
     out = model(**encoded, output_attentions=True, output_hidden_states=True)
 t4 = time.perf_counter()
+import sys
 print(json.dumps({"import": t1 - t0, "load": t2 - t1, "tokenize": t3 - t2,
                   "capture": t4 - t3}))
+print(json.dumps(sorted(m for m in OPTIONAL if m in sys.modules)), file=sys.stderr)
 """
 
 
-def _run(code: str, env: dict) -> dict[str, float]:
+def _run(code: str, env: dict) -> tuple[dict[str, float], list[str]]:
+    """One timed process's phases, and the OPTIONAL modules it imported."""
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True
     )
     if done.returncode:
         sys.exit(f"a timed process failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    imported = [line for line in done.stderr.splitlines() if line.startswith("[")]
+    return json.loads(done.stdout.strip().splitlines()[-1]), (
+        json.loads(imported[-1]) if imported else []
+    )
 
 
 def main() -> None:
@@ -77,11 +91,13 @@ def main() -> None:
 
     directory = str(preset_directory(OFFLINE_PRESET))
     env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch")}
-    prelude = f"TEXT = {TEXT!r}\nDIRECTORY = {directory!r}\n"
+    prelude = f"TEXT = {TEXT!r}\nDIRECTORY = {directory!r}\nOPTIONAL = {OPTIONAL!r}\n"
     runs: dict[str, list[dict[str, float]]] = {"ours": [], "transformers": []}
+    imported: dict[str, list[str]] = {}
     for _ in range(args.repeats):  # interleaved, as in _timing.py
-        runs["ours"].append(_run(prelude + OURS, env))
-        runs["transformers"].append(_run(prelude + THEIRS, env))
+        for name, code in (("ours", OURS), ("transformers", THEIRS)):
+            phases, imported[name] = _run(prelude + code, env)
+            runs[name].append(phases)
     phases = ["import", "load", "tokenize", "capture"]
     print(f"fresh process to first Trace, median of {args.repeats}; {directory}")
     print(f"{'':<14}" + "".join(f"{p:>10}" for p in phases) + f"{'total':>10}")
@@ -92,6 +108,9 @@ def main() -> None:
         cells = "".join(f"{m:>9.2f}s" for m in medians)
         print(f"{name:<14}{cells}{totals[name]:>9.2f}s")
     print(f"ratio ours / transformers: {totals['ours'] / totals['transformers']:.2f}x")
+    for name, modules in imported.items():
+        listed = ", ".join(modules) or "none"
+        print(f"{name} imported: {listed} (of {', '.join(OPTIONAL)})")
 
 
 if __name__ == "__main__":
