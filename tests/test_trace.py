@@ -471,7 +471,7 @@ def test_direct_layer_calls_give_what_keras_call_gives(
     monkeypatch, dtype, prepare, direct
 ):
     # Eager calls skip Layer.__call__ where nothing it does is due
-    # (DistilBertBackbone.calls_layers_directly): the same bits, captured or
+    # (DistilBertBackbone._calls_layers_directly): the same bits, captured or
     # called.
     keras.utils.set_random_seed(3)
     backbone = DistilBertBackbone(**TINY, dtype=dtype)
@@ -479,10 +479,10 @@ def test_direct_layer_calls_give_what_keras_call_gives(
         prepare(backbone)
     inputs = tiny_inputs()
     expected_direct = direct and keras.backend.backend() == "torch"
-    assert backbone.calls_layers_directly() is expected_direct
+    assert backbone._calls_layers_directly() is expected_direct
     fast = capture(backbone, inputs, keep_qk=True, norms=True)
     fast_output = keras.ops.convert_to_numpy(backbone(inputs))
-    monkeypatch.setattr(type(backbone), "calls_layers_directly", lambda self: False)
+    monkeypatch.setattr(type(backbone), "_calls_layers_directly", lambda self: False)
     slow = capture(backbone, inputs, keep_qk=True, norms=True)
     for field in ("hidden_states", "attentions", "attention_norms", "queries", "keys"):
         np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))

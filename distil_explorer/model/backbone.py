@@ -174,10 +174,10 @@ class DistilBertBackbone(keras.Model):
         symbolic = not isinstance(inputs, Mapping) or any(
             isinstance(value, keras.KerasTensor) for value in inputs.values()
         )
-        if symbolic or not self.calls_layers_directly():
+        if symbolic or not self._calls_layers_directly():
             return super().call(inputs, training=training, mask=mask)
         # The functional graph's layers, in its order, without each one's
-        # Layer.__call__ (see `calls_layers_directly`).
+        # Layer.__call__ (see `_calls_layers_directly`).
         token_ids, padding_mask = (
             keras.ops.cast(keras.ops.convert_to_tensor(inputs[key]), "int32")
             for key in ("token_ids", "padding_mask")
@@ -187,7 +187,7 @@ class DistilBertBackbone(keras.Model):
             x = layer.call(x, padding_mask, training=training)
         return x
 
-    def calls_layers_directly(self) -> bool:
+    def _calls_layers_directly(self) -> bool:
         """Whether eager calls may run each layer's `call` without `__call__`.
 
         Keras's `Layer.__call__` costs 0.2-0.3 ms per layer on torch

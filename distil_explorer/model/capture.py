@@ -61,7 +61,7 @@ def _walk(
     written into. `norms(value, layer)`, when given, is called for each kept
     layer before its item is yielded, with the value heads that layer
     computed (see `_norms_collector`). `direct`: call each layer's `call`
-    itself (`DistilBertBackbone.calls_layers_directly`). Both capture paths,
+    itself (`DistilBertBackbone._calls_layers_directly`). Both capture paths,
     eager and compiled, walk this way.
     """
 
@@ -135,7 +135,7 @@ def _capture_eager(
             keep_qk,
             out,
             collect,
-            direct=backbone.calls_layers_directly(),
+            direct=backbone._calls_layers_directly(),
         )
         position = -1
         for depth, (x, probabilities, query, key) in enumerate(walk):
