@@ -1,8 +1,11 @@
 """Interleaved timing: every implementation runs once per round, so machine
-noise (other processes, frequency changes) hits all of them alike."""
+noise (other processes, frequency changes) hits all of them alike. The order
+within a round is shuffled (seeded), so no implementation always runs right
+after the same neighbour (one that leaves caches cold or memory to reclaim)."""
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -24,8 +27,11 @@ def interleaved_samples(
         for function in functions.values():
             function()
     samples: dict[str, list[float]] = {name: [] for name in functions}
+    order = list(functions.items())
+    shuffle = random.Random(0).shuffle
     for _ in range(rounds):
-        for name, function in functions.items():
+        shuffle(order)
+        for name, function in order:
             start = time.perf_counter()
             function()
             samples[name].append(time.perf_counter() - start)
