@@ -42,16 +42,7 @@ def _writable(target: np.ndarray, like):
     return torch.from_numpy(target)
 
 
-def _walk(
-    backbone,
-    token_ids,
-    padding_mask,
-    layers,
-    keep_qk,
-    out=None,
-    norms=None,
-    direct=False,
-):
+def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None, norms=None):
     """Run every layer, yielding (hidden state, maps, queries, keys).
 
     The first item is the embeddings output. Maps, queries and keys are
@@ -60,10 +51,11 @@ def _walk(
     more). `out(i, x)` may give a tensor for kept layer i's maps to be
     written into. `norms(value, layer)`, when given, is called for each kept
     layer before its item is yielded, with the value heads that layer
-    computed (see `_norms_collector`). `direct`: call each layer's `call`
-    itself (`DistilBertBackbone._calls_layers_directly`). Both capture paths,
-    eager and compiled, walk this way.
+    computed (see `_norms_collector`). Eager on torch, each layer's `call`
+    runs without `Layer.__call__` (`DistilBertBackbone._calls_layers_directly`).
+    Both capture paths, eager and compiled, walk this way.
     """
+    direct = backbone._calls_layers_directly()
 
     def run(layer):
         return layer.call if direct else layer
@@ -127,16 +119,7 @@ def _capture_eager(
 
     with _inference_context():
         collect = None if norms is None else _norms_collector(heads, norms, to_numpy)
-        walk = _walk(
-            backbone,
-            token_ids,
-            padding_mask,
-            layers,
-            keep_qk,
-            out,
-            collect,
-            direct=backbone._calls_layers_directly(),
-        )
+        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, out, collect)
         position = -1
         for depth, (x, probabilities, query, key) in enumerate(walk):
             hidden[depth] = to_numpy(ops.cast(x, "float32"))
