@@ -13,7 +13,10 @@ min, the IQR shows how wide the bulk of the rounds is.
 
 Targets (issue 17): capture <= 1.10x HF sdpa and <= 1.00x HF eager with
 attentions at every shape, a selective capture never slower than a full
-one, and a capture's spread no wider than the plain call's. Why a capture
+one, and a capture's spread no wider than the plain call's. The last table
+checks each as a per-round (paired) ratio with a 95% bootstrap interval:
+on a noisy VM the medians of 15 rounds move by a few percent between runs,
+a ratio of two calls made seconds apart much less. Why a capture
 used to lose 40% at T=512 (fresh memory on a VM): docs/capture_speed.md.
 Needs `transformers` (the dev extra); `--device cuda` needs a CUDA torch.
 """
@@ -32,7 +35,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from _timing import interleaved_samples  # noqa: E402
+from _timing import (  # noqa: E402
+    interleaved_samples,
+    paired_ratio,
+    spread_ratio,
+    verdict,
+)
 
 import distil_explorer as de  # noqa: E402
 from distil_explorer.weights.assign import assign_weights  # noqa: E402
@@ -43,6 +51,27 @@ from distil_explorer.weights.transformers_format import (  # noqa: E402
 
 # (batch, length, padded): padded batches hold 16..128 real tokens per row.
 SHAPES = [(1, 128, False), (8, 128, False), (1, 512, False), (8, 128, True)]
+
+CAPTURE = "ours: capture(backbone, inputs)"
+# Issue 17's targets: (label, statistic, numerator, denominator, at most).
+TARGETS = [
+    ("capture / HF sdpa", paired_ratio, CAPTURE, "HF DistilBertModel (sdpa)", 1.10),
+    (
+        "capture / HF eager",
+        paired_ratio,
+        CAPTURE,
+        "HF eager + attentions + hidden states",
+        1.00,
+    ),
+    (
+        "selective / full capture",
+        paired_ratio,
+        "ours: capture(layers=[-1], heads=[0])",
+        CAPTURE,
+        1.00,
+    ),
+    ("IQR capture / IQR plain", spread_ratio, CAPTURE, "ours: backbone(inputs)", 1.00),
+]
 
 
 def plain_torch_sdpa(model: transformers.DistilBertModel):
@@ -110,7 +139,7 @@ def time_shape(
         ),
         "plain torch SDPA": lambda: reference(t_ids, t_mask),
         "ours: backbone(inputs)": lambda: ours(inputs),
-        "ours: capture(backbone, inputs)": lambda: de.capture(ours, inputs),
+        CAPTURE: lambda: de.capture(ours, inputs),
         "ours: capture(layers=[-1], heads=[0])": lambda: de.capture(
             ours, inputs, layers=[-1], heads=[0]
         ),
@@ -167,6 +196,7 @@ def main() -> None:
     names = [f"B={b}, T={t}" + (" padded" if p else "") for b, t, p in SHAPES]
     print(f"{'implementation':<40}" + "".join(f"{n:>20}" for n in names))
     rows: dict[str, list[str]] = {}
+    targets: dict[str, list[tuple[str, str]]] = {}
     for batch, length, padded in SHAPES:
         samples = time_shape(models, batch, length, padded, args.rounds, args.device)
         medians = {name: statistics.median(v) for name, v in samples.items()}
@@ -176,7 +206,7 @@ def main() -> None:
             rows.setdefault(name, []).append(f"{cell:>20}")
         for label, name in (
             ("plain call", "ours: backbone(inputs)"),
-            ("capture", "ours: capture(backbone, inputs)"),
+            ("capture", CAPTURE),
         ):
             rounds = samples[name]
             quartiles = statistics.quantiles(rounds, n=4)
@@ -186,8 +216,22 @@ def main() -> None:
             ):
                 cell = f"{width * 1e3:.1f} ms"
                 rows.setdefault(f"{kind}: {label}", []).append(f"{cell:>20}")
+        for label, statistic, numerator, denominator, most in TARGETS:
+            value, low, high = statistic(samples[numerator], samples[denominator])
+            cell = f"{value:.3f} [{low:.2f}, {high:.2f}]"
+            targets.setdefault(f"{label} <= {most:.2f}", []).append(
+                (cell, verdict(value, low, high, most))
+            )
     for name, cells in rows.items():
         print(f"{name:<40}" + "".join(cells))
+    print(
+        "\nTargets: median of the per-round ratios [95% bootstrap interval]; "
+        "within noise = median above the target, interval reaching it"
+    )
+    print(f"{'target':<40}" + "".join(f"{n:>28}" for n in names))
+    for name, cells in targets.items():
+        print(f"{name:<40}" + "".join(f"{c:>28}" for c, _ in cells))
+        print(f"{'':<40}" + "".join(f"{v:>28}" for _, v in cells))
 
 
 if __name__ == "__main__":
