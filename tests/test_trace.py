@@ -488,3 +488,13 @@ def test_direct_layer_calls_give_what_keras_call_gives(
         np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))
     slow_output = keras.ops.convert_to_numpy(backbone(inputs))
     np.testing.assert_array_equal(fast_output, slow_output)
+
+
+def test_the_trace_dtype_follows_a_quantize_after_an_earlier_capture():
+    # The backbone finds its sublayers once (`_sublayers`); what they are
+    # quantized to must still be read on every capture.
+    backbone = DistilBertBackbone(**TINY)
+    assert capture(backbone, tiny_inputs()).config["dtype"] == "float32"
+    backbone.quantize("int8", filters="^query$")
+    assert backbone.quantization_modes == ("int8",)
+    assert capture(backbone, tiny_inputs()).config["dtype"] == "int8_from_float32"

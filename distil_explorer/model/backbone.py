@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,6 +14,9 @@ from distil_explorer.model.layers import DistilBertEmbeddings, DistilBertEncoder
 from distil_explorer.model.validation import check_inputs
 
 DTypePolicyMap = keras.dtype_policies.DTypePolicyMap
+# backbone -> its sublayers (`DistilBertBackbone._sublayers`); weak, so the
+# cache never keeps a model alive.
+_SUBLAYERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _policy_of(layer) -> keras.DTypePolicy:
@@ -253,8 +257,18 @@ class DistilBertBackbone(keras.Model):
         modes = {_policy_of(layer).quantization_mode for layer in self._sublayers()}
         return tuple(sorted(mode for mode in modes if mode))
 
-    def _sublayers(self):
-        return (layer for layer in self._flatten_layers() if layer is not self)
+    def _sublayers(self) -> tuple:
+        """Every layer inside, found once: a functional model's layers are
+        fixed when it is built, and Keras's recursive walk cost more than
+        the rest of a small model's Trace bookkeeping (every capture asks
+        `quantization_modes` for the Trace's dtype)."""
+        layers = _SUBLAYERS.get(self)
+        if layers is None:
+            layers = tuple(
+                layer for layer in self._flatten_layers() if layer is not self
+            )
+            _SUBLAYERS[self] = layers
+        return layers
 
     def _config_policy(self):
         """The policy `get_config` saves: a map when any sublayer is quantized.

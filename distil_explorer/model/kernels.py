@@ -22,6 +22,11 @@ def linear(x, kernel, bias):
     return ops.add(ops.matmul(x, ops.transpose(kernel)), bias)
 
 
+def add(x, y):
+    """`x + y`: the residual connections and token + position embeddings."""
+    return ops.add(x, y)
+
+
 def layer_norm(x, gamma, beta):
     """LayerNorm over the last axis, computed in float32 whatever x's dtype."""
     y = ops.layer_normalization(
@@ -100,6 +105,9 @@ if keras.backend.backend() == "torch":
     def linear(x, kernel, bias):  # noqa: F811
         # One fused addmm, as nn.Linear; matmul + add would be two kernels.
         return F.linear(x, kernel, bias)
+
+    def add(x, y):  # noqa: F811
+        return torch.add(x, y)
 
     def layer_norm(x, gamma, beta):  # noqa: F811
         y = F.layer_norm(

@@ -173,7 +173,7 @@ class DistilBertEmbeddings(keras.layers.Layer):
             positions = table(ops.arange(length, dtype="int32"))
         norm = self.layer_norm
         x = kernels.layer_norm(
-            ops.add(tokens, positions), norm.gamma.value, norm.beta.value
+            kernels.add(tokens, positions), norm.gamma.value, norm.beta.value
         )
         if training and self.rate:
             x = self.dropout(x, training=training)
@@ -309,13 +309,13 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         attended = self.attention_output.project(context)
         if dropout:
             attended = self.dropout(attended, training=training)
-        x = self._norm(ops.add(x, attended), self.attention_layer_norm)
+        x = self._norm(kernels.add(x, attended), self.attention_layer_norm)
 
         hidden = kernels.gelu(self.ffn_intermediate.project(x))
         hidden = self.ffn_output.project(hidden)
         if dropout:
             hidden = self.dropout(hidden, training=training)
-        x = self._norm(ops.add(x, hidden), self.ffn_layer_norm)
+        x = self._norm(kernels.add(x, hidden), self.ffn_layer_norm)
         if return_attention and return_values:
             return x, probabilities, value
         if return_attention:

@@ -26,6 +26,8 @@ def _is_symbolic(x: Any) -> bool:
 
 
 def _dtype_name(x: Any) -> str:
+    if isinstance(x, np.ndarray):  # the common case, without Keras's lookup
+        return "bool" if x.dtype == bool else x.dtype.name
     dtype = getattr(x, "dtype", None)
     if dtype is None:
         dtype = np.asarray(x).dtype
@@ -74,7 +76,8 @@ def check_inputs(inputs: Any, vocabulary_size: int, max_sequence_length: int) ->
             f"token_ids dtype={getattr(ids, 'dtype', type(ids).__name__)}: token ids "
             "must be integers; allowed: int32 or int64"
         )
-    if "int" not in _dtype_name(mask) and _dtype_name(mask) != "bool":
+    mask_dtype = _dtype_name(mask)
+    if "int" not in mask_dtype and mask_dtype != "bool":
         raise ValueError(
             f"padding_mask dtype={getattr(mask, 'dtype', type(mask).__name__)}: "
             "allowed: bool or integer 0/1"

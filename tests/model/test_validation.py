@@ -81,7 +81,18 @@ def _bad_inputs():
         ("float ids", {**good, "token_ids": ids.astype("float32")}, "must be integers"),
         ("1-D ids", {"token_ids": ids[0], "padding_mask": mask[0]}, "must be 2-D"),
         ("mask values", {**good, "padding_mask": mask * 2}, "allowed: 0 .padding."),
+        ("negative mask", {**good, "padding_mask": -mask}, "allowed: 0 .padding."),
+        (
+            "uint8 mask 255",
+            {**good, "padding_mask": (mask * 255).astype("uint8")},
+            "allowed: 0 .padding.",
+        ),
         ("empty row", {**good, "padding_mask": mask * 0}, "has no real token"),
+        (
+            "string ids",
+            {**good, "token_ids": ids.astype(str)},
+            "must be integers",
+        ),
         (
             "float mask",
             {**good, "padding_mask": mask.astype("float32")},
