@@ -111,11 +111,21 @@ def _capture_eager(
         return x if all_heads else x[:, heads]
 
     given = {}  # kept layer -> the tensor view of its slot in `attention`
+    scratch = []  # with a subset of heads: one recycled (B, heads, T, T) block
 
     def out(position, x):
-        if all_heads and float32:
+        if not float32:
+            return None
+        if all_heads:
             given[position] = _writable(attention[position], x)
-        return given.get(position)
+            return given[position]
+        # The layer computes every head; its maps go into recycled memory
+        # too (a fresh 12.6 MB per call at T=512 pays first-touch faults),
+        # and the chosen heads are copied out before the next layer runs.
+        if not scratch:
+            shape = (batch, backbone.num_heads, length, length)
+            scratch.append(new_buffer(shape))
+        return _writable(scratch[0], x)
 
     with _inference_context():
         collect = None if norms is None else _norms_collector(heads, norms, to_numpy)
