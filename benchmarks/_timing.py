@@ -52,8 +52,7 @@ def paired_ratio(
     same samples prints the same interval.
     """
     ratios = np.asarray(numerator) / np.asarray(denominator)
-    rng = np.random.default_rng(0)
-    picks = rng.integers(0, len(ratios), (resamples, len(ratios)))
+    picks = _resampled_rounds(len(ratios), resamples)
     low, high = np.quantile(np.median(ratios[picks], axis=1), [0.025, 0.975])
     return float(np.median(ratios)), float(low), float(high)
 
@@ -72,11 +71,15 @@ def spread_ratio(
         q1, q3 = np.quantile(x, [0.25, 0.75], axis=axis)
         return q3 - q1
 
-    rng = np.random.default_rng(0)
-    picks = rng.integers(0, len(a), (resamples, len(a)))
+    picks = _resampled_rounds(len(a), resamples)
     boot = iqr(a[picks], axis=1) / np.maximum(iqr(b[picks], axis=1), 1e-12)
     low, high = np.quantile(boot, [0.025, 0.975])
     return float(iqr(a) / max(iqr(b), 1e-12)), float(low), float(high)
+
+
+def _resampled_rounds(rounds: int, resamples: int) -> np.ndarray:
+    """(resamples, rounds) round indices drawn with replacement, seeded."""
+    return np.random.default_rng(0).integers(0, rounds, (resamples, rounds))
 
 
 def verdict(value: float, low: float, high: float, target: float) -> str:

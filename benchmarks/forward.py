@@ -27,6 +27,7 @@ import argparse
 import os
 import statistics
 import sys
+from typing import Any
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, os.path.dirname(__file__))
@@ -104,15 +105,40 @@ def plain_torch_sdpa(model: transformers.DistilBertModel):
     return forward
 
 
+def implementations(models: dict, inputs: dict, t_ids, t_mask) -> dict:
+    """Name -> a call of each implementation timed, on the same input.
+
+    `inputs` is ours (numpy token_ids and padding_mask); `t_ids` and
+    `t_mask` are the same values as torch tensors for HF and plain torch.
+    """
+    hf, hf_eager, reference, ours = (
+        models[k] for k in ("hf", "hf_eager", "reference", "ours")
+    )
+    return {
+        "HF DistilBertModel (sdpa)": lambda: hf(input_ids=t_ids, attention_mask=t_mask),
+        "HF eager + attentions + hidden states": lambda: hf_eager(
+            input_ids=t_ids,
+            attention_mask=t_mask,
+            output_attentions=True,
+            output_hidden_states=True,
+        ),
+        "plain torch SDPA": lambda: reference(t_ids, t_mask),
+        "ours: backbone(inputs)": lambda: ours(inputs),
+        CAPTURE: lambda: de.capture(ours, inputs),
+        "ours: capture(layers=[-1], heads=[0])": lambda: de.capture(
+            ours, inputs, layers=[-1], heads=[0]
+        ),
+    }
+
+
 def time_shape(
     models: dict, batch: int, length: int, padded: bool, rounds: int, device: str
 ) -> dict[str, list[float]]:
     """Seconds per call of every implementation at one (B, T), every round."""
-    hf, hf_eager, reference, ours = (
-        models[k] for k in ("hf", "hf_eager", "reference", "ours")
-    )
     rng = np.random.default_rng(batch * 1000 + length)
-    ids = rng.integers(0, hf.config.vocab_size, (batch, length)).astype("int32")
+    ids = rng.integers(0, models["hf"].config.vocab_size, (batch, length)).astype(
+        "int32"
+    )
     mask = np.ones((batch, length), "int32")
     if padded:
         for row, real in enumerate(np.linspace(16, length, batch).astype(int)):
@@ -129,41 +155,33 @@ def time_shape(
 
         return run
 
-    calls = {
-        "HF DistilBertModel (sdpa)": lambda: hf(input_ids=t_ids, attention_mask=t_mask),
-        "HF eager + attentions + hidden states": lambda: hf_eager(
-            input_ids=t_ids,
-            attention_mask=t_mask,
-            output_attentions=True,
-            output_hidden_states=True,
-        ),
-        "plain torch SDPA": lambda: reference(t_ids, t_mask),
-        "ours: backbone(inputs)": lambda: ours(inputs),
-        CAPTURE: lambda: de.capture(ours, inputs),
-        "ours: capture(layers=[-1], heads=[0])": lambda: de.capture(
-            ours, inputs, layers=[-1], heads=[0]
-        ),
-    }
+    calls = implementations(models, inputs, t_ids, t_mask)
     with torch.inference_mode():
         return interleaved_samples(
             {name: timed(f) for name, f in calls.items()}, rounds=rounds
         )
 
 
-def build_models(device: str, dtype: str) -> dict:
-    """HF sdpa, HF eager, plain torch and ours, all on one set of weights."""
-    config = transformers.DistilBertConfig(attn_implementation="sdpa")
-    hf = transformers.DistilBertModel(config).eval()
+def build_models(device: str, dtype: str, **config: Any) -> dict:
+    """HF sdpa, HF eager, plain torch and ours, all on one set of weights.
+
+    `config`: `transformers.DistilBertConfig` arguments; the base uncased
+    model when none are given.
+    """
+    hf_config = transformers.DistilBertConfig(attn_implementation="sdpa", **config)
+    hf = transformers.DistilBertModel(hf_config).eval()
     hf_eager = transformers.DistilBertModel(
-        transformers.DistilBertConfig(attn_implementation="eager")
+        transformers.DistilBertConfig(attn_implementation="eager", **config)
     ).eval()
     hf_eager.load_state_dict(hf.state_dict())
     state = {k: v.numpy() for k, v in hf.state_dict().items()}
     torch_dtype = getattr(torch, dtype)
     hf, hf_eager = (m.to(device=device, dtype=torch_dtype) for m in (hf, hf_eager))
     with keras.device(device):
-        ours = de.DistilBertBackbone(**backbone_config(config.to_dict()), dtype=dtype)
-        assign_weights(ours, backbone_weights(config.to_dict(), state))
+        ours = de.DistilBertBackbone(
+            **backbone_config(hf_config.to_dict()), dtype=dtype
+        )
+        assign_weights(ours, backbone_weights(hf_config.to_dict(), state))
     return {
         "hf": hf,
         "hf_eager": hf_eager,

@@ -28,15 +28,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import transformers  # noqa: E402
 from _timing import interleaved_samples, paired_ratio  # noqa: E402
-
-import distil_explorer as de  # noqa: E402
-from distil_explorer.weights.assign import assign_weights  # noqa: E402
-from distil_explorer.weights.transformers_format import (  # noqa: E402
-    backbone_config,
-    backbone_weights,
-)
+from forward import build_models, implementations  # noqa: E402
 
 TINY = {
     "vocab_size": 1000,
@@ -59,35 +52,15 @@ def main() -> None:
         sys.exit(f"--length={args.length}: allowed: 1 to 512")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    config = transformers.DistilBertConfig(attn_implementation="sdpa", **TINY)
-    hf = transformers.DistilBertModel(config).eval()
-    hf_eager = transformers.DistilBertModel(
-        transformers.DistilBertConfig(attn_implementation="eager", **TINY)
-    ).eval()
-    hf_eager.load_state_dict(hf.state_dict())
-    ours = de.DistilBertBackbone(**backbone_config(config.to_dict()))
-    state = {k: v.numpy() for k, v in hf.state_dict().items()}
-    assign_weights(ours, backbone_weights(config.to_dict(), state))
+    models = build_models("cpu", "float32", **TINY)
 
     rng = np.random.default_rng(0)
     ids = rng.integers(0, TINY["vocab_size"], (1, args.length)).astype("int32")
     mask = np.ones_like(ids)
     inputs = {"token_ids": ids, "padding_mask": mask}
     t_ids, t_mask = torch.from_numpy(ids).long(), torch.from_numpy(mask)
-    calls = {
-        "HF DistilBertModel (sdpa)": lambda: hf(input_ids=t_ids, attention_mask=t_mask),
-        "HF eager + attentions + hidden states": lambda: hf_eager(
-            input_ids=t_ids,
-            attention_mask=t_mask,
-            output_attentions=True,
-            output_hidden_states=True,
-        ),
-        "ours: backbone(inputs)": lambda: ours(inputs),
-        "ours: capture(backbone, inputs)": lambda: de.capture(ours, inputs),
-        "ours: capture(layers=[-1], heads=[0])": lambda: de.capture(
-            ours, inputs, layers=[-1], heads=[0]
-        ),
-    }
+    calls = implementations(models, inputs, t_ids, t_mask)
+    del calls["plain torch SDPA"]  # forward.py's floor; here only HF and ours
 
     def batched(function):
         def run():
