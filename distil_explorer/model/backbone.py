@@ -10,6 +10,7 @@ from typing import Any
 import keras
 
 from distil_explorer.config import backbone_presets, check_config
+from distil_explorer.model import kernels
 from distil_explorer.model.layers import DistilBertEmbeddings, DistilBertEncoderLayer
 from distil_explorer.model.validation import check_inputs
 
@@ -186,9 +187,10 @@ class DistilBertBackbone(keras.Model):
             keras.ops.cast(keras.ops.convert_to_tensor(inputs[key]), "int32")
             for key in ("token_ids", "padding_mask")
         )
-        x = self.embeddings.call(token_ids, training=training)
-        for layer in self.transformer_layers:
-            x = layer.call(x, padding_mask, training=training)
+        with kernels.direct_reads():
+            x = self.embeddings.call(token_ids, training=training)
+            for layer in self.transformer_layers:
+                x = layer.call(x, padding_mask, training=training)
         return x
 
     def _calls_layers_directly(self) -> bool:

@@ -13,6 +13,7 @@ from keras import ops
 
 from distil_explorer.checks import checked_selection
 from distil_explorer.config import CONFIG_FIELDS
+from distil_explorer.model import kernels
 from distil_explorer.model.buffers import new_buffer
 from distil_explorer.model.norms import head_grams, value_norms
 from distil_explorer.model.tensors import device_of, to_numpy
@@ -52,13 +53,21 @@ def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None, norms=No
     written into. `norms(value, layer)`, when given, is called for each kept
     layer before its item is yielded, with the value heads that layer
     computed (see `_norms_collector`). Eager on torch, each layer's `call`
-    runs without `Layer.__call__` (`DistilBertBackbone._calls_layers_directly`).
+    runs without `Layer.__call__` (`DistilBertBackbone._calls_layers_directly`),
+    reading its variables directly (`kernels.direct_reads`).
     Both capture paths, eager and compiled, walk this way.
     """
     direct = backbone._calls_layers_directly()
 
     def run(layer):
-        return layer.call if direct else layer
+        if not direct:
+            return layer
+
+        def call(*args, **kwargs):
+            with kernels.direct_reads():
+                return layer.call(*args, **kwargs)
+
+        return call
 
     x = run(backbone.embeddings)(token_ids, training=False)
     yield x, None, None, None
@@ -107,7 +116,7 @@ def _capture_eager(
     queries, keys = [], []
 
     def kept(x):  # (B, heads, T, d) -> the chosen heads, as float32 numpy
-        x = to_numpy(ops.cast(x, "float32"))
+        x = to_numpy(kernels.float32(x))
         return x if all_heads else x[:, heads]
 
     given = {}  # kept layer -> the tensor view of its slot in `attention`
@@ -132,7 +141,7 @@ def _capture_eager(
         walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, out, collect)
         position = -1
         for depth, (x, probabilities, query, key) in enumerate(walk):
-            hidden[depth] = to_numpy(ops.cast(x, "float32"))
+            hidden[depth] = to_numpy(kernels.float32(x))
             if probabilities is None:
                 continue
             position += 1

@@ -65,12 +65,12 @@ class Linear(keras.layers.Dense):
         return self(x)
 
     def _linear(self, x):
-        kernel = self._kernel.value
+        kernel = kernels.read(self._kernel)
         if x.dtype != kernel.dtype:
             # A DTypePolicyMap can give this layer another dtype than its
             # parent's, whose autocast scope `x` comes from.
             x = ops.cast(x, kernel.dtype)
-        return kernels.linear(x, kernel, self.bias.value)
+        return kernels.linear(x, kernel, kernels.read(self.bias))
 
     def quantize(self, mode=None, type_check=True, config=None):
         if self.quantization_mode is None:
@@ -100,7 +100,7 @@ def _lookup(embedding: keras.layers.Embedding, ids):
     A quantized table goes through the layer's own call, which dequantizes.
     """
     if embedding.quantization_mode is None:
-        return ops.take(embedding.embeddings.value, ids, axis=0)
+        return kernels.lookup(kernels.read(embedding.embeddings), ids)
     return embedding(ids)
 
 
@@ -168,12 +168,14 @@ class DistilBertEmbeddings(keras.layers.Layer):
         length = ops.shape(tokens)[1]
         table = self.position_embedding
         if table.quantization_mode is None:
-            positions = table.embeddings.value[:length]
+            positions = kernels.read(table.embeddings)[:length]
         else:
             positions = table(ops.arange(length, dtype="int32"))
         norm = self.layer_norm
         x = kernels.layer_norm(
-            kernels.add(tokens, positions), norm.gamma.value, norm.beta.value
+            kernels.add(tokens, positions),
+            kernels.read(norm.gamma),
+            kernels.read(norm.beta),
         )
         if training and self.rate:
             x = self.dropout(x, training=training)
@@ -268,7 +270,9 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         return kernels.split_heads(layer.project(x), self.num_heads)
 
     def _norm(self, x, layer: keras.layers.LayerNormalization):
-        return kernels.layer_norm(x, layer.gamma.value, layer.beta.value)
+        return kernels.layer_norm(
+            x, kernels.read(layer.gamma), kernels.read(layer.beta)
+        )
 
     def call(
         self,

@@ -160,3 +160,85 @@ def test_reduced_precision_stays_close_to_float32(dtype):
     assert trace.attentions.dtype == np.float32
     np.testing.assert_allclose(trace.attentions.sum(-1), 1.0, atol=1e-5)
     assert trace.config["dtype"] == dtype
+
+
+def _flat_last_norm(model, level):
+    """A stateless mapping making the last layer's output `level` everywhere:
+    LayerNorm with gamma 0 and beta `level`."""
+    norm = model.transformer_layers[-1].ffn_layer_norm
+    width = norm.gamma.shape[0]
+    return [
+        (norm.gamma, keras.ops.zeros((width,))),
+        (norm.beta, keras.ops.full((width,), level)),
+    ]
+
+
+def test_a_stateless_scope_sets_the_weights_of_a_call_and_a_capture():
+    # Both read variables without Keras's per-read checks when no scope is
+    # active (`kernels.direct_reads`); inside one, the scope's values win.
+    model = DistilBertBackbone(**TINY)
+    inputs = tiny_inputs()
+    with keras.StatelessScope(state_mapping=_flat_last_norm(model, 0.25)):
+        np.testing.assert_allclose(_out(model(inputs)), 0.25, atol=1e-6)
+        trace = capture(model, inputs)
+    np.testing.assert_allclose(trace.hidden_states[-1], 0.25, atol=1e-6)
+    assert not np.allclose(_out(model(inputs)), 0.25)
+    assert not np.allclose(capture(model, inputs).hidden_states[-1], 0.25)
+
+
+def test_direct_reads_give_what_keras_would_and_honour_an_autocast_scope():
+    from keras.src.backend import AutocastScope
+
+    model = DistilBertBackbone(**TINY)
+    kernel = model.transformer_layers[0].query._kernel
+    with kernels.direct_reads():
+        assert kernels.read(kernel) is kernel.value
+    with AutocastScope("bfloat16"), kernels.direct_reads():
+        cast = kernels.read(kernel)
+    assert keras.backend.standardize_dtype(cast.dtype) == "bfloat16"
+    # A capture has no Layer.__call__ to replace an outer scope: it computes
+    # with the cast weights, as Keras's own reads would.
+    inputs = tiny_inputs()
+    with AutocastScope("bfloat16"):
+        low = capture(model, inputs).hidden_states[-1]
+    full = capture(model, inputs).hidden_states[-1]
+    assert 0 < np.abs(low - full).max() < 0.1
+
+
+def test_a_failed_call_leaves_no_direct_reads_behind(monkeypatch):
+    model = DistilBertBackbone(**TINY)
+    inputs = tiny_inputs()
+
+    def broken(x):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(kernels, "gelu", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        model(inputs)
+    with pytest.raises(RuntimeError, match="boom"):
+        capture(model, inputs)
+    monkeypatch.undo()
+    mapping = _flat_last_norm(model, -0.5)
+    with keras.StatelessScope(state_mapping=mapping):
+        # A read outside any direct call (the query/key projections of
+        # capture(keep_qk=True) are one) honours the scope too.
+        np.testing.assert_array_equal(_out(kernels.read(mapping[1][0])), -0.5)
+        np.testing.assert_allclose(_out(model(inputs)), -0.5, atol=1e-6)
+
+
+def test_direct_reads_are_per_thread():
+    import threading
+
+    model = DistilBertBackbone(**TINY)
+    inputs = tiny_inputs()
+    outs = []
+
+    def scoped_call():
+        with keras.StatelessScope(state_mapping=_flat_last_norm(model, 0.75)):
+            outs.append(_out(model(inputs)))
+
+    with kernels.direct_reads():
+        worker = threading.Thread(target=scoped_call)
+        worker.start()
+        worker.join()
+    np.testing.assert_allclose(outs[0], 0.75, atol=1e-6)
