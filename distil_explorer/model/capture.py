@@ -43,16 +43,28 @@ def _writable(target: np.ndarray, like):
     return torch.from_numpy(target)
 
 
-def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None, norms=None):
+def _walk(
+    backbone,
+    token_ids,
+    padding_mask,
+    layers,
+    keep_qk,
+    out=None,
+    norms=None,
+    skipped=None,
+):
     """Run every layer, yielding (hidden state, maps, queries, keys).
 
     The first item is the embeddings output. Maps, queries and keys are
     (B, heads, T, ...) backend tensors for the `layers` chosen, else None;
     queries and keys only with `keep_qk` (the same variables, projected once
     more). `out(i, x)` may give a tensor for kept layer i's maps to be
-    written into. `norms(value, layer)`, when given, is called for each kept
-    layer before its item is yielded, with the value heads that layer
-    computed (see `_norms_collector`). Eager on torch, each layer's `call`
+    written into. `skipped(x)` may give one for a layer whose maps are not
+    kept: that layer then computes them into it, explicitly, instead of
+    taking fused attention (see `_capture_eager`). `norms(value, layer)`,
+    when given, is called for each kept layer before its item is yielded,
+    with the value heads that layer computed (see `_norms_collector`).
+    Eager on torch, each layer's `call`
     runs without `Layer.__call__` (`DistilBertBackbone._calls_layers_directly`),
     reading its variables directly (`kernels.direct_reads`).
     Both capture paths, eager and compiled, walk this way.
@@ -73,7 +85,17 @@ def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None, norms=No
     yield x, None, None, None
     for i, layer in enumerate(backbone.transformer_layers):
         if i not in layers:
-            x = run(layer)(x, padding_mask, training=False)
+            scratch = None if skipped is None else skipped(x)
+            if scratch is None:
+                x = run(layer)(x, padding_mask, training=False)
+            else:
+                x, _ = run(layer)(
+                    x,
+                    padding_mask,
+                    training=False,
+                    return_attention=True,
+                    attention_out=scratch,
+                )
             yield x, None, None, None
             continue
         query = layer._heads(x, layer.query) if keep_qk else None
@@ -91,6 +113,11 @@ def _walk(backbone, token_ids, padding_mask, layers, keep_qk, out=None, norms=No
         if norms is not None:
             norms(outputs[2], layer)
         yield x, probabilities, query, key
+
+
+# Sequences up to this length compute the attention of layers whose maps are
+# not kept explicitly, as kept layers do (see `skipped` in `_capture_eager`).
+EXPLICIT_UP_TO = 128
 
 
 def _capture_eager(
@@ -120,7 +147,13 @@ def _capture_eager(
         return x if all_heads else x[:, heads]
 
     given = {}  # kept layer -> the tensor view of its slot in `attention`
-    scratch = []  # with a subset of heads: one recycled (B, heads, T, T) block
+    scratch = []  # one recycled (B, heads, T, T) block, made when first needed
+
+    def scratch_block(x):
+        if not scratch:
+            shape = (batch, backbone.num_heads, length, length)
+            scratch.append(new_buffer(shape))
+        return _writable(scratch[0], x)
 
     def out(position, x):
         if not float32:
@@ -131,14 +164,25 @@ def _capture_eager(
         # The layer computes every head; its maps go into recycled memory
         # too (a fresh 12.6 MB per call at T=512 pays first-touch faults),
         # and the chosen heads are copied out before the next layer runs.
-        if not scratch:
-            shape = (batch, backbone.num_heads, length, length)
-            scratch.append(new_buffer(shape))
-        return _writable(scratch[0], x)
+        return scratch_block(x)
+
+    def skipped(x):
+        # Up to T=128, explicit attention into memory already touched beats
+        # the fused kernel on CPU: 0.82-0.90x SDPA's time for (1, 12, 128, 64)
+        # heads, 0.79-0.95x at 8 x 128, but 1.0x at T=256 and 1.2-1.3x at
+        # T=512 (benchmarks/attention_kernels.py; 2-core AVX2 VM, torch 2.13).
+        # So a layer whose maps are not kept computes them into the scratch
+        # block there, and a capture of some layers does no more work than a
+        # full one (and gives the very numbers of its slice of one).
+        if not float32 or length > EXPLICIT_UP_TO:
+            return None
+        return scratch_block(x)
 
     with _inference_context():
         collect = None if norms is None else _norms_collector(heads, norms, to_numpy)
-        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, out, collect)
+        walk = _walk(
+            backbone, token_ids, padding_mask, layers, keep_qk, out, collect, skipped
+        )
         position = -1
         for depth, (x, probabilities, query, key) in enumerate(walk):
             hidden[depth] = to_numpy(kernels.float32(x))

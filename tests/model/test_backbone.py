@@ -4,6 +4,7 @@ import pytest
 
 from distil_explorer import DistilBertBackbone, capture
 from distil_explorer.model import kernels
+from distil_explorer.model.capture import EXPLICIT_UP_TO
 from tests.conftest import TINY, tiny_inputs
 
 
@@ -242,3 +243,39 @@ def test_direct_reads_are_per_thread():
         worker.start()
         worker.join()
     np.testing.assert_allclose(outs[0], 0.75, atol=1e-6)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch", reason="explicit maps into numpy: torch CPU"
+)
+@pytest.mark.parametrize(
+    ("length", "fused_layers"), [(8, 0), (EXPLICIT_UP_TO, 0), (EXPLICIT_UP_TO + 1, 2)]
+)
+def test_a_capture_of_some_layers_does_the_work_of_a_full_one_on_short_inputs(
+    monkeypatch, length, fused_layers
+):
+    # Up to EXPLICIT_UP_TO tokens the layers whose maps are not kept compute
+    # them explicitly into recycled memory (faster than fused attention on
+    # CPU there); beyond it they take fused attention.
+    keras.utils.set_random_seed(3)
+    model = DistilBertBackbone(**{**TINY, "num_layers": 3, "max_sequence_length": 160})
+    inputs = tiny_inputs(batch=2, length=length)
+    inputs["padding_mask"][1, length // 2 :] = 0
+    full = capture(model, inputs)
+    calls = []
+    fused = kernels.fused_attention
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return fused(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, "fused_attention", counting)
+    part = capture(model, inputs, layers=[1], heads=[0])
+    assert len(calls) == fused_layers
+    kept = full.attentions[1][:, [0]]
+    if fused_layers:
+        np.testing.assert_allclose(part.hidden_states, full.hidden_states, atol=1e-6)
+        np.testing.assert_allclose(part.attentions[0], kept, atol=1e-6)
+    else:  # the same path as the full capture: the same numbers
+        np.testing.assert_array_equal(part.hidden_states, full.hidden_states)
+        np.testing.assert_array_equal(part.attentions[0], kept)
