@@ -129,7 +129,12 @@ if keras.backend.backend() == "torch":
 
     import torch
     import torch.nn.functional as F
-    from keras.src.backend import get_autocast_scope, in_stateless_scope
+
+    try:  # Keras's own scope lookups; not public API, so a move is survived
+        from keras.src.backend import get_autocast_scope, in_stateless_scope
+        from keras.src.backend.torch.core import get_device
+    except ImportError:  # then every read goes through `.value`
+        get_autocast_scope = in_stateless_scope = get_device = None
 
     # Whether `read` may return a variable's own tensor, per thread: set only
     # for the length of one direct layer call (`direct_reads`).
@@ -144,10 +149,9 @@ if keras.backend.backend() == "torch":
         # once here instead: on a 6-layer hidden-24 model, 14% off a plain
         # call and 11% off a capture (benchmarks/overhead.py's model). The
         # meta device (symbolic builds) keeps Keras's reads.
-        from keras.src.backend.torch.core import get_device
-
         direct = (
-            not in_stateless_scope()
+            get_device is not None
+            and not in_stateless_scope()
             and getattr(get_autocast_scope(), "dtype", None) is None
             and str(get_device()) != "meta"
         )

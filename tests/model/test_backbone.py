@@ -227,6 +227,22 @@ def test_a_failed_call_leaves_no_direct_reads_behind(monkeypatch):
         np.testing.assert_allclose(_out(model(inputs)), -0.5, atol=1e-6)
 
 
+def test_without_keras_scope_lookups_every_read_goes_through_value(monkeypatch):
+    # As when a Keras release moves them: the model still runs, and honours
+    # a stateless scope, only without the shortcut.
+    if keras.backend.backend() == "torch":
+        monkeypatch.setattr(kernels, "get_device", None)
+    model = DistilBertBackbone(**TINY)
+    kernel = model.transformer_layers[0].query._kernel
+    with kernels.direct_reads():
+        assert kernels.read(kernel) is kernel.value
+        assert not getattr(getattr(kernels, "_reads", None), "direct", False)
+    inputs = tiny_inputs()
+    with keras.StatelessScope(state_mapping=_flat_last_norm(model, 0.5)):
+        np.testing.assert_allclose(_out(model(inputs)), 0.5, atol=1e-6)
+        np.testing.assert_allclose(capture(model, inputs).hidden_states[-1], 0.5)
+
+
 def test_direct_reads_are_per_thread():
     import threading
 
