@@ -64,9 +64,9 @@ def _walk(
     taking fused attention (see `_capture_eager`). `norms(value, layer)`,
     when given, is called for each kept layer before its item is yielded,
     with the value heads that layer computed (see `_norms_collector`).
-    Eager on torch, each layer's `call`
-    runs without `Layer.__call__` (`DistilBertBackbone._calls_layers_directly`),
-    reading its variables directly (`kernels.direct_reads`).
+    Eager on torch, each layer's `call` runs without `Layer.__call__`
+    (`DistilBertBackbone._calls_layers_directly`), reading its variables
+    directly (`kernels.direct_reads`).
     Both capture paths, eager and compiled, walk this way.
     """
     direct = backbone._calls_layers_directly()

@@ -136,9 +136,13 @@ if keras.backend.backend() == "torch":
     except ImportError:  # then every read goes through `.value`
         get_autocast_scope = in_stateless_scope = get_device = None
 
-    # Whether `read` may return a variable's own tensor, per thread: set only
-    # for the length of one direct layer call (`direct_reads`).
-    _reads = threading.local()
+    class _Reads(threading.local):
+        """Whether `read` may return a variable's own tensor, per thread: set
+        only for the length of one direct layer call (`direct_reads`)."""
+
+        direct = False
+
+    _reads = _Reads()
 
     @contextlib.contextmanager
     def direct_reads():  # noqa: F811
@@ -155,15 +159,14 @@ if keras.backend.backend() == "torch":
             and getattr(get_autocast_scope(), "dtype", None) is None
             and str(get_device()) != "meta"
         )
-        before = getattr(_reads, "direct", False)
-        _reads.direct = direct
+        before, _reads.direct = _reads.direct, direct
         try:
             yield
         finally:
             _reads.direct = before
 
     def read(variable):  # noqa: F811
-        if getattr(_reads, "direct", False):
+        if _reads.direct:
             return variable._value  # what `.value` returns when no scope is on
         return variable.value
 

@@ -106,9 +106,8 @@ def test_from_preset_accepts_config_overrides():
     assert model.num_layers == 1 and model.hidden_dim == 768
 
 
-def test_plain_call_uses_fused_attention_and_capture_does_not(
-    tiny_backbone, monkeypatch
-):
+def _counted_fused_attention(monkeypatch) -> list:
+    """A list that gets one item per `kernels.fused_attention` call from now on."""
     calls = []
     fused = kernels.fused_attention
 
@@ -117,6 +116,13 @@ def test_plain_call_uses_fused_attention_and_capture_does_not(
         return fused(*args, **kwargs)
 
     monkeypatch.setattr(kernels, "fused_attention", counting)
+    return calls
+
+
+def test_plain_call_uses_fused_attention_and_capture_does_not(
+    tiny_backbone, monkeypatch
+):
+    calls = _counted_fused_attention(monkeypatch)
     tiny_backbone(tiny_inputs())
     assert len(calls) == TINY["num_layers"]
     calls.clear()
@@ -278,14 +284,7 @@ def test_a_capture_of_some_layers_does_the_work_of_a_full_one_on_short_inputs(
     inputs = tiny_inputs(batch=2, length=length)
     inputs["padding_mask"][1, length // 2 :] = 0
     full = capture(model, inputs)
-    calls = []
-    fused = kernels.fused_attention
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return fused(*args, **kwargs)
-
-    monkeypatch.setattr(kernels, "fused_attention", counting)
+    calls = _counted_fused_attention(monkeypatch)
     part = capture(model, inputs, layers=[1], heads=[0])
     assert len(calls) == fused_layers
     kept = full.attentions[1][:, [0]]
