@@ -30,13 +30,18 @@ def _inference_context():
     return contextlib.nullcontext()
 
 
-def _writable(target: np.ndarray, like):
-    """`target` as a tensor the layer can write its maps into, or None.
+def _shares_memory(like) -> bool:
+    """Whether tensors like `like` can be written straight into numpy memory.
 
-    Only torch on CPU shares memory with numpy; elsewhere the maps are
-    computed on the device and copied into `target` afterwards.
+    Only torch on CPU shares memory with numpy; elsewhere (an accelerator,
+    another backend) the maps are computed on the device and copied after.
     """
-    if keras.backend.backend() != "torch" or like.device.type != "cpu":
+    return keras.backend.backend() == "torch" and like.device.type == "cpu"
+
+
+def _writable(target: np.ndarray, like):
+    """`target` as a tensor the layer can write its maps into, or None."""
+    if not _shares_memory(like):
         return None
     import torch
 
@@ -150,6 +155,8 @@ def _capture_eager(
     scratch = []  # one recycled (B, heads, T, T) block, made when first needed
 
     def scratch_block(x):
+        if not _shares_memory(x):  # the layer would not write into it
+            return None
         if not scratch:
             shape = (batch, backbone.num_heads, length, length)
             scratch.append(new_buffer(shape))

@@ -294,3 +294,31 @@ def test_a_capture_of_some_layers_does_the_work_of_a_full_one_on_short_inputs(
     else:  # the same path as the full capture: the same numbers
         np.testing.assert_array_equal(part.hidden_states, full.hidden_states)
         np.testing.assert_array_equal(part.attentions[0], kept)
+
+
+@pytest.mark.parametrize("selection", [{}, {"layers": [1], "heads": [0]}])
+def test_where_tensors_cannot_share_numpy_memory_a_capture_copies_its_maps(
+    monkeypatch, selection
+):
+    # As on an accelerator or off torch: each layer computes its maps on the
+    # device, the capture copies them out, and no scratch block is made that
+    # no layer would write into (only the two arrays the Trace returns).
+    from distil_explorer.model import capture as capture_module
+
+    keras.utils.set_random_seed(4)
+    model = DistilBertBackbone(**{**TINY, "num_layers": 3})
+    inputs = tiny_inputs(batch=2, length=9)
+    shared = capture(model, inputs, **selection)
+    monkeypatch.setattr(capture_module, "_shares_memory", lambda like: False)
+    shapes = []
+
+    def counted(shape, dtype="float32"):
+        shapes.append(shape)
+        return capture_module.new_buffer.__wrapped__(shape, dtype)
+
+    counted.__wrapped__ = capture_module.new_buffer
+    monkeypatch.setattr(capture_module, "new_buffer", counted)
+    copied = capture(model, inputs, **selection)
+    assert shapes == [copied.attentions.shape, copied.hidden_states.shape]
+    np.testing.assert_allclose(copied.attentions, shared.attentions, atol=1e-6)
+    np.testing.assert_allclose(copied.hidden_states, shared.hidden_states, atol=1e-6)
