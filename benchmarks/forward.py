@@ -199,6 +199,8 @@ def main() -> None:
         "--dtype", choices=("float32", "bfloat16", "float16"), default="float32"
     )
     args = parser.parse_args()
+    if args.rounds < 2:  # quartiles and bootstrap intervals need two
+        parser.error(f"--rounds={args.rounds}: allowed: 2 or more (15 unless told)")
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit(
             "--device cuda: this torch sees no CUDA device "
