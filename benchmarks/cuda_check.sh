@@ -9,6 +9,9 @@
 #   bash benchmarks/cuda_check.sh wheels   # here: fetch what the GPU image lacks
 #   bash benchmarks/cuda_check.sh run      # there (device `run`, carry [".whl"])
 #
+# that is, through the device tool: run(command="bash benchmarks/cuda_check.sh
+# run", carry=[".whl"], timeout_s=480); then give_back.
+#
 # `wheels` downloads, for the GPU image's Python (3.12 unless PYTHON_VERSION
 # says otherwise), the packages that image lacks into .whl/ (2.8 MB), which
 # .git/info/exclude then ignores. The device tool's KINDS.md lists the
@@ -16,9 +19,9 @@
 # matplotlib, pytest and hypothesis are there; keras, namex and optree not.
 #
 # `run` installs .whl/ into /tmp/site (when there is one), stops at once if
-# torch sees no CUDA device, and writes three logs into $OUT (or
-# /tmp/cuda_check): cuda_tests.log, forward_float32.txt, forward_bfloat16.txt.
-# DEVICE=cpu ROUNDS=1 runs the same steps on a CPU, to check the script
+# torch sees no CUDA device, and writes into $OUT (or /tmp/cuda_check)
+# gpu.txt (nvidia-smi), cuda_tests.log, forward_float32.txt, forward_bfloat16.txt.
+# DEVICE=cpu ROUNDS=3 runs the same steps on a CPU, to check the script
 # itself before spending device time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
