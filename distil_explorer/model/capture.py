@@ -152,15 +152,15 @@ def _capture_eager(
         return x if all_heads else x[:, heads]
 
     given = {}  # kept layer -> the tensor view of its slot in `attention`
-    scratch = []  # one recycled (B, heads, T, T) block, made when first needed
+    scratch = []  # a tensor on one recycled (B, heads, T, T) block, when needed
 
     def scratch_block(x):
         if not _shares_memory(x):  # the layer would not write into it
             return None
         if not scratch:
             shape = (batch, backbone.num_heads, length, length)
-            scratch.append(new_buffer(shape))
-        return _writable(scratch[0], x)
+            scratch.append(_writable(new_buffer(shape), x))
+        return scratch[0]
 
     def out(position, x):
         if not float32:

@@ -310,13 +310,12 @@ def test_where_tensors_cannot_share_numpy_memory_a_capture_copies_its_maps(
     inputs = tiny_inputs(batch=2, length=9)
     shared = capture(model, inputs, **selection)
     monkeypatch.setattr(capture_module, "_shares_memory", lambda like: False)
-    shapes = []
+    shapes, new_buffer = [], capture_module.new_buffer
 
     def counted(shape, dtype="float32"):
         shapes.append(shape)
-        return capture_module.new_buffer.__wrapped__(shape, dtype)
+        return new_buffer(shape, dtype)
 
-    counted.__wrapped__ = capture_module.new_buffer
     monkeypatch.setattr(capture_module, "new_buffer", counted)
     copied = capture(model, inputs, **selection)
     assert shapes == [copied.attentions.shape, copied.hidden_states.shape]
