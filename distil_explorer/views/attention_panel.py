@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +11,7 @@ import numpy as np
 from distil_explorer.analysis.attention import head_summary
 from distil_explorer.views.attention_widget import AttentionWidget
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
+from distil_explorer.views.html_text import text as escaped
 
 METRICS = {
     "entropy (nats)": "entropy",
@@ -58,7 +58,7 @@ def summary_table(
             )
         rows.append(f"<tr><th>L{layer}</th>{''.join(cells)}</tr>")
     return (
-        f"<b>{html.escape(title)}</b><table style='border-collapse:collapse;"
+        f"<b>{escaped(title)}</b><table style='border-collapse:collapse;"
         f"font-size:11px'><tr><th></th>{head}</tr>{''.join(rows)}</table>"
     )
 
@@ -161,7 +161,7 @@ class AttentionPanel:
         self.mask_button.disabled = not (pinned and self._can_mask)
         self.remove_button.disabled = not pinned or len(self.canvas.tokens) < 2
         if pinned:
-            name = html.escape(self.canvas.tokens[position])
+            name = escaped(self.canvas.tokens[position])
             self.token.value = f"Pinned token {position}: <b>{name}</b>"
         else:
             self.token.value = _NO_TOKEN
@@ -192,8 +192,8 @@ class AttentionPanel:
         show_png(self.query_key, figure_png(figure, PANEL_DPI))
         self.query_key_note.value = (
             f"<b>Query/key view</b>, layer {layer}, head {head}: which dimensions "
-            f"make the score of {html.escape(self.canvas.tokens[query])!r} on its "
-            f"strongest key {html.escape(self.canvas.tokens[key])!r}."
+            f"make the score of {escaped(repr(self.canvas.tokens[query]))} on its "
+            f"strongest key {escaped(repr(self.canvas.tokens[key]))}."
         )
 
     def _draw_table(self, change: Any = None) -> None:
@@ -223,6 +223,6 @@ def effect_html(effect, token: str, layers=None, heads=None) -> str:
     return (
         summary_table(effect.attention_change, title, layers, heads)
         + "<div>lowest cosine of another token's state, per hidden state: "
-        + html.escape(per_state)
+        + escaped(per_state)
         + "</div>"
     )

@@ -8,6 +8,7 @@ import ipywidgets as w
 
 from distil_explorer.views.attribution_plots import attribution_html, plot_attribution
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
+from distil_explorer.views.html_text import text as escaped
 
 TARGETS = (
     ("[CLS] norm", "cls_norm"),
@@ -83,7 +84,7 @@ class AttributionPanel:
         self.shown = attribution
         self.strip.value = attribution_html(attribution)
         show_png(self.chart, figure_png(plot_attribution(attribution), PANEL_DPI))
-        self.status.value = f"{attribution.backend}: {attribution.target}"
+        self.status.value = escaped(f"{attribution.backend}: {attribution.target}")
 
     def clear(self) -> None:
         """Nothing attributed for the Trace on screen (a new run or build)."""

@@ -8,11 +8,10 @@ drawn.
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 
 from distil_explorer.checks import checked_index
+from distil_explorer.views.html_text import text as escaped
 
 
 def score_colours(scores: np.ndarray) -> list[str]:
@@ -47,13 +46,13 @@ def attribution_html(attribution, index: int = 0) -> str:
     spans = [
         f'<span class="de-attribution-token" title="{s:+.4g}" style="background:'
         f'{c};padding:1px 3px;margin:1px;border-radius:3px;display:inline-block">'
-        f"{html.escape(t)}</span>"
+        f"{escaped(t)}</span>"
         for t, s, c in zip(tokens, scores, score_colours(scores), strict=True)
     ]
     delta = float(attribution.delta[index])
     return (
         f"<div>{''.join(spans)}</div><div style='font-size:90%'>"
-        f"{html.escape(attribution.method)} of {html.escape(attribution.target)}: "
+        f"{escaped(attribution.method)} of {escaped(attribution.target)}: "
         f"target {float(attribution.target_value[index]):.4g}, baseline "
         f"{float(attribution.baseline_value[index]):.4g}, sum of scores "
         f"{float(scores.sum()):.4g}, delta {delta:+.2g}</div>"

@@ -15,6 +15,7 @@ from distil_explorer.config import (
     count_parameters,
 )
 from distil_explorer.session import BuildRequest
+from distil_explorer.views.html_text import text as escaped
 
 CUSTOM = "custom config"
 PATH_OR_HANDLE = "local path or kaggle:// / hf:// handle"
@@ -118,12 +119,12 @@ class BuildPanel:
         if choice == CUSTOM:
             config, text = form_config(self._values())
             colour = "#067d17" if config else "#b00020"
-            self.message.value = f"<span style='color:{colour}'>{_escape(text)}</span>"
+            self.message.value = f"<span style='color:{colour}'>{escaped(text)}</span>"
             self.button.disabled = config is None
         elif choice in backbone_presets:
             meta = backbone_presets[choice]["metadata"]
             self.message.value = (
-                f"{meta['params']:,} parameters. {_escape(meta['description'])}"
+                f"{meta['params']:,} parameters. {escaped(meta['description'])}"
             )
             self.button.disabled = False
         else:
@@ -135,7 +136,7 @@ class BuildPanel:
     def show_progress(self, step: str, done: int, total: int) -> None:
         """Say what the build is doing now (the bar and one line of text)."""
         self.progress.max, self.progress.value = max(total, 1), done
-        self.status.value = _escape(step) + ("" if done >= total else " ...")
+        self.status.value = escaped(step) + ("" if done >= total else " ...")
 
     def show_status(self, text: str) -> None:
         """One line under the button (what was built, or why nothing was)."""
@@ -156,7 +157,3 @@ class BuildPanel:
             load_weights=self.load_weights.value,
             precision=self.precision.value,
         )
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import ipywidgets as w
@@ -13,6 +12,7 @@ from distil_explorer.config import PRECISIONS
 from distil_explorer.views.attention_panel import summary_table
 from distil_explorer.views.compare_plots import plot_difference
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
+from distil_explorer.views.html_text import text as escaped
 
 NO_A = (
     "No A yet. Run something, then press <b>Keep this run as A</b>; every later "
@@ -43,7 +43,7 @@ def difference_html(difference: TraceDifference) -> str:
         lines.append(
             f"attention: {values[row, column]:.3g} at layer {layer}, head {head}"
         )
-    lines += [f"not compared: {html.escape(note)}" for note in difference.notes]
+    lines += [f"not compared: {escaped(note)}" for note in difference.notes]
     return "<br>".join(lines)
 
 
@@ -120,14 +120,14 @@ class ComparePanel:
         if comparison is None:
             self.message.value = NO_A
             return
-        a_text = f"<b>A</b>: {html.escape(comparison.a_label)}"
+        a_text = f"<b>A</b>: {escaped(comparison.a_label)}"
         if comparison.b is None:
             self.message.value = (
-                f"{a_text}<br>{html.escape(comparison.problem or '')}. Change the "
+                f"{a_text}<br>{escaped(comparison.problem or '')}. Change the "
                 "backend, device, dtype or model and run A's input: that run is B."
             )
             return
-        self.message.value = f"{a_text}<br><b>B</b>: {html.escape(comparison.b_label)}"
+        self.message.value = f"{a_text}<br><b>B</b>: {escaped(comparison.b_label)}"
         difference = comparison.difference
         self.summary.value = difference_html(difference)
         values = difference.attention_max
@@ -181,11 +181,11 @@ class ComparePanel:
         ):
             largest, mean = difference.attention_max, difference.attention_mean
             if largest is None:
-                parts.append(f"<p>{html.escape(precision)}: maps not compared</p>")
+                parts.append(f"<p>{escaped(precision)}: maps not compared</p>")
                 continue
             layers, heads = difference.attention_layers, difference.attention_heads
             parts.append(
-                f"<p><b>{html.escape(precision)}</b> vs {html.escape(str(reference))}"
+                f"<p><b>{escaped(precision)}</b> vs {escaped(str(reference))}"
                 f": largest |A - B| {largest.max():.3g}, mean {mean.mean():.3g}; "
                 f"last hidden state moves up to {difference.hidden_max[-1]:.3g}</p>"
                 "<div style='display:flex;gap:16px;flex-wrap:wrap'>"

@@ -10,7 +10,6 @@ view. The panel only draws what it is handed; it never runs a model.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 from distil_explorer.analysis.corpus import STATISTICS
 from distil_explorer.views.corpus_plots import TITLES, plot_corpus_statistics
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
+from distil_explorer.views.html_text import text as escaped
 
 DEMO = "demo corpus (Python documentation)"
 FILE = "a text file (one text per line)"
@@ -104,7 +104,7 @@ class CorpusPanel:
         """A `progress(done, total)` for `corpus_statistics`."""
         self.progress.max = max(total, 1)
         self.progress.value = min(done, self.progress.max)
-        self.status.value = html.escape(f"{done:,} of {total:,} texts")
+        self.status.value = escaped(f"{done:,} of {total:,} texts")
 
     def show(self, stats: Any, timing: str = "") -> None:
         """Draw `stats` (a `CorpusStatistics`): the head grid and the figure."""
@@ -129,7 +129,7 @@ class CorpusPanel:
         self.grid.layout.grid_template_columns = f"repeat({heads}, 46px)"
         self._recolour()
         show_png(self.figure, figure_png(plot_corpus_statistics(stats), PANEL_DPI))
-        self.status.value = html.escape(
+        self.status.value = escaped(
             f"{stats.num_texts:,} texts, {stats.num_tokens:,} tokens"
             + (f" ({timing})" if timing else "")
             + f"; rows are layers 0..{layers - 1}, columns heads 0..{heads - 1}."
@@ -140,9 +140,9 @@ class CorpusPanel:
         """Say which text was opened for which head."""
         value = self.stats.values[statistic][layer, head]
         self.example.value = (
-            f"<b>{html.escape(head_title(layer, head))}</b>, "
-            f"{html.escape(TITLES[statistic])} {value:.3f} on average; its "
-            f"highest in: <i>{html.escape(text)}</i>"
+            f"<b>{escaped(head_title(layer, head))}</b>, "
+            f"{escaped(TITLES[statistic])} {value:.3f} on average; its "
+            f"highest in: <i>{escaped(text)}</i>"
         )
 
     def built(self, tokenizer_problem: str | None) -> None:
@@ -152,7 +152,7 @@ class CorpusPanel:
         self.status.value = (
             ""
             if tokenizer_problem is None
-            else html.escape(f"Corpus statistics need text: {tokenizer_problem}.")
+            else escaped(f"Corpus statistics need text: {tokenizer_problem}.")
         )
 
     def clear(self) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import html
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +33,7 @@ from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.corpus_panel import CorpusPanel
 from distil_explorer.views.export_bar import ExportBar
 from distil_explorer.views.hidden_panel import HiddenPanel
+from distil_explorer.views.html_text import text as escaped
 from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.run_panel import RunPanel
 
@@ -153,12 +153,12 @@ class Explorer(w.VBox):
         request = request or self.build_panel.request()
         panel = self.build_panel
         with self._working(panel.button):
-            self.status.value = f"<b>Building</b> {html.escape(request.name)} ..."
+            self.status.value = f"<b>Building</b> {escaped(request.name)} ..."
             try:
                 self.session.build(request, panel.show_progress)
             except BaseException:
                 panel.show_status("")
-                self.status.value = f"<b>Not built</b>: {html.escape(request.name)}."
+                self.status.value = f"<b>Not built</b>: {escaped(request.name)}."
                 raise
         session = self.session
         backbone = session.backbone
@@ -166,12 +166,12 @@ class Explorer(w.VBox):
         # Statistics of the old model are stale; they need a tokenizer.
         self.corpus_panel.built(session.tokenizer_problem)
         self.run_panel.built(backbone.max_sequence_length, session.tokenizer_problem)
-        panel.show_status(html.escape(session.timings.text()))
+        panel.show_status(escaped(session.timings.text()))
         note = ""
         if session.tokenizer_problem is not None:
-            note = f" No tokenizer: {html.escape(session.tokenizer_problem)}."
+            note = f" No tokenizer: {escaped(session.tokenizer_problem)}."
         self.status.value = (
-            f"<b>Built</b> {html.escape(session.name)}: "
+            f"<b>Built</b> {escaped(session.name)}: "
             f"{backbone.count_params():,} parameters, {backbone.num_layers} layers "
             f"x {backbone.num_heads} heads. Press <b>Run</b>.{note}"
         )
@@ -182,7 +182,7 @@ class Explorer(w.VBox):
         request = {**self.run_panel.request(), **overrides}
         panel = self.run_panel
         where = f"{request.get('backend') or 'default'} on {request.get('device')}"
-        panel.status.value = html.escape(f"running on {where} ...")
+        panel.status.value = escaped(f"running on {where} ...")
         with self._working(panel.button):
             try:
                 trace = self.session.run(**request)
@@ -190,13 +190,13 @@ class Explorer(w.VBox):
                 panel.status.value = ""
                 raise
         self._show(trace)
-        panel.status.value = html.escape(
+        panel.status.value = escaped(
             f"{trace.backend} on {trace.device}: {self.session.timings.text()}"
         )
         tokens = int(trace.padding_mask[0].sum())
         self.status.value = (
-            f"<b>Ran</b> {html.escape(self.session.name)} on "
-            f"{html.escape(trace.backend)} / {html.escape(trace.device)}: "
+            f"<b>Ran</b> {escaped(self.session.name)} on "
+            f"{escaped(trace.backend)} / {escaped(trace.device)}: "
             f"{tokens} tokens. Hover or click a token in the Attention tab."
         )
         # With an A kept, a run of its input is there to be compared with it.
@@ -393,9 +393,9 @@ class Explorer(w.VBox):
         self.error.value = (
             "<div style='border-left:4px solid #b00020;padding:4px 8px;"
             "background:#fdecea'><b>"
-            + html.escape(message or type(error).__name__)
+            + escaped(message or type(error).__name__)
             + "</b><details><summary>details</summary><pre style='font-size:10px'>"
-            + html.escape(detail)
+            + escaped(detail)
             + "</pre></details></div>"
         )
         self.error.layout.display = None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import html
-
 import ipywidgets as w
+
+from distil_explorer.views.html_text import text as escaped
 
 # The views each tab draws, the one usually on screen first.
 TAB_VIEWS = {
@@ -48,4 +48,4 @@ class ExportBar:
         self.view.value = on_screen if on_screen in options else options[0]
 
     def written(self, path) -> None:
-        self.status.value = html.escape(f"wrote {path}")
+        self.status.value = escaped(f"wrote {path}")

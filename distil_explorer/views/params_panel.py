@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import html
-
 import ipywidgets as w
 
 from distil_explorer.analysis.params import ParameterRow
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
+from distil_explorer.views.html_text import text as escaped
 from distil_explorer.views.plots import plot_parameters
 
 
 def rows_html(rows: list[ParameterRow]) -> str:
     """An HTML table of parameter rows with the total in its last line."""
     body = "".join(
-        f"<tr><td>{html.escape(r.block)}</td><td>{html.escape(r.component)}</td>"
+        f"<tr><td>{escaped(r.block)}</td><td>{escaped(r.component)}</td>"
         f"<td>{r.variable}</td><td>{r.shape}</td>"
         f"<td style='text-align:right'>{r.params:,}</td></tr>"
         for r in rows

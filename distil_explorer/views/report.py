@@ -11,8 +11,6 @@ maps: no widget library is imported, and no kernel is needed to click around.
 from __future__ import annotations
 
 import base64
-import html
-import json
 import os
 from pathlib import Path
 
@@ -28,6 +26,8 @@ from distil_explorer.views.canvas_state import (
     sequence_payload,
 )
 from distil_explorer.views.figures import figure_png
+from distil_explorer.views.html_text import json_for_script
+from distil_explorer.views.html_text import text as escaped
 from distil_explorer.views.weighting import checked_weighting, weighted
 
 _STATIC = Path(__file__).parent / "static"
@@ -138,8 +138,9 @@ def _script(state: dict) -> str:
         "attention": (_STATIC / "attention.js").read_text(),
         "standalone": (_STATIC / "standalone.js").read_text(),
     }
-    # "</" inside a <script> would end it early.
-    data = json.dumps({"state": state, "sources": sources}).replace("</", "<\\/")
+    # Tokens and texts come from files people share: no "<" may reach the
+    # parser ("</script>" ends the script, "<!--<script>" swallows the page).
+    data = json_for_script({"state": state, "sources": sources})
     return f"""<script type="module">
 const data = {data};
 const load = (source) => import(
@@ -202,8 +203,7 @@ def report(
         trace, index, layer, head, visible_heads, aggregate, weighting
     )
     figures = "".join(
-        f"<h2>{html.escape(t)}</h2>"
-        f"<img alt='{html.escape(t)}' src='data:image/png;base64,{b}'>"
+        f"<h2>{escaped(t)}</h2><img alt='{escaped(t)}' src='data:image/png;base64,{b}'>"
         for t, b in _figures(trace, index, rows)
     )
     if attribution is not None:
@@ -219,16 +219,16 @@ def report(
             f"<img alt='Token attribution' src='data:image/png;base64,{chart}'>"
         )
     css = (_STATIC / "attention.css").read_text()
-    where = f"ran on {html.escape(trace.backend)} / {html.escape(trace.device)}"
+    where = f"ran on {escaped(trace.backend)} / {escaped(trace.device)}"
     config = ", ".join(f"{k}={v}" for k, v in trace.config.items())
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<html><head><meta charset="utf-8"><title>{escaped(title)}</title>
 <style>{css}
 body {{ font-family: system-ui, sans-serif; margin: 2em; }}
 img {{ max-width: 100%; }}</style>
 </head><body>
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(config)}; {where}.</p>
+<h1>{escaped(title)}</h1>
+<p>{escaped(config)}; {where}.</p>
 <h2>Attention (hover a token; "All heads" for the grid)</h2>
 <div id="attention"></div>
 {figures}

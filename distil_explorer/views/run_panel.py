@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as w
 
 from distil_explorer.session import parse_token_ids
+from distil_explorer.views.html_text import text as escaped
 
 MODES = ("text", "token ids")
 
@@ -99,7 +99,7 @@ class RunPanel:
         self.mode.value = "token ids"
         self.note.value = (
             "<span style='color:#8a5300'>Token ids only: "
-            f"{html.escape(tokenizer_problem)}.</span>"
+            f"{escaped(tokenizer_problem)}.</span>"
         )
 
     def request(self) -> dict[str, Any]:
