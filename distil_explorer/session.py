@@ -42,6 +42,11 @@ from distil_explorer.trace import checked_flag
 Progress = Callable[[str, int, int], None]
 
 
+# `token_count` tokenizes texts up to this long whole (a few ms); longer ones
+# would cost more than the run they are cut for.
+COUNT_CHARS = 100_000
+
+
 def _no_progress(step: str, done: int, total: int) -> None:
     pass
 
@@ -224,6 +229,7 @@ class Session:
         self.tokenizer = None
         self.tokenizer_problem: str | None = None
         self.name = ""
+        self.precision = "float32"  # the backbone's (BuildRequest.precision)
         self.trace = None
         self.baseline = None
         self.kept: tuple[Any, str] | None = None
@@ -274,11 +280,27 @@ class Session:
         self.backbone, self.tokenizer = backbone, tokenizer
         self.tokenizer_problem = problem
         self.name = request.name
+        self.precision = request.precision
         self.trace = self.baseline = None
         self._rows = None
         self.corpus = None  # the old model's statistics say nothing of this one
         self.timings = Timings(tuple(steps))
         progress("built", 2, 2)
+
+    @property
+    def attribution_problem(self) -> str | None:
+        """Why `attribute` cannot work on this backbone; None when it can.
+
+        Gradients need a float32, unquantized backbone (as `attribute` checks).
+        """
+        if self.backbone is None:
+            return "no backbone yet; build one first"
+        if self.precision != "float32":
+            return (
+                f"the backbone is {self.precision}: gradients of low-precision "
+                "weights are too coarse to add up; build it at float32"
+            )
+        return None
 
     @property
     def parameter_rows(self) -> list:
@@ -347,6 +369,24 @@ class Session:
             (("tokenize", tokenized - start), ("forward", done - tokenized))
         )
         return trace
+
+    def token_count(self, inputs: Any) -> int | None:
+        """How many tokens `inputs` (as `run` takes them) has before `max_length`
+        cuts it; None where counting would cost more than the run (a text
+        over `COUNT_CHARS` characters, or no tokenizer).
+
+        Examples:
+        ```python
+        session.token_count("The cat sat.")  # 6: [CLS] the cat sat . [SEP]
+        ```
+        """
+        if isinstance(inputs, str):
+            if self.tokenizer is None or len(inputs) > COUNT_CHARS:
+                return None
+            return int(self.tokenizer(inputs).token_ids.shape[1])
+        if isinstance(inputs, Mapping):
+            return int(np.shape(inputs["token_ids"])[-1])
+        return len(list(inputs))
 
     def intervene(self, position: int, action: str):
         """Re-run sequence 0 with the token at `position` masked or removed.
@@ -445,13 +485,16 @@ class Session:
         return Comparison(a, a_label, b, b_label, difference)
 
     def compare_precisions(
-        self, precisions: Sequence[str] = ("bfloat16", "int8")
+        self,
+        precisions: Sequence[str] = ("bfloat16", "int8"),
+        progress: Progress = _no_progress,
     ) -> PrecisionComparison:
         """Run the input on screen at other precisions; how far each moves it.
 
         Each precision is a copy of the backbone with the same float weights
         (`model.precision.with_precision`), run where the Trace on screen
         ran. The Trace on screen, A, and the backbone stay as they are.
+        `progress(step, done, total)` hears of each precision.
         """
         from distil_explorer.analysis.compare import compare_traces
         from distil_explorer.model.precision import check_precision, with_precision
@@ -471,9 +514,11 @@ class Session:
         }
         runner = self._runner(reference.backend, reference.device)
         traces = []
-        for precision in chosen:
+        for done, precision in enumerate(chosen):
+            progress(f"running at {precision}", done, len(chosen))
             variant = with_precision(self.backbone, precision)
             traces.append(runner.capture(variant, inputs, keep_qk=False))
+        progress("compared", len(chosen), len(chosen))
         differences = tuple(compare_traces(reference, t) for t in traces)
         return PrecisionComparison(reference, chosen, tuple(traces), differences)
 

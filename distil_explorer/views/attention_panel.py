@@ -10,6 +10,7 @@ import numpy as np
 
 from distil_explorer.analysis.attention import head_summary
 from distil_explorer.views.attention_widget import AttentionWidget
+from distil_explorer.views.feedback import ErrorArea
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 from distil_explorer.views.html_text import text as escaped
 
@@ -57,9 +58,11 @@ def summary_table(
                 f"padding:2px 6px;text-align:right'>{value:.2f}</td>"
             )
         rows.append(f"<tr><th>L{layer}</th>{''.join(cells)}</tr>")
+    # One block: in a flex row the title stays on top of its own table.
     return (
-        f"<b>{escaped(title)}</b><table style='border-collapse:collapse;"
-        f"font-size:11px'><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+        f"<div class='de-summary'><b>{escaped(title)}</b><table style='border-"
+        f"collapse:collapse;font-size:12px'><tr><th></th>{head}</tr>"
+        f"{''.join(rows)}</table></div>"
     )
 
 
@@ -86,6 +89,7 @@ class AttentionPanel:
             description="Restore original", icon="undo", disabled=True
         )
         self.effect = w.HTML()
+        self.error = ErrorArea()
         self.query_key_note = w.HTML(_QUERY_KEY_HINT)
         self.query_key = image_widget()
         self.query_key_pair: tuple[int, int] | None = None  # (query, key) drawn
@@ -103,6 +107,7 @@ class AttentionPanel:
                 self.token,
                 w.HBox([self.mask_button, self.remove_button]),
                 self.restore_button,
+                self.error.widget,
                 self.effect,
                 self.query_key_note,
                 self.query_key,
@@ -165,6 +170,8 @@ class AttentionPanel:
             self.token.value = f"Pinned token {position}: <b>{name}</b>"
         else:
             self.token.value = _NO_TOKEN
+        if self.canvas.tokens and not self._can_mask:
+            self.token.value += f"<br><i>{_NO_MASK}</i>"
         self._draw_query_key()
 
     def _draw_query_key(self) -> None:
@@ -206,6 +213,10 @@ class AttentionPanel:
 
 
 _NO_TOKEN = "No token pinned: click a token in the head view."
+_NO_MASK = (
+    "Mask token is off: this model has no tokenizer, so no [MASK] token "
+    "(Remove token works)."
+)
 _QUERY_KEY_HINT = (
     "<b>Query/key view</b>: pin a token to see which dimensions make its "
     "strongest score in this head."

@@ -7,6 +7,7 @@ from typing import Any
 import ipywidgets as w
 
 from distil_explorer.views.attribution_plots import attribution_html, plot_attribution
+from distil_explorer.views.feedback import ErrorArea, Progress
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 from distil_explorer.views.html_text import text as escaped
 
@@ -47,6 +48,8 @@ class AttributionPanel:
         self.steps = w.BoundedIntText(value=32, min=1, max=512, description="steps")
         self.button = w.Button(description="Attribute", button_style="primary")
         self.status = w.HTML()
+        self.error = ErrorArea()
+        self.progress = Progress()
         self.shown = None  # the Attribution drawn, or None
         self.strip = w.HTML()
         self.chart = image_widget()
@@ -58,6 +61,8 @@ class AttributionPanel:
                 w.HBox([self.target, self.method, self.steps]),
                 self.other_text,
                 w.HBox([self.button, self.status]),
+                self.error.widget,
+                self.progress.widget,
                 self.strip,
                 self.chart,
             ]
@@ -74,10 +79,15 @@ class AttributionPanel:
         return request
 
     def set_ready(self, ready: bool, why: str = "run some text first") -> None:
-        """Whether there is a Trace to attribute; without one, say what to do."""
+        """Whether Attribute can work now; if not, say `why` beside the button."""
         self.button.disabled = not ready
-        if not ready:
-            self.status.value = f"<i>{why}</i>"
+        self.status.value = "" if ready else f"<i>Attribute is off: {escaped(why)}</i>"
+
+    def working_text(self, request: dict[str, Any]) -> str:
+        """What the progress line says while `request` runs."""
+        method = dict((v, k) for k, v in METHODS)[request["method"]]
+        steps = request.get("steps")
+        return f"attributing with {method}" + (f", {steps} steps" if steps else "")
 
     def show(self, attribution) -> None:
         """Draw `attribution` (sequence 0): the coloured strip and the chart."""

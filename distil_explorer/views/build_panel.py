@@ -15,6 +15,7 @@ from distil_explorer.config import (
     count_parameters,
 )
 from distil_explorer.session import BuildRequest
+from distil_explorer.views.feedback import ErrorArea
 from distil_explorer.views.html_text import text as escaped
 
 CUSTOM = "custom config"
@@ -91,6 +92,7 @@ class BuildPanel:
         self.button = w.Button(description="Build", button_style="primary", icon="cogs")
         self.progress = w.IntProgress(value=0, min=0, max=3, description="")
         self.status = w.HTML()
+        self.error = ErrorArea()
         self.custom_box = w.VBox(list(self.fields.values()))
         self.widget = w.VBox(
             [
@@ -100,6 +102,7 @@ class BuildPanel:
                 self.custom_box,
                 self.message,
                 w.HBox([self.button, self.progress]),
+                self.error.widget,
                 self.status,
             ]
         )

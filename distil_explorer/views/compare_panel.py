@@ -11,6 +11,7 @@ from distil_explorer.analysis.compare import TraceDifference
 from distil_explorer.config import PRECISIONS
 from distil_explorer.views.attention_panel import summary_table
 from distil_explorer.views.compare_plots import plot_difference
+from distil_explorer.views.feedback import ErrorArea, Progress
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 from distil_explorer.views.html_text import text as escaped
 
@@ -62,6 +63,7 @@ class ComparePanel:
             layout=w.Layout(width="auto", min_width="190px"),
         )
         self.message = w.HTML(NO_A)
+        self.keep_error = ErrorArea()
         self.summary = w.HTML()
         # Options are model indices: a Trace may hold only some layers and heads.
         self.layer = w.SelectionSlider(options=[0], description="layer")
@@ -69,6 +71,7 @@ class ComparePanel:
         self.sliders = w.HBox([self.layer, self.head], layout=w.Layout(display="none"))
         self.figure = image_widget()
         self.comparison = None
+        self.on_screen = "float32"  # the backbone's precision
         self._pngs: dict[tuple[int, int], bytes] = {}
         self._drawing = False
         for slider in (self.layer, self.head):
@@ -86,10 +89,13 @@ class ComparePanel:
             disabled=True,
             layout=w.Layout(width="auto", min_width="200px"),
         )
+        self.precision_progress = Progress()
+        self.precision_error = ErrorArea()
         self.precision_table = w.HTML()
         self.widget = w.VBox(
             [
                 w.HBox([self.keep_button, self.message]),
+                self.keep_error.widget,
                 self.summary,
                 self.sliders,
                 self.figure,
@@ -99,9 +105,22 @@ class ComparePanel:
                     "per head)."
                 ),
                 w.HBox([self.precisions, self.precision_button]),
+                self.precision_error.widget,
+                self.precision_progress.widget,
                 self.precision_table,
             ]
         )
+
+    def built(self, precision: str) -> None:
+        """Offer every precision but the backbone's own (`precision`): the run
+        on screen is already that one, compared with itself it says 0."""
+        self.on_screen = precision
+        choices = [p for p in PRECISIONS if p != precision]
+        kept = [p for p in self.precisions.value if p in choices]
+        self.precisions.options = choices
+        self.precisions.rows = len(choices)
+        self.precisions.value = tuple(kept or choices[:1])
+        self.precision_table.value = ""
 
     @property
     def b(self):
@@ -175,7 +194,7 @@ class ComparePanel:
     def show_precisions(self, result) -> None:
         """Draw a `PrecisionComparison`: per precision, max and mean |A - B|."""
         parts = []
-        reference = result.reference.config.get("dtype", "the run on screen")
+        reference = escaped(self.on_screen)
         for precision, difference in zip(
             result.precisions, result.differences, strict=True
         ):
@@ -184,13 +203,16 @@ class ComparePanel:
                 parts.append(f"<p>{escaped(precision)}: maps not compared</p>")
                 continue
             layers, heads = difference.attention_layers, difference.attention_heads
+            # Each table under its own title, side by side while they fit.
             parts.append(
-                f"<p><b>{escaped(precision)}</b> vs {escaped(str(reference))}"
-                f": largest |A - B| {largest.max():.3g}, mean {mean.mean():.3g}; "
+                f"<h4 style='margin:12px 0 4px'>{escaped(precision)} against the "
+                f"run on screen ({reference})</h4><p style='margin:0 0 6px'>"
+                f"largest |A - B| {largest.max():.3g}, mean {mean.mean():.3g}; "
                 f"last hidden state moves up to {difference.hidden_max[-1]:.3g}</p>"
-                "<div style='display:flex;gap:16px;flex-wrap:wrap'>"
-                + summary_table(largest, f"max |A - B|, {precision}", layers, heads)
-                + summary_table(mean, f"mean |A - B|, {precision}", layers, heads)
+                "<div style='display:flex;gap:24px;flex-wrap:wrap;"
+                "align-items:flex-start'>"
+                + summary_table(largest, "max |A - B| per head", layers, heads)
+                + summary_table(mean, "mean |A - B| per head", layers, heads)
                 + "</div>"
             )
         self.precision_table.value = "".join(parts)

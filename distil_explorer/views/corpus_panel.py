@@ -18,6 +18,7 @@ import numpy as np
 
 from distil_explorer.analysis.corpus import STATISTICS
 from distil_explorer.views.corpus_plots import TITLES, plot_corpus_statistics
+from distil_explorer.views.feedback import ErrorArea
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 from distil_explorer.views.html_text import text as escaped
 
@@ -60,6 +61,7 @@ class CorpusPanel:
         )
         self.progress = w.IntProgress(value=0, min=0, max=1, description="progress")
         self.status = w.HTML()
+        self.error = ErrorArea()
         self.statistic = w.Dropdown(
             options=[(TITLES[n], n) for n in STATISTICS],
             value="cls",
@@ -74,6 +76,7 @@ class CorpusPanel:
             [
                 w.HBox([self.source, self.path]),
                 w.HBox([self.count, self.button, self.progress]),
+                self.error.widget,
                 self.status,
                 self.statistic,
                 w.HTML("Click a head to open its example text in the head view."),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from distil_explorer.views.build_panel import BuildPanel
 from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.corpus_panel import CorpusPanel
 from distil_explorer.views.export_bar import ExportBar
+from distil_explorer.views.feedback import ErrorArea
 from distil_explorer.views.hidden_panel import HiddenPanel
 from distil_explorer.views.html_text import text as escaped
 from distil_explorer.views.params_panel import ParamsPanel
@@ -99,7 +99,9 @@ class Explorer(w.VBox):
         self.compare_panel = ComparePanel()
         self.attribution_panel = AttributionPanel()
         self.corpus_panel = CorpusPanel()
-        self.error = w.HTML(layout=w.Layout(display="none"))
+        # Errors of what belongs to no tab; a tab's actions show theirs in it.
+        self.banner = ErrorArea()
+        self.error = self.banner.widget
         self.export_bar = ExportBar()
         self.status = w.HTML("<b>distil-explorer</b>: build a backbone, then run it.")
         self.tabs = w.Tab(
@@ -126,25 +128,37 @@ class Explorer(w.VBox):
 
     def _wire(self) -> None:
         panel, compare = self.attention_panel, self.compare_panel
+        build, run = self.build_panel, self.run_panel
+        attribution, corpus, bar = (
+            self.attribution_panel,
+            self.corpus_panel,
+            self.export_bar,
+        )
+        # Each button's error shows beside it, in its own tab.
         clicks = {
-            self.build_panel.button: lambda: self.build(),
-            self.run_panel.button: lambda: self.run(),
-            self.export_bar.button: lambda: self.export(
-                self.export_bar.name.value.strip()
+            build.button: (lambda: self.build(), build.error),
+            run.button: (lambda: self.run(), run.error),
+            bar.button: (lambda: self.export(bar.name.value.strip()), bar.error),
+            panel.mask_button: (lambda: self.intervene("mask"), panel.error),
+            panel.remove_button: (lambda: self.intervene("remove"), panel.error),
+            panel.restore_button: (lambda: self.restore(), panel.error),
+            compare.keep_button: (lambda: self.keep_as_a(), compare.keep_error),
+            compare.precision_button: (
+                lambda: self.compare_precisions(),
+                compare.precision_error,
             ),
-            panel.mask_button: lambda: self.intervene("mask"),
-            panel.remove_button: lambda: self.intervene("remove"),
-            panel.restore_button: lambda: self.restore(),
-            compare.keep_button: lambda: self.keep_as_a(),
-            compare.precision_button: lambda: self.compare_precisions(),
-            self.attribution_panel.button: lambda: self.attribute(),
-            self.corpus_panel.button: lambda: self.corpus_statistics(),
+            attribution.button: (lambda: self.attribute(), attribution.error),
+            corpus.button: (lambda: self.corpus_statistics(), corpus.error),
         }
-        for button, action in clicks.items():
-            button.on_click(self._guard(lambda _button, action=action: action()))
-        self.corpus_panel.on_head(self._guard(self.open_corpus_example))
-        self.tabs.observe(self._guard(self._on_tab), names="selected_index")
-        self.attention_panel.canvas.observe(self._guard(self._on_tab), names="mode")
+        areas = {id(area): area for _, area in clicks.values()}
+        self._error_areas = [self.banner, *areas.values()]
+        for button, (action, area) in clicks.items():
+            button.on_click(self._guard(lambda _button, action=action: action(), area))
+        corpus.on_head(self._guard(self.open_corpus_example, corpus.error))
+        # Looking at another tab is no new action: errors stay where they are.
+        on_tab = self._guard(self._on_tab, fresh=False)
+        self.tabs.observe(on_tab, names="selected_index")
+        self.attention_panel.canvas.observe(on_tab, names="mode")
 
     # --- programmatic API (the buttons call the same) ---
 
@@ -166,6 +180,7 @@ class Explorer(w.VBox):
         # Statistics of the old model are stale; they need a tokenizer.
         self.corpus_panel.built(session.tokenizer_problem)
         self.run_panel.built(backbone.max_sequence_length, session.tokenizer_problem)
+        self.compare_panel.built(session.precision)
         panel.show_status(escaped(session.timings.text()))
         note = ""
         if session.tokenizer_problem is not None:
@@ -182,16 +197,18 @@ class Explorer(w.VBox):
         request = {**self.run_panel.request(), **overrides}
         panel = self.run_panel
         where = f"{request.get('backend') or 'default'} on {request.get('device')}"
-        panel.status.value = escaped(f"running on {where} ...")
+        panel.status.value = ""
+        panel.progress.step(f"running on {where}")
         with self._working(panel.button):
             try:
                 trace = self.session.run(**request)
-            except BaseException:
-                panel.status.value = ""
-                raise
+            finally:
+                panel.progress.finish()
         self._show(trace)
-        panel.status.value = escaped(
-            f"{trace.backend} on {trace.device}: {self.session.timings.text()}"
+        panel.show_run(
+            f"{trace.backend} on {trace.device}: {self.session.timings.text()}",
+            int(trace.padding_mask[0].sum()),
+            self.session.token_count(request["inputs"]),
         )
         tokens = int(trace.padding_mask[0].sum())
         self.status.value = (
@@ -214,7 +231,12 @@ class Explorer(w.VBox):
         compare = self.compare_panel
         chosen = tuple(compare.precisions.value) if precisions is None else precisions
         with self._working(compare.precision_button):
-            result = self.session.compare_precisions(chosen)
+            try:
+                result = self.session.compare_precisions(
+                    chosen, progress=compare.precision_progress.step
+                )
+            finally:
+                compare.precision_progress.finish()
         compare.show_precisions(result)
         return result
 
@@ -222,13 +244,13 @@ class Explorer(w.VBox):
         """Attribute what the Attribution tab describes; returns the Attribution."""
         panel = self.attribution_panel
         request = {**panel.request(), **overrides}
-        panel.status.value = "attributing ..."
+        panel.status.value = ""
+        panel.progress.step(panel.working_text(request))
         with self._working(panel.button):
             try:
                 found = self.session.attribute(**request)
-            except BaseException:
-                panel.status.value = ""
-                raise
+            finally:
+                panel.progress.finish()
         panel.show(found)
         return found
 
@@ -351,7 +373,10 @@ class Explorer(w.VBox):
         self.compare_panel.show(session.comparison(), can_keep=trace is not None)
         # An attribution belongs to the Trace it was made for.
         self.attribution_panel.clear()
-        self.attribution_panel.set_ready(trace is not None)
+        problem = session.attribution_problem
+        if problem is None and trace is None:
+            problem = "run some text first (the Run tab)"
+        self.attribution_panel.set_ready(problem is None, problem or "")
         self._on_tab()
 
     def _on_tab(self, change: Any = None) -> None:
@@ -370,32 +395,32 @@ class Explorer(w.VBox):
         finally:
             self._busy, button.disabled = False, False
 
-    def _guard(self, callback: Callable[..., Any]) -> Callable[..., Any]:
+    def _guard(
+        self,
+        callback: Callable[..., Any],
+        area: ErrorArea | None = None,
+        fresh: bool = True,
+    ) -> Callable[..., Any]:
+        """`callback` with its error shown in `area` (None: the top banner);
+        `fresh`: it is a new action, so the errors of the last one go."""
+
         @functools.wraps(callback)
         def guarded(*args: Any) -> None:
-            self.error.layout.display = "none"
+            for shown in self._error_areas if fresh else ():
+                shown.clear()
             try:
                 callback(*args)
             except Exception as error:  # shown to the person, the app lives on
                 # A success line from before would read as this action's.
                 self.export_bar.status.value = ""
-                self.show_error(error)
+                self.show_error(error, area)
 
         return guarded
 
-    def show_error(self, error: BaseException) -> None:
-        """Show `error` as one sentence (what to do), the details folded."""
-        detail = "".join(traceback.format_exception(error))
-        tried = getattr(error, "tried", ())  # e.g. each hub a preset was sought on
-        if tried:
-            detail = "\n".join(tried) + "\n\n" + detail
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        self.error.value = (
-            "<div style='border-left:4px solid #b00020;padding:4px 8px;"
-            "background:#fdecea'><b>"
-            + escaped(message or type(error).__name__)
-            + "</b><details><summary>details</summary><pre style='font-size:10px'>"
-            + escaped(detail)
-            + "</pre></details></div>"
-        )
-        self.error.layout.display = None
+    def show_error(self, error: BaseException, area: ErrorArea | None = None) -> None:
+        """Show `error` as one sentence in `area` (None: the top banner)."""
+        (area or self.banner).show(error)
+
+    def errors_shown(self) -> list[str]:
+        """The error sentences on screen now, in the banner and in every tab."""
+        return [area.message for area in self._error_areas if area.message]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from distil_explorer.views.feedback import ErrorArea
 from distil_explorer.views.html_text import text as escaped
 
 # The views each tab draws, the one usually on screen first.
@@ -39,7 +40,13 @@ class ExportBar:
         )
         self.button = w.Button(description="Export", icon="download")
         self.status = w.HTML()
-        self.widget = w.HBox([self.view, self.name, self.button, self.status])
+        self.error = ErrorArea()
+        self.widget = w.VBox(
+            [
+                w.HBox([self.view, self.name, self.button, self.status]),
+                self.error.widget,
+            ]
+        )
 
     def follow(self, tab: str, on_screen: str | None = None) -> None:
         """Offer the views of `tab`, choosing `on_screen` when it is one of them."""

@@ -8,6 +8,7 @@ from typing import Any
 import ipywidgets as w
 
 from distil_explorer.session import parse_token_ids
+from distil_explorer.views.feedback import ErrorArea, Progress
 from distil_explorer.views.html_text import text as escaped
 
 MODES = ("text", "token ids")
@@ -60,7 +61,9 @@ class RunPanel:
             description="Run", button_style="primary", icon="play", disabled=True
         )
         self.note = w.HTML()
-        self.status = w.HTML()
+        self.status = w.HTML("Build a backbone first (the Build tab).")
+        self.progress = Progress()
+        self.error = ErrorArea()
         self.widget = w.VBox(
             [
                 w.HBox([self.backend, self.device]),
@@ -68,6 +71,8 @@ class RunPanel:
                 self.text,
                 self.ids,
                 w.HBox([self.max_length, self.norms, self.button]),
+                self.error.widget,
+                self.progress.widget,
                 self.status,
             ]
         )
@@ -101,6 +106,21 @@ class RunPanel:
             "<span style='color:#8a5300'>Token ids only: "
             f"{escaped(tokenizer_problem)}.</span>"
         )
+
+    def show_run(self, line: str, tokens: int, total: int | None) -> None:
+        """Say how the run went: `line`, and whether `max length` cut the
+        input (`tokens` run of `total`; None: too long to count)."""
+        cut = ""
+        if total is not None and total > tokens:
+            cut = f"{tokens} of {total:,} tokens"
+        elif total is None and tokens >= self.max_length.value:
+            cut = f"{tokens} tokens, the text is longer"
+        if cut:
+            cut = (
+                f"<br><span style='color:#8a5300'><b>Cut at max length</b>: {cut}"
+                f" (max length goes up to {self.max_length.max}).</span>"
+            )
+        self.status.value = escaped(line) + cut
 
     def request(self) -> dict[str, Any]:
         """What to run: `Session.run`'s keyword arguments."""

@@ -83,7 +83,7 @@ def test_the_tab_attributes_the_trace_on_screen_and_forgets_it_on_a_new_run(
     panel.other_text.value = "the cat"
     panel.steps.value = 4
     panel.button.click()
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     shown = app.session.attribution
     assert shown is panel.shown and shown.method == "integrated_gradients"
     assert shown.steps == 4 and "similarity" in shown.target
@@ -107,4 +107,5 @@ def test_a_similarity_without_a_second_text_is_named(app):
     panel = app.attribution_panel
     panel.target.value, panel.other_text.value = "similarity", "  "
     panel.button.click()
-    assert "other_text" in app.error.value and panel.shown is None
+    assert "other_text" in panel.error.message and panel.shown is None
+    assert app.errors_shown() == [panel.error.message]  # beside its button only

@@ -77,7 +77,7 @@ def test_keep_a_then_run_b_through_the_buttons(app, monkeypatch):
     app.build_panel.load_weights.value = False  # same preset, random weights
     app.build_panel.button.click()
     app.run_panel.button.click()
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     b = app.trace
     assert panel.b is b and app.tabs.selected_index == TABS.index("Compare")
     diff = compare_traces(a, b)
@@ -101,7 +101,7 @@ def test_a_different_input_shows_a_message_not_an_error(app):
     app.run()
     app.keep_as_a()
     app.run(inputs="the cat")
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     assert "different inputs" in app.compare_panel.message.value
     assert app.tabs.selected_index == TABS.index("Attention")
 
@@ -118,7 +118,7 @@ def test_a_custom_config_against_a_preset_on_the_same_ids(app):
         panel.fields[name].value = value
     panel.button.click()
     app.run_panel.button.click()  # the token ids the build put in the Run tab
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     compare = app.compare_panel
     assert compare.b is not None
     assert "custom config" in compare.message.value
@@ -126,7 +126,9 @@ def test_a_custom_config_against_a_preset_on_the_same_ids(app):
     assert bytes(compare.figure.value).startswith(PNG)  # heads still compared
 
 
-def test_keep_with_no_run_shows_in_the_error_area(app):
-    app.compare_panel.keep_button.click()  # disabled in a browser; forced here
-    assert app.error.layout.display is None
-    assert "keep: no run yet" in app.error.value
+def test_keep_with_no_run_shows_beside_the_keep_button(app):
+    compare = app.compare_panel
+    compare.keep_button.click()  # disabled in a browser; forced here
+    assert compare.keep_error.widget.layout.display is None
+    assert "keep: no run yet" in compare.keep_error.widget.value
+    assert app.error.layout.display == "none"  # not in the banner

@@ -30,7 +30,7 @@ def test_compute_then_click_a_head_opens_its_example_in_the_head_view(app):
     tabs.selected_index = tabs.titles.index("Corpus")
     on_screen(app, w.BoundedIntText, description="texts").value = 12
     on_screen(app, w.Button, description="Compute").click()
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     stats = app.session.corpus
     backbone = app.session.backbone
     assert stats.num_texts == 12
@@ -42,7 +42,7 @@ def test_compute_then_click_a_head_opens_its_example_in_the_head_view(app):
     on_screen(app, w.Dropdown, description="colour by").value = "entropy"
     assert button.description == f"{stats.values['entropy'][layer, head]:.2f}"
     button.click()
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     text = stats.example_text("entropy", layer, head)
     expected = app.session.tokenizer.encode_at_most(text, 128)
     np.testing.assert_array_equal(app.trace.token_ids, expected.token_ids)
@@ -62,16 +62,17 @@ def test_a_text_file_and_its_errors(app, tmp_path):
     panel.source.value = FILE
     assert panel.path.layout.display is None  # the path box appears
     panel.button.click()
-    assert "file: empty" in app.error.value
+    assert "file: empty" in panel.error.widget.value
     panel.path.value = str(tmp_path / "missing.txt")
     panel.button.click()
-    assert "no such file" in app.error.value
+    assert "no such file" in panel.error.message
+    assert app.errors_shown() == [panel.error.message]  # the old one cleared
     path = tmp_path / "texts.txt"
     path.write_text("the cat sat\n\nthe dog ran\nthe cat ran\n")
     panel.path.value = str(path)
     panel.count.value = 2
     panel.button.click()
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     assert app.session.corpus.num_texts == 2
     for bad, match in ((0, "count=0"), (True, "count=True")):
         with pytest.raises(ValueError, match=match):

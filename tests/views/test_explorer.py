@@ -44,7 +44,7 @@ def test_no_attribute_shadows_a_widget_trait(app):
 
 def test_build_and_run_through_the_buttons(app):
     app.build_panel.button.click()
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     assert "1,984" in app.params_panel.table.value  # total equals count_params
     app.run_panel.button.click()
     trace = app.trace
@@ -84,12 +84,15 @@ def test_an_exception_in_a_callback_shows_and_the_app_keeps_working(app, monkeyp
 
     monkeypatch.setattr(app.session, "run", broken)
     app.run_panel.button.click()
-    assert app.error.layout.display is None
-    assert "forced failure" in app.error.value
+    error = app.run_panel.error  # beside the Run button, not above the tabs
+    assert error.widget.layout.display is None
+    assert "forced failure" in error.widget.value
+    assert app.error.layout.display == "none"
     assert not app.run_panel.button.disabled  # re-enabled after the failure
     monkeypatch.undo()
     app.run_panel.button.click()
-    assert app.error.layout.display == "none"
+    assert error.widget.layout.display == "none"  # the next action clears it
+    assert app.errors_shown() == []
     assert app.trace is not None
 
 
@@ -98,17 +101,17 @@ def test_bad_token_ids_are_reported_in_the_error_area(app):
     app.run_panel.mode.value = "token ids"
     app.run_panel.ids.value = "2 x 3"
     app.run_panel.button.click()
-    assert "integers separated by spaces" in app.error.value
+    assert "integers separated by spaces" in app.run_panel.error.widget.value
     app.run_panel.ids.value = "2 999 3"
     app.run_panel.button.click()
-    assert "out of range" in app.error.value
+    assert "out of range" in app.run_panel.error.message
 
 
 def test_work_cannot_start_twice(app):
     app.build()
     app._busy = True
     app.run_panel.button.click()
-    assert "busy" in app.error.value
+    assert "busy" in app.run_panel.error.message
 
 
 def test_custom_config_validates_as_the_person_types():
@@ -130,7 +133,7 @@ def test_custom_config_validates_as_the_person_types():
     assert app.run_panel.text.value.startswith("The cat sat")  # the sentence stays
     assert panel.load_weights.layout.display == "none"  # nothing to load
     app.run_panel.button.click()
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     assert app.trace.hidden_states.shape[-1] == 256
 
 
@@ -144,12 +147,13 @@ def test_export_button_writes_the_view_on_screen(app, tmp_path):
     )
     bar.name.value = str(tmp_path / "head.svg")
     bar.button.click()
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     assert b"<svg" in (tmp_path / "head.svg").read_bytes()
     assert "wrote" in bar.status.value
     bar.name.value = str(tmp_path / "bad.gif")
     bar.button.click()
-    assert "allowed: a name ending in" in app.error.value
+    assert "allowed: a name ending in" in bar.error.message
+    assert bar.status.value == ""  # no "wrote" line left from before
     assert not (tmp_path / "bad.gif").exists()
 
 
@@ -189,7 +193,7 @@ def test_mask_remove_and_restore_a_clicked_token(app):
     assert panel.restore_button.disabled
     panel.canvas.selected_token = 2  # what a click on "cat" sends from JS
     panel.mask_button.click()
-    assert app.error.layout.display == "none", app.error.value
+    assert not app.errors_shown(), app.errors_shown()
     assert app.trace.tokens[0] == ("[CLS]", "the", "[MASK]", "sat", "[SEP]")
     assert "masking" in panel.effect.value and "<table" in panel.effect.value
     assert not panel.restore_button.disabled
