@@ -8,8 +8,15 @@ untouched and puts exports next to the copies.
 The workspace is `~/distil-explorer`, or `$DISTIL_EXPLORER_WORKSPACE`, or the
 `--workspace` option of `distil-explorer lab`. A copy the person has edited
 is never overwritten: `.distil-explorer-copies.json` in the workspace records
-the sha256 of each file as it was copied, and only a copy still equal to that
-is refreshed when the course's version changes.
+a digest of each notebook's sources (cell types and texts) as it was copied,
+and only a copy whose sources are still those is refreshed when the course's
+version changes. Outputs and metadata do not count: JupyterLab's autosave
+rewrites them in a notebook nobody edited.
+
+A saved widget output names a widget model that lives in the kernel; after a
+restart it shows "Error displaying widget: model not found". Such outputs are
+taken out of workspace notebooks (unless the notebook saved the widget's
+state), so a person coming back sees the notebook as it was before running.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ DEFAULT_WORKSPACE = "~/distil-explorer"
 COURSE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 QUICKSTART = "00_quickstart.ipynb"
 MANIFEST = ".distil-explorer-copies.json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +118,7 @@ def prepare_workspace(
         data = source.read_bytes()
         fate = _place(target / source.name, data, manifest.get(source.name))
         if fate != "kept":
-            manifest[source.name] = _sha256(data)
+            manifest[source.name] = notebook_sources(data)
         if fate in fates:
             fates[fate].append(source.name)
     if not notebooks and not (target / QUICKSTART).exists():
@@ -139,7 +148,7 @@ def adopt_notebook(folder: str | os.PathLike[str], notebook: Path) -> Workspace:
     data = notebook.read_bytes()
     fate = _place(target / notebook.name, data, manifest.get(notebook.name))
     if fate != "kept":
-        manifest[notebook.name] = _sha256(data)
+        manifest[notebook.name] = notebook_sources(data)
         manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     names = {fate: (notebook.name,)} if fate in ("copied", "updated", "kept") else {}
     return Workspace(target, **names)
@@ -158,21 +167,112 @@ def in_repository(path: Path) -> bool:
     return path.resolve().is_relative_to(COURSE_NOTEBOOKS.parent)
 
 
-def _place(path: Path, data: bytes, copied_sha: str | None) -> str:
-    """Write `data` to `path` unless the person changed `path`; say what happened."""
+def notebook_sources(data: bytes) -> str:
+    """A digest of what a person writes in a notebook: each cell's type and source.
+
+    Outputs, execution counts and metadata are left out; bytes that are not
+    a notebook are digested whole.
+
+    Examples:
+
+    >>> cell = {"cell_type": "code", "source": "1 + 1", "outputs": []}
+    >>> ran = {**cell, "outputs": [{"output_type": "stream", "text": "2"}]}
+    >>> nb = lambda c: json.dumps({"cells": [c], "metadata": {}}).encode()
+    >>> notebook_sources(nb(cell)) == notebook_sources(nb(ran))
+    True
+    """
+    cells = _cells(_notebook(data))
+    if cells is None:
+        return _sha256(data)
+    parts = [[c.get("cell_type"), _joined(c.get("source", ""))] for c in cells]
+    return _sha256(json.dumps(parts).encode())
+
+
+def without_dead_widgets(data: bytes) -> bytes:
+    """`data` without the outputs that show a widget the notebook holds no state of.
+
+    Those outputs only point at a widget model in a kernel that is gone, so
+    they can only ever show "Error displaying widget: model not found". Other
+    outputs stay; bytes with nothing to take out come back as they are.
+
+    Examples:
+
+    >>> view = {"output_type": "display_data", "metadata": {},
+    ...         "data": {WIDGET_VIEW: {"model_id": "ab"}, "text/plain": "VBox()"}}
+    >>> cell = {"cell_type": "code", "source": "", "outputs": [view]}
+    >>> nb = json.dumps({"cells": [cell], "metadata": {}}).encode()
+    >>> json.loads(without_dead_widgets(nb))["cells"][0]["outputs"]
+    []
+    """
+    notebook = _notebook(data)
+    cells = _cells(notebook)
+    if cells is None:
+        return data
+    state = notebook.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {})
+    saved = set(state.get("state", {})) if isinstance(state, dict) else set()
+    changed = False
+    for cell in cells:
+        outputs = cell.get("outputs")
+        if not isinstance(outputs, list):
+            continue
+        kept = [o for o in outputs if not _dead_widget(o, saved)]
+        if len(kept) != len(outputs):
+            cell["outputs"], changed = kept, True
+    if not changed:
+        return data
+    return (json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def _notebook(data: bytes):
+    try:
+        return json.loads(data)
+    except ValueError:  # UnicodeDecodeError included
+        return None
+
+
+def _cells(notebook) -> list[dict] | None:
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        return None
+    return [c for c in cells if isinstance(c, dict)]
+
+
+def _joined(source) -> str:
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _dead_widget(output, saved: set[str]) -> bool:
+    bundle = output.get("data") if isinstance(output, dict) else None
+    view = bundle.get(WIDGET_VIEW) if isinstance(bundle, dict) else None
+    return isinstance(view, dict) and view.get("model_id") not in saved
+
+
+def _place(path: Path, data: bytes, copied: str | None) -> str:
+    """Write `data` to `path` unless the person edited `path`'s sources; say
+    what happened. `copied`: the sources digest of what was copied last
+    (older manifests hold the digest of the file's bytes)."""
+    data = without_dead_widgets(data)
     if path.exists():
-        current = _sha256(path.read_bytes())
-        if current == _sha256(data):
-            return "same"
-        if current != copied_sha:
-            return "kept"
+        current = path.read_bytes()
+        mine = notebook_sources(current)
+        if mine == notebook_sources(data) or copied not in (mine, _sha256(current)):
+            # Not refreshed (nothing new, or edited): only dead widgets go.
+            _write(path, current, without_dead_widgets(current))
+            return "same" if mine == notebook_sources(data) else "kept"
         fate = "updated"
     else:
         fate = "copied"
-    staging = path.with_name(f".{path.name}.part")
-    staging.write_bytes(data)
-    staging.replace(path)  # atomic: a crash never leaves half a notebook
+    _write(path, b"", data)
     return fate
+
+
+def _write(path: Path, old: bytes, new: bytes) -> None:
+    """`new` into `path` atomically (a crash never leaves half a notebook)."""
+    if new == old and path.exists():
+        return
+    staging = path.with_name(f".{path.name}.part")
+    staging.write_bytes(new)
+    staging.replace(path)
 
 
 def _read_manifest(path: Path) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The lab workspace: copies of the course notebooks, never over a person's edits."""
 
+import hashlib
 import json
 
 import pytest
@@ -8,6 +9,8 @@ from distil_explorer.workspace import (
     COURSE_NOTEBOOKS,
     MANIFEST,
     QUICKSTART,
+    WIDGET_STATE,
+    WIDGET_VIEW,
     prepare_workspace,
     workspace_folder,
 )
@@ -88,3 +91,84 @@ def test_workspace_folder_order(tmp_path, monkeypatch):
     monkeypatch.setenv("DISTIL_EXPLORER_WORKSPACE", str(tmp_path / "env"))
     assert workspace_folder() == tmp_path / "env"
     assert workspace_folder(tmp_path / "opt") == tmp_path / "opt"
+
+
+def _notebook(*sources, outputs=(), metadata=None):
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": list(outputs),
+            "source": source,
+        }
+        for source in sources
+    ]
+    return json.dumps(
+        {"cells": cells, "metadata": metadata or {}, "nbformat": 4, "nbformat_minor": 5}
+    )
+
+
+def _widget_output(model_id):
+    return {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            WIDGET_VIEW: {"model_id": model_id, "version_major": 2},
+            "text/plain": "Explorer(children=...)",
+        },
+    }
+
+
+def test_a_copy_only_run_and_autosaved_is_not_kept(tmp_path):
+    course = _course(tmp_path / "course", a=_notebook("x = 1", "x"))
+    prepare_workspace(tmp_path / "ws", course)
+    ran = _notebook("x = 1", "x", outputs=[{"output_type": "stream", "text": "1"}])
+    (tmp_path / "ws" / "a.ipynb").write_text(ran)  # JupyterLab's autosave
+    again = prepare_workspace(tmp_path / "ws", course)
+    assert again.kept == () and "kept" not in again.summary()
+    assert (tmp_path / "ws" / "a.ipynb").read_text() == ran  # its outputs stay
+    _course(course, a=_notebook("x = 2", "x"))  # the course moves on
+    updated = prepare_workspace(tmp_path / "ws", course)
+    assert updated.updated == ("a.ipynb",) and updated.kept == ()
+    assert "x = 2" in (tmp_path / "ws" / "a.ipynb").read_text()
+    (tmp_path / "ws" / "a.ipynb").write_text(_notebook("x = 3  # mine", "x"))
+    _course(course, a=_notebook("x = 4", "x"))
+    assert prepare_workspace(tmp_path / "ws", course).kept == ("a.ipynb",)
+
+
+def test_a_manifest_of_file_digests_still_knows_an_unedited_copy(tmp_path):
+    course = _course(tmp_path / "course", a=_notebook("x = 1"))
+    prepare_workspace(tmp_path / "ws", course)
+    copy = (tmp_path / "ws" / "a.ipynb").read_bytes()
+    manifest = {"a.ipynb": hashlib.sha256(copy).hexdigest()}  # before sources
+    (tmp_path / "ws" / MANIFEST).write_text(json.dumps(manifest))
+    _course(course, a=_notebook("x = 2"))
+    assert prepare_workspace(tmp_path / "ws", course).updated == ("a.ipynb",)
+
+
+def test_widget_outputs_without_saved_state_are_taken_out(tmp_path):
+    course = _course(tmp_path / "course", a=_notebook("de.Explorer()"))
+    prepare_workspace(tmp_path / "ws", course)
+    copy = tmp_path / "ws" / "a.ipynb"
+    text = {"output_type": "stream", "name": "stdout", "text": "hello"}
+    copy.write_text(_notebook("de.Explorer()", outputs=[_widget_output("dead"), text]))
+    assert "kept" not in prepare_workspace(tmp_path / "ws", course).summary()
+    outputs = json.loads(copy.read_text())["cells"][0]["outputs"]
+    assert outputs == [text]  # the dead view gone, the printed text kept
+    # An edited notebook keeps its edits, loses only the dead view; a view
+    # whose state the notebook saved still draws, so it stays.
+    state = {WIDGET_STATE: {"state": {"alive": {}}, "version_major": 2}}
+    edited = _notebook(
+        "de.Explorer()  # mine",
+        outputs=[_widget_output("dead"), _widget_output("alive")],
+        metadata={"widgets": state},
+    )
+    copy.write_text(edited)
+    assert prepare_workspace(tmp_path / "ws", course).kept == ("a.ipynb",)
+    reopened = json.loads(copy.read_text())
+    assert reopened["cells"][0]["source"] == "de.Explorer()  # mine"
+    views = [
+        o["data"][WIDGET_VIEW]["model_id"] for o in reopened["cells"][0]["outputs"]
+    ]
+    assert views == ["alive"]

@@ -29,7 +29,12 @@ from pathlib import Path
 
 import pytest
 
-from distil_explorer.workspace import COURSE_NOTEBOOKS, QUICKSTART
+from distil_explorer.workspace import (
+    COURSE_NOTEBOOKS,
+    QUICKSTART,
+    WIDGET_VIEW,
+    prepare_workspace,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(
@@ -280,8 +285,39 @@ def test_running_and_saving_the_quickstart_writes_only_the_workspace(lab):
     assert saved["path"] == QUICKSTART
     on_disk = json.loads((lab.workspace / QUICKSTART).read_text())
     assert any(cell.get("outputs") for cell in on_disk["cells"])
+    assert _widget_views(on_disk)  # the explorer's output, saved
     assert (COURSE_NOTEBOOKS / QUICKSTART).read_bytes() == repo_copy
     assert _git_status() == lab.git_status
+
+    # Coming back (what the next `distil-explorer lab` does first): only the
+    # outputs changed, so nothing is "kept", and the saved widget views, whose
+    # models died with the kernel, are gone: no "model not found" on reopening.
+    again = prepare_workspace(lab.workspace)
+    assert again.kept == () and "kept" not in again.summary(), again.summary()
+    reopened = json.loads((lab.workspace / QUICKSTART).read_text())
+    assert _widget_views(reopened) == []
+    assert [c["source"] for c in reopened["cells"]] == [
+        c["source"] for c in on_disk["cells"]
+    ]
+
+
+def _widget_views(notebook: dict) -> list[dict]:
+    return [
+        output
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if WIDGET_VIEW in output.get("data", {})
+    ]
+
+
+def test_notebook_7_tree_is_served_by_the_readme_install(lab):
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    lab_extra = extras["project"]["optional-dependencies"]["lab"]
+    assert any(r.split(">")[0].split("=")[0] == "notebook" for r in lab_extra)
+    status, page = lab.get("tree")
+    assert status == 200 and b"Jupyter Notebook" in page
 
 
 def test_a_browser_opens_straight_on_the_notebook(lab, needs_browser):
