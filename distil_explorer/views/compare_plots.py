@@ -21,7 +21,7 @@ from distil_explorer.analysis.compare import (
 )
 from distil_explorer.checks import checked_index
 from distil_explorer.trace import Trace
-from distil_explorer.views.plots import _labels, _new_figure, token_map
+from distil_explorer.views.plots import PANEL_WIDTH, _labels, _new_figure, token_map
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure, SubFigure
@@ -84,17 +84,19 @@ def plot_difference(
     ]
     difference = compare_traces(a, b)
     count = int(a.padding_mask[index].sum())
-    side = min(2.0 + 0.22 * count, 9.0)
-    fig = _new_figure((3 * side + 2.5, side + 3.8))
-    maps, summary = fig.subfigures(2, 1, height_ratios=[side + 0.8, 3.0])
-    _draw_maps(maps, (a, b), labels, layer, head, index)
+    # Three maps and their colour bars in the explorer's width: a wider
+    # figure would be shrunk to fit, its titles to about 7 px.
+    side = min(2.0 + 0.22 * count, (PANEL_WIDTH - 2.5) / 3)
+    fig = _new_figure((3 * side + 2.5, side + 4.4))
+    maps, summary = fig.subfigures(2, 1, height_ratios=[side + 1.4, 3.0])
+    _draw_maps(maps, (a, b), labels, layer, head, index, side)
     _draw_summary(summary, difference, layer, head)
     title = f"A - B, largest |A - B| anywhere: {difference.max_abs:.3g}"
     fig.suptitle("\n".join([title, *difference.notes]), fontsize=10)
     return fig
 
 
-_TITLE_CHARS = 34  # characters per title line at fontsize 9 in one panel
+_TITLE_CHARS = 28  # characters per title line at fontsize 10 in one panel
 
 
 def _check_pair(a: Trace, b: Trace) -> None:
@@ -131,6 +133,7 @@ def _draw_maps(
     layer: int,
     head: int,
     index: int,
+    side: float,
 ) -> None:
     axes = fig.subplots(1, 3)
     real = np.flatnonzero(traces[0].padding_mask[index])
@@ -139,17 +142,19 @@ def _draw_maps(
     top = max(float(m.max()) for m in maps)
     where = f"layer {layer}, head {head}"
     for ax, values, name, label in zip(axes[:2], maps, "AB", labels, strict=True):
-        image = token_map(ax, values, names, vmax=top)
+        image = token_map(ax, values, names, vmax=top, room=side)
         # Long labels ("preset: torch on cpu, float32, ...") wrapped to the
         # width of their own panel, so A's and B's titles never run together.
         text = textwrap.fill(f"{name}: {label}", _TITLE_CHARS)
-        ax.set_title(f"{text}\n{where}", fontsize=9)
+        ax.set_title(f"{text}\n{where}", fontsize=10)
     fig.colorbar(image, ax=list(axes[:2]), label="attention", shrink=0.8)
     delta = maps[0] - maps[1]
     largest = float(np.abs(delta).max())
     limit = largest or 1.0  # equal maps: a flat 0, still centred
-    image = token_map(axes[2], delta, names, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    axes[2].set_title(f"A - B, {where}\nlargest |A - B| {largest:.3g}", fontsize=9)
+    image = token_map(
+        axes[2], delta, names, cmap="RdBu_r", vmin=-limit, vmax=limit, room=side
+    )
+    axes[2].set_title(f"A - B, {where}\nlargest |A - B| {largest:.3g}", fontsize=10)
     fig.colorbar(image, ax=axes[2], label="A - B", shrink=0.8)
 
 
@@ -159,7 +164,7 @@ def _draw_summary(
     from matplotlib.patches import Rectangle
 
     hidden, attention = fig.subplots(1, 2)
-    hidden.set_title("largest |A - B| of each hidden state", fontsize=9)
+    hidden.set_title("largest |A - B| of each hidden state", fontsize=10)
     if difference.hidden_max is None:
         hidden.text(0.5, 0.5, "not compared:\nhidden widths differ", ha="center")
         hidden.set_axis_off()
@@ -184,5 +189,5 @@ def _draw_summary(
     attention.set_yticks(range(len(layers)), [str(i) for i in layers])
     attention.set_xlabel("head")
     attention.set_ylabel("layer")
-    attention.set_title("largest |A - B| of each head's attention", fontsize=9)
+    attention.set_title("largest |A - B| of each head's attention", fontsize=10)
     fig.colorbar(image, ax=attention, shrink=0.8)

@@ -24,11 +24,17 @@ from distil_explorer.analysis.hidden import (
 )
 from distil_explorer.analysis.params import ParameterRow
 from distil_explorer.checks import checked_every_map, checked_index
+from distil_explorer.views.label_layout import place_labels
 from distil_explorer.views.weighting import LABELS, weighted
 
 # Long inputs: a 512-token map at 0.22 in per token would be 114 in wide and
 # take matplotlib tens of seconds to draw with every label.
-MAX_SIDE = 12.0  # inches
+MAX_SIDE = 9.0  # inches: with its colour bar, a map fits a 1100 px panel
+# The smallest text any figure draws: 9 pt is 12.5 px in a panel (drawn at
+# PANEL_DPI, shown at half size) and in an export at 100 dpi.
+MIN_FONT = 9
+LABEL_ROOM = 0.16  # inches per token label along an axis (9 pt and a gap)
+PANEL_WIDTH = 11.0  # inches: wider figures are shrunk to fit the explorer
 MAX_TICKS = 64  # token labels per axis
 
 if TYPE_CHECKING:
@@ -77,7 +83,7 @@ def plot_head(
     attention, labels = _real_map(weighted(trace, weighting), layer, head, index)
     side = _map_side(len(labels))
     fig, ax, created = _target(ax, (side + 1.0, side))
-    image = token_map(ax, attention, labels)
+    image = token_map(ax, attention, labels, room=side)
     norms = weighting == "norms"
     ax.set_title(f"layer {layer}, head {head}" + (f" ({LABELS['norms']})" * norms))
     if created:
@@ -121,8 +127,8 @@ def plot_head_lines(
     ax.add_collection(LineCollection(segments, colors=colours, linewidths=2))
     step = max(1, -(-n // MAX_TICKS))
     for i in range(0, n, step):
-        ax.text(-0.03, -i, labels[i], ha="right", va="center", fontsize=8)
-        ax.text(1.03, -i, labels[i], ha="left", va="center", fontsize=8)
+        ax.text(-0.03, -i, labels[i], ha="right", va="center", fontsize=MIN_FONT)
+        ax.text(1.03, -i, labels[i], ha="left", va="center", fontsize=MIN_FONT)
     ax.set_xlim(-0.5, 1.5)
     ax.set_ylim(-n + 0.5, 0.5)
     ax.axis("off")
@@ -165,13 +171,16 @@ def plot_model_view(trace: Trace, index: int = 0, weighting: str = "weights") ->
     top = 1.0
     if weighting == "norms":
         top = float(maps.max()) if maps.size and maps.max() > 0 else 1.0
-    fig = _new_figure((1.3 * len(heads) + 0.4, 1.4 * len(layers) + 0.4))
+    # At most the explorer's width: a wider figure would be shrunk, its
+    # titles with it.
+    each = min(1.3, (PANEL_WIDTH - 0.4) / len(heads))
+    fig = _new_figure((each * len(heads) + 0.4, (each + 0.1) * len(layers) + 0.4))
     grid = fig.subplots(len(layers), len(heads), squeeze=False)
     for i, layer in enumerate(layers):
         for j, head in enumerate(heads):
             ax = grid[i, j]
             ax.imshow(maps[i, j], vmin=0.0, vmax=top, cmap="viridis")
-            ax.set_title(f"L{layer} H{head}", fontsize=8)
+            ax.set_title(f"L{layer} H{head}", fontsize=MIN_FONT)
             ax.set_xticks([])
             ax.set_yticks([])
     return fig
@@ -202,11 +211,11 @@ def plot_hidden_states(trace: Trace, index: int = 0) -> Figure:
     norms = token_norms(states, mask)[:, 0, real]
     similarity = layer_similarity_matrix(states, mask)
     depth = [str(i) for i in range(states.shape[0])]
-    norms_width = min(1.5 + 0.25 * len(real), MAX_SIDE)
+    norms_width = min(1.5 + 0.25 * len(real), PANEL_WIDTH - 5.0)
     fig = _new_figure((norms_width + 5.0, 4.0))
     left, right = fig.subplots(1, 2, width_ratios=[norms_width, 4.0])
     image = left.imshow(norms, aspect="auto", cmap="magma")
-    token_ticks(left, labels, y=False)
+    token_ticks(left, labels, y=False, room=norms_width - 1.0)
     left.set_yticks(range(len(depth)), depth)
     left.set_ylabel("hidden state (0 = embeddings)")
     left.set_title("token norm")
@@ -266,12 +275,9 @@ def plot_pca(
     projection = pca(states[layer], mask, basis=basis)
     real = projection.positions[:, 1]
     labels = _labels(trace, index, real)
-    fig, ax, _ = _target(ax, (5.5, 4.5))
+    fig, ax, created = _target(ax, (7.0, 5.5))
     x, y = projection.points.T
     ax.scatter(x, y, c=real, cmap="viridis", s=30)
-    step = _tick_step(len(labels))  # every point, but at most MAX_TICKS names
-    for label, px, py in list(zip(labels, x, y, strict=True))[::step]:
-        ax.annotate(label, (px, py), xytext=(3, 3), textcoords="offset points")
     if shared_basis:
         # Same directions, same scale, and the variance the axes were fitted
         # on: the layer slider moves points, never the frame.
@@ -286,7 +292,16 @@ def plot_pca(
         basis_name = "axes of this layer"
     ax.set_xlabel(f"PC1 ({ratio[0]:.0%} of {whose} variance)")
     ax.set_ylabel(f"PC2 ({ratio[1]:.0%} of {whose} variance)")
-    ax.set_title(f"hidden state {layer}, sequence {index} ({basis_name})")
+    title = f"hidden state {layer}, sequence {index} ({basis_name})"
+    ax.set_title(title)
+    if created:  # labels that neither overlap nor leave the frame
+        hidden = place_labels(ax, x, y, labels, MIN_FONT)
+        if hidden:
+            ax.set_title(f"{title}\n{hidden} of {len(labels)} labels left out")
+    else:  # someone else's figure: its layout is theirs, label every k-th
+        step = _tick_step(len(labels))
+        for label, px, py in list(zip(labels, x, y, strict=True))[::step]:
+            ax.annotate(label, (px, py), xytext=(3, 3), textcoords="offset points")
     return fig
 
 
@@ -325,10 +340,13 @@ def plot_parameters(rows: Sequence[ParameterRow]) -> Figure:
     for i, component in enumerate(components):
         ax.bar(blocks, counts[i], bottom=bottom, label=component, color=colours(i % 20))
         bottom += counts[i]
-    ax.set_ylabel("parameters")
+    # Plain numbers, never a "1e7" offset above the axis.
+    millions = counts.sum(axis=0).max() >= 1_000_000
+    ax.yaxis.set_major_formatter(_count_formatter(millions))
+    ax.set_ylabel("parameters (millions)" if millions else "parameters")
     ax.tick_params(axis="x", labelrotation=90)
     ax.set_title(f"{int(counts.sum()):,} parameters")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=MIN_FONT)
     return fig
 
 
@@ -354,28 +372,40 @@ def token_map(
     labels: list[str],
     xlabel: str = "key",
     ylabel: str = "query",
+    room: float | None = None,
     **imshow,
 ):
     """A token x token heatmap with token tick labels; returns the image.
 
     The colour scale runs from 0 to the largest value unless `imshow` says
-    otherwise (`cmap`, `vmin`, `vmax`, ...).
+    otherwise (`cmap`, `vmin`, `vmax`, ...). `room`: the map's side in
+    inches, which thins the labels to what fits (`token_ticks`).
     """
     options = {"cmap": "viridis", "vmin": 0.0, "vmax": values.max(), **imshow}
     image = ax.imshow(values, **options)
-    token_ticks(ax, labels)
+    token_ticks(ax, labels, room=room)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return image
 
 
-def token_ticks(ax: Axes, labels: list[str], x: bool = True, y: bool = True) -> None:
-    """Token strings as tick labels; beyond `MAX_TICKS` tokens, every k-th.
+def token_ticks(
+    ax: Axes,
+    labels: list[str],
+    x: bool = True,
+    y: bool = True,
+    room: float | None = None,
+) -> None:
+    """Token strings as tick labels; beyond what fits, every k-th.
 
-    512 labels would be unreadable and make matplotlib spend seconds laying
-    them out; the ticks still sit on the tokens they name.
+    At most `MAX_TICKS` labels, and with `room` (inches along the axis) at
+    most one per `LABEL_ROOM`, so labels at `MIN_FONT` never overlap: 512
+    labels would be unreadable and make matplotlib spend seconds laying them
+    out. The ticks still sit on the tokens they name.
     """
     step = _tick_step(len(labels))
+    if room is not None:
+        step = max(step, -(-len(labels) // max(1, int(room / LABEL_ROOM))))
     ticks = range(0, len(labels), step)
     names = [labels[i] for i in ticks]
     fontsize = _fontsize(len(names))
@@ -395,7 +425,16 @@ def _map_side(count: int) -> float:
 
 
 def _fontsize(count: int) -> float:
-    return float(np.clip(300.0 / max(count, 1), 4.0, 10.0))
+    return float(np.clip(300.0 / max(count, 1), MIN_FONT, 10.0))
+
+
+def _count_formatter(millions: bool):
+    """Tick labels as 1.5M or 12,345: plain numbers with units, no offset."""
+    from matplotlib.ticker import FuncFormatter
+
+    if millions:
+        return FuncFormatter(lambda value, _: f"{value / 1e6:,.3g}")
+    return FuncFormatter(lambda value, _: f"{value:,.0f}")
 
 
 def _new_figure(size: tuple[float, float]) -> Figure:
@@ -462,7 +501,9 @@ def plot_rollout(
     )[layer, 0][np.ix_(real, real)]
     side = _map_side(len(real))
     fig, ax, created = _target(ax, (side + 1.0, side))
-    image = token_map(ax, rollout, labels, "input token", f"token after layer {layer}")
+    image = token_map(
+        ax, rollout, labels, "input token", f"token after layer {layer}", room=side
+    )
     ax.set_title(
         f"attention rollout to layer {layer}:\n"
         "what each token has mixed in from the input"
