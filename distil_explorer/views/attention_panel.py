@@ -212,6 +212,7 @@ class AttentionPanel:
             )
 
 
+_GERUNDS = {"mask": "masking", "remove": "removing"}
 _NO_TOKEN = "No token pinned: click a token in the head view."
 _NO_MASK = (
     "Mask token is off: this model has no tokenizer, so no [MASK] token "
@@ -228,7 +229,8 @@ def effect_html(effect, token: str, layers=None, heads=None) -> str:
 
     `layers` and `heads` label the table (the Trace's attention_layers/heads).
     """
-    title = f"attention change (total variation) after {effect.action}ing {token!r}"
+    doing = _GERUNDS.get(effect.action, f"{effect.action}ing")
+    title = f"attention change (total variation) after {doing} {token!r}"
     lowest = np.nanmin(effect.hidden_cosine, axis=1)
     per_state = " ".join(f"{i}: {value:.3f}" for i, value in enumerate(lowest))
     return (

@@ -77,11 +77,15 @@ class BuildPanel:
                 max=10**9,
                 description=name,
                 style={"description_width": "150px"},
+                continuous_update=True,  # checked as the person types
             )
             for name in CONFIG_FIELDS
         }
         self.fields["dropout"] = w.FloatText(
-            value=0.1, description="dropout", style={"description_width": "150px"}
+            value=0.1,
+            description="dropout",
+            style={"description_width": "150px"},
+            continuous_update=True,
         )
         self.load_weights = w.Checkbox(value=True, description="load weights")
         # One precision control for presets and custom configs alike.

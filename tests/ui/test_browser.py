@@ -113,9 +113,12 @@ def _no_error_outputs(page) -> None:
 
 def _no_errors(page, explorer) -> None:
     _no_error_outputs(page)
-    # The explorer's error area: its second child, hidden unless a callback failed.
+    # The banner above the tabs and each tab's own area (.de-error inside),
+    # hidden unless a callback failed.
     area = explorer.locator(":scope > .widget-html").nth(1)
     assert not area.is_visible(), area.inner_text()
+    shown = explorer.locator(".de-error:visible")
+    assert shown.count() == 0, shown.first.inner_text()
 
 
 def _screenshots(page, explorer, frontend) -> None:
@@ -276,7 +279,7 @@ def _exercise(page, server) -> None:
     _button(explorer, "Keep this run as A").click()
     _wait_text(explorer, "run A's input again to get a B")
     _button(explorer, "Run at these precisions").click()
-    _wait_text(explorer, "max |A - B|, int8")
+    _wait_text(explorer, "int8 against the run on screen")
     # Which words make the sentence similar to a second one?
     _tab(explorer, "Attribution")
     target = explorer.locator(".widget-dropdown", has_text="target").locator("select")

@@ -118,6 +118,8 @@ def test_custom_config_validates_as_the_person_types():
     app = Explorer()
     panel = app.build_panel
     panel.preset.value = CUSTOM
+    # Every keystroke reaches the kernel, not only leaving the field.
+    assert all(field.continuous_update for field in panel.fields.values())
     panel.fields["hidden_dim"].value = 250
     assert "not divisible by num_heads=4" in panel.message.value
     assert panel.button.disabled

@@ -137,3 +137,19 @@ def test_attribute_shows_progress_in_its_tab(app, monkeypatch):
     panel.button.click()
     assert seen == [(None, "attributing with integrated gradients, 4 steps ...")]
     assert panel.progress.bar.layout.display == "none" and panel.shown is not None
+
+
+def test_the_effect_table_says_removing_and_masking():
+    import types
+
+    import numpy as np
+
+    from distil_explorer.views.attention_panel import effect_html
+
+    for action, doing in (("remove", "removing"), ("mask", "masking")):
+        effect = types.SimpleNamespace(
+            action=action,
+            attention_change=np.zeros((1, 2)),
+            hidden_cosine=np.ones((2, 3)),
+        )
+        assert f"after {doing} &#x27;it&#x27;" in effect_html(effect, "it")

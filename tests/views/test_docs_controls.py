@@ -1,0 +1,92 @@
+"""Docs that cannot drift: every control named in bold in the README or a
+notebook's markdown is on screen in the explorer.
+
+On screen means: in the displayed widget tree (tab titles, descriptions of
+buttons and fields, option labels of menus and toggles) or a label of the
+attention canvas's own bar (read from its JS). A bold phrase that reads like
+a control name (up to four words, capitalised, no digits, commas or code)
+must be one; plain emphasis of that shape is listed in EMPHASIS.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+pytest.importorskip("anywidget")
+
+import ipywidgets as w  # noqa: E402
+
+ROOT = Path(__file__).parents[2]
+JS = ROOT / "distil_explorer" / "views" / "static" / "attention.js"
+# Bold that names no control: a figure's parts in the notebooks' prose.
+EMPHASIS = {"A bright first column", "Right"}
+
+
+def _docs() -> dict[str, str]:
+    texts = {"README.md": (ROOT / "README.md").read_text()}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+        texts[path.name] = "\n".join(markdown)
+    return texts
+
+
+def _control_names(text: str) -> set[str]:
+    names = set()
+    for phrase in re.findall(r"\*\*([^*\n]+)\*\*", text):
+        phrase = phrase.strip()
+        if (
+            len(phrase.split()) <= 4
+            and phrase[0].isupper()
+            and not re.search(r"[0-9,`.]", phrase.replace("(", "").replace(")", ""))
+            and phrase not in EMPHASIS
+        ):
+            names.add(phrase)
+    return names
+
+
+def _displayed(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _displayed(child)
+
+
+def _on_screen(app) -> set[str]:
+    names = set()
+    for widget in _displayed(app):
+        if isinstance(widget, w.Tab):
+            names.update(widget.get_title(i) for i in range(len(widget.children)))
+        if getattr(widget, "description", ""):
+            names.add(widget.description)
+        if isinstance(widget, (w.Dropdown, w.ToggleButtons, w.SelectMultiple)):
+            names.update(str(label) for label in widget._options_labels)
+    bar = JS.read_text()
+    names.update(re.findall(r"<button data-[a-z]+=\"[^\"]*\">([^<]+)</button>", bar))
+    names.update(re.findall(r'\["[a-z_]+", "([^"]+)"\]', bar))  # AGGREGATES
+    return {name.strip() for name in names}
+
+
+def test_the_parsers_find_what_a_person_reads(app):
+    app.build()
+    app.run()
+    shown = _on_screen(app)
+    for name in ("Run", "Keep this run as A", "Model view (all heads)", "Heatmap"):
+        assert name in shown
+    assert _control_names("Press **Run**, not **not this**, **Depth 0**.") == {"Run"}
+    assert "All heads" in _control_names("Switch to **All heads** and click")
+
+
+def test_every_bold_control_in_the_docs_is_on_screen(app):
+    app.build()
+    app.run()
+    shown = _on_screen(app)
+    missing = {
+        name: doc
+        for doc, text in _docs().items()
+        for name in _control_names(text)
+        if name not in shown
+    }
+    assert missing == {}
