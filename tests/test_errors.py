@@ -1,4 +1,4 @@
-"""errors.py: every class a user can catch is in docs/api.md and subclasses a builtin."""
+"""errors.py: every class a user can catch is in docs/api.md, subclassing a builtin."""
 
 import inspect
 import pickle
