@@ -21,7 +21,7 @@ from distil_explorer.analysis.compare import (
 )
 from distil_explorer.checks import checked_index
 from distil_explorer.trace import Trace
-from distil_explorer.views.plots import PANEL_WIDTH, _labels, _new_figure, token_map
+from distil_explorer.views.plots import PANEL_WIDTH, new_figure, token_labels, token_map
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure, SubFigure
@@ -87,7 +87,7 @@ def plot_difference(
     # Three maps and their colour bars in the explorer's width: a wider
     # figure would be shrunk to fit, its titles to about 7 px.
     side = min(2.0 + 0.22 * count, (PANEL_WIDTH - 2.5) / 3)
-    fig = _new_figure((3 * side + 2.5, side + 4.4))
+    fig = new_figure((3 * side + 2.5, side + 4.4))
     maps, summary = fig.subfigures(2, 1, height_ratios=[side + 1.4, 3.0])
     _draw_maps(maps, (a, b), labels, layer, head, index, side)
     _draw_summary(summary, difference, layer, head)
@@ -137,7 +137,7 @@ def _draw_maps(
 ) -> None:
     axes = fig.subplots(1, 3)
     real = np.flatnonzero(traces[0].padding_mask[index])
-    names = _labels(traces[0], index, real)
+    names = token_labels(traces[0], index, real)
     maps = [t.attention(layer, head, index)[np.ix_(real, real)] for t in traces]
     top = max(float(m.max()) for m in maps)
     where = f"layer {layer}, head {head}"

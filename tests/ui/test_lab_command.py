@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from distil_explorer.workspace import (
+from distil_explorer._internal.workspace import (
     COURSE_NOTEBOOKS,
     QUICKSTART,
     WIDGET_VIEW,

@@ -16,9 +16,9 @@ pytest.importorskip("matplotlib")
 
 from matplotlib.text import Text  # noqa: E402
 
-from distil_explorer.analysis.corpus import BINS, STATISTICS  # noqa: E402
 from distil_explorer.analysis.params import ParameterRow  # noqa: E402
 from distil_explorer.attribution import Attribution  # noqa: E402
+from distil_explorer.corpus.sums import BINS, STATISTICS  # noqa: E402
 from distil_explorer.trace import Trace  # noqa: E402
 from distil_explorer.views import plots  # noqa: E402
 from distil_explorer.views.attribution_plots import plot_attribution  # noqa: E402
