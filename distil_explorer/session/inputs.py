@@ -193,3 +193,47 @@ def intervened_inputs(original: Any, position: Any, action: str, tokenizer: Any)
             del tokens[position]
         inputs = Encoding(ids, inputs["padding_mask"], (tuple(tokens),))
     return inputs
+
+
+# `count_tokens` tokenizes texts up to this long whole (a few ms); longer ones
+# would cost more than the run they are cut for.
+COUNT_CHARS = 100_000
+
+
+def count_tokens(inputs: Any, tokenizer: Any) -> int | None:
+    """Tokens in `inputs` (text, ids or a mapping, as `Session.run` takes them)
+    before any `max_length` cut; None for a text over `COUNT_CHARS` characters
+    or without a `tokenizer`.
+
+    Examples:
+    ```python
+    count_tokens([2, 10, 11, 3], None)  # 4
+    ```
+    """
+    if isinstance(inputs, str):
+        if tokenizer is None or len(inputs) > COUNT_CHARS:
+            return None
+        return int(tokenizer(inputs).token_ids.shape[1])
+    if isinstance(inputs, Mapping):
+        return int(np.shape(inputs["token_ids"])[-1])
+    return len(list(inputs))
+
+
+def attribution_problem(backbone: Any, precision: str) -> str | None:
+    """Why gradients cannot be attributed on `backbone` built at `precision`.
+
+    They need a float32, unquantized backbone (as `attribute` checks).
+
+    Examples:
+    ```python
+    attribution_problem(backbone, "bfloat16")  # "the backbone is bfloat16: ..."
+    ```
+    """
+    if backbone is None:
+        return "no backbone yet; build one first"
+    if precision != "float32":
+        return (
+            f"the backbone is {precision}: gradients of low-precision weights "
+            "are too coarse to add up; build it at float32"
+        )
+    return None

@@ -26,13 +26,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from distil_explorer.analysis.intervention import ACTIONS
 from distil_explorer.checks import checked_flag
 from distil_explorer.config import QUANTIZATIONS
 from distil_explorer.session.compare import comparison_of, precision_comparison
 from distil_explorer.session.inputs import (
+    attribution_problem,
     checked_max_length,
     chosen_target,
     corpus_texts,
@@ -49,10 +48,6 @@ from distil_explorer.session.requests import (
     Timings,
     no_progress,
 )
-
-# `token_count` tokenizes texts up to this long whole (a few ms); longer ones
-# would cost more than the run they are cut for.
-COUNT_CHARS = 100_000
 
 
 class Session:
@@ -148,18 +143,8 @@ class Session:
 
     @property
     def attribution_problem(self) -> str | None:
-        """Why `attribute` cannot work on this backbone; None when it can.
-
-        Gradients need a float32, unquantized backbone (as `attribute` checks).
-        """
-        if self.backbone is None:
-            return "no backbone yet; build one first"
-        if self.precision != "float32":
-            return (
-                f"the backbone is {self.precision}: gradients of low-precision "
-                "weights are too coarse to add up; build it at float32"
-            )
-        return None
+        """Why `attribute` cannot work on this backbone; None when it can."""
+        return attribution_problem(self.backbone, self.precision)
 
     @property
     def parameter_rows(self) -> list:
@@ -230,24 +215,6 @@ class Session:
             (("tokenize", tokenized - start), ("forward", done - tokenized))
         )
         return trace
-
-    def token_count(self, inputs: Any) -> int | None:
-        """How many tokens `inputs` (as `run` takes them) has before `max_length`
-        cuts it; None where counting would cost more than the run (a text
-        over `COUNT_CHARS` characters, or no tokenizer).
-
-        Examples:
-        ```python
-        session.token_count("The cat sat.")  # 6: [CLS] the cat sat . [SEP]
-        ```
-        """
-        if isinstance(inputs, str):
-            if self.tokenizer is None or len(inputs) > COUNT_CHARS:
-                return None
-            return int(self.tokenizer(inputs).token_ids.shape[1])
-        if isinstance(inputs, Mapping):
-            return int(np.shape(inputs["token_ids"])[-1])
-        return len(list(inputs))
 
     def intervene(self, position: int, action: str):
         """Re-run sequence 0 with the token at `position` masked or removed.

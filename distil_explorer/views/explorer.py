@@ -25,6 +25,7 @@ from distil_explorer.runtime.backends import (
     current_backend,
 )
 from distil_explorer.session import BuildRequest, Session
+from distil_explorer.session.inputs import count_tokens
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
 from distil_explorer.views.attribution_panel import AttributionPanel
 from distil_explorer.views.build_panel import BuildPanel
@@ -208,7 +209,7 @@ class Explorer(w.VBox):
         panel.show_run(
             f"{trace.backend} on {trace.device}: {self.session.timings.text()}",
             int(trace.padding_mask[0].sum()),
-            self.session.token_count(request["inputs"]),
+            count_tokens(request["inputs"], self.session.tokenizer),
         )
         tokens = int(trace.padding_mask[0].sum())
         self.status.value = (

@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 pytest.importorskip("anywidget")
 
+from distil_explorer.session.inputs import count_tokens  # noqa: E402
 from distil_explorer.views.attention_panel import summary_table  # noqa: E402
 from distil_explorer.views.build_panel import CUSTOM  # noqa: E402
 
@@ -70,7 +71,7 @@ def test_run_says_it_is_running_in_its_tab_and_how_much_was_cut(app, monkeypatch
     assert len(seen) == 1 and seen[0][0] is None  # the bar shows while it runs
     assert seen[0][1].startswith("running on ") and seen[0][1].endswith(" ...")
     assert panel.progress.bar.layout.display == "none"  # gone when done
-    total = app.session.token_count(panel.text.value)
+    total = count_tokens(panel.text.value, app.session.tokenizer)
     assert total > 6
     assert f"6 of {total} tokens" in panel.status.value
     panel.max_length.value = 32
