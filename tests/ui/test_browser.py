@@ -312,8 +312,21 @@ def _exercise(page, server) -> None:
     # Corpus: compute over the demo corpus, then click a head of the grid:
     # its example text opens in the head view, on that head.
     _tab(explorer, "Corpus")
+    # A missing file: the reason shows beside Compute, in this tab; the next
+    # Compute clears it.
+    corpus = explorer.get_by_label("corpus", exact=True)
+    corpus.select_option(label="a text file (one text per line)")
+    explorer.get_by_placeholder("path/to/texts.txt").fill("missing.txt")
+    _button(explorer, "Compute").click()
+    error = explorer.locator(".de-error:visible")
+    error.first.wait_for(timeout=WAIT_MS)
+    assert "missing.txt" in error.first.inner_text()
+    compute = _button(explorer, "Compute").bounding_box()
+    assert abs(error.first.bounding_box()["y"] - compute["y"]) < 120  # beside it
+    corpus.select_option(label="demo corpus (Python documentation)")
     _button(explorer, "Compute").click()
     _wait_text(explorer, "200 texts,")
+    assert explorer.locator(".de-error:visible").count() == 0
     _wait_images(page, explorer, 1)  # every statistic and the map of heads
     page.screenshot(path=ARTIFACTS / f"corpus-{server.frontend.module}.png")
     explorer.get_by_title("layer 3, head 7").click()
