@@ -1,7 +1,9 @@
 """Corpus statistics files: exact sums as `.npz` arrays, the rest as JSON.
 
 Nothing is pickled; a checkpoint is the same file with the progress of the
-run that wrote it (texts done, their fingerprint, the settings).
+run that wrote it: the texts done, their fingerprint, and `made_with`, what
+the sums came from (model, weights, tokenizer, settings, texts), which a
+resumed run must match (`check_made_with`).
 """
 
 from __future__ import annotations
@@ -81,3 +83,76 @@ def _read_sums(prefix: str, data: Any, meta: dict) -> CorpusSums:
         best_value=np.asarray(data[f"{prefix}best_value"], np.float64),
         best_index=np.asarray(data[f"{prefix}best_index"], np.int64),
     )
+
+
+# Which part of a run each `made_with` key belongs to, for the way out.
+_MODEL_KEYS = ("weights", "dtype", "quantization")
+_RUN_KEYS = ("max_length", "batch_size", "norms", "statistics", "bins")
+
+
+def check_made_with(path: Path, recorded: Any, this_run: dict) -> None:
+    """Refuse a checkpoint whose sums were made otherwise than this run's.
+
+    `recorded` is the checkpoint's `made_with` (None in a checkpoint written
+    before there was one). Raises ValueError naming the first thing that
+    differs, what the checkpoint was made with and what this run has; the
+    file is not touched.
+
+    Examples:
+    ```python
+    check_made_with(path, {"hidden_dim": 64}, {"hidden_dim": 32})
+    # ValueError: checkpoint='partial.npz': made with hidden_dim=64, this run
+    # has hidden_dim=32; allowed: the same model, or a new checkpoint path
+    ```
+    """
+    if not isinstance(recorded, dict):
+        # Merging such sums is the silent mix this record exists to stop;
+        # refusing costs one rerun, accepting could cost wrong numbers.
+        raise ValueError(
+            f"checkpoint={str(path)!r}: written without a record of the model, "
+            "tokenizer, texts and settings it summed (by an older "
+            "distil-explorer), so its sums cannot be checked against this "
+            "run; allowed: a new checkpoint path (or delete this one to start "
+            "over)"
+        )
+    before, now = _flat(recorded), _flat(json.loads(json.dumps(this_run)))
+    differ = [
+        key for key in dict.fromkeys([*before, *now]) if before.get(key) != now.get(key)
+    ]
+    if not differ:
+        return
+    key = differ[0]
+    also = f" (and {', '.join(differ[1:])})" if len(differ) > 1 else ""
+    raise ValueError(
+        f"checkpoint={str(path)!r}: made with {key}={_shown(before.get(key))}, "
+        f"this run has {key}={_shown(now.get(key))}{also}; allowed: "
+        f"{_way_out(key)}, or a new checkpoint path"
+    )
+
+
+def _flat(record: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str) and len(value) > 24:  # a digest: its start will do
+        return f"{value[:19]}..."
+    return "(nothing)" if value is None else repr(value)
+
+
+def _way_out(key: str) -> str:
+    if key.startswith("tokenizer."):
+        return "the same tokenizer"
+    if key.startswith("texts."):
+        return "the texts it was written for"
+    if key in _RUN_KEYS:
+        return f"the same {key}"
+    if key in _MODEL_KEYS:
+        return "the same model with the same weights"
+    return "the same model"
