@@ -26,6 +26,10 @@ _EXPORTS = {
     "Trace": "distil_explorer.trace",
     "Runner": "distil_explorer.runtime.runner",
     "WorkerError": "distil_explorer.runtime.process",
+    # Memory asked before it is allocated (issue 27).
+    "NotEnoughMemoryError": "distil_explorer.errors",
+    "set_memory_limit": "distil_explorer.model.memory",
+    "memory_limit": "distil_explorer.model.memory",
     "available_backends": "distil_explorer.runtime.backends",
     "available_devices": "distil_explorer.runtime.backends",
     "available_preset": "distil_explorer.weights.locate",

@@ -201,17 +201,26 @@ def _batch_sums(backbone: Any, batch: _Batch) -> tuple[CorpusSums, CorpusSums | 
     norm-weighted maps (each row normalized to sum 1), else None.
     """
     from distil_explorer.analysis.corpus import batch_sums, key_classes, normalized_rows
+    from distil_explorer.model.memory import corpus_batch_estimate, guarded
     from distil_explorer.trace import capture
 
-    inputs = {"token_ids": batch.token_ids, "padding_mask": batch.padding_mask}
-    trace = capture(backbone, inputs, norms=batch.norms)
-    classes = key_classes(trace.token_ids, batch.special_ids, batch.punctuation)
-    mask, index = trace.padding_mask, batch.text_index
-    sums = batch_sums(trace.attentions, mask, classes, index)
-    if not batch.norms:
-        return sums, None
-    norm_maps = normalized_rows(trace.attention_norms)
-    return sums, batch_sums(norm_maps, mask, classes, index)
+    size, length = batch.token_ids.shape
+    estimate = corpus_batch_estimate(backbone, size, length, norms=batch.norms)
+    what = f"corpus batch(B={size}, T={length})"
+    way_out = "a smaller batch_size or max_length" + (
+        ", or norms=False" if batch.norms else ""
+    )
+    # Asked where the batch runs (this process or a Dask worker), first.
+    with guarded(estimate, what, way_out):
+        inputs = {"token_ids": batch.token_ids, "padding_mask": batch.padding_mask}
+        trace = capture(backbone, inputs, norms=batch.norms)
+        classes = key_classes(trace.token_ids, batch.special_ids, batch.punctuation)
+        mask, index = trace.padding_mask, batch.text_index
+        sums = batch_sums(trace.attentions, mask, classes, index)
+        if not batch.norms:
+            return sums, None
+        norm_maps = normalized_rows(trace.attention_norms)
+        return sums, batch_sums(norm_maps, mask, classes, index)
 
 
 def corpus_statistics(

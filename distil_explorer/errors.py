@@ -18,6 +18,10 @@ code that already catches those keeps working. Messages read
   our DistilBERT cannot represent.
 - `WorkerError(RuntimeError)`: a worker process died, could not start, or
   raised a framework's own error.
+- `NotEnoughMemoryError(MemoryError)`: a capture, corpus batch or
+  attribution would hold more memory than this process can get (checked
+  before allocating), or an allocation failed anyway. `.needed` and
+  `.available` are bytes (None where unknown).
 
 Examples:
 ```python
@@ -85,3 +89,30 @@ class WorkerError(RuntimeError):
         super().__init__(message)
         self.backend = backend
         self.worker_traceback = worker_traceback
+
+
+class NotEnoughMemoryError(MemoryError):
+    """Work that needs more memory than this process can get.
+
+    Raised before anything is allocated where the estimate is above what is
+    available (`distil_explorer.model.memory`), and in place of an allocator's
+    own error where an allocation fails anyway. The message's one line says
+    how much, what for, and the way out.
+
+    Attributes:
+        needed: int. Estimated bytes of the work.
+        available: int or None. Bytes this process could get, when known.
+    """
+
+    def __init__(self, message: str, needed: int = 0, available: int | None = None):
+        super().__init__(message)
+        self.needed = needed
+        self.available = available
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self):
+        # Across a worker pipe or Dask (tblib's reducers) it is rebuilt whole.
+        message = self.args[0] if self.args else ""
+        return type(self), (message, self.needed, self.available)

@@ -331,16 +331,33 @@ class Session:
                 (`Trace.attention_norms`), which the head and model views can
                 show instead of the weights; on by default, they cost a few
                 percent of the forward pass (benchmarks/norms.py).
+
+        Raises:
+            NotEnoughMemoryError: the capture would hold more than this
+                process can get (checked before it runs, here or in a
+                worker), or an allocation failed; its one line says how much
+                and the way out, which the Run tab shows.
         """
+        from distil_explorer.model.memory import capture_guard, input_shape
+
         self._require_backbone("run")
         norms = checked_flag("norms", norms)
         limit = self._limit(max_length)
         start = time.perf_counter()
         prepared = self._prepare(inputs, limit)
         tokenized = time.perf_counter()
-        trace = self._runner(backend, device).capture(
-            self.backbone, prepared, keep_qk=True, norms=norms
-        )
+        shape = input_shape(getattr(prepared, "inputs", prepared))
+        # Asked here, before a worker or this process allocates anything.
+        with capture_guard(
+            self.backbone,
+            shape,
+            keep_qk=True,
+            norms=norms,
+            shorter="a smaller max_length",
+        ):
+            trace = self._runner(backend, device).capture(
+                self.backbone, prepared, keep_qk=True, norms=norms
+            )
         done = time.perf_counter()
         self.trace, self.baseline = trace, None
         self.timings = Timings(

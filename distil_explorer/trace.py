@@ -369,6 +369,12 @@ def capture(
             computed in the same pass from each layer's own value heads and
             output kernel, in float32; 5-15% more time (benchmarks/norms.py).
 
+    Raises:
+        NotEnoughMemoryError: the maps, hidden states and activations it
+            would hold (`model.memory.capture_estimate`) are more than this
+            process can get (`set_memory_limit`), checked before anything is
+            allocated; or an allocation failed anyway.
+
     Examples:
     ```python
     trace = capture(backbone, {"token_ids": ids, "padding_mask": mask})
@@ -382,6 +388,7 @@ def capture(
     ```
     """
     from distil_explorer.model.capture import run_capture
+    from distil_explorer.model.memory import capture_guard, input_shape
 
     keep_qk = checked_flag("keep_qk", keep_qk)
     norms = checked_flag("norms", norms)
@@ -391,16 +398,26 @@ def capture(
         backbone.max_sequence_length,
         "capture(backbone, text, tokenizer=DistilBertTokenizer.from_preset(...))",
     )
-    return run_capture(
+    # Asked before anything is allocated (model/memory.py); an allocation
+    # that fails anyway is raised as the same NotEnoughMemoryError.
+    with capture_guard(
         backbone,
-        inputs,
-        Trace,
+        input_shape(inputs),
+        layers=len(checked_selection("layers", layers, backbone.num_layers)),
+        heads=len(checked_selection("heads", heads, backbone.num_heads)),
         keep_qk=keep_qk,
-        layers=layers,
-        heads=heads,
-        tokens=tokens,
         norms=norms,
-    )
+    ):
+        return run_capture(
+            backbone,
+            inputs,
+            Trace,
+            keep_qk=keep_qk,
+            layers=layers,
+            heads=heads,
+            tokens=tokens,
+            norms=norms,
+        )
 
 
 def tokens_and_inputs(
