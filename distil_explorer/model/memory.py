@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from distil_explorer.errors import NotEnoughMemoryError
@@ -425,17 +425,32 @@ def _parsed_size(name: str, value: Any) -> int | None:
 
 
 def _meminfo(field: str, path: str = "/proc/meminfo") -> int | None:
+    """A `field:  N kB` line of a /proc file, in bytes (a few us: read raw)."""
     try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) * 1024  # kB
-    except (OSError, ValueError, IndexError):
+        with open(path, "rb") as f:
+            found = re.search(rb"^%s:\s+(\d+)" % field.encode(), f.read(), re.M)
+    except OSError:
         return None
-    return None
+    return None if found is None else int(found.group(1)) * 1024
 
 
 def _cgroup_headroom() -> int | None:
-    """A cgroup's memory limit less its usage (v2, else v1), or None."""
+    """The container's memory limit less its usage, or None without a limit."""
+    files = _cgroup_files()
+    if files is None:
+        return None
+    try:
+        return _read_int(files[0]) - _read_int(files[1])
+    except (OSError, ValueError):
+        return None
+
+
+@functools.cache
+def _cgroup_files() -> tuple[str, str] | None:
+    """(limit, usage) files of a cgroup (v2, else v1) that has a limit, or None.
+
+    Found once per process: a container's limit does not come and go.
+    """
     for limit, usage in (
         ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
         (
@@ -444,13 +459,18 @@ def _cgroup_headroom() -> int | None:
         ),
     ):
         try:
-            cap = Path(limit).read_text().strip()
-            if cap == "max" or int(cap) >= 1 << 60:  # no limit
-                return None
-            return int(cap) - int(Path(usage).read_text().strip())
-        except (OSError, ValueError):
+            if _read_int(limit) < 1 << 60:  # v1 writes "no limit" as ~2**63
+                return limit, usage
+        except ValueError:  # v2's "max": no limit
+            return None
+        except OSError:
             continue
     return None
+
+
+def _read_int(path: str) -> int:
+    with open(path, "rb") as f:
+        return int(f.read())
 
 
 def _address_space_headroom() -> int | None:

@@ -5,7 +5,6 @@ The peaks are measured in fresh processes (VmHWM after resetting it through
 """
 
 import json
-import pickle
 import subprocess
 import sys
 import textwrap
@@ -194,18 +193,6 @@ def test_allocation_failures_become_the_same_error_and_others_pass():
         memory.guarded(estimate, "capture", "layers="),
     ):
         raise RuntimeError("something else")
-
-
-def test_the_error_survives_a_worker_pipe():
-    error = NotEnoughMemoryError("capture: needs 3 GB", needed=3, available=2)
-    again = pickle.loads(pickle.dumps(error))
-    assert isinstance(again, MemoryError)
-    assert (type(again), str(again), again.needed, again.available) == (
-        NotEnoughMemoryError,
-        "capture: needs 3 GB",
-        3,
-        2,
-    )
 
 
 def test_attribution_is_refused_by_its_steps_before_it_runs():
