@@ -28,8 +28,8 @@ _EXPORTS = {
     "WorkerError": "distil_explorer.runtime.process",
     # Memory asked before it is allocated (issue 27).
     "NotEnoughMemoryError": "distil_explorer.errors",
-    "set_memory_limit": "distil_explorer.model.memory",
-    "memory_limit": "distil_explorer.model.memory",
+    "set_memory_limit": "distil_explorer.model.memory_limit",
+    "memory_limit": "distil_explorer.model.memory_limit",
     "available_backends": "distil_explorer.runtime.backends",
     "available_devices": "distil_explorer.runtime.backends",
     "available_preset": "distil_explorer.weights.locate",

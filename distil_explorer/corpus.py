@@ -32,16 +32,11 @@ from distil_explorer.checks import checked_index
 from distil_explorer.config import CONFIG_FIELDS
 from distil_explorer.corpus_file import (
     check_made_with,
+    made_with,
     read_statistics,
     write_statistics,
 )
-from distil_explorer.corpus_texts import (
-    checked_text,
-    demo_corpus,
-    fingerprint,
-    text_source,
-    windows,
-)
+from distil_explorer.corpus_texts import demo_corpus, fingerprint, text_source, windows
 from distil_explorer.trace import checked_flag
 
 __all__ = ["CorpusStatistics", "corpus_statistics", "demo_corpus"]
@@ -420,48 +415,18 @@ def _resume(checkpoint, backbone, settings, made_with) -> tuple:
 
 
 def _made_with(backbone, tokenizer, settings, start_stream) -> dict:
-    """What a checkpoint's sums depend on, as JSON: `check_made_with` compares it.
-
-    The model's config (dropout aside: it is off at inference) and a sha256
-    of every variable's bytes (0.25-0.65 s for the base model's 265 MB on a
-    2-core VM; variable names are left out, as Keras numbers them per
-    process), the tokenizer (its vocabulary's sha256 and settings), the
-    settings of the run and the statistics it sums, and the texts (how many
-    and a sha256 of all of them, so a file that was edited, extended or
-    shuffled is told apart however its name, size or mtime look).
-    """
+    """This run's `made_with` record (`corpus_file.made_with`)."""
     from keras import ops
 
-    weights = hashlib.sha256()
-    for variable in backbone.weights:
-        array = np.ascontiguousarray(ops.convert_to_numpy(variable.value))
-        weights.update(f"{array.dtype.str}{array.shape}".encode())
-        weights.update(array.reshape(-1).view(np.uint8))
-    texts, count = hashlib.sha256(), 0
-    for index, text in enumerate(start_stream()):
-        fingerprint(texts, [checked_text(index, text)])
-        count += 1
-    vocabulary = "\n".join(tokenizer.vocabulary).encode("utf-8", "surrogatepass")
     policy = backbone.dtype_policy
-    config = {
-        field: getattr(backbone, field)
-        for field in CONFIG_FIELDS
-        if field not in ("dropout", "dtype")
-    }
-    return {
-        **config,
+    model = {
+        **{field: getattr(backbone, field) for field in CONFIG_FIELDS[:5]},
+        "max_sequence_length": backbone.max_sequence_length,
         "dtype": getattr(policy, "default_policy", policy).name,
         "quantization": list(getattr(backbone, "quantization_modes", ())),
-        "weights": f"sha256:{weights.hexdigest()}",
-        "tokenizer": {
-            "vocabulary": f"sha256:{hashlib.sha256(vocabulary).hexdigest()}",
-            **tokenizer.get_config(),
-        },
-        **settings,
-        "statistics": list(STATISTICS),
-        "bins": list(BINS),
-        "texts": {"count": count, "sha256": texts.hexdigest()},
     }
+    arrays = (ops.convert_to_numpy(variable.value) for variable in backbone.weights)
+    return made_with(model, arrays, tokenizer, settings, start_stream())
 
 
 def _other_texts(checkpoint, done: int) -> str:

@@ -550,16 +550,16 @@ def test_the_dask_engine_writes_and_checks_the_same_record(
 def test_a_batch_too_big_for_the_memory_limit_is_refused_and_the_checkpoint_kept(
     backbone, tokenizer, texts, partial
 ):
+    from distil_explorer import set_memory_limit
     from distil_explorer.errors import NotEnoughMemoryError
-    from distil_explorer.model import memory
 
     checkpoint, before = partial
-    memory.set_memory_limit("1 kB")  # a batch of 2 x 16 needs about 58 kB
+    set_memory_limit("1 kB")  # a batch of 2 x 16 needs about 58 kB
     try:
         with pytest.raises(NotEnoughMemoryError) as refused:
             resume(backbone, texts, tokenizer, checkpoint, norms=False)
     finally:
-        memory.set_memory_limit(None)
+        set_memory_limit(None)
     message = str(refused.value)
     assert message.startswith("corpus batch(B=2, T=")
     assert "the statistics' work" in message

@@ -289,20 +289,20 @@ def test_compare_precisions_names_a_bad_choice(session, precisions, message):
 def test_a_run_too_big_for_the_memory_limit_is_refused_before_the_runner(
     session, monkeypatch
 ):
+    from distil_explorer import set_memory_limit
     from distil_explorer.errors import NotEnoughMemoryError
-    from distil_explorer.model import memory
 
     sent = []
     real = session._runner
     monkeypatch.setattr(session, "_runner", lambda *a: sent.append(a) or real(*a))
     ids = np.ones((1, session.backbone.max_sequence_length), "int32")
     inputs = {"token_ids": ids, "padding_mask": ids}
-    memory.set_memory_limit("1 kB")
+    set_memory_limit("1 kB")
     try:
         with pytest.raises(NotEnoughMemoryError) as refused:
             session.run(inputs)
     finally:
-        memory.set_memory_limit(None)
+        set_memory_limit(None)
     message = str(refused.value)
     length = ids.shape[1]
     assert message.startswith(f"capture(B=1, T={length}): needs about ")

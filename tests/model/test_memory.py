@@ -16,7 +16,7 @@ import pytest
 
 from distil_explorer.config import backbone_presets
 from distil_explorer.errors import NotEnoughMemoryError
-from distil_explorer.model import memory
+from distil_explorer.model import memory, memory_limit
 
 ROOT = Path(__file__).parents[2]
 BASE = backbone_presets["distil_bert_base_en_uncased"]["config"]
@@ -34,7 +34,7 @@ MID = {
 @pytest.fixture(autouse=True)
 def no_limit_after():
     yield
-    memory.set_memory_limit(None)
+    memory_limit.set_memory_limit(None)
 
 
 def ids(batch, length):
@@ -67,18 +67,21 @@ def test_the_base_model_at_48_x_512_counts_its_maps_exactly():
 
 
 def test_memory_limits_parse_sizes_and_refuse_the_rest():
-    memory.set_memory_limit("2 GB")
-    assert memory.memory_limit() == 2_000_000_000
-    memory.set_memory_limit("512 MiB")
-    assert memory.memory_limit() == 512 * 2**20
-    assert memory.available_memory() <= (512 * 2**20, "~")  # the least bound
-    memory.set_memory_limit(10_000)
-    assert memory.available_memory() == (10_000, "the limit given to set_memory_limit")
+    memory_limit.set_memory_limit("2 GB")
+    assert memory_limit.memory_limit() == 2_000_000_000
+    memory_limit.set_memory_limit("512 MiB")
+    assert memory_limit.memory_limit() == 512 * 2**20
+    assert memory_limit.available_memory() <= (512 * 2**20, "~")  # the least bound
+    memory_limit.set_memory_limit(10_000)
+    assert memory_limit.available_memory() == (
+        10_000,
+        "the limit given to set_memory_limit",
+    )
     for bad in (0, -1, True, "lots", "2 parsecs", 1.5, "inf GB"):
         with pytest.raises(ValueError, match=r"limit=.*allowed: an int of bytes"):
-            memory.set_memory_limit(bad)
-    memory.set_memory_limit(None)
-    assert memory.memory_limit() is None
+            memory_limit.set_memory_limit(bad)
+    memory_limit.set_memory_limit(None)
+    assert memory_limit.memory_limit() is None
 
 
 PEAK = """
@@ -146,7 +149,7 @@ def test_a_base_capture_of_48_x_512_is_refused_before_anything_is_built(monkeypa
     backbone = types.SimpleNamespace(**BASE)
     ran = []
     monkeypatch.setattr(capture_path, "run_capture", lambda *a, **k: ran.append(1))
-    memory.set_memory_limit("4 GB")
+    memory_limit.set_memory_limit("4 GB")
     with pytest.raises(NotEnoughMemoryError) as refused:
         capture(backbone, ids(48, 512), norms=True)
     message = str(refused.value)
@@ -166,7 +169,7 @@ def test_a_real_capture_refused_under_a_limit_and_its_way_out_runs():
     from distil_explorer import DistilBertBackbone, capture
 
     backbone = DistilBertBackbone(**MID)
-    memory.set_memory_limit("90 MB")  # all maps: 108 MB; one: 83 MB
+    memory_limit.set_memory_limit("90 MB")  # all maps: 108 MB; one: 83 MB
     with pytest.raises(NotEnoughMemoryError, match=r"capture\(B=8, T=512\)"):
         capture(backbone, ids(8, 512))
     trace = capture(backbone, ids(8, 512), layers=[1], heads=[2])
@@ -199,7 +202,7 @@ def test_attribution_is_refused_by_its_steps_before_it_runs():
     from distil_explorer import DistilBertBackbone, attribute, cls_norm_target
 
     backbone = DistilBertBackbone(**MID)
-    memory.set_memory_limit("100 MB")
+    memory_limit.set_memory_limit("100 MB")
     with pytest.raises(NotEnoughMemoryError) as refused:
         attribute(backbone, ids(1, 256), cls_norm_target(), steps=1000)
     message = str(refused.value)
@@ -225,7 +228,7 @@ import resource
 import numpy as np
 from distil_explorer import DistilBertBackbone, capture
 from distil_explorer.errors import NotEnoughMemoryError
-from distil_explorer.model import memory
+from distil_explorer.model import memory, memory_limit
 
 def status(field):
     for line in open("/proc/self/status"):

@@ -1,15 +1,15 @@
 """A run too big for the memory it can get shows one sentence, not a traceback."""
 
-from distil_explorer.model import memory
+from distil_explorer import set_memory_limit
 
 
 def test_a_run_refused_for_memory_shows_the_way_out_and_the_app_runs_on(app):
     app.build()
-    memory.set_memory_limit("1 kB")
+    set_memory_limit("1 kB")
     try:
         app.run_panel.button.click()
     finally:
-        memory.set_memory_limit(None)
+        set_memory_limit(None)
     assert app.error.layout.display is None
     shown = app.error.value.split("<b>", 1)[1].split("</b>", 1)[0]
     assert shown.startswith("capture(B=1, T=5): needs about ")
