@@ -210,7 +210,7 @@ def attribute(
     mask = np.asarray(batch["padding_mask"], np.int32)
     replace = _replaced(ids, mask, tokenizer)
     pad = None if baseline == "zero" else _pad_id(tokenizer)
-    with attribution_guard(backbone, ids.shape, method, steps):  # model/memory.py
+    with attribution_guard(backbone, ids.shape, method, steps, backend=backend):
         found = token_attributions(
             backbone, ids, mask, replace, target, method, steps, pad
         )

@@ -148,15 +148,22 @@ def corpus_batch_estimate(
 
 
 def attribution_estimate(
-    config: Mapping[str, Any], batch: int, length: int, *, sequences: int
+    config: Mapping[str, Any],
+    batch: int,
+    length: int,
+    *,
+    sequences: int,
+    maps: bool = False,
 ) -> MemoryEstimate:
     """Gradients through the backbone for `sequences` sequences at once.
 
     For integrated gradients `sequences` is batch x the steps run together
     (all of them, or a chunk's); for the other methods it is `batch`.
     Backpropagation keeps every layer's activations: about
-    T x (10 hidden + 3 intermediate) + 4 heads x T x T floats per layer and
-    sequence.
+    T x (10 hidden + 3 intermediate) floats per layer and sequence where
+    attention is fused (torch's SDPA keeps no (T, T) maps for its backward
+    pass), plus 5 heads x T x T with `maps` (the maps, their shifts and
+    gradients: attention x gradient, or a backend that materializes them).
 
     Examples:
     ```python
@@ -164,7 +171,9 @@ def attribution_estimate(
     ```
     """
     n_layers, n_heads, hidden, inner = _numbers(config)
-    per_layer = length * (10 * hidden + 3 * inner) + 4 * n_heads * length * length
+    per_layer = length * (10 * hidden + 3 * inner)
+    if maps:
+        per_layer += 5 * n_heads * length * length
     kept = sequences * n_layers * per_layer * _FLOAT
     inputs = 4 * sequences * length * hidden * _FLOAT  # scaled inputs, grads
     return MemoryEstimate(
@@ -274,13 +283,19 @@ def capture_guard(
 
 
 def attribution_guard(
-    config: Any, shape: Any, method: str, steps: int, chunk: int | None = None
+    config: Any,
+    shape: Any,
+    method: str,
+    steps: int,
+    chunk: int | None = None,
+    backend: str = "torch",
 ):
     """`guarded` for `attribute` on inputs of `shape` (B, T).
 
     Integrated gradients runs `steps` path points per sequence, `chunk` of
     them at once when it runs in chunks (None: all at once); the other
-    methods one backward pass.
+    methods one backward pass. Maps are counted for attention x gradient,
+    and on every backend but torch (whose fused attention keeps none).
 
     Examples:
     ```python
@@ -290,7 +305,10 @@ def attribution_guard(
     """
     batch, length = (int(n) for n in shape)
     together = min(steps, chunk or steps) if method == "integrated_gradients" else 1
-    estimate = attribution_estimate(config, batch, length, sequences=batch * together)
+    maps = method == "attention_x_gradient" or backend != "torch"
+    estimate = attribution_estimate(
+        config, batch, length, sequences=batch * together, maps=maps
+    )
     at_once = f", steps={steps} ({together} at once)" if together > 1 else ""
     what = f"attribute({method!r}, B={batch}, T={length}{at_once})"
     way_out = "shorter or fewer texts" + (

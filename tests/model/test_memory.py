@@ -140,6 +140,37 @@ def test_capture_estimates_are_within_0_9x_to_2x_of_the_measured_peak(
     assert 0.9 <= estimate / peak <= 2.0, (peak, estimate)
 
 
+ATTRIBUTION_PEAK = """
+import gc, json
+import numpy as np
+from distil_explorer import DistilBertBackbone, attribute, cls_norm_target
+from distil_explorer.model.memory import attribution_estimate
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+
+backbone = DistilBertBackbone(**{config})
+for length, steps in ((8, 2), (256, 32)):  # the first is the warm-up
+    ones = np.ones((1, length), "int32")
+    inputs = {{"token_ids": ones, "padding_mask": ones}}
+    gc.collect()
+    open("/proc/self/clear_refs", "w").write("5")
+    before = status("VmRSS")
+    attribute(backbone, inputs, cls_norm_target(), steps=steps)
+peak = status("VmHWM") - before
+print(json.dumps([peak, attribution_estimate({config}, 1, 256, sequences=32).total]))
+"""
+
+
+def test_the_integrated_gradients_estimate_is_within_0_8x_to_1_6x_of_its_peak():
+    done = python(ATTRIBUTION_PEAK.format(config=MID))
+    assert done.returncode == 0, done.stderr[-3000:]
+    peak, estimate = json.loads(done.stdout)
+    assert 0.8 <= estimate / peak <= 1.6, (peak, estimate)  # 1.04-1.08 measured
+
+
 def test_a_base_capture_of_48_x_512_is_refused_before_anything_is_built(monkeypatch):
     import distil_explorer.model.capture as capture_path
     from distil_explorer import capture
