@@ -253,15 +253,21 @@ def capture_guard(
 ):
     """`guarded` for a capture of inputs of `shape` (B, T); a no-op without one.
 
+    Inputs the model refuses anyway (not (B, T), longer than its
+    `max_sequence_length`) are left to its own checks, which say what is
+    wrong with them rather than how much memory they would take.
+
     Examples:
     ```python
     with capture_guard(backbone, (48, 512), norms=True):
         trace = run_capture(backbone, inputs, Trace, norms=True)
     ```
     """
-    if shape is None or len(shape) != 2:  # the model's checks say what is wrong
+    if shape is None or len(shape) != 2:
         return contextlib.nullcontext()
     batch, length = (int(n) for n in shape)
+    if length > _value(config, "max_sequence_length", length):
+        return contextlib.nullcontext()
     estimate = capture_estimate(
         config,
         batch,
@@ -333,9 +339,14 @@ def input_shape(inputs: Any) -> tuple[int, ...] | None:
 
 
 def _numbers(config: Any) -> tuple[int, int, int, int]:
+    return tuple(int(_value(config, name)) for name in _FIELDS)
+
+
+def _value(config: Any, name: str, *default: Any) -> Any:
+    """`config[name]` of a dict, `config.name` of a backbone."""
     if isinstance(config, Mapping):
-        return tuple(int(config[name]) for name in _FIELDS)
-    return tuple(int(getattr(config, name)) for name in _FIELDS)
+        return config.get(name, *default) if default else config[name]
+    return getattr(config, name, *default)
 
 
 def _layer_activations(

@@ -205,6 +205,10 @@ def test_a_real_capture_refused_under_a_limit_and_its_way_out_runs():
         capture(backbone, ids(8, 512))
     trace = capture(backbone, ids(8, 512), layers=[1], heads=[2])
     assert trace.attentions.shape == (1, 8, 1, 512, 512)
+    # Too long for the model: its own error, not one about memory.
+    with pytest.raises(ValueError, match="513") as refused:
+        capture(backbone, ids(64, 513))
+    assert not isinstance(refused.value, MemoryError)
 
 
 def test_allocation_failures_become_the_same_error_and_others_pass():
