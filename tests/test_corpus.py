@@ -2,7 +2,7 @@
 
 The oracle captures each text alone (no padding, no batching, no sorting),
 truncates it itself, and walks every query row in plain Python: nothing of
-`distil_explorer.analysis.corpus` is used to compute what it is compared to.
+`distil_explorer.corpus.sums` is used to compute what it is compared to.
 """
 
 import json
@@ -13,7 +13,7 @@ import pytest
 
 from distil_explorer import capture
 from distil_explorer.corpus import CorpusStatistics, corpus_statistics, demo_corpus
-from distil_explorer.corpus_file import write_statistics
+from distil_explorer.corpus.file import write_statistics
 from distil_explorer.errors import FileFormatError
 from distil_explorer.tokenizer import DistilBertTokenizer
 

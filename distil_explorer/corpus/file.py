@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.analysis.corpus import BINS, STATISTICS, CorpusSums
-from distil_explorer.atomic_write import checked_path, write_file
-from distil_explorer.corpus_texts import checked_text, fingerprint
+from distil_explorer._internal.atomic_write import checked_path, write_file
+from distil_explorer.corpus.sums import BINS, STATISTICS, CorpusSums
+from distil_explorer.corpus.texts import checked_text, fingerprint
 from distil_explorer.errors import FileFormatError
 
 FORMAT = "distil-explorer-corpus/1"

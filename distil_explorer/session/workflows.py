@@ -22,173 +22,31 @@ session.comparison().difference.max_abs  # torch vs jax
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from distil_explorer.analysis.intervention import ACTIONS
-from distil_explorer.config import (
-    CONFIG_FIELDS,
-    QUANTIZATIONS,
-    backbone_presets,
-    check_config,
-    check_precision,
+from distil_explorer.checks import checked_flag
+from distil_explorer.config import QUANTIZATIONS
+from distil_explorer.session.compare import comparison_of, precision_comparison
+from distil_explorer.session.inputs import (
+    checked_max_length,
+    chosen_target,
+    corpus_texts,
+    first_sequence,
+    intervened_inputs,
+    prepared_inputs,
+    tokenizer_for,
 )
-from distil_explorer.trace import checked_flag
-
-Progress = Callable[[str, int, int], None]
-
-
-def _no_progress(step: str, done: int, total: int) -> None:
-    pass
-
-
-@dataclasses.dataclass(frozen=True)
-class BuildRequest:
-    """What a person asked to build: a preset, or a custom config.
-
-    Attributes:
-        preset: str or None. A built-in preset name, a local directory, or a
-            `kaggle://` / `hf://` handle; None with `config`.
-        config: dict or None. Constructor arguments of a custom backbone
-            (random weights, no tokenizer); checked by `check_config`.
-        load_weights: bool. Load a preset's weights (False: random weights of
-            the preset's architecture). Ignored for a custom config.
-        precision: str. "float32" (default), another dtype policy
-            ("bfloat16", ...) or a quantization mode ("int8", "int4",
-            "float8") applied to float32 weights; one of `config.PRECISIONS`.
-            For a custom config it replaces the config's `dtype`.
-
-    Examples:
-    ```python
-    BuildRequest("all_minilm_l6_v2_en")
-    BuildRequest(config={**small_config, "num_heads": 4})
-    ```
-    """
-
-    preset: str | None = None
-    config: dict[str, Any] | None = None
-    load_weights: bool = True
-    precision: str = "float32"
-
-    def __post_init__(self) -> None:
-        if (self.preset is None) == (self.config is None):
-            raise ValueError(
-                f"BuildRequest(preset={self.preset!r}, config=...): allowed: "
-                "exactly one of preset (a name, directory or handle) or config"
-            )
-        if self.preset is not None and (
-            not isinstance(self.preset, str) or not self.preset.strip()
-        ):
-            raise ValueError(
-                f"preset={self.preset!r}: allowed: a preset name, a local "
-                "directory or a kaggle:// / hf:// handle (a non-empty str)"
-            )
-        if not isinstance(self.load_weights, bool):
-            raise ValueError(
-                f"load_weights={self.load_weights!r}: allowed: True or False"
-            )
-        check_precision("precision", self.precision)
-        if self.config is not None:
-            unknown = sorted(set(self.config) - set(CONFIG_FIELDS))
-            missing = sorted(set(CONFIG_FIELDS[:5]) - set(self.config))
-            if unknown or missing:
-                raise ValueError(
-                    f"config keys={sorted(self.config)}: unknown {unknown}, missing "
-                    f"{missing}; allowed: {', '.join(CONFIG_FIELDS)}"
-                )
-            object.__setattr__(self, "config", check_config(**self.config))
-
-    @property
-    def name(self) -> str:
-        """What was built, for titles and labels."""
-        if self.config is not None:
-            precision = "" if self.precision == "float32" else f", {self.precision}"
-            return f"custom config{precision}"
-        weights = "" if self.load_weights else " (random weights)"
-        precision = "" if self.precision == "float32" else f", {self.precision}"
-        return f"{self.preset}{weights}{precision}"
-
-
-@dataclasses.dataclass(frozen=True)
-class Timings:
-    """Seconds each step of the last action took, in order.
-
-    Examples:
-    ```python
-    Timings((("tokenize", 0.001), ("forward", 0.09))).text()
-    # "tokenize 1 ms, forward 90 ms"
-    ```
-    """
-
-    steps: tuple[tuple[str, float], ...] = ()
-
-    def text(self) -> str:
-        return ", ".join(
-            f"{name} {seconds * 1e3:.0f} ms" for name, seconds in self.steps
-        )
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Comparison:
-    """Kept Trace A against the Trace on screen (B), or why there is no B yet.
-
-    Attributes:
-        a, a_label: the kept Trace and where it came from.
-        b, b_label: the current Trace, or None when it is A itself, there is
-            none, or its input differs from A's (then `problem` says so).
-        difference: a `TraceDifference` of A and B, or None without a B.
-        problem: one sentence saying why there is no B, or None.
-    """
-
-    a: Any
-    a_label: str
-    b: Any = None
-    b_label: str = ""
-    difference: Any = None
-    problem: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class PrecisionComparison:
-    """How far other precisions move every map of the Trace on screen.
-
-    Attributes:
-        reference: the Trace they are compared with (the one on screen).
-        precisions: the precisions run, e.g. ("bfloat16", "int8").
-        traces: one Trace per precision, of the same input.
-        differences: one `TraceDifference` (reference vs that Trace) each:
-            `attention_max` and `attention_mean` are (layers, heads).
-    """
-
-    reference: Any
-    precisions: tuple[str, ...]
-    traces: tuple[Any, ...]
-    differences: tuple[Any, ...]
-
-
-def parse_token_ids(text: str) -> list[int]:
-    """Token ids typed as "101, 7592 102" -> [101, 7592, 102].
-
-    Examples:
-    ```python
-    parse_token_ids("101 2023, 102")  # [101, 2023, 102]
-    ```
-    """
-    if not isinstance(text, str):
-        raise ValueError(
-            f"token ids={text!r}: allowed: a str of integers separated by "
-            "spaces or commas"
-        )
-    parts = [p for p in text.replace(",", " ").split() if p]
-    if not parts or not all(p.lstrip("-").isdigit() for p in parts):
-        raise ValueError(
-            f"token ids={text!r}: allowed: integers separated by spaces or commas"
-        )
-    return [int(p) for p in parts]
+from distil_explorer.session.requests import (
+    BuildRequest,
+    Comparison,
+    PrecisionComparison,
+    Progress,
+    Timings,
+    no_progress,
+)
 
 
 class Session:
@@ -235,7 +93,7 @@ class Session:
 
     # --- build ---
 
-    def build(self, request: BuildRequest, progress: Progress = _no_progress) -> None:
+    def build(self, request: BuildRequest, progress: Progress = no_progress) -> None:
         """Build (and load) a backbone and, for a preset, its tokenizer.
 
         Nothing changes unless the backbone builds: a failed build keeps the
@@ -269,7 +127,7 @@ class Session:
         steps = [("backbone", time.perf_counter() - start)]
         if request.preset is not None:
             progress("reading the tokenizer", 1, 2)
-            tokenizer, problem = _tokenizer_for(request.preset)
+            tokenizer, problem = tokenizer_for(request.preset)
             steps.append(("tokenizer", time.perf_counter() - start - steps[0][1]))
         self.backbone, self.tokenizer = backbone, tokenizer
         self.tokenizer_problem = problem
@@ -342,9 +200,11 @@ class Session:
 
         self._require_backbone("run")
         norms = checked_flag("norms", norms)
-        limit = self._limit(max_length)
+        limit = checked_max_length(max_length, self.backbone.max_sequence_length)
         start = time.perf_counter()
-        prepared = self._prepare(inputs, limit)
+        prepared = prepared_inputs(
+            inputs, limit, self.tokenizer, self.tokenizer_problem
+        )
         tokenized = time.perf_counter()
         shape = input_shape(getattr(prepared, "inputs", prepared))
         # Asked here, before a worker or this process allocates anything.
@@ -373,44 +233,14 @@ class Session:
         it; the Trace from before the first intervention is kept for
         `restore`.
         """
-        from distil_explorer.analysis.intervention import (
-            intervened_inputs,
-            intervention_effect,
-        )
-        from distil_explorer.tokenizer import Encoding
+        from distil_explorer.analysis.intervention import intervention_effect
 
         original = self.trace
         if original is None:
             raise ValueError("intervene: no Trace yet; allowed: run first")
         if action not in ACTIONS:
             raise ValueError(f"action={action!r}: allowed: {', '.join(ACTIONS)}")
-        real = int(original.padding_mask[0].sum())
-        if isinstance(position, bool) or not isinstance(position, (int, np.integer)):
-            raise ValueError(f"position={position!r}: allowed: an int, 0..{real - 1}")
-        if not 0 <= position < real:
-            raise ValueError(f"position={position}: allowed: 0..{real - 1}")
-        if action == "remove" and real < 2:
-            raise ValueError(
-                "remove: the sequence has one token; allowed: mask it instead"
-            )
-        mask_id = None
-        if action == "mask":
-            if self.tokenizer is None:
-                raise ValueError(
-                    "mask: needs a tokenizer for [MASK]; allowed: remove the token"
-                )
-            mask_id = self.tokenizer.token_to_id("[MASK]")
-        ids = intervened_inputs(
-            original.token_ids[:1, :real], position, action, mask_id
-        )
-        inputs: Any = {"token_ids": ids, "padding_mask": np.ones_like(ids)}
-        if original.tokens is not None:
-            tokens = list(original.tokens[0][:real])
-            if action == "mask":
-                tokens[position] = "[MASK]"
-            else:
-                del tokens[position]
-            inputs = Encoding(ids, inputs["padding_mask"], (tuple(tokens),))
+        inputs = intervened_inputs(original, position, action, self.tokenizer)
         runner = self._runner(original.backend, original.device)
         # As the Trace on screen was captured: with norms when it has them.
         norms = original.attention_norms is not None
@@ -438,28 +268,7 @@ class Session:
 
     def comparison(self) -> Comparison | None:
         """A against the Trace on screen, or None while no A is kept."""
-        from distil_explorer.analysis.compare import compare_traces, trace_label
-
-        if self.kept is None:
-            return None
-        a, a_label = self.kept
-        b = self.trace
-        if b is None or b is a:
-            return Comparison(a, a_label, problem="run A's input again to get a B")
-        b_label = trace_label(b)
-        b_label = f"{self.name}: {b_label}" if self.name else b_label
-        try:
-            difference = compare_traces(a, b)
-        except ValueError as error:  # a new input is no error: it cannot be B
-            return Comparison(
-                a,
-                a_label,
-                problem=(
-                    f"A and this run are of different inputs ({error}): run A's "
-                    "input again, or keep this run as the new A"
-                ),
-            )
-        return Comparison(a, a_label, b, b_label, difference)
+        return comparison_of(self.kept, self.trace, self.name)
 
     def compare_precisions(
         self, precisions: Sequence[str] = ("bfloat16", "int8")
@@ -470,29 +279,10 @@ class Session:
         (`model.precision.with_precision`), run where the Trace on screen
         ran. The Trace on screen, A, and the backbone stay as they are.
         """
-        from distil_explorer.analysis.compare import compare_traces
-        from distil_explorer.model.precision import check_precision, with_precision
-
         if self.trace is None:
             raise ValueError("compare precisions: no Trace yet; allowed: run first")
-        if isinstance(precisions, str) or not precisions:
-            raise ValueError(
-                f"precisions={precisions!r}: allowed: a non-empty list such as "
-                "['bfloat16', 'int8']"
-            )
-        chosen = tuple(check_precision("precisions", p) for p in precisions)
-        reference = self.trace
-        inputs: Any = {
-            "token_ids": reference.token_ids,
-            "padding_mask": reference.padding_mask,
-        }
-        runner = self._runner(reference.backend, reference.device)
-        traces = []
-        for precision in chosen:
-            variant = with_precision(self.backbone, precision)
-            traces.append(runner.capture(variant, inputs, keep_qk=False))
-        differences = tuple(compare_traces(reference, t) for t in traces)
-        return PrecisionComparison(reference, chosen, tuple(traces), differences)
+        runner = self._runner(self.trace.backend, self.trace.device)
+        return precision_comparison(self.backbone, self.trace, runner, precisions)
 
     # --- corpus ---
 
@@ -515,7 +305,7 @@ class Session:
             progress: a function `progress(done, total)`, or True/False for
                 a text progress bar or none.
         """
-        from distil_explorer.corpus import corpus_statistics, demo_corpus
+        from distil_explorer.corpus import corpus_statistics
 
         self._require_backbone("corpus statistics")
         if self.tokenizer is None:
@@ -523,20 +313,7 @@ class Session:
                 f"corpus statistics: this backbone has no tokenizer "
                 f"({self.tokenizer_problem}); allowed: build a preset with one"
             )
-        if count is not None and (
-            isinstance(count, bool)
-            or not isinstance(count, (int, np.integer))
-            or count < 1
-        ):
-            raise ValueError(f"count={count!r}: allowed: an int >= 1, or None")
-        if not isinstance(source, str) or not source.strip():
-            raise ValueError(
-                f"source={source!r}: allowed: 'demo' or the path of a text file"
-            )
-        if source == "demo":
-            texts = demo_corpus(None if count is None else int(count))
-        else:
-            texts = _first_lines(source, count)
+        texts = corpus_texts(source, count)
         start = time.perf_counter()
         stats = corpus_statistics(
             self.backbone,
@@ -549,8 +326,6 @@ class Session:
         self.corpus = stats
         self.timings = Timings((("corpus", time.perf_counter() - start),))
         return stats
-
-    # --- plumbing ---
 
     # --- attribute ---
 
@@ -586,44 +361,17 @@ class Session:
             steps: integration steps; None: the default.
         """
         from distil_explorer.attribution import DEFAULT_STEPS, attribute
-        from distil_explorer.model.targets import cls_norm_target, similarity_target
 
         self._require_backbone("attribute")
         if self.trace is None:
             raise ValueError("attribute: no Trace yet; allowed: run some text first")
-        if target == "cls_norm":
-            chosen = cls_norm_target()
-        elif target == "similarity":
-            if not isinstance(other_text, str) or not other_text.strip():
-                raise ValueError(
-                    f"other_text={other_text!r}: a similarity target needs a second "
-                    "text; allowed: a non-empty str"
-                )
-            if self.tokenizer is None:
-                raise ValueError(
-                    f"other_text: this backbone has no tokenizer "
-                    f"({self.tokenizer_problem}); allowed: the cls_norm target"
-                )
-            chosen = similarity_target(other_text, self.tokenizer)
-        elif callable(target):
-            chosen = target
-        else:
-            raise ValueError(
-                f"target={target!r}: allowed: 'cls_norm', 'similarity' or a callable"
-            )
+        chosen = chosen_target(
+            target, other_text, self.tokenizer, self.tokenizer_problem
+        )
         trace = self.trace
-        length = int(trace.padding_mask[0].sum())
-        inputs = {
-            "token_ids": trace.token_ids[:1, :length],
-            "padding_mask": trace.padding_mask[:1, :length],
-        }
-        if trace.tokens is not None:
-            from distil_explorer.tokenizer import Encoding
-
-            inputs = Encoding(**inputs, tokens=(trace.tokens[0][:length],))
         found = attribute(
             self.backbone,
-            inputs,
+            first_sequence(trace),
             chosen,
             method=method,
             steps=DEFAULT_STEPS if steps is None else steps,
@@ -642,48 +390,6 @@ class Session:
         if self.backbone is None:
             raise ValueError(f"{what}: no backbone yet; allowed: build one first")
 
-    def _limit(self, max_length: Any) -> int:
-        top = self.backbone.max_sequence_length
-        if max_length is None:
-            return top
-        if isinstance(max_length, bool) or not isinstance(
-            max_length, (int, np.integer)
-        ):
-            raise ValueError(f"max_length={max_length!r}: allowed: an int, 1..{top}")
-        if max_length < 1:
-            raise ValueError(f"max_length={max_length}: allowed: 1..{top}")
-        return min(int(max_length), top)
-
-    def _prepare(self, inputs: Any, limit: int) -> Any:
-        if isinstance(inputs, str):
-            if self.tokenizer is None:
-                raise ValueError(
-                    f"text: this backbone has no tokenizer ({self.tokenizer_problem});"
-                    " allowed: token ids, or build a preset with a tokenizer"
-                )
-            return self.tokenizer.encode_at_most(inputs, limit)
-        if isinstance(inputs, Mapping):
-            return dict(inputs)
-        try:
-            items = list(inputs)
-        except TypeError:
-            raise ValueError(
-                f"inputs={type(inputs).__name__}: allowed: text (str), a sequence "
-                "of token ids, or a dict of token_ids and padding_mask"
-            ) from None
-        bad = [
-            i
-            for i in items
-            if isinstance(i, bool) or not isinstance(i, (int, np.integer))
-        ]
-        if not items or bad:
-            raise ValueError(
-                f"token_ids={items[:8]!r}: allowed: a non-empty sequence of ints"
-                + (f" ({bad[0]!r} is not one)" if bad else "")
-            )
-        ids = np.asarray(items, dtype="int64")[None, :limit].astype("int32")
-        return {"token_ids": ids, "padding_mask": np.ones_like(ids)}
-
     def _runner(self, backend: str | None, device: str | None):
         from distil_explorer.runtime.runner import Runner
 
@@ -691,30 +397,3 @@ class Session:
         if key not in self._runners:
             self._runners[key] = Runner(backend=backend, device=device)
         return self._runners[key]
-
-
-def _tokenizer_for(preset: str) -> tuple[Any, str | None]:
-    """The preset's tokenizer, or (None, one sentence saying why there is none)."""
-    from distil_explorer.tokenizer import DistilBertTokenizer
-
-    try:
-        return DistilBertTokenizer.from_preset(preset), None
-    except (OSError, ValueError, ConnectionError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        why = f"{type(error).__name__}: {first}" if first else type(error).__name__
-        if preset in backbone_presets:
-            return None, f"the tokenizer of {preset} could not be read ({why})"
-        return None, f"the tokenizer in {preset} could not be read ({why})"
-
-
-def _first_lines(path: str, count: int | None) -> list[str]:
-    """The first `count` non-empty lines of a text file (all with None)."""
-    from distil_explorer.corpus_texts import text_source
-
-    start, _ = text_source(path, "text")
-    texts = []
-    for text in start():
-        if count is not None and len(texts) >= count:
-            break
-        texts.append(text)
-    return texts
