@@ -15,8 +15,9 @@ raised as the same error (`guarded`).
 
 The estimates count float32 bytes of what is kept (maps, hidden states,
 norms) plus the backend's activations of one layer at a time; on a small
-model they are 1.1x-1.7x the measured peak, never below it
-(tests/model/test_memory.py holds them to 0.9x-2x).
+model, where maps dominate, they are 1.1x-1.7x a capture's measured peak
+and 1.0x-1.2x that of integrated gradients (tests/model/test_memory.py
+holds them to 0.9x-2x and 0.8x-1.6x).
 
 Examples:
 ```python
