@@ -11,11 +11,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from distil_explorer.checks import checked_selection
+from distil_explorer.checks import checked_heads, checked_selection
 from distil_explorer.config import CONFIG_FIELDS
 from distil_explorer.model import kernels
 from distil_explorer.model.buffers import new_buffer
-from distil_explorer.model.norms import head_grams, value_norms
+from distil_explorer.model.interventions import gates_of
+from distil_explorer.model.norms import norm_weighted, norms_collector, output_grams
 from distil_explorer.model.tensors import device_of, to_numpy
 from distil_explorer.model.validation import check_inputs
 
@@ -57,6 +58,7 @@ def _walk(
     out=None,
     norms=None,
     skipped=None,
+    gates=(),
 ):
     """Run every layer, yielding (hidden state, maps, queries, keys).
 
@@ -68,7 +70,8 @@ def _walk(
     kept: that layer then computes them into it, explicitly, instead of
     taking fused attention (see `_capture_eager`). `norms(value, layer)`,
     when given, is called for each kept layer before its item is yielded,
-    with the value heads that layer computed (see `_norms_collector`).
+    with the value heads that layer computed (see `norms_collector`).
+    `gates` maps a layer to its `head_gates` (`model.interventions.gates_of`).
     Eager on torch, each layer's `call` runs without `Layer.__call__`
     (`DistilBertBackbone._calls_layers_directly`), reading its variables
     directly (`kernels.direct_reads`).
@@ -89,10 +92,11 @@ def _walk(
     x = run(backbone.embeddings)(token_ids, training=False)
     yield x, None, None, None
     for i, layer in enumerate(backbone.transformer_layers):
+        gated = {"head_gates": gates[i]} if i in gates else {}
         if i not in layers:
             scratch = None if skipped is None else skipped(x)
             if scratch is None:
-                x = run(layer)(x, padding_mask, training=False)
+                x = run(layer)(x, padding_mask, training=False, **gated)
             else:
                 x, _ = run(layer)(
                     x,
@@ -100,6 +104,7 @@ def _walk(
                     training=False,
                     return_attention=True,
                     attention_out=scratch,
+                    **gated,
                 )
             yield x, None, None, None
             continue
@@ -113,6 +118,7 @@ def _walk(
             return_attention=True,
             attention_out=target,
             return_values=norms is not None,
+            **gated,
         )
         x, probabilities = outputs[:2]
         if norms is not None:
@@ -126,13 +132,13 @@ EXPLICIT_UP_TO = 128
 
 
 def _capture_eager(
-    backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=None
+    backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=None, ablate=()
 ):
     """The layer loop op by op; each kept map goes into one numpy array.
 
     Returns hidden states, maps, queries and keys (None unless `keep_qk`) as
     float32 numpy, and the device the model ran on. `norms`: a list that
-    receives each kept layer's key lengths (see `_norms_collector`).
+    receives each kept layer's key lengths (see `norms_collector`).
     """
     all_heads = len(heads) == backbone.num_heads
     # Keras casts a layer's float tensor arguments to its compute dtype, so
@@ -186,9 +192,18 @@ def _capture_eager(
         return scratch_block(x)
 
     with _inference_context():
-        collect = None if norms is None else _norms_collector(heads, norms, to_numpy)
+        collect = None if norms is None else norms_collector(heads, norms, to_numpy)
+        gates = gates_of(backbone, ablate)
         walk = _walk(
-            backbone, token_ids, padding_mask, layers, keep_qk, out, collect, skipped
+            backbone,
+            token_ids,
+            padding_mask,
+            layers,
+            keep_qk,
+            out,
+            collect,
+            skipped,
+            gates,
         )
         position = -1
         for depth, (x, probabilities, query, key) in enumerate(walk):
@@ -219,13 +234,10 @@ def _stacked(arrays):
 # backbone -> {(layers, heads, keep_qk, keep_norms): jitted capture}; jax.jit
 # itself keeps one compiled program per input shape.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# backbone -> (layers, the output kernels' arrays, their head_grams): reused
-# while every array is the same object (jax arrays are immutable).
-_GRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _capture_compiled(
-    backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=None
+    backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=None, ablate=()
 ):
     """The layer loop as one jax.jit program, with the weights as arguments.
 
@@ -236,13 +248,13 @@ def _capture_compiled(
     import jax
 
     programs = _COMPILED.setdefault(backbone, {})
-    key = (layers, heads, keep_qk, norms is not None)
+    key = (layers, heads, keep_qk, norms is not None, ablate)
     if key not in programs:
         # A weak reference: the cache must not keep its own key alive.
         forward = functools.partial(_forward, weakref.ref(backbone), *key)
         programs[key] = jax.jit(forward)
     values = [variable.value for variable in backbone.weights]
-    grams = () if norms is None else _output_grams(backbone, layers)
+    grams = () if norms is None else output_grams(backbone, layers)
     hidden, attention, queries, keys, kept = programs[key](
         values, grams, token_ids, padding_mask
     )
@@ -259,6 +271,7 @@ def _forward(
     heads,
     keep_qk,
     keep_norms,
+    ablate,
     values,
     grams,
     token_ids,
@@ -268,12 +281,23 @@ def _forward(
     backbone = backbone_ref()
     collect, norms = None, []
     if keep_norms:
-        collect = _norms_collector(heads, norms, lambda lengths: lengths, grams)
+        collect = norms_collector(heads, norms, lambda lengths: lengths, grams)
     heads = list(heads)
     state = list(zip(backbone.weights, values, strict=True))
     with keras.StatelessScope(state_mapping=state):
         hidden, maps, queries, keys = [], [], [], []
-        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, None, collect)
+        gates = gates_of(backbone, ablate)
+        walk = _walk(
+            backbone,
+            token_ids,
+            padding_mask,
+            layers,
+            keep_qk,
+            None,
+            collect,
+            None,
+            gates,
+        )
         for x, probabilities, query, key in walk:
             hidden.append(x)
             if probabilities is None:
@@ -295,57 +319,6 @@ def _forward(
     )
 
 
-def _norms_collector(heads, into: list, convert, grams=None):
-    """A `_walk` `norms` callback appending each kept layer's key lengths.
-
-    `||f_h(x_j)||` (B, len(heads), T), from the layer's own value heads and
-    output kernel (`model.norms.value_norms`), after `convert` (to numpy op
-    by op; as they are inside a jax program). `grams`: each kept layer's
-    `head_grams`, when computed already.
-    """
-    given = iter(grams or ())
-
-    def collect(value, layer):
-        gram = next(given, None)
-        lengths = value_norms(value, layer.attention_output, heads, gram)
-        into.append(convert(lengths))
-
-    return collect
-
-
-def _output_grams(backbone, layers) -> tuple:
-    """Each kept layer's `head_grams`, computed again only when a kernel changed.
-
-    Inside the compiled program they cost 5-10% of a capture at B=1, T=128
-    (XLA runs the small batched products slowly); the weights rarely change
-    between captures.
-    """
-    outputs = [backbone.transformer_layers[i].attention_output for i in layers]
-    arrays = tuple(v.value for output in outputs for v in output.weights)
-    cached = _GRAMS.get(backbone)
-    if (
-        cached is not None
-        and cached[0] == layers
-        and len(cached[1]) == len(arrays)
-        and all(a is b for a, b in zip(cached[1], arrays, strict=True))
-    ):
-        return cached[2]
-    grams = tuple(head_grams(output, backbone.num_heads) for output in outputs)
-    _GRAMS[backbone] = (layers, arrays, grams)
-    return grams
-
-
-def _norm_weighted(attention: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """`alpha_ij * ||f_h(x_j)||`: the captured maps times each key's length.
-
-    Multiplied here, on the float32 maps the Trace holds: inside the layer
-    (a second consumer of the softmax) XLA recomputed the softmax for it,
-    1.13-1.27x a plain capture on jax; here 1.0x plus one multiply.
-    """
-    out = new_buffer(attention.shape)  # recycled memory, as the maps (model.buffers)
-    return np.multiply(attention, lengths[:, :, :, None, :], out=out, dtype=np.float32)
-
-
 def _dtype_name(backbone) -> str:
     """The Trace's dtype: "float32", or "int8_from_float32" once quantized."""
     policy = backbone.dtype_policy
@@ -363,6 +336,7 @@ def run_capture(
     heads: Any = None,
     tokens: Any = None,
     norms: bool = False,
+    ablate: Any = None,
 ):
     """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`).
 
@@ -373,10 +347,12 @@ def run_capture(
     written layer by layer into one preallocated array, so peak memory is that
     array plus one layer's maps; on jax the loop is one compiled program.
     With `norms`, the Trace also holds `attention_norms` (`model.norms`).
+    `ablate`: (layer, head) pairs whose gates are 0 (`model.interventions`).
     """
     check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
     layers = checked_selection("layers", layers, backbone.num_layers)
     heads = checked_selection("heads", heads, backbone.num_heads)
+    ablate = checked_heads("ablate", ablate, backbone.num_layers, backbone.num_heads)
     token_ids = ops.convert_to_tensor(np.asarray(inputs["token_ids"]), dtype="int32")
     padding_mask = ops.convert_to_tensor(
         np.asarray(inputs["padding_mask"]), dtype="int32"
@@ -384,7 +360,14 @@ def run_capture(
     run = _capture_compiled if keras.backend.backend() == "jax" else _capture_eager
     kept_norms = [] if norms else None  # per kept layer: (B, heads, T)
     hidden, attention, queries, keys, device = run(
-        backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=kept_norms
+        backbone,
+        token_ids,
+        padding_mask,
+        layers,
+        heads,
+        keep_qk,
+        norms=kept_norms,
+        ablate=ablate,
     )
     # Not get_config(): Keras's dtype serialization imports tensorflow when it
     # is installed (2.8 s of a fresh process's first capture).
@@ -394,7 +377,7 @@ def run_capture(
     }
     extra = {"queries": queries, "keys": keys} if keep_qk else {}
     if norms:
-        extra["attention_norms"] = _norm_weighted(attention, np.stack(kept_norms))
+        extra["attention_norms"] = norm_weighted(attention, np.stack(kept_norms))
     return trace_type(
         **extra,
         hidden_states=hidden,
@@ -407,4 +390,5 @@ def run_capture(
         attention_layers=layers,
         attention_heads=heads,
         tokens=tokens,
+        ablated_heads=ablate,
     )
