@@ -82,7 +82,7 @@ def patch_activations(
             "allowed: inputs the target tells apart (effect divides by the change)"
         )
     effect = (found.astype(np.float64) - corrupted_value) / change
-    effect = np.where(mask[0].astype(bool), effect, 0.0)
+    effect = np.where(mask[0].astype(bool), effect, 0.0) + 0.0  # no -0.0
     return Patching(
         effect=effect,
         clean_value=clean_value,

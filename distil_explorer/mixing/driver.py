@@ -9,8 +9,6 @@ from __future__ import annotations
 import reprlib
 from typing import Any
 
-import numpy as np
-
 from distil_explorer.mixing.result import (
     METHODS,
     ContextMixing,
@@ -78,7 +76,7 @@ def context_mixing(
         backbone, inputs, tokenizer, "context_mixing(backbone, text, tokenizer=...)"
     )
     ids, mask = batch["token_ids"], batch["padding_mask"]
-    scores = np.stack(mixing_scores(backbone, ids, mask, method))
+    scores = mixing_scores(backbone, ids, mask, method)
     return ContextMixing(
         per_layer=normalised_rows(scores, mask),
         method=method,

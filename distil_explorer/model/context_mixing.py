@@ -20,6 +20,7 @@ padding.
 
 from __future__ import annotations
 
+import numpy as np
 from keras import ops
 
 from distil_explorer.model import kernels
@@ -109,23 +110,38 @@ def alti_layer(layer, x, padding_mask):
 
 MEASURES = {"value_zeroing": value_zeroing_layer, "alti": alti_layer}
 
+# Value zeroing recomputes T copies of each sequence: its feed-forward holds
+# (T, T, intermediate_dim) floats per sequence (0.8 GB for one sequence of
+# T=256 at base size). Sequences go through in groups under this budget,
+# each group a batch of (its sequences x T), at least one sequence at a time.
+CHUNK_BYTES = 1 << 30
 
-def mixing_scores(backbone, token_ids, padding_mask, method: str) -> list:
-    """Raw scores of every layer, a list of float32 numpy (B, T, T).
 
-    Each layer runs on the output the measure itself recomputed for the
-    layer below (explicit attention; equal to the plain call to float32
-    rounding).
+def sequences_per_call(backbone, length: int) -> int:
+    """How many sequences one value-zeroing (or ALTI) call takes at once."""
+    width = max(backbone.intermediate_dim, backbone.hidden_dim)
+    return max(1, CHUNK_BYTES // (length * length * width * 4))
+
+
+def mixing_scores(backbone, token_ids, padding_mask, method: str) -> np.ndarray:
+    """Raw scores of every layer, float32 numpy (L, B, T, T).
+
+    Each layer runs on the output the measure itself computed for the layer
+    below (explicit attention; equal to the plain call to float32 rounding).
     """
     from distil_explorer.model.interventions import inference, numpy_of
 
     measure = MEASURES[method]
-    ids = ops.convert_to_tensor(token_ids, dtype="int32")
-    mask = ops.convert_to_tensor(padding_mask, dtype="int32")
-    scores = []
+    batch, length = np.shape(token_ids)
+    step = sequences_per_call(backbone, length)
+    scores = np.zeros((backbone.num_layers, batch, length, length), np.float32)
     with inference():
-        x = backbone.embeddings(ids, training=False)
-        for layer in backbone.transformer_layers:
-            x, found = measure(layer, x, mask)
-            scores.append(numpy_of(found))
+        for start in range(0, batch, step):
+            rows = slice(start, start + step)
+            ids = ops.convert_to_tensor(token_ids[rows], dtype="int32")
+            mask = ops.convert_to_tensor(padding_mask[rows], dtype="int32")
+            x = backbone.embeddings(ids, training=False)
+            for depth, layer in enumerate(backbone.transformer_layers):
+                x, found = measure(layer, x, mask)
+                scores[depth, rows] = numpy_of(found)
     return scores

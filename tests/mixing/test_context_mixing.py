@@ -102,3 +102,16 @@ def test_a_misshapen_result_is_refused():
         de.ContextMixing(
             np.zeros((2, 1, 3, 3)), "alti", np.zeros((1, 4)), np.ones((1, 3))
         )
+
+
+@pytest.mark.parametrize("method", sorted(ORACLES))
+def test_sequences_in_groups_give_the_same_scores(checkpoint, method, monkeypatch):
+    from distil_explorer.model import context_mixing
+
+    backbone, _, inputs = checkpoint
+    whole = de.context_mixing(backbone, inputs, method=method)
+    assert context_mixing.sequences_per_call(backbone, 8) >= 2
+    monkeypatch.setattr(context_mixing, "CHUNK_BYTES", 1)
+    assert context_mixing.sequences_per_call(backbone, 8) == 1
+    grouped = de.context_mixing(backbone, inputs, method=method)
+    np.testing.assert_allclose(grouped.per_layer, whole.per_layer, atol=1e-6)
