@@ -15,8 +15,12 @@ from distil_explorer.checks import checked_heads, checked_selection
 from distil_explorer.config import CONFIG_FIELDS
 from distil_explorer.model import kernels
 from distil_explorer.model.buffers import new_buffer
+from distil_explorer.model.capture_norms import (
+    norm_weighted,
+    norms_collector,
+    output_grams,
+)
 from distil_explorer.model.interventions import gates_of
-from distil_explorer.model.norms import norm_weighted, norms_collector, output_grams
 from distil_explorer.model.tensors import device_of, to_numpy
 from distil_explorer.model.validation import check_inputs
 
