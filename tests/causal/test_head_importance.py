@@ -188,3 +188,32 @@ def test_bad_options_are_refused(checkpoint):
         de.head_importance(
             backbone, inputs, lambda h: h[:, 0], method="ablation", progress=False
         )
+
+
+def test_a_trace_refuses_ablated_heads_its_model_does_not_have(checkpoint):
+    import dataclasses
+
+    backbone, _, inputs = checkpoint
+    trace = de.capture(backbone, inputs)
+    with pytest.raises(ValueError, match=r"ablated_heads head=4: out of range"):
+        dataclasses.replace(trace, ablated_heads=[(0, 4)])
+    assert dataclasses.replace(trace, ablated_heads=[[1, 0]]).ablated_heads == ((1, 0),)
+
+
+def test_a_file_with_damaged_ablated_heads_is_refused(checkpoint, tmp_path):
+    import json
+
+    from distil_explorer.errors import TraceFileError
+
+    backbone, _, inputs = checkpoint
+    path = de.capture(backbone, inputs).save(tmp_path / "t.npz")
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    meta["ablated_heads"] = [[0]]
+    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+    with pytest.raises(TraceFileError, match=r"meta.ablated_heads=\[\[0\]\]"):
+        de.Trace.load(path)
+    del meta["ablated_heads"]  # a file from before ablation: the plain model
+    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+    assert de.Trace.load(path).ablated_heads == ()

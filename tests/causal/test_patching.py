@@ -150,3 +150,17 @@ def test_inputs_the_target_cannot_tell_apart_are_refused(checkpoint):
     backbone, _, clean, _ = checkpoint
     with pytest.raises(ValueError, match=r"target: the same value on clean and"):
         de.patch_activations(backbone, clean, clean, de.cls_norm_target())
+
+
+def test_padding_columns_are_zero_and_real_ones_match_the_unpadded_run(checkpoint):
+    backbone, _, clean, corrupted = checkpoint
+
+    def padded(inputs):
+        ids = np.concatenate([inputs["token_ids"], [[0, 0]]], axis=1)
+        mask = np.concatenate([inputs["padding_mask"], [[0, 0]]], axis=1)
+        return {"token_ids": ids.astype("int32"), "padding_mask": mask}
+
+    plain = de.patch_activations(backbone, clean, corrupted, _readout)
+    found = de.patch_activations(backbone, padded(clean), padded(corrupted), _readout)
+    assert found.effect.shape == (3, 9) and np.all(found.effect[:, 7:] == 0.0)
+    np.testing.assert_allclose(found.effect[:, :7], plain.effect, atol=1e-4)
