@@ -76,6 +76,13 @@ _GROUPS = {
         "similarity_target": "distil_explorer.model.targets",
         "plot_attribution": "distil_explorer.views.attribution_plots",
     },
+    "context mixing and causal tests": {
+        "context_mixing": "distil_explorer.mixing",
+        "ContextMixing": "distil_explorer.mixing",
+        "patch_activations": "distil_explorer.causal",
+        "Patching": "distil_explorer.causal",
+        "head_importance": "distil_explorer.causal",
+    },
     "corpus statistics": {
         "corpus_statistics": "distil_explorer.corpus",
         "CorpusStatistics": "distil_explorer.corpus",

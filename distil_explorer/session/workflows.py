@@ -172,6 +172,7 @@ class Session:
         device: str | None = None,
         max_length: int | None = None,
         norms: bool = True,
+        ablate: Any = None,
     ):
         """Capture a Trace of the backbone on text or token ids; it is shown next.
 
@@ -189,6 +190,9 @@ class Session:
                 (`Trace.attention_norms`), which the head and model views can
                 show instead of the weights; on by default, they cost a few
                 percent of the forward pass (benchmarks/norms.py).
+            ablate: None, or (layer, head) pairs to run with switched off
+                (`capture(..., ablate=...)`); the Trace's `ablated_heads`
+                says which, for every view to mark.
 
         Raises:
             NotEnoughMemoryError: the capture would hold more than this
@@ -216,7 +220,7 @@ class Session:
             shorter="a smaller max_length",
         ):
             trace = self._runner(backend, device).capture(
-                self.backbone, prepared, keep_qk=True, norms=norms
+                self.backbone, prepared, keep_qk=True, norms=norms, ablate=ablate
             )
         done = time.perf_counter()
         self.trace, self.baseline = trace, None
@@ -244,7 +248,13 @@ class Session:
         runner = self._runner(original.backend, original.device)
         # As the Trace on screen was captured: with norms when it has them.
         norms = original.attention_norms is not None
-        changed = runner.capture(self.backbone, inputs, keep_qk=True, norms=norms)
+        changed = runner.capture(
+            self.backbone,
+            inputs,
+            keep_qk=True,
+            norms=norms,
+            ablate=original.ablated_heads,
+        )
         self.baseline, self.trace = self.baseline or original, changed
         return intervention_effect(original, changed, int(position), action)
 

@@ -28,6 +28,7 @@ def capture(
     layers: Any = None,
     heads: Any = None,
     norms: bool = False,
+    ablate: Any = None,
 ) -> Trace:
     """Run `backbone` once and return every hidden state and attention map.
 
@@ -55,6 +56,11 @@ def capture(
             maps of the same layers and heads (Kobayashi et al. 2020),
             computed in the same pass from each layer's own value heads and
             output kernel, in float32; 5-15% more time (benchmarks/norms.py).
+        ablate: None or a list of (layer, head) pairs. Run with those heads'
+            outputs multiplied by 0 before the output projection (Michel et
+            al. 2019), so every hidden state and map is the ablated model's;
+            `Trace.ablated_heads` says which. None or [] is the plain model,
+            bit for bit.
 
     Raises:
         NotEnoughMemoryError: the maps, hidden states and activations it
@@ -72,6 +78,8 @@ def capture(
     trace.attention_layers, trace.attentions.shape[0]  # (0, 5), 2
     trace = capture(backbone, inputs, norms=True)
     trace.attention_norms.shape == trace.attentions.shape  # True
+    trace = capture(backbone, inputs, ablate=[(0, 1), (5, 3)])
+    trace.ablated_heads  # ((0, 1), (5, 3))
     ```
     """
     from distil_explorer.model.capture import run_capture
@@ -104,6 +112,7 @@ def capture(
             heads=heads,
             tokens=tokens,
             norms=norms,
+            ablate=ablate,
         )
 
 
@@ -127,3 +136,20 @@ def tokens_and_inputs(
     if isinstance(inputs, Encoding):
         return inputs.tokens, inputs.inputs
     return None, inputs
+
+
+def encoded_inputs(backbone, inputs: Any, tokenizer: Any, usage: str) -> tuple:
+    """(token strings or None, {"token_ids", "padding_mask"} as checked numpy).
+
+    What the analyses that run a backbone on their own take: `inputs` as
+    `capture` takes them, checked against `backbone`'s vocabulary and length.
+    """
+    import numpy as np
+
+    from distil_explorer.model.validation import check_inputs
+
+    tokens, inputs = tokens_and_inputs(
+        inputs, tokenizer, backbone.max_sequence_length, usage
+    )
+    check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
+    return tokens, {k: np.asarray(v, np.int32) for k, v in inputs.items()}
