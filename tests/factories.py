@@ -43,3 +43,30 @@ def random_transformers_distilbert(scale: float, heads: int = 4, dim: int = 16):
     backbone = DistilBertBackbone(**backbone_config(hf_config))
     assign_weights(backbone, backbone_weights(hf_config, state))
     return model, backbone
+
+
+def random_trace(layers=3, batch=2, heads=2, length=6, padded=2, tokens=True, seed=0):
+    """A Trace of random softmax attention; row 1 has its last `padded`
+    positions padded (when batch > 1)."""
+    import numpy as np
+
+    from distil_explorer.trace import Trace
+
+    rng = np.random.default_rng(seed)
+    mask = np.ones((batch, length), dtype=np.int32)
+    if batch > 1:
+        mask[1, length - padded :] = 0
+    logits = rng.normal(size=(layers, batch, heads, length, length))
+    weights = np.exp(logits) * mask[None, :, None, None, :]
+    attentions = weights / weights.sum(-1, keepdims=True)
+    words = [[f"w{b}_{i}" for i in range(length)] for b in range(batch)]
+    return Trace(
+        hidden_states=np.zeros((layers + 1, batch, length, 4)),
+        attentions=attentions,
+        token_ids=rng.integers(0, 50, size=(batch, length)),
+        padding_mask=mask,
+        config={},
+        backend="numpy",
+        device="cpu",
+        tokens=words if tokens else None,
+    )

@@ -29,6 +29,7 @@ import numpy as np
 
 from distil_explorer.views.contract import CONTRACT
 from distil_explorer.views.encoding import downsample_maps, to_uint8
+from distil_explorer.views.view_state import Shown
 from distil_explorer.views.weighting import weighted
 
 if TYPE_CHECKING:
@@ -237,4 +238,34 @@ def decoded(payload: dict[str, Any]) -> Arrays:
         maps=values("maps", (len(sent), heads, n, n)),
         small=small.reshape(len(payload["layers"]), heads, t, t),
         layer_mean=mean,
+    )
+
+
+def shown_of(
+    trace: Trace | None,
+    index: int = 0,
+    trace_id: int = 0,
+    has_tokenizer: bool = True,
+    num_heads: int | None = None,
+) -> Shown:
+    """What `trace` (sequence `index`) offers the choices, as `reconcile` takes it.
+
+    Examples:
+    ```python
+    reconcile(state, shown_of(trace, 0, trace_id=1))
+    ```
+    """
+    if trace is None:
+        return Shown(num_heads=num_heads or 0, has_tokenizer=has_tokenizer)
+    index = index if 0 <= index < trace.token_ids.shape[0] else 0
+    real = real_positions(trace, index)
+    return Shown(
+        layers=tuple(trace.attention_layers),
+        heads=tuple(trace.attention_heads),
+        num_heads=trace.num_heads if num_heads is None else num_heads,
+        tokens=tuple(sequence_tokens(trace, index, real)),
+        batch=int(trace.token_ids.shape[0]),
+        has_norms=trace.attention_norms is not None,
+        has_tokenizer=has_tokenizer,
+        trace=trace_id,
     )

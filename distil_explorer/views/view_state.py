@@ -210,7 +210,7 @@ def changed(state: ViewState, **changes: Any) -> ViewState:
     if unknown:
         raise ValueError(f"{sorted(unknown)}: not view choices")
     for name, value in changes.items():
-        changes[name] = _checked(name, value, state.shown)
+        changes[name] = checked_choice(name, value, state.shown)
     new = state.replace(**changes)
     heads = new.shown.heads
     visible = new.visible_heads
@@ -234,7 +234,7 @@ def changed(state: ViewState, **changes: Any) -> ViewState:
     return new
 
 
-def _checked(name: str, value: Any, shown: Shown) -> Any:
+def checked_choice(name: str, value: Any, shown: Shown) -> Any:
     """`value` for choice `name` if `shown` allows it, else ValueError."""
     if name in _ENUMS:
         if value not in _ENUMS[name]:

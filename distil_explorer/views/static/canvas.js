@@ -66,10 +66,10 @@ function lutImage(values, width) {
 }
 
 // The lines view: queries left, keys right, as wide as the box allows.
-function drawLines(canvas, s, box) {
+function drawLines(canvas, s, room0) {
   const { tokens, n, lines, maps, picked, side, ink, gutter: G } = s;
   const w = labelWidth(canvas.getContext("2d"), tokens);
-  const room = (box.clientWidth || LAYOUT.box_w) - 2 * (G + w) - 24;
+  const room = room0 - 2 * (G + w) - 24;
   const link = Math.max(LAYOUT.link_min, Math.min(LAYOUT.link_max, room));
   const ctx = sized(canvas, 2 * (G + w) + link, n * ROW + 4);
   const y = (i) => 2 + i * ROW + ROW / 2;
@@ -309,8 +309,8 @@ function showBar(el, picker, state, data, pinned) {
 }
 
 // The heatmap's scroll box: the canvas covers what is visible of the grid.
-function heatView(box, sizer, n, w) {
-  const room = (box.clientWidth || LAYOUT.box_w) - w - 4;
+function heatView(box, sizer, n, w, room0) {
+  const room = room0 - w - 24;
   const cell = Math.max(LAYOUT.cell_min, Math.min(LAYOUT.cell_max, Math.floor(Math.max(room, LAYOUT.span) / Math.max(n, 1))));
   const full = Math.ceil(w + n * cell + 2);
   sizer.style.width = sizer.style.height = `${full}px`;
@@ -420,13 +420,13 @@ function render({ model, el }) {
     } else if (scene.kind === "heatmap") {
       const heat = d.cached(`heat:${state.aggregate}:${state.layer}:${state.head}:${visibleOf(state, d)}`,
         () => lutImage(scene.cells, scene.n));
-      const view = heatView(box, sizer, scene.n, labelWidth(canvas.getContext("2d"), scene.tokens));
+      const view = heatView(box, sizer, scene.n, labelWidth(canvas.getContext("2d"), scene.tokens), el.clientWidth || LAYOUT.box_w);
       hit = drawHeatmap(canvas, { ...scene, heat, hover, ink, pins: pinsOf(state) }, view);
     } else if (scene.kind === "lines" || !keep) {
       sizer.style.width = sizer.style.height = "";
       const gutter = Math.max(LAYOUT.gutter_min, Math.min(LAYOUT.gutter_max, 4 * d.heads.length + 2));
       const s = scene.kind === "lines" ? scene : { ...scene, n: 0, tokens: [], lines: [], maps: [], picked: [] };
-      hit = drawLines(canvas, { ...s, ink, gutter, pinned: pinsOf(state).length > 0 }, box);
+      hit = drawLines(canvas, { ...s, ink, gutter, pinned: pinsOf(state).length > 0 }, el.clientWidth || LAYOUT.box_w);
     }
     if (!keep) last = scene;
     const html = legendHtml(state, scene, ink);
@@ -499,7 +499,7 @@ function render({ model, el }) {
   picker.addEventListener("dblclick", onDouble, { signal });
   // Laid out late (a hidden tab) or resized: the canvas follows the width it is given.
   const resize = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => get("mode") === "head" && schedule());
-  resize?.observe(box);
+  resize?.observe(el);
   draw();
   return () => {
     for (const name of names) model.off(`change:${name}`, schedule);
