@@ -13,7 +13,6 @@ needs anywidget; constructing the widget does.
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from distil_explorer.views.attention_traits import (
     anywidget,
 )
 from distil_explorer.views.contract import STATIC, module_source
-from distil_explorer.views.payload import EMPTY, shown_of, trace_payload
+from distil_explorer.views.payload import EMPTY, shown_of, trace_number, trace_payload
 from distil_explorer.views.view_state import (
     ViewState,
     changed,
@@ -37,7 +36,6 @@ from distil_explorer.views.weighting import LABELS
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace
 
-_TRACES = itertools.count(1)  # a number for every Trace shown
 # Front-end messages too frequent to clear a notice with.
 _QUIET = frozenset({"hovered", "render_ms"})
 
@@ -168,7 +166,7 @@ else:
             if not 0 <= index < batch:
                 raise ValueError(f"index={index}: out of range; allowed: 0..{batch - 1}")
             old = self._state.shown
-            shown = shown_of(trace, index, next(_TRACES), old.has_tokenizer)
+            shown = shown_of(trace, index, trace_number(trace), old.has_tokenizer)
             state = reconcile(self._state.replace(index=index), shown)
             given = {"layer": layer, "head": head, **choices}
             given = {k: v for k, v in given.items() if v is not None}
@@ -185,10 +183,20 @@ else:
                 self.num_layers = 0 if trace is None else trace.num_layers
                 self.num_heads = 0 if trace is None else trace.num_heads
                 self.has_norms = state.shown.has_norms
+                self.hovered = -1
                 self._apply(state)
                 if trace is None:
                     self._assign(EMPTY)
-                    self.hovered = -1
+
+        def choose(self, **changes: Any) -> None:
+            """Make choices at once, as a click would (checked, kept consistent).
+
+            Examples:
+            ```python
+            widget.choose(layer=2, head=5, visible_heads=[5], mode="head")
+            ```
+            """
+            self._apply(changed(self._state, **self._as_state(changes)))
 
         def clear(self) -> None:
             """Nothing to draw (a new model, not run yet): no Trace, no choices of one."""
@@ -269,6 +277,8 @@ else:
         def _on_choice(self, change) -> None:
             if self._applying:
                 return
+            if change.name == "index" and self._trace is not None:
+                return self.set_trace(self._trace, index=change.new)  # other tokens
             self._apply(changed(self._state, **self._as_state({change.name: change.new})))
 
         @traitlets.validate("hovered")

@@ -35,7 +35,9 @@ from distil_explorer.views.corpus_panel import CorpusPanel
 from distil_explorer.views.export_bar import ExportBar
 from distil_explorer.views.hidden_panel import HiddenPanel
 from distil_explorer.views.params_panel import ParamsPanel
+from distil_explorer.views.payload import shown_of, trace_number
 from distil_explorer.views.run_panel import RunPanel
+from distil_explorer.views.view_state import ViewState, reconcile
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 TABS = (
@@ -132,6 +134,7 @@ class Explorer(w.VBox):
             self.export_bar.button: lambda: self.export(
                 self.export_bar.name.value.strip()
             ),
+            self.export_bar.report_button: lambda: self.export("report.html"),
             panel.mask_button: lambda: self.intervene("mask"),
             panel.remove_button: lambda: self.intervene("remove"),
             panel.restore_button: lambda: self.restore(),
@@ -257,9 +260,10 @@ class Explorer(w.VBox):
         self.run_panel.mode.value = "text"
         self.run_panel.text.value = text
         trace = self.run()
-        canvas = self.attention_panel.canvas
-        with canvas.hold_trait_notifications():
-            canvas.layer, canvas.head, canvas.mode = layer, head, "head"
+        # That head alone, as a thumbnail click opens it.
+        self.attention_panel.canvas.choose(
+            layer=layer, head=head, mode="head", visible_heads=[head], aggregate="head"
+        )
         self.corpus_panel.show_example(layer, head, statistic, text)
         return trace
 
@@ -289,11 +293,30 @@ class Explorer(w.VBox):
         """The Trace every panel is showing (None before the first run)."""
         return self.session.trace
 
+    @property
+    def view_state(self) -> ViewState:
+        """Every choice on screen as one `ViewState` (tab, canvas, Run mode, export).
+
+        Examples:
+        ```python
+        app.view_state.visible()  # the heads drawn
+        de.export_view("head_view.png", app.trace, "head", state=app.view_state)
+        ```
+        """
+        bar = self.export_bar
+        return self.attention_panel.canvas.view_state.replace(
+            tab=TABS[self.tabs.selected_index or 0],
+            run_mode=self.run_panel.mode.value,
+            export_view=bar.view.value or "head",
+            export_name=bar.name.value.strip(),
+        )
+
     def export(self, path: str, view: str | None = None):
         """Export a view of the tab on screen (.png/.svg) or everything (.html).
 
         `view` is one of the export bar's choices for that tab; None takes the
-        one picked there.
+        one picked there. The head and model views, and the report, show what
+        the canvas shows (`view_state`).
         """
         from distil_explorer.views.export import export_view
 
@@ -305,10 +328,9 @@ class Explorer(w.VBox):
         canvas = attention.canvas
         trace, options = self.trace, {"attribution": self.session.attribution}
         layer, head = canvas.layer, canvas.head
-        if view in ("head", "model"):  # as the canvas shows them
+        if view in ("head", "model") or str(path).endswith(".html"):
+            options["state"] = self.view_state  # as the canvas shows them
             options["weighting"] = canvas.weighting
-        if view == "head":
-            options["style"] = canvas.draw_style
         elif view == "query/key":
             options["query"], options["key"] = attention.query_key_pair or (None, None)
         elif view == "pca":
@@ -335,10 +357,21 @@ class Explorer(w.VBox):
     # --- plumbing ---
 
     def _show(self, trace) -> None:
-        """Hand `trace` (None: nothing run on this backbone yet) to every panel."""
+        """Hand `trace` (None: nothing run on this backbone yet) to every panel,
+        with every choice reconciled with it (`view_state.reconcile`)."""
         session = self.session
+        backbone = session.backbone
+        shown = shown_of(
+            trace,
+            self.attention_panel.canvas.index,
+            -1 if trace is None else trace_number(trace),
+            has_tokenizer=session.tokenizer is not None,
+            num_heads=None if backbone is None else backbone.num_heads,
+        )
+        state = reconcile(self.view_state, shown)
+        self.run_panel.mode.value = state.run_mode
         if trace is None:
-            self.attention_panel.clear()
+            self.attention_panel.clear(state)
             self.hidden_panel.clear()
         else:
             self.attention_panel.show(
@@ -346,6 +379,7 @@ class Explorer(w.VBox):
                 session.special_ids,
                 can_mask=session.tokenizer is not None,
                 can_restore=session.baseline is not None,
+                state=state,
             )
             self.hidden_panel.show(trace)
         self.compare_panel.show(session.comparison(), can_keep=trace is not None)

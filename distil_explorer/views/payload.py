@@ -22,6 +22,8 @@ layer means 3.1 MB, thumbnails 0.29 MB, 6.6 MB in all (`payload_bytes`).
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 ALL_LAYERS_UP_TO = CONTRACT["payload"]["all_layers_up_to"]
 THUMBNAIL = CONTRACT["payload"]["thumbnail"]
 BYTE_FIELDS = tuple(CONTRACT["payload"]["bytes"])
+# The traits (and report fields) the payload fills.
+PAYLOAD_TRAITS = ("tokens", "layers", "heads", "payload_info", *BYTE_FIELDS)
 EMPTY: dict[str, Any] = {
     "tokens": [],
     "layers": [],
@@ -239,6 +243,26 @@ def decoded(payload: dict[str, Any]) -> Arrays:
         small=small.reshape(len(payload["layers"]), heads, t, t),
         layer_mean=mean,
     )
+
+
+_COUNT = itertools.count(1)
+_NUMBERS: dict[int, tuple[weakref.ref, int]] = {}
+
+
+def trace_number(trace: Trace) -> int:
+    """A number per Trace object (the same Trace, the same number), for `Shown.trace`.
+
+    Examples:
+    ```python
+    trace_number(trace) == trace_number(trace)  # True
+    ```
+    """
+    entry = _NUMBERS.get(id(trace))
+    if entry is not None and entry[0]() is trace:
+        return entry[1]
+    number = next(_COUNT)
+    _NUMBERS[id(trace)] = (weakref.ref(trace), number)
+    return number
 
 
 def shown_of(

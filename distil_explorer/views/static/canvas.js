@@ -386,6 +386,28 @@ function barChanges(state, data, b) {
   return state.head === h ? { visible_heads: next, head: nearest } : { visible_heads: next };
 }
 
+// Draws `scene` on the canvas; returns pointer x/y -> what is under it.
+function paint({ el, canvas, box, sizer }, state, d, scene, { hover, cellHover, ink }) {
+  canvas.dataset.grid = "";
+  canvas.dataset.kind = scene.kind;
+  const width = el.clientWidth || LAYOUT.box_w;
+  if (scene.kind === "model") {
+    sizer.style.width = sizer.style.height = "";
+    const sheet = d.cached(`sheet:${state.thumbnail_percentile}`, () => lutImage(scene.thumbs, scene.t));
+    return drawModel(canvas, scene, sheet, cellHover, ink);
+  }
+  if (scene.kind === "heatmap") {
+    const heat = d.cached(`heat:${state.aggregate}:${state.layer}:${state.head}:${visibleOf(state, d)}`,
+      () => lutImage(scene.cells, scene.n));
+    const view = heatView(box, sizer, scene.n, labelWidth(canvas.getContext("2d"), scene.tokens), width);
+    return drawHeatmap(canvas, { ...scene, heat, hover, ink, pins: pinsOf(state) }, view);
+  }
+  sizer.style.width = sizer.style.height = "";
+  const gutter = Math.max(LAYOUT.gutter_min, Math.min(LAYOUT.gutter_max, 4 * d.heads.length + 2));
+  const s = scene.kind === "lines" ? scene : { ...scene, n: 0, tokens: [], lines: [], maps: [], picked: [] };
+  return drawLines(canvas, { ...s, ink, gutter, pinned: pinsOf(state).length > 0 }, width);
+}
+
 function render({ model, el }) {
   el.classList.add("distil-attention");
   el.innerHTML = BAR;
@@ -410,24 +432,8 @@ function render({ model, el }) {
     const scene = sceneOf(state, d, state.mode === "head" ? hover : null);
     titleEl.textContent = scene.title;
     showBar(el, picker, state, d, pinsOf(state).length);
-    canvas.dataset.grid = "";
-    canvas.dataset.kind = scene.kind;
     const keep = scene.kind === "loading" && last; // the old picture until the maps come
-    if (scene.kind === "model") {
-      sizer.style.width = sizer.style.height = "";
-      const sheet = d.cached(`sheet:${state.thumbnail_percentile}`, () => lutImage(scene.thumbs, scene.t));
-      hit = drawModel(canvas, scene, sheet, cellHover, ink);
-    } else if (scene.kind === "heatmap") {
-      const heat = d.cached(`heat:${state.aggregate}:${state.layer}:${state.head}:${visibleOf(state, d)}`,
-        () => lutImage(scene.cells, scene.n));
-      const view = heatView(box, sizer, scene.n, labelWidth(canvas.getContext("2d"), scene.tokens), el.clientWidth || LAYOUT.box_w);
-      hit = drawHeatmap(canvas, { ...scene, heat, hover, ink, pins: pinsOf(state) }, view);
-    } else if (scene.kind === "lines" || !keep) {
-      sizer.style.width = sizer.style.height = "";
-      const gutter = Math.max(LAYOUT.gutter_min, Math.min(LAYOUT.gutter_max, 4 * d.heads.length + 2));
-      const s = scene.kind === "lines" ? scene : { ...scene, n: 0, tokens: [], lines: [], maps: [], picked: [] };
-      hit = drawLines(canvas, { ...s, ink, gutter, pinned: pinsOf(state).length > 0 }, el.clientWidth || LAYOUT.box_w);
-    }
+    if (!keep) hit = paint({ el, canvas, box, sizer }, state, d, scene, { hover, cellHover, ink });
     if (!keep) last = scene;
     const html = legendHtml(state, scene, ink);
     if (legend.dataset.html !== html) legend.innerHTML = legend.dataset.html = html;
