@@ -20,8 +20,8 @@ from distil_explorer.views.payload import BYTE_FIELDS
 NODE = shutil.which("node")
 
 _DRIVER = """
-const input = JSON.parse(process.env.SCENE_INPUT_FILE
-  ? (await import("node:fs")).readFileSync(process.env.SCENE_INPUT_FILE, "utf8") : "{}");
+const fs = await import("node:fs");
+const input = JSON.parse(fs.readFileSync(process.env.SCENE_INPUT_FILE, "utf8"));
 const raw = { ...input.payload };
 for (const name of input.bytes) {
   const b = Buffer.from(input.payload[name], "base64");

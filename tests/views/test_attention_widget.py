@@ -176,7 +176,11 @@ def test_hover_click_and_render_time_from_the_front_end(trace):
         ("index", 2, r"index=2: out of range; allowed: 0\.\.1"),
         ("selected_token", 6, r"selected_token=6: .*allowed: -1 \(none\) or 0\.\.5"),
         ("hovered", -2, r"hovered=-2"),
-        ("thumbnail_percentile", 20, r"thumbnail_percentile=20(\.0)?: allowed: 50\.\.100"),
+        (
+            "thumbnail_percentile",
+            20,
+            r"thumbnail_percentile=20(\.0)?: allowed: 50\.\.100",
+        ),
     ],
 )
 def test_out_of_range_values_raise_naming_the_argument(trace, name, value, message):

@@ -57,9 +57,13 @@ def test_short_inputs_every_view_the_same_in_both_languages(tmp_path):
     states = [_state(trace, 1, **c) for c in CHOICES]
     scenes = _agree(trace, states, tmp_path, index=1)
     kinds = [s["kind"] for s in scenes]
-    assert kinds == ["lines"] * 2 + ["heatmap", "lines", "lines", "heatmap"] + [
-        "lines"
-    ] * 2 + ["model"] * 2
+    assert (
+        kinds
+        == ["lines"] * 2
+        + ["heatmap", "lines", "lines", "heatmap"]
+        + ["lines"] * 2
+        + ["model"] * 2
+    )
     first = scenes[0]
     assert first["title"].startswith("layer 0, heads 0\u20133 overlaid (4 of 4)")
     assert [m["head"] for m in first["maps"]] == [1, 2, 3, 0]  # focused on top
