@@ -164,7 +164,9 @@ else:
             """
             batch = trace.token_ids.shape[0]
             if not 0 <= index < batch:
-                raise ValueError(f"index={index}: out of range; allowed: 0..{batch - 1}")
+                raise ValueError(
+                    f"index={index}: out of range; allowed: 0..{batch - 1}"
+                )
             old = self._state.shown
             shown = shown_of(trace, index, trace_number(trace), old.has_tokenizer)
             state = reconcile(self._state.replace(index=index), shown)
@@ -279,7 +281,9 @@ else:
                 return
             if change.name == "index" and self._trace is not None:
                 return self.set_trace(self._trace, index=change.new)  # other tokens
-            self._apply(changed(self._state, **self._as_state({change.name: change.new})))
+            self._apply(
+                changed(self._state, **self._as_state({change.name: change.new}))
+            )
 
         @traitlets.validate("hovered")
         def _valid_hovered(self, proposal) -> int:

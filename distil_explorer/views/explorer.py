@@ -134,7 +134,9 @@ class Explorer(w.VBox):
             self.export_bar.button: lambda: self.export(
                 self.export_bar.name.value.strip()
             ),
-            self.export_bar.report_button: lambda: self.export("report.html"),
+            self.export_bar.report_button: lambda: self.export(
+                self.export_bar.report_path()
+            ),
             panel.mask_button: lambda: self.intervene("mask"),
             panel.remove_button: lambda: self.intervene("remove"),
             panel.restore_button: lambda: self.restore(),

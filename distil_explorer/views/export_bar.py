@@ -70,5 +70,11 @@ class ExportBar:
             if change.new is not None:
                 self.name.value = default_name(change.new, ending)
 
+    def report_path(self) -> str:
+        """report.html, in the folder of the name typed (the working folder)."""
+        from pathlib import Path
+
+        return str(Path(self.name.value.strip() or "x").parent / "report.html")
+
     def written(self, path) -> None:
         self.status.value = html.escape(f"wrote {path}")

@@ -132,7 +132,9 @@ def head_scene(state: ViewState, data: Arrays) -> dict[str, Any]:
         return {**base, "kind": "heatmap", "maps": drawn, "top": top, "cells": cells}
     side = base["side"]
     chosen = [_candidates(m["A"], n, picked, side) for m in maps]
-    top = max((float(m["A"][c].max()) for m, c in zip(maps, chosen) if c.size), default=0)
+    top = max(
+        (float(m["A"][c].max()) for m, c in zip(maps, chosen) if c.size), default=0
+    )
     lines = []
     for k, (m, c) in enumerate(zip(maps, chosen, strict=True)):
         levels = _round(m["A"][c] / top * LAYOUT["levels"]) if top > 0 else c * 0
@@ -208,7 +210,9 @@ def title_of(state: ViewState, data: Arrays) -> str:
     if not n:
         return "Nothing to draw yet: press Run in the Run tab."
     count = f"{n} tokens"
-    norms = " \u00b7 norm-weighted \u2016\u03b1f(x)\u2016" * (state.weighting == "norms")
+    norms = " \u00b7 norm-weighted \u2016\u03b1f(x)\u2016" * (
+        state.weighting == "norms"
+    )
     visible = visible_of(state, data)
     heads = heads_text(visible)
     if state.mode == "model":

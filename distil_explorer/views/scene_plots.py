@@ -76,7 +76,9 @@ def _lines(scene: dict[str, Any]) -> Figure:
     picked = set(scene["picked"])
     for i, token in enumerate(tokens):
         weight = "bold" if i in picked else "normal"
-        ax.text(-0.01, i, token, ha="right", va="center", fontsize=FONT_PT, weight=weight)
+        ax.text(
+            -0.01, i, token, ha="right", va="center", fontsize=FONT_PT, weight=weight
+        )
         ax.text(1.01, i, token, ha="left", va="center", fontsize=FONT_PT, weight=weight)
     if scene["picked"] and scene["most"] > 0:
         _sums(ax, scene, colours)
@@ -92,9 +94,7 @@ def _sums(ax, scene: dict[str, Any], colours: list) -> None:
     for k, sums in enumerate(scene["sums"]):
         for t, value in enumerate(np.asarray(sums) / scene["most"]):
             colour = (*colours[k][:3], float(value))
-            ax.add_patch(
-                _rect((x0 + k * width, t - 0.4), width * 0.9, 0.8, colour, ax)
-            )
+            ax.add_patch(_rect((x0 + k * width, t - 0.4), width * 0.9, 0.8, colour, ax))
 
 
 def _rect(xy, width, height, colour, ax):
@@ -118,7 +118,9 @@ def _heatmap(scene: dict[str, Any]) -> Figure:
     ax.set_xlabel("key", fontsize=FONT_PT)
     ax.set_ylabel("query", fontsize=FONT_PT)
     for p in scene["picked"]:
-        box = (-0.5, p - 0.5, n, 1) if scene["side"] == "query" else (p - 0.5, -0.5, 1, n)
+        box = (
+            (-0.5, p - 0.5, n, 1) if scene["side"] == "query" else (p - 0.5, -0.5, 1, n)
+        )
         ax.add_patch(_outline(box))
     bar = figure.colorbar(image, ax=ax, shrink=0.8)
     bar.ax.tick_params(labelsize=FONT_PT)
