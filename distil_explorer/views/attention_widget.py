@@ -201,7 +201,7 @@ else:
             self._apply(changed(self._state, **self._as_state(changes)))
 
         def clear(self) -> None:
-            """Nothing to draw (a new model, not run yet): no Trace, no choices of one."""
+            """Nothing to draw (a new model, not run yet), no choice about a Trace."""
             self.show(None, reconcile(self._state, shown_of(None)))
 
         # --- arrays and labels in Python (the static export draws scenes) ---

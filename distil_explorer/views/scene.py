@@ -133,7 +133,8 @@ def head_scene(state: ViewState, data: Arrays) -> dict[str, Any]:
     side = base["side"]
     chosen = [_candidates(m["A"], n, picked, side) for m in maps]
     top = max(
-        (float(m["A"][c].max()) for m, c in zip(maps, chosen) if c.size), default=0
+        (float(m["A"][c].max()) for m, c in zip(maps, chosen, strict=True) if c.size),
+        default=0,
     )
     lines = []
     for k, (m, c) in enumerate(zip(maps, chosen, strict=True)):

@@ -1,4 +1,4 @@
-"""A canvas scene (views/scene.py) drawn with matplotlib: the export of what is on screen.
+"""A canvas scene (views/scene.py) drawn with matplotlib: the export of the screen.
 
 The head view's lines keep their head colours, opacity and width levels, the
 pins and their sums; the heatmap its cells; the model view its contrast
