@@ -34,6 +34,7 @@ from tests.ui.conftest import (
     GAP,
     LAB,
     LABEL,
+    ROW,
     THUMB,
     WAIT_MS,
     attention_notebook,
@@ -57,7 +58,6 @@ TABS = [
     "Attribution",
     "Corpus",
 ]
-ROW = 18  # px per token in attention.js's lines view
 LONG = 512  # tokens, the long sequence
 LONG_ROWS = LONG * ROW + 4  # CSS px of its lines view
 

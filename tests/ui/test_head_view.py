@@ -26,6 +26,7 @@ from tests.ui.conftest import (
     ARTIFACTS,
     CANVAS_DIGEST,
     LAB,
+    ROW,
     WAIT_MS,
     browser_missing,
     cell_center,
@@ -39,7 +40,6 @@ from tests.ui.conftest import (
 
 pytestmark = pytest.mark.browser
 
-ROW = 18  # px per token in attention.js's lines view
 TEXT = "The cat sat on the mat because it was tired."
 # 75 tokens with [CLS] and [SEP]; eight of it are cut to 512.
 LONG = (
