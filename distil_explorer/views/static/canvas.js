@@ -237,7 +237,7 @@ const BAR = `<div class="da-bar">
 <div class="da-box"><div class="da-sizer"><canvas></canvas></div></div>
 <div class="da-legend"></div><div class="da-status">&nbsp;</div>`;
 
-function legendHtml(state, scene, ink) {
+function legendHtml(state, scene, ink, scrolls) {
   const ramp = (css, to, what) => `<span class="da-scale">0<span class="da-ramp" ` +
     `style="background:${css}"></span>${to}</span> ${what}`;
   const number = (v) => (v >= 0.01 ? v.toFixed(3) : v > 0 ? v.toPrecision(2) : "0");
@@ -255,7 +255,7 @@ function legendHtml(state, scene, ink) {
   const weight = state.weighting === "norms" ? "\u2016\u03b1f(x)\u2016" : "weight";
   if (scene.kind === "heatmap") {
     return line(ramp(SCALE, number(scene.top), `${weight}, colour scaled to this map's largest`),
-      "rows: query (attends from)", "columns: key (attends to)") +
+      "rows: query (attends from)", "columns: key (attends to)", scrolls && "scroll the box for the rest") +
       line(`${how}; a label pins its row or column`, "shift-click: select several", group);
   }
   const beside = scene.picked.length && scene.most > 0 &&
@@ -435,7 +435,8 @@ function render({ model, el }) {
     const keep = scene.kind === "loading" && last; // the old picture until the maps come
     if (!keep) hit = paint({ el, canvas, box, sizer }, state, d, scene, { hover, cellHover, ink });
     if (!keep) last = scene;
-    const html = legendHtml(state, scene, ink);
+    const scrolls = box.scrollHeight > box.clientHeight + 1 || box.scrollWidth > box.clientWidth + 1;
+    const html = legendHtml(state, scene, ink, scrolls);
     if (legend.dataset.html !== html) legend.innerHTML = legend.dataset.html = html;
     note = get("notice") || (scene.kind === "loading" ? "loading this layer's maps\u2026" : pinNote(state, d));
     if (!hover && !cellHover) say("");
