@@ -93,14 +93,21 @@ def strongest(values: np.ndarray, count: int) -> np.ndarray:
     return np.flatnonzero(chosen)
 
 
-def _candidates(values: np.ndarray, n: int, picked, side: str) -> np.ndarray:
+def strongest_count(maps: int) -> int:
+    """How many lines each of `maps` maps draws at most when no token is picked."""
+    return max(16, LAYOUT["strongest_lines"] // max(1, maps))
+
+
+def _candidates(
+    values: np.ndarray, n: int, picked, side: str, count: int
+) -> np.ndarray:
     if picked:
         t = np.arange(n)
         rows = [p * n + t if side == "query" else t * n + p for p in picked]
         return np.concatenate(rows)
     if n <= LAYOUT["many"]:
         return np.arange(n * n)
-    return strongest(values, LAYOUT["strongest_lines"])
+    return strongest(values, count)
 
 
 def head_scene(state: ViewState, data: Arrays) -> dict[str, Any]:
@@ -131,7 +138,8 @@ def head_scene(state: ViewState, data: Arrays) -> dict[str, Any]:
         cells = _round(values / top * 255) if top > 0 else np.zeros_like(values)
         return {**base, "kind": "heatmap", "maps": drawn, "top": top, "cells": cells}
     side = base["side"]
-    chosen = [_candidates(m["A"], n, picked, side) for m in maps]
+    count = strongest_count(len(maps))
+    chosen = [_candidates(m["A"], n, picked, side, count) for m in maps]
     top = max(
         (float(m["A"][c].max()) for m, c in zip(maps, chosen, strict=True) if c.size),
         default=0,
@@ -224,9 +232,10 @@ def title_of(state: ViewState, data: Arrays) -> str:
         )
     few = ""
     if state.draw_style == "lines" and n > LAYOUT["many"] and not state.pins():
+        drawn = len(visible) if state.aggregate == "head" else 1
         few = (
-            f" \u00b7 the {LAYOUT['strongest_lines']} strongest lines of each map "
-            "(hover a token for all of its lines)"
+            f" \u00b7 the {strongest_count(drawn)} strongest lines "
+            "of each map (hover a token for all of its lines)"
         )
     tail = f" \u00b7 {count}{few}{norms}"
     if state.aggregate == "mean_heads":

@@ -75,8 +75,8 @@ def test_long_inputs_draw_the_strongest_lines_in_both_languages(tmp_path):
     states = [_state(trace), _state(trace, aggregate="mean_heads")]
     scenes = _agree(trace, states, tmp_path)
     lines = np.asarray(scenes[0]["lines"]).reshape(-1, 4)
-    assert 0 < len(lines) <= 3 * 384 and scenes[0]["top"] > 0
-    assert "the 384 strongest lines of each map" in scenes[0]["title"]
+    assert 0 < len(lines) <= 3 * 128 and scenes[0]["top"] > 0  # 384 in all
+    assert "the 128 strongest lines of each map" in scenes[0]["title"]
 
 
 def test_inputs_over_the_limit_send_one_layer_and_still_agree(tmp_path, monkeypatch):

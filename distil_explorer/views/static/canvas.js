@@ -70,7 +70,9 @@ function drawLines(canvas, s, room0) {
   const { tokens, n, lines, maps, picked, side, ink, gutter: G } = s;
   const w = labelWidth(canvas.getContext("2d"), tokens);
   const room = room0 - 2 * (G + w) - 24;
-  const link = Math.max(LAYOUT.link_min, Math.min(LAYOUT.link_max, room));
+  // Long inputs: narrower, as every px of line costs raster time without a GPU.
+  const widest = n > LAYOUT.many ? LAYOUT.link_max_long : LAYOUT.link_max;
+  const link = Math.max(LAYOUT.link_min, Math.min(widest, room));
   const ctx = sized(canvas, 2 * (G + w) + link, n * ROW + 4);
   const y = (i) => 2 + i * ROW + ROW / 2;
   const [left, right] = [G + w, G + w + link]; // where the lines start and end

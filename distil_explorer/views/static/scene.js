@@ -134,8 +134,11 @@ export function strongest(A, count) {
   return out;
 }
 
+// How many lines each of `maps` maps draws at most when no token is picked.
+export const strongestCount = (maps) => Math.max(16, Math.floor(LAYOUT.strongest_lines / Math.max(1, maps)));
+
 // The candidate lines of one map: [i, j] pairs as flat indices i * n + j.
-function candidates(m, n, picked, side, data, state) {
+function candidates(m, n, picked, side, data, state, count) {
   if (picked.length) {
     const out = new Int32Array(picked.length * n);
     let k = 0;
@@ -144,7 +147,7 @@ function candidates(m, n, picked, side, data, state) {
   }
   if (n <= LAYOUT.many) return Int32Array.from(m.A.keys());
   const key = `strong:${m.head === null ? `${state.aggregate}:${state.layer}:${visibleOf(state, data)}` : `${state.layer}:${m.head}`}`;
-  return data.cached(key, () => strongest(m.A, LAYOUT.strongest_lines));
+  return data.cached(`${key}:${count}`, () => strongest(m.A, count));
 }
 
 // The head view: lines (query i on the left to key j on the right, opacity and
@@ -164,7 +167,8 @@ export function headScene(state, data, hover = null) {
     const cells = Uint8Array.from(A, (v) => (top > 0 ? roundHalfUp((v / top) * 255) : 0));
     return { ...base, kind: "heatmap", maps: drawn, top, cells };
   }
-  const chosen = maps.map((m) => candidates(m, n, picked, side, data, state));
+  const count = strongestCount(maps.length);
+  const chosen = maps.map((m) => candidates(m, n, picked, side, data, state, count));
   let top = 0;
   maps.forEach((m, k) => { for (const c of chosen[k]) top = Math.max(top, m.A[c]); });
   const lines = [];
@@ -234,7 +238,8 @@ export function titleOf(state, data) {
       `layer ${state.layer}, head ${state.head} selected${norms}`;
   }
   const few = state.draw_style === "lines" && n > LAYOUT.many && !pinsOf(state).length
-    ? ` \u00b7 the ${LAYOUT.strongest_lines} strongest lines of each map (hover a token for all of its lines)` : "";
+    ? ` \u00b7 the ${strongestCount(state.aggregate === "head" ? visible.length : 1)} strongest lines ` +
+      "of each map (hover a token for all of its lines)" : "";
   if (state.aggregate === "mean_heads") return `mean over heads ${heads} of layer ${state.layer} \u00b7 ${count}${few}${norms}`;
   if (state.aggregate === "mean_layers") {
     return `mean over layers ${runs(data.layers)} \u00d7 heads ${heads} ` +
