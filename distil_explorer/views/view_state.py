@@ -145,7 +145,8 @@ def reconcile(state: ViewState, shown: Shown) -> ViewState:
     - a Trace whose heads differ from the last one's (a new head count or
       another subset): every head visible; else the visible heads it holds;
     - layer and head kept where the Trace holds them, else its first;
-    - pins kept only while the tokens are the same;
+    - pins kept only while the sequence has as many tokens (a masked token
+      keeps its place), cleared otherwise;
     - norms only while the Trace holds them;
     - a model that gained a tokenizer returns the Run tab to text, one
       without a tokenizer runs token ids.
@@ -178,8 +179,8 @@ def reconcile(state: ViewState, shown: Shown) -> ViewState:
     if visible and head not in visible:
         head = _nearest(head, visible)
     pins, pinned = state.selected_tokens, state.selected_token
-    if old.tokens != shown.tokens or not old.has_trace:
-        pins, pinned = (), -1
+    if len(old.tokens) != len(shown.tokens) or not old.has_trace:
+        pins, pinned = (), -1  # other positions (a mask keeps them: same length)
     changes.update(
         layer=layer,
         head=head,

@@ -424,7 +424,7 @@ def test_back_to_the_same_heads_keeps_the_chosen_ones_a_new_count_shows_all():
     assert widget.visible_heads == list(range(12))
 
 
-def test_pins_stay_while_the_tokens_are_the_same():
+def test_pins_stay_while_the_sequence_has_as_many_tokens():
     widget = AttentionWidget.from_trace(shaped_trace(length=5), layer=1, head=2)
     widget.set_state({"selected_tokens": [1, 3], "selected_token": 3})
     widget.set_trace(shaped_trace(length=5, seed=1))  # same tokens, new maps

@@ -49,7 +49,7 @@ def test_another_run_of_the_same_model_keeps_the_chosen_heads_not_the_pins():
     state = changed(reconcile(ViewState(), TWELVE), visible_heads=(2, 5), head=5)
     state = changed(state, selected_token=1)
     same = reconcile(state, Shown(**{**TWELVE.__dict__, "trace": 3}))
-    assert same.visible_heads == (2, 5) and same.selected_token == 1  # same tokens
+    assert same.visible_heads == (2, 5) and same.selected_token == 1  # same length
     other = reconcile(state, Shown(**{**TWELVE.__dict__, "trace": 4, "tokens": ("a",)}))
     assert other.visible_heads == (2, 5) and other.selected_token == -1
 
