@@ -31,7 +31,15 @@ LAYERS, BATCH, HEADS, LENGTH = 3, 2, 2, 6
 
 def make_trace(length=LENGTH, padded=2, tokens=True, seed=0) -> Trace:
     """Random softmax attention; row 1 has its last `padded` positions padded."""
-    return random_trace(LAYERS, BATCH, HEADS, length, padded, tokens, seed)
+    return random_trace(
+        layers=LAYERS,
+        batch=BATCH,
+        heads=HEADS,
+        length=length,
+        padded=padded,
+        tokens=tokens,
+        seed=seed,
+    )
 
 
 def payload_of(widget) -> dict:
