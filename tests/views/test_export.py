@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from distil_explorer import capture, parameter_table
-from distil_explorer.corpus.sums import batch_sums
 from distil_explorer.corpus import CorpusStatistics
+from distil_explorer.corpus.sums import batch_sums
 from distil_explorer.views.export import VIEWS, export_view
 from tests.conftest import tiny_inputs
 from tests.views.test_attribution_views import _attribution
