@@ -36,20 +36,11 @@ from distil_explorer.views.export_bar import ExportBar
 from distil_explorer.views.hidden_panel import HiddenPanel
 from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.payload import shown_of, trace_number
+from distil_explorer.views.registry import TABS
 from distil_explorer.views.run_panel import RunPanel
 from distil_explorer.views.view_state import ViewState, reconcile
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
-TABS = (
-    "Build",
-    "Run",
-    "Attention",
-    "Hidden states",
-    "Parameters",
-    "Compare",
-    "Attribution",
-    "Corpus",
-)
 
 
 def backend_choices() -> list[str]:

@@ -7,23 +7,9 @@ from pathlib import Path
 
 from distil_explorer._internal.atomic_write import checked_path, write_file
 from distil_explorer.trace import Trace
+from distil_explorer.views.registry import CANVAS_VIEWS, FILE_NAMES, VIEWS
 
-VIEWS = (
-    "head",
-    "model",
-    "query/key",
-    "hidden states",
-    "pca",
-    "rollout",
-    "parameters",
-    "compare",
-    "attribution",
-    "corpus",
-)
 FORMATS = (".png", ".svg", ".html")
-# The file each view is written to unless a person names another.
-FILE_NAMES = {view: view.replace("/", "_").replace(" ", "_") for view in VIEWS}
-FILE_NAMES.update(head="head_view", model="model_view")
 
 
 def default_name(view: str, suffix: str = ".png") -> str:
@@ -124,7 +110,7 @@ def view_figure(
         defaults = {"pca": trace.num_layers, "rollout": trace.num_layers - 1}
         layer = defaults.get(view, trace.attention_layers[0])
     head = trace.attention_heads[0] if head is None else head
-    if view in ("head", "model") and state is not None:
+    if view in CANVAS_VIEWS and state is not None:
         return state_figure(trace, view, state)
     if view == "head":
         if style not in ("heatmap", "lines"):

@@ -7,19 +7,11 @@ from typing import Any
 
 import ipywidgets as w
 
-from distil_explorer.views.export import FILE_NAMES, default_name
+from distil_explorer.views.export import default_name
+from distil_explorer.views.registry import FILE_NAMES, TABS, tab_views
 
-# The views each tab draws, the one usually on screen first.
-TAB_VIEWS = {
-    "Build": ("parameters",),
-    "Run": ("head", "model"),
-    "Attention": ("head", "model", "query/key"),
-    "Hidden states": ("hidden states", "pca", "rollout"),
-    "Parameters": ("parameters",),
-    "Compare": ("compare",),
-    "Attribution": ("attribution",),
-    "Corpus": ("corpus",),
-}
+# The views each tab draws, the one usually on screen first (the registry's).
+TAB_VIEWS = {tab: tab_views(tab) for tab in TABS}
 
 
 class ExportBar:
