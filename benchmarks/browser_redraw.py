@@ -15,7 +15,11 @@ Before issue 26 (commit 42a3680, this script, Chromium 156, 2-core machine):
 bytes sent when a Trace opens 0.56 MB (T=128) / 4.49 MB (T=512), plus
 0.07-0.2 MB per head or layer switch; JupyterLab T=128 first draw / painted,
 median: head switch 8.9 / 47.5 ms (two draws: the kernel's answer), toggle
-3.4 / 11.0 ms, pin 5.2 / 32.4 ms. The Traces have the
+3.4 / 11.0 ms, pin 5.2 / 32.4 ms (at T=128 no line was drawn until a hover).
+After (same machine, 12 heads overlaid, their 384 strongest lines drawn):
+one payload per Trace, 1.48 MB (T=128) / 6.59 MB (T=512); head switch 4.8 /
+48.7 ms (one draw, no kernel answer awaited), toggle 3.9 / 73.6 ms, pin
+3.8 / 97.5 ms; standalone first draws 2.5-5.6 ms. The Traces have the
 base uncased shape (6 layers x 12 heads) with random softmax attention, as in
 benchmarks/redraw.py. Headless Chromium (/usr/bin/chromium) through playwright.
 
