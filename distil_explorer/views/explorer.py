@@ -21,11 +21,6 @@ from typing import Any
 import ipywidgets as w
 
 from distil_explorer.config import OFFLINE_PRESET
-from distil_explorer.runtime.backends import (
-    available_backends,
-    available_devices,
-    current_backend,
-)
 from distil_explorer.session import BuildRequest, Session
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
 from distil_explorer.views.attribution_panel import AttributionPanel
@@ -37,24 +32,10 @@ from distil_explorer.views.hidden_panel import HiddenPanel
 from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.payload import shown_of, trace_number
 from distil_explorer.views.registry import TABS
-from distil_explorer.views.run_panel import RunPanel
+from distil_explorer.views.run_panel import RunPanel, backend_choices, device_choices
 from distil_explorer.views.view_state import ViewState, reconcile
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
-
-
-def backend_choices() -> list[str]:
-    """Backends that can run here, this process's own first."""
-    current = current_backend()
-    return [current] + [b for b in available_backends() if b != current]
-
-
-def device_choices(backend: str) -> list[str]:
-    """Devices `backend` sees; ["cpu"] when it cannot say."""
-    try:
-        return available_devices(backend) or ["cpu"]
-    except (ValueError, OSError, RuntimeError):
-        return ["cpu"]
 
 
 class Explorer(w.VBox):
@@ -296,13 +277,10 @@ class Explorer(w.VBox):
         de.export_view("head_view.png", app.trace, "head", state=app.view_state)
         ```
         """
-        bar = self.export_bar
+        bar, tab = self.export_bar, TABS[self.tabs.selected_index or 0]
         return self.attention_panel.canvas.view_state.replace(
-            tab=TABS[self.tabs.selected_index or 0],
-            run_mode=self.run_panel.mode.value,
-            export_view=bar.view.value or "head",
-            export_name=bar.name.value.strip(),
-        )
+            tab=tab, run_mode=self.run_panel.mode.value, export_view=bar.view.value
+        ).replace(export_name=bar.name.value.strip())
 
     def export(self, path: str, view: str | None = None):
         """Export a view of the tab on screen (.png/.svg) or everything (.html).
@@ -318,12 +296,10 @@ class Explorer(w.VBox):
         if str(path).endswith(".html"):  # the whole Trace, open on the head shown
             view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
-        canvas = attention.canvas
         trace, options = self.trace, {"attribution": self.session.attribution}
-        layer, head = canvas.layer, canvas.head
-        if view in ("head", "model") or str(path).endswith(".html"):
+        layer, head = attention.canvas.layer, attention.canvas.head
+        if view in ("head", "model"):
             options["state"] = self.view_state  # as the canvas shows them
-            options["weighting"] = canvas.weighting
         elif view == "query/key":
             options["query"], options["key"] = attention.query_key_pair or (None, None)
         elif view == "pca":
@@ -352,15 +328,11 @@ class Explorer(w.VBox):
     def _show(self, trace) -> None:
         """Hand `trace` (None: nothing run on this backbone yet) to every panel,
         with every choice reconciled with it (`view_state.reconcile`)."""
-        session = self.session
-        backbone = session.backbone
-        shown = shown_of(
-            trace,
-            self.attention_panel.canvas.index,
-            -1 if trace is None else trace_number(trace),
-            has_tokenizer=session.tokenizer is not None,
-            num_heads=None if backbone is None else backbone.num_heads,
-        )
+        session, canvas = self.session, self.attention_panel.canvas
+        number = -1 if trace is None else trace_number(trace)
+        heads = None if session.backbone is None else session.backbone.num_heads
+        tokenizer = session.tokenizer is not None
+        shown = shown_of(trace, canvas.index, number, tokenizer, heads)
         state = reconcile(self.view_state, shown)
         self.run_panel.mode.value = state.run_mode
         if trace is None:
@@ -370,7 +342,7 @@ class Explorer(w.VBox):
             self.attention_panel.show(
                 trace,
                 session.special_ids,
-                can_mask=session.tokenizer is not None,
+                can_mask=tokenizer,
                 can_restore=session.baseline is not None,
                 state=state,
             )
