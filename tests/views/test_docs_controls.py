@@ -20,7 +20,7 @@ pytest.importorskip("anywidget")
 import ipywidgets as w  # noqa: E402
 
 ROOT = Path(__file__).parents[2]
-JS = ROOT / "distil_explorer" / "views" / "static" / "attention.js"
+STATIC = ROOT / "distil_explorer" / "views" / "static"
 # Bold that names no control: a figure's parts in the notebooks' prose.
 EMPHASIS = {"A bright first column", "Right"}
 
@@ -63,7 +63,7 @@ def _on_screen(app) -> set[str]:
             names.add(widget.description)
         if isinstance(widget, (w.Dropdown, w.ToggleButtons, w.SelectMultiple)):
             names.update(str(label) for label in widget._options_labels)
-    bar = JS.read_text()
+    bar = "\n".join(path.read_text() for path in sorted(STATIC.glob("*.js")))
     names.update(re.findall(r"<button data-[a-z]+=\"[^\"]*\">([^<]+)</button>", bar))
     names.update(re.findall(r'\["[a-z_]+", "([^"]+)"\]', bar))  # AGGREGATES
     return {name.strip() for name in names}
