@@ -67,7 +67,7 @@ class AttributionPanel:
                 self.chart,
             ]
         )
-        self.set_ready(False)
+        self.set_ready(None, ran=False)
 
     def request(self) -> dict[str, Any]:
         """What `Session.attribute` is asked for, from the controls."""
@@ -78,10 +78,14 @@ class AttributionPanel:
             request["other_text"] = self.other_text.value
         return request
 
-    def set_ready(self, ready: bool, why: str = "run some text first") -> None:
-        """Whether Attribute can work now; if not, say `why` beside the button."""
-        self.button.disabled = not ready
-        self.status.value = "" if ready else f"<i>Attribute is off: {escaped(why)}</i>"
+    def set_ready(self, problem: str | None, ran: bool) -> None:
+        """Attribute is on when the backbone allows it (`problem` None) and a
+        run is on screen (`ran`); if not, the reason shows beside the button."""
+        if problem is None and not ran:
+            problem = "run some text first (the Run tab)"
+        self.button.disabled = problem is not None
+        why = "" if problem is None else f"<i>Attribute is off: {escaped(problem)}</i>"
+        self.status.value = why
 
     def working_text(self, request: dict[str, Any]) -> str:
         """What the progress line says while `request` runs."""

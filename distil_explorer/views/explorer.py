@@ -12,8 +12,6 @@ app keeps working; a busy flag keeps long work from being started twice.
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
@@ -27,7 +25,7 @@ from distil_explorer.views.build_panel import BuildPanel
 from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.corpus_panel import CorpusPanel
 from distil_explorer.views.export_bar import ExportBar
-from distil_explorer.views.feedback import ErrorArea
+from distil_explorer.views.feedback import ErrorArea, ErrorAreas, Progress
 from distil_explorer.views.hidden_panel import HiddenPanel
 from distil_explorer.views.html_text import text as escaped
 from distil_explorer.views.params_panel import ParamsPanel
@@ -103,12 +101,8 @@ class Explorer(w.VBox):
 
     def _wire(self) -> None:
         panel, compare = self.attention_panel, self.compare_panel
-        build, run = self.build_panel, self.run_panel
-        attribution, corpus, bar = (
-            self.attribution_panel,
-            self.corpus_panel,
-            self.export_bar,
-        )
+        build, run, bar = self.build_panel, self.run_panel, self.export_bar
+        attribution, corpus = self.attribution_panel, self.corpus_panel
         # Each button's error shows beside it, in its own tab.
         clicks = {
             build.button: (lambda: self.build(), build.error),
@@ -126,13 +120,15 @@ class Explorer(w.VBox):
             corpus.button: (lambda: self.corpus_statistics(), corpus.error),
             bar.report_button: (lambda: self.export(bar.report_path()), bar.error),
         }
-        areas = {id(area): area for _, area in clicks.values()}
-        self._error_areas = [self.banner, *areas.values()]
+        # A success line from before would read as the failed action's.
+        clear = lambda: setattr(bar.status, "value", "")  # noqa: E731
+        errors = ErrorAreas(self.banner, [a for _, a in clicks.values()], clear)
+        self._errors, guard = errors, errors.guard
         for button, (action, area) in clicks.items():
-            button.on_click(self._guard(lambda _button, action=action: action(), area))
-        corpus.on_head(self._guard(self.open_corpus_example, corpus.error))
+            button.on_click(guard(lambda _button, action=action: action(), area))
+        corpus.on_head(guard(self.open_corpus_example, corpus.error))
         # Looking at another tab is no new action: errors stay where they are.
-        on_tab = self._guard(self._on_tab, fresh=False)
+        on_tab = guard(self._on_tab, fresh=False)
         self.tabs.observe(on_tab, names="selected_index")
         self.attention_panel.canvas.observe(on_tab, names="mode")
 
@@ -174,19 +170,15 @@ class Explorer(w.VBox):
         panel = self.run_panel
         where = f"{request.get('backend') or 'default'} on {request.get('device')}"
         panel.status.value = ""
-        panel.progress.step(f"running on {where}")
-        with self._working(panel.button):
-            try:
-                trace = self.session.run(**request)
-            finally:
-                panel.progress.finish()
+        with self._working(panel.button, panel.progress, f"running on {where}"):
+            trace = self.session.run(**request)
         self._show(trace)
+        tokens = int(trace.padding_mask[0].sum())
         panel.show_run(
             f"{trace.backend} on {trace.device}: {self.session.timings.text()}",
-            int(trace.padding_mask[0].sum()),
+            tokens,
             count_tokens(request["inputs"], self.session.tokenizer),
         )
-        tokens = int(trace.padding_mask[0].sum())
         self.status.value = (
             f"<b>Ran</b> {escaped(self.session.name)} on "
             f"{escaped(trace.backend)} / {escaped(trace.device)}: "
@@ -206,13 +198,9 @@ class Explorer(w.VBox):
         """Run the input on screen at other precisions (the Compare tab's choice)."""
         compare = self.compare_panel
         chosen = tuple(compare.precisions.value) if precisions is None else precisions
-        with self._working(compare.precision_button):
-            try:
-                result = self.session.compare_precisions(
-                    chosen, progress=compare.precision_progress.step
-                )
-            finally:
-                compare.precision_progress.finish()
+        progress = compare.precision_progress
+        with self._working(compare.precision_button, progress, "starting"):
+            result = self.session.compare_precisions(chosen, progress=progress.step)
         compare.show_precisions(result)
         return result
 
@@ -221,12 +209,8 @@ class Explorer(w.VBox):
         panel = self.attribution_panel
         request = {**panel.request(), **overrides}
         panel.status.value = ""
-        panel.progress.step(panel.working_text(request))
-        with self._working(panel.button):
-            try:
-                found = self.session.attribute(**request)
-            finally:
-                panel.progress.finish()
+        with self._working(panel.button, panel.progress, panel.working_text(request)):
+            found = self.session.attribute(**request)
         panel.show(found)
         return found
 
@@ -371,10 +355,7 @@ class Explorer(w.VBox):
         self.compare_panel.show(session.comparison(), can_keep=trace is not None)
         # An attribution belongs to the Trace it was made for.
         self.attribution_panel.clear()
-        problem = session.attribution_problem
-        if problem is None and trace is None:
-            problem = "run some text first (the Run tab)"
-        self.attribution_panel.set_ready(problem is None, problem or "")
+        self.attribution_panel.set_ready(session.attribution_problem, trace is not None)
         self._on_tab()
 
     def _on_tab(self, change: Any = None) -> None:
@@ -384,36 +365,19 @@ class Explorer(w.VBox):
         self.hidden_panel.set_visible(tab == "Hidden states")
 
     @contextlib.contextmanager
-    def _working(self, button: w.Button):
+    def _working(self, button: w.Button, progress: Progress | None = None, what=""):
+        """Busy (the button off) while the block runs; `progress` says `what`."""
         if self._busy:
             raise RuntimeError("busy: the last action has not finished yet")
         self._busy, button.disabled = True, True
+        if progress is not None:
+            progress.step(what)
         try:
             yield
         finally:
             self._busy, button.disabled = False, False
-
-    def _guard(
-        self,
-        callback: Callable[..., Any],
-        area: ErrorArea | None = None,
-        fresh: bool = True,
-    ) -> Callable[..., Any]:
-        """`callback` with its error shown in `area` (None: the top banner);
-        `fresh`: it is a new action, so the errors of the last one go."""
-
-        @functools.wraps(callback)
-        def guarded(*args: Any) -> None:
-            for shown in self._error_areas if fresh else ():
-                shown.clear()
-            try:
-                callback(*args)
-            except Exception as error:  # shown to the person, the app lives on
-                # A success line from before would read as this action's.
-                self.export_bar.status.value = ""
-                self.show_error(error, area)
-
-        return guarded
+            if progress is not None:
+                progress.finish()
 
     def show_error(self, error: BaseException, area: ErrorArea | None = None) -> None:
         """Show `error` as one sentence in `area` (None: the top banner)."""
@@ -421,4 +385,4 @@ class Explorer(w.VBox):
 
     def errors_shown(self) -> list[str]:
         """The error sentences on screen now, in the banner and in every tab."""
-        return [area.message for area in self._error_areas if area.message]
+        return self._errors.shown()

@@ -8,7 +8,10 @@ being done), in the tab that started it.
 
 from __future__ import annotations
 
+import functools
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as w
 
@@ -85,3 +88,49 @@ class Progress:
         """Done: the bar goes, `text` (HTML, already escaped) stays."""
         self.bar.layout.display = "none"
         self.text.value = text
+
+
+class ErrorAreas:
+    """The banner above the tabs and every tab's `ErrorArea`, for one controller.
+
+    `guard(callback, area)` runs `callback`, showing its exception in `area`
+    (the banner when None) as one sentence: the app lives on. A fresh action
+    first clears every area, since their errors were the last action's.
+
+    Examples:
+    ```python
+    errors = ErrorAreas(ErrorArea(), [run_error])
+    button.on_click(errors.guard(lambda _: run(), run_error))
+    ```
+    """
+
+    def __init__(
+        self,
+        banner: ErrorArea,
+        areas: list[ErrorArea],
+        on_error: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.banner = banner
+        self.areas = [banner, *{id(a): a for a in areas if a is not banner}.values()]
+        self._on_error = on_error
+
+    def guard(
+        self, callback: Callable[..., Any], area: ErrorArea | None = None, fresh=True
+    ) -> Callable[..., Any]:
+        """`callback`, its errors shown in `area`; `fresh`: clear the old ones first."""
+
+        @functools.wraps(callback)
+        def guarded(*args: Any) -> None:
+            for shown in self.areas if fresh else ():
+                shown.clear()
+            try:
+                callback(*args)
+            except Exception as error:  # shown to the person, the app lives on
+                self._on_error()
+                (area or self.banner).show(error)
+
+        return guarded
+
+    def shown(self) -> list[str]:
+        """The error sentences on screen now, in the banner and in every tab."""
+        return [area.message for area in self.areas if area.message]
