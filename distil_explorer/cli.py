@@ -154,7 +154,10 @@ def report(preset: str, text: str, output: str, max_length: int) -> int:
     backbone = DistilBertBackbone.from_preset(preset)
     tokenizer = DistilBertTokenizer.from_preset(preset)
     # With norms: the page's "Norm-weighted" button needs them (a few % more).
-    trace = capture(backbone, tokenizer.encode_at_most(text, max_length), norms=True)
+    # A long --text is cut before tokenizing (memory follows max_length), and
+    # a max_length above the model's is the model's, as for `corpus`.
+    length = min(max_length, backbone.max_sequence_length)
+    trace = capture(backbone, tokenizer.encode_at_most(text, length), norms=True)
     path = write_report(
         trace,
         output,

@@ -20,6 +20,7 @@ import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
 from distil_explorer.errors import FileFormatError
+from distil_explorer.long_texts import cut_texts
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
@@ -253,6 +254,8 @@ class DistilBertTokenizer:
         length = _checked_length(sequence_length)
         if length is None:
             length = self._sequence_length
+        if length is not None:
+            batch = self._cut(batch, length)
         encodings = self._backend(length).encode_batch(batch)
         token_ids = np.array([e.ids for e in encodings], dtype=np.int32)
         padding_mask = np.array([e.attention_mask for e in encodings], dtype=np.int32)
@@ -265,17 +268,30 @@ class DistilBertTokenizer:
         """Pad to the longest row, but never past `max_length` tokens.
 
         When any row is longer, every row is truncated (keeping `[SEP]` last)
-        and padded to exactly `max_length`.
+        and padded to exactly `max_length`. A text far longer than
+        `max_length` tokens is cut before it is tokenized (see
+        `distil_explorer.long_texts`), so memory follows `max_length`, not
+        the text; the tokens are the same as without the cut.
 
         Examples:
         ```python
         tokenizer.encode_at_most(long_text, backbone.max_sequence_length)
         ```
         """
-        encoding = self(texts)
+        if not _is_int(max_length) or max_length < 2:
+            raise ValueError(
+                f"max_length={max_length!r}: leaves no room for [CLS] and [SEP]; "
+                "allowed: an int >= 2"
+            )
+        batch = self._cut(_checked_texts(texts), max_length)
+        encoding = self(batch)
         if encoding.token_ids.shape[1] > max_length:
-            encoding = self(texts, sequence_length=max_length)
+            encoding = self(batch, sequence_length=max_length)
         return encoding
+
+    def _cut(self, batch: list[str], max_length: int) -> list[str]:
+        special = SPECIAL_TOKENS if self._special_tokens_in_strings else ()
+        return cut_texts(batch, max_length, self._backend(None), special)
 
     def _backend(self, length: int | None) -> Tokenizer:
         backend = self._backends.get(length)
