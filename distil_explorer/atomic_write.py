@@ -164,11 +164,16 @@ def replace_directory(
     _sweep_leftovers(target)
     staging = _sibling(target, _NEW)
     try:
-        staging.mkdir(mode=_folder_mode(target))
-        if target.is_dir():
-            _link_tree(target, staging)
-        fill(staging)
-        _fsync_tree(staging)
+        try:
+            staging.mkdir(mode=_folder_mode(target))
+            if target.is_dir():
+                _link_tree(target, staging)
+            fill(staging)
+            _fsync_tree(staging)
+        except OSError as error:
+            if not _mentions(error, staging):
+                raise
+            raise _naming_directory(error, staging, target, directory) from error
         _swap(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -254,7 +259,37 @@ def _naming(error: OSError, target: Path) -> OSError:
     )
     # Only errno: a `filename` would make str() print numpy-style "[Errno]".
     named.errno = error.errno
+    named.target, named.reason = target, why
     return named
+
+
+def _naming_directory(
+    error: OSError, staging: Path, target: Path, given: str | os.PathLike
+) -> OSError:
+    """The same kind of OSError, naming the directory asked for, not the
+    hidden staging copy it was being rebuilt in (which is removed)."""
+    why = getattr(error, "reason", None) or error.strerror or str(error)
+    why = why.replace(str(staging), str(target))
+    file = getattr(error, "target", None) or error.filename
+    if file is not None and Path(file).is_relative_to(staging):
+        why = f"{why}, writing {Path(file).relative_to(staging).as_posix()}"
+    message = (
+        f"directory={str(given)!r}: could not be written ({why}); the directory "
+        "is unchanged"
+    )
+    try:
+        named = type(error)(message)
+    except TypeError:  # a subclass with its own constructor
+        named = OSError(message)
+    named.errno = error.errno
+    return named
+
+
+def _mentions(error: OSError, staging: Path) -> bool:
+    """Whether `error` is about a file in the staging copy (not, say, a read)."""
+    paths = (getattr(error, "target", None), error.filename, error.filename2)
+    inside = any(p is not None and Path(p).is_relative_to(staging) for p in paths)
+    return inside or str(staging) in str(error)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -302,19 +337,33 @@ def _sibling(target: Path, suffix: str) -> Path:
 
 
 def _link_tree(source: Path, destination: Path) -> None:
+    failures: list[OSError] = []
+
     def link_or_copy(src: str, dst: str) -> None:
         try:
             os.link(src, dst)
         except OSError:  # another filesystem, or links not allowed
-            shutil.copy2(src, dst)
+            try:
+                shutil.copy2(src, dst)
+            except OSError as error:
+                error.filename = error.filename or dst
+                failures.append(error)
+                raise
 
-    shutil.copytree(
-        source,
-        destination,
-        symlinks=True,
-        copy_function=link_or_copy,
-        dirs_exist_ok=True,
-    )
+    try:
+        shutil.copytree(
+            source,
+            destination,
+            symlinks=True,
+            copy_function=link_or_copy,
+            dirs_exist_ok=True,
+        )
+    except shutil.Error:
+        # copytree folds every failure into one list of strings; the first
+        # one, with its errno (a full disk), is what to report.
+        if failures:
+            raise failures[0] from None
+        raise
 
 
 def _swap(staging: Path, target: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 import os
+import re
 import reprlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processor
 
 from distil_explorer.errors import FileFormatError
 from distil_explorer.long_texts import cut_texts
+from distil_explorer.text_lines import utf8_lines
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
@@ -434,7 +436,24 @@ def _checked_texts(texts: Any) -> list[str]:
             raise ValueError(
                 f"texts={shown}: item {i} is a {type(text).__name__}; {allowed}"
             )
+        _check_surrogates(f"texts[{i}]", text)
     return list(texts)
+
+
+# A lone surrogate is what Python makes of a byte that was not UTF-8 (in
+# sys.argv, or a file read with errors="surrogateescape"); the Rust
+# tokenizer refuses it with a TypeError that names no text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_surrogates(name: str, text: str) -> None:
+    found = None if text.isascii() else _SURROGATE.search(text)
+    if found is not None:
+        raise ValueError(
+            f"{name}={reprlib.repr(text)}: character {found.start()} is "
+            f"{found[0]!r}, a lone surrogate (a byte that was not UTF-8, or a "
+            "half of a UTF-16 pair); allowed: text of whole Unicode characters"
+        )
 
 
 def _vocabulary_list(vocabulary: Any) -> list[str]:
@@ -446,16 +465,9 @@ def _vocabulary_list(vocabulary: Any) -> list[str]:
                 f"vocabulary={source!r}: no such file; allowed: a vocab.txt or "
                 "vocabulary.txt with one token per line, or a list of str"
             )
-        try:
-            with open(path, encoding="utf-8") as f:
-                # Hugging Face's load_vocab strips only the newline.
-                tokens = [line.rstrip("\n") for line in f]
-        except UnicodeDecodeError as error:
-            raise FileFormatError(
-                f"vocabulary={source!r}: not UTF-8 text ({error.reason} at byte "
-                f"{error.start}); allowed: one token per line, UTF-8",
-                path=source,
-            ) from None
+        # Hugging Face's load_vocab strips only the line break.
+        allowed = "one token per line, UTF-8"
+        tokens = [line for _, line in utf8_lines(path, "vocabulary", allowed)]
         problem = FileFormatError
     elif isinstance(vocabulary, Sequence):
         source = f"<list of {len(vocabulary)} tokens>"
