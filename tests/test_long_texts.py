@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from distil_explorer import cli, long_texts
-from distil_explorer.long_texts import char_budget
+from distil_explorer import cli
+from distil_explorer._internal import long_texts
+from distil_explorer._internal.long_texts import char_budget
 from distil_explorer.tokenizer import DistilBertTokenizer
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -10,10 +10,10 @@ import os
 import pytest
 
 from distil_explorer import cli
-from distil_explorer.corpus_texts import text_source
+from distil_explorer._internal.text_lines import utf8_lines
+from distil_explorer.corpus.texts import text_source
 from distil_explorer.errors import FileFormatError
-from distil_explorer.session import _first_lines
-from distil_explorer.text_lines import utf8_lines
+from distil_explorer.session.inputs import first_lines
 from distil_explorer.tokenizer import DistilBertTokenizer
 from tests.test_cli import PRESET
 
@@ -71,7 +71,7 @@ def test_corpus_texts_name_the_line(bad_file):
 
 def test_the_session_first_lines_name_the_line(bad_file):
     with pytest.raises(FileFormatError) as info:
-        _first_lines(str(bad_file), None)
+        first_lines(str(bad_file), None)
     _check(str(info.value), "texts", bad_file)
 
 

@@ -35,6 +35,7 @@ import re
 from typing import Any
 
 from distil_explorer.config import OFFLINE_PRESET, backbone_presets
+from distil_explorer.errors import PresetNotFoundError, PresetUnreachableError
 from distil_explorer.weights.network import (
     Progress,
     forwarding_tqdm,
@@ -73,31 +74,6 @@ _TRUE = {"1", "true", "yes", "on"}
 # (ASCII only, so no look-alike dots or slashes), never a leading dot.
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,95}", re.ASCII)
 _DRIVE = re.compile(r"[A-Za-z]:")
-
-
-class PresetNotFoundError(ValueError):
-    """The preset names nothing: an unknown name, a missing directory or repo."""
-
-
-class PresetUnreachableError(ConnectionError):
-    """The preset exists but its hub could not be reached from here.
-
-    `str(error)` is one sentence saying what to do instead; `error.tried`
-    holds one line per hub handle that failed, for a folded "details" view;
-    `hub` and `reason` name the hub and the network error, when there is one.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        tried: tuple[str, ...] = (),
-        *,
-        hub: str = "the hub",
-        reason: str = "no answer",
-    ) -> None:
-        super().__init__(message)
-        self.tried = tried or (message,)
-        self.hub, self.reason = hub, reason
 
 
 def resolve_preset(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from distil_explorer.text_lines import utf8_lines
+from distil_explorer._internal.text_lines import utf8_lines
 
 
 def demo_corpus(limit: int | None = None) -> list[str]:
