@@ -11,19 +11,15 @@ from __future__ import annotations
 import dataclasses
 import numbers
 import os
-import re
-import reprlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
 from distil_explorer._internal.long_texts import cut_texts
-from distil_explorer._internal.text_lines import utf8_lines
-from distil_explorer.checks import checked_flag
-from distil_explorer.errors import FileFormatError
+from distil_explorer.checks import checked_flag, checked_texts
+from distil_explorer.weights.tokenizer_files import vocabulary_list
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
@@ -131,7 +127,7 @@ class DistilBertTokenizer:
         tokenize_chinese_chars: bool = True,
         special_tokens_in_strings: bool = True,
     ) -> None:
-        self._vocabulary = _vocabulary_list(vocabulary)
+        self._vocabulary = vocabulary_list(vocabulary, REQUIRED_TOKENS)
         # Duplicate tokens: the last id wins, as in Hugging Face's load_vocab.
         self._token_to_id = {token: i for i, token in enumerate(self._vocabulary)}
         self._lowercase = checked_flag("lowercase", lowercase)
@@ -253,7 +249,7 @@ class DistilBertTokenizer:
         tokenizer(["a short one", "a longer sentence here"], sequence_length=8)
         ```
         """
-        batch = _checked_texts(texts)
+        batch = checked_texts(texts)
         length = _checked_length(sequence_length)
         if length is None:
             length = self._sequence_length
@@ -271,22 +267,17 @@ class DistilBertTokenizer:
         """Pad to the longest row, but never past `max_length` tokens.
 
         When any row is longer, every row is truncated (keeping `[SEP]` last)
-        and padded to exactly `max_length`. A text far longer than
-        `max_length` tokens is cut before it is tokenized (see
-        `distil_explorer._internal.long_texts`), so memory follows `max_length`, not
-        the text; the tokens are the same as without the cut.
+        and padded to exactly `max_length`. Texts far longer are cut first,
+        never changing a token (`_internal.long_texts`): memory follows
+        `max_length`, not the text.
 
         Examples:
         ```python
         tokenizer.encode_at_most(long_text, backbone.max_sequence_length)
         ```
         """
-        if not _is_int(max_length) or max_length < 2:
-            raise ValueError(
-                f"max_length={max_length!r}: leaves no room for [CLS] and [SEP]; "
-                "allowed: an int >= 2"
-            )
-        batch = self._cut(_checked_texts(texts), max_length)
+        max_length = _checked_length(max_length, "max_length")
+        batch = self._cut(checked_texts(texts), max_length)
         encoding = self(batch)
         if encoding.token_ids.shape[1] > max_length:
             encoding = self(batch, sequence_length=max_length)
@@ -406,88 +397,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _checked_length(value: Any) -> int | None:
-    if value is None:
+def _checked_length(value: Any, name: str = "sequence_length") -> int | None:
+    optional = name == "sequence_length"
+    if value is None and optional:
         return None
     if not _is_int(value) or value < 2:
         raise ValueError(
-            f"sequence_length={value!r}: leaves no room for [CLS] and [SEP]; "
-            "allowed: an int >= 2, or None"
+            f"{name}={value!r}: leaves no room for [CLS] and [SEP]; allowed: an "
+            f"int >= 2{', or None' if optional else ''}"
         )
     return int(value)
-
-
-def _checked_texts(texts: Any) -> list[str]:
-    if isinstance(texts, str):
-        return [texts]
-    shown = reprlib.repr(texts)
-    allowed = "allowed: a str or a non-empty list of str"
-    if not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray)):
-        raise ValueError(f"texts={shown}: not text; {allowed}")
-    if not texts:
-        raise ValueError(f"texts={shown}: an empty batch; {allowed}")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(
-                f"texts={shown}: item {i} is a {type(text).__name__}; {allowed}"
-            )
-        _check_surrogates(f"texts[{i}]", text)
-    return list(texts)
-
-
-# A lone surrogate is what Python makes of a byte that was not UTF-8 (in
-# sys.argv, or a file read with errors="surrogateescape"); the Rust
-# tokenizer refuses it with a TypeError that names no text.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _check_surrogates(name: str, text: str) -> None:
-    found = None if text.isascii() else _SURROGATE.search(text)
-    if found is not None:
-        raise ValueError(
-            f"{name}={reprlib.repr(text)}: character {found.start()} is "
-            f"{found[0]!r}, a lone surrogate (a byte that was not UTF-8, or a "
-            "half of a UTF-16 pair); allowed: text of whole Unicode characters"
-        )
-
-
-def _vocabulary_list(vocabulary: Any) -> list[str]:
-    if isinstance(vocabulary, (str, os.PathLike)):
-        source = str(vocabulary)
-        path = Path(vocabulary).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"vocabulary={source!r}: no such file; allowed: a vocab.txt or "
-                "vocabulary.txt with one token per line, or a list of str"
-            )
-        # Hugging Face's load_vocab strips only the line break.
-        allowed = "one token per line, UTF-8"
-        tokens = [line for _, line in utf8_lines(path, "vocabulary", allowed)]
-        problem = FileFormatError
-    elif isinstance(vocabulary, Sequence):
-        source = f"<list of {len(vocabulary)} tokens>"
-        tokens = list(vocabulary)
-        problem = ValueError
-        bad = next((t for t in tokens if not isinstance(t, str)), None)
-        if bad is not None:
-            raise ValueError(
-                f"vocabulary={source}: holds a {type(bad).__name__} ({bad!r}); "
-                "allowed: a list of str"
-            )
-    else:
-        raise ValueError(
-            f"vocabulary={reprlib.repr(vocabulary)}: not a vocabulary; allowed: "
-            "a path to a vocab.txt / vocabulary.txt, or a list of str"
-        )
-    if not tokens:
-        raise problem(
-            f"vocabulary={source!r}: empty; allowed: one token per line, "
-            f"including {', '.join(REQUIRED_TOKENS)}"
-        )
-    missing = [t for t in REQUIRED_TOKENS if t not in tokens]
-    if missing:
-        raise problem(
-            f"vocabulary={source!r}: lacks {', '.join(missing)}; allowed: a "
-            f"vocabulary holding {', '.join(REQUIRED_TOKENS)}"
-        )
-    return tokens

@@ -21,6 +21,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from distil_explorer._internal.write_errors import naming_directory
+from distil_explorer._internal.write_errors import naming_file as _naming
+
 Content = bytes | str | Callable[[BinaryIO], object]
 _PART = ".part"
 _NEW = ".new"
@@ -171,9 +174,10 @@ def replace_directory(
             fill(staging)
             _fsync_tree(staging)
         except OSError as error:
-            if not _mentions(error, staging):
+            named = naming_directory(error, staging, target, directory)
+            if named is None:  # not about the staging copy (a read, say)
                 raise
-            raise _naming_directory(error, staging, target, directory) from error
+            raise named from error
         _swap(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -249,47 +253,6 @@ def _replace(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
     except OSError as error:
         raise _naming(error, target) from error
-
-
-def _naming(error: OSError, target: Path) -> OSError:
-    """The same kind of OSError, naming `target` rather than a temporary file."""
-    why = error.strerror or str(error)
-    named = type(error)(
-        f"path={str(target)!r}: could not be written ({why}); the file is unchanged"
-    )
-    # Only errno: a `filename` would make str() print numpy-style "[Errno]".
-    named.errno = error.errno
-    named.target, named.reason = target, why
-    return named
-
-
-def _naming_directory(
-    error: OSError, staging: Path, target: Path, given: str | os.PathLike
-) -> OSError:
-    """The same kind of OSError, naming the directory asked for, not the
-    hidden staging copy it was being rebuilt in (which is removed)."""
-    why = getattr(error, "reason", None) or error.strerror or str(error)
-    why = why.replace(str(staging), str(target))
-    file = getattr(error, "target", None) or error.filename
-    if file is not None and Path(file).is_relative_to(staging):
-        why = f"{why}, writing {Path(file).relative_to(staging).as_posix()}"
-    message = (
-        f"directory={str(given)!r}: could not be written ({why}); the directory "
-        "is unchanged"
-    )
-    try:
-        named = type(error)(message)
-    except TypeError:  # a subclass with its own constructor
-        named = OSError(message)
-    named.errno = error.errno
-    return named
-
-
-def _mentions(error: OSError, staging: Path) -> bool:
-    """Whether `error` is about a file in the staging copy (not, say, a read)."""
-    paths = (getattr(error, "target", None), error.filename, error.filename2)
-    inside = any(p is not None and Path(p).is_relative_to(staging) for p in paths)
-    return inside or str(staging) in str(error)
 
 
 def _fsync_folder(folder: Path) -> None:
