@@ -92,6 +92,7 @@ def attribute(
     import keras
 
     from distil_explorer.model.gradients import token_attributions
+    from distil_explorer.model.memory import attribution_guard
 
     method, steps, baseline = _checked_options(method, steps, baseline)
     backend = keras.backend.backend()
@@ -118,7 +119,10 @@ def attribute(
     mask = np.asarray(batch["padding_mask"], np.int32)
     replace = _replaced(ids, mask, tokenizer)
     pad = None if baseline == "zero" else _pad_id(tokenizer)
-    found = token_attributions(backbone, ids, mask, replace, target, method, steps, pad)
+    with attribution_guard(backbone, ids.shape, method, steps, backend=backend):
+        found = token_attributions(
+            backbone, ids, mask, replace, target, method, steps, pad
+        )
     return Attribution(
         **found,
         method=method,
