@@ -190,8 +190,9 @@ for method in sys.argv[2:]:
         a = de.attribute(backbone, tiny_inputs(), target, method=method)
         out[f"{method}/{name}"] = [a.scores.tolist(), a.target_value.tolist(),
                                    a.baseline_value.tolist(), a.backend]
-from distil_explorer.model import gradients, sequence_memory
-one = sequence_memory.bytes_per_sequence(backbone, 7, backward=True)
+from distil_explorer.model import gradients
+from distil_explorer.model.memory import attribution_estimate
+one = attribution_estimate(backbone, 1, 7, sequences=1, maps=True).total
 forward, seen = gradients.forward, []
 def recording(backbone, vectors, *args, **kwargs):
     seen.append(int(vectors.shape[0]))
@@ -244,9 +245,9 @@ def test_jax_agrees_with_torch(backbone, tmp_path):
 
 def _chunk_budget(backbone, steps_per_chunk, batch, length):
     """The IG_CHUNK_BYTES that makes chunks of exactly `steps_per_chunk` steps."""
-    from distil_explorer.model.sequence_memory import bytes_per_sequence
+    from distil_explorer.model.memory import attribution_estimate
 
-    one = bytes_per_sequence(backbone, length, backward=True)
+    one = attribution_estimate(backbone, 1, length, sequences=1).total
     return one * batch * steps_per_chunk
 
 

@@ -91,7 +91,7 @@ def attribute(
     """
     import keras
 
-    from distil_explorer.model.gradients import token_attributions
+    from distil_explorer.model.gradients import steps_per_chunk, token_attributions
     from distil_explorer.model.memory import attribution_guard
 
     method, steps, baseline = _checked_options(method, steps, baseline)
@@ -119,7 +119,9 @@ def attribute(
     mask = np.asarray(batch["padding_mask"], np.int32)
     replace = _replaced(ids, mask, tokenizer)
     pad = None if baseline == "zero" else _pad_id(tokenizer)
-    with attribution_guard(backbone, ids.shape, method, steps, backend=backend):
+    # The steps run in chunks (jax materializes maps, torch does not).
+    chunk = steps_per_chunk(backbone, *ids.shape, steps, maps=backend != "torch")
+    with attribution_guard(backbone, ids.shape, method, steps, chunk, backend):
         found = token_attributions(
             backbone, ids, mask, replace, target, method, steps, pad
         )

@@ -18,29 +18,54 @@ import keras
 import numpy as np
 from keras import ops
 
-from distil_explorer.model.sequence_memory import sequences_that_fit
+from distil_explorer.model.memory import attribution_estimate
+from distil_explorer.model.memory_limit import available_memory
 from distil_explorer.model.tensors import to_numpy
 
 METHODS = ("gradient_x_input", "integrated_gradients", "attention_x_gradient")
 BACKENDS = ("torch", "jax")
 # Integrated gradients runs its steps in chunks of at most this much memory
-# (see `sequence_memory`): chunks of several sequences even on a base model
-# at 128 tokens, and little next to the model's own weights.
+# (by `model.memory`'s estimate): several sequences per chunk even on a base
+# model at 128 tokens, and little next to the model's own weights.
 IG_CHUNK_BYTES = 128 * 2**20
 
 
-def steps_per_chunk(backbone, batch: int, length: int, steps: int) -> int:
-    """How many integration steps of `batch` sequences run in one pass.
+def sequences_that_fit(backbone, length: int, budget: int, *, maps: bool) -> int:
+    """How many sequences of `length` tokens one gradient pass can take in `budget`.
 
-    Chosen from the memory one sequence needs (forward and backward) and
-    `IG_CHUNK_BYTES`, so memory follows the chunk, not `steps`; at least 1.
+    From `model.memory.attribution_estimate` (linear in the sequences); at
+    least 1, since one sequence is what the caller asked for. `maps`: the
+    backend materializes attention maps (every backend but torch).
 
     Examples:
     ```python
-    steps_per_chunk(backbone, batch=2, length=128, steps=1024)  # e.g. 1 on base
+    sequences_that_fit(backbone, 128, 2**30, maps=False)  # e.g. 11 on base
     ```
     """
-    fit = sequences_that_fit(backbone, length, IG_CHUNK_BYTES, backward=True)
+    one = attribution_estimate(backbone, 1, length, sequences=1, maps=maps).total
+    return max(1, int(budget) // one)
+
+
+def steps_per_chunk(
+    backbone, batch: int, length: int, steps: int, *, maps: bool = False
+) -> int:
+    """How many integration steps of `batch` sequences run in one pass.
+
+    Memory then follows the chunk, not `steps`: at most `IG_CHUNK_BYTES`, and
+    at most half of what this process can still get (`model.memory_limit`),
+    so a run that fits in smaller chunks runs instead of being refused; at
+    least 1.
+
+    Examples:
+    ```python
+    steps_per_chunk(backbone, batch=2, length=128, steps=1024)
+    ```
+    """
+    available, _ = available_memory()
+    budget = (
+        IG_CHUNK_BYTES if available is None else min(IG_CHUNK_BYTES, available // 2)
+    )
+    fit = sequences_that_fit(backbone, length, budget, maps=maps)
     return max(1, min(int(steps), fit // max(1, int(batch))))
 
 
@@ -226,7 +251,7 @@ def _jax_integrated(backbone, grad, values, vectors, start, mask, steps):
 
     alphas, sizes = gauss_legendre(steps)
     batch, length, dim = vectors.shape
-    chunk = steps_per_chunk(backbone, batch, length, steps)
+    chunk = steps_per_chunk(backbone, batch, length, steps, maps=True)
     padded = -(-steps // chunk) * chunk
     alphas = np.pad(alphas, (0, padded - steps)).astype("float32")
     sizes = np.pad(sizes, (0, padded - steps)).astype("float32")
