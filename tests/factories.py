@@ -97,3 +97,16 @@ def random_trace(
         tokens=tuple(words) if tokens else None,
         **extra,
     )
+
+
+def pixels_of_colour(image, colour: str, least: float = 0.25):
+    """How many pixels of an RGB PIL image are `colour` ('#rrggbb') drawn over
+    white at an opacity of at least `least` (alpha-blended lines included)."""
+    import numpy as np
+
+    pixels = np.asarray(image.convert("RGB")).reshape(-1, 3).astype(float)
+    rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    ink, paint = 255 - pixels, 255 - rgb
+    alpha = ink @ paint / (paint @ paint)
+    residual = np.abs(ink - alpha[:, None] * paint).max(-1)
+    return int(((alpha >= least) & (alpha <= 1.05) & (residual < 20)).sum())
