@@ -7,6 +7,7 @@ allowed: ...`, as everywhere in the package.
 
 from __future__ import annotations
 
+import numbers
 import operator
 import re
 import reprlib
@@ -350,3 +351,28 @@ def _check_surrogates(name: str, text: str) -> None:
             f"{found[0]!r}, a lone surrogate (a byte that was not UTF-8, or a "
             "half of a UTF-16 pair); allowed: text of whole Unicode characters"
         )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def checked_length(value: Any, name: str = "sequence_length") -> int | None:
+    """A token count with room for [CLS] and [SEP]; None allowed for
+    `sequence_length` (pad to the longest row).
+
+    Examples:
+    ```python
+    checked_length(128)  # 128
+    checked_length(1, "max_length")  # ValueError: max_length=1: leaves no room ...
+    ```
+    """
+    optional = name == "sequence_length"
+    if value is None and optional:
+        return None
+    if not _is_int(value) or value < 2:
+        raise ValueError(
+            f"{name}={value!r}: leaves no room for [CLS] and [SEP]; allowed: an "
+            f"int >= 2{', or None' if optional else ''}"
+        )
+    return int(value)

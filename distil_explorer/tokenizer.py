@@ -18,7 +18,7 @@ import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
 from distil_explorer._internal.long_texts import cut_texts
-from distil_explorer.checks import checked_flag, checked_texts
+from distil_explorer.checks import checked_flag, checked_length, checked_texts
 from distil_explorer.weights.tokenizer_files import vocabulary_list
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -134,7 +134,7 @@ class DistilBertTokenizer:
         if strip_accents is None:
             strip_accents = self._lowercase
         self._strip_accents = checked_flag("strip_accents", strip_accents)
-        self._sequence_length = _checked_length(sequence_length)
+        self._sequence_length = checked_length(sequence_length)
         self._tokenize_chinese_chars = checked_flag(
             "tokenize_chinese_chars", tokenize_chinese_chars
         )
@@ -225,7 +225,11 @@ class DistilBertTokenizer:
         tokenizer.id_to_token(101)  # "[CLS]" for bert-base-uncased
         ```
         """
-        if not _is_int(id) or not 0 <= id < self.vocabulary_size:
+        if (
+            isinstance(id, bool)
+            or not isinstance(id, numbers.Integral)
+            or not 0 <= id < self.vocabulary_size
+        ):
             raise ValueError(
                 f"id={id!r}: not a vocabulary id; allowed: an int in "
                 f"[0, {self.vocabulary_size - 1}]"
@@ -250,7 +254,7 @@ class DistilBertTokenizer:
         ```
         """
         batch = checked_texts(texts)
-        length = _checked_length(sequence_length)
+        length = checked_length(sequence_length)
         if length is None:
             length = self._sequence_length
         if length is not None:
@@ -276,7 +280,7 @@ class DistilBertTokenizer:
         tokenizer.encode_at_most(long_text, backbone.max_sequence_length)
         ```
         """
-        max_length = _checked_length(max_length, "max_length")
+        max_length = checked_length(max_length, "max_length")
         batch = self._cut(checked_texts(texts), max_length)
         encoding = self(batch)
         if encoding.token_ids.shape[1] > max_length:
@@ -391,19 +395,3 @@ class DistilBertTokenizer:
         from distil_explorer.weights.tokenizer_files import save_tokenizer
 
         save_tokenizer(self, path, overwrite)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _checked_length(value: Any, name: str = "sequence_length") -> int | None:
-    optional = name == "sequence_length"
-    if value is None and optional:
-        return None
-    if not _is_int(value) or value < 2:
-        raise ValueError(
-            f"{name}={value!r}: leaves no room for [CLS] and [SEP]; allowed: an "
-            f"int >= 2{', or None' if optional else ''}"
-        )
-    return int(value)
