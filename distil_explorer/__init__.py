@@ -65,6 +65,17 @@ _EXPORTS = {
     "demo_corpus": "distil_explorer.corpus",
     "head_distances": "distil_explorer.analysis.corpus",
     "plot_corpus_statistics": "distil_explorer.views.corpus_plots",
+    # Task heads (issue 28).
+    "DistilBertMaskedLM": "distil_explorer.tasks.masked_lm",
+    "DistilBertTextClassifier": "distil_explorer.tasks.text_classifier",
+    "predict_masked": "distil_explorer.tasks.predictions",
+    "classify": "distil_explorer.tasks.predictions",
+    "layer_predictions": "distil_explorer.tasks.lens",
+    "MaskedPredictions": "distil_explorer.tasks.results",
+    "ClassProbabilities": "distil_explorer.tasks.results",
+    "LayerPredictions": "distil_explorer.tasks.results",
+    "class_target": "distil_explorer.tasks.targets",
+    "token_target": "distil_explorer.tasks.targets",
 }
 
 __all__ = sorted(_EXPORTS)

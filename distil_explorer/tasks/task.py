@@ -14,12 +14,14 @@ from typing import Any
 
 import keras
 
-from distil_explorer.model.backbone import DistilBertBackbone
-
 DTypePolicyMap = keras.dtype_policies.DTypePolicyMap
 
 
-def checked_backbone(backbone: Any, task: str) -> DistilBertBackbone:
+def checked_backbone(backbone: Any, task: str):
+    # Imported here: Keras's import hook (model/registration.py) imports the
+    # task modules while the backbone's module may still be importing.
+    from distil_explorer.model.backbone import DistilBertBackbone
+
     if not isinstance(backbone, DistilBertBackbone):
         raise ValueError(
             f"backbone={type(backbone).__name__}: {task} needs one; allowed: a "
