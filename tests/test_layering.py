@@ -43,6 +43,9 @@ RULES = {
     "corpus.py": ("distil_explorer.views", "ipywidgets", "anywidget", "matplotlib"),
     "corpus_texts.py": ("keras", "torch", "distil_explorer.views", "ipywidgets"),
     "corpus_file.py": ("keras", "torch", "distil_explorer.views", "ipywidgets"),
+    # Task heads (issue 28): models and drivers with no widget; results numpy.
+    "tasks": ("distil_explorer.views", "distil_explorer.session", "ipywidgets"),
+    "tasks/results.py": ("keras", "torch", "jax", "tensorflow", "distil_explorer"),
 }
 
 
