@@ -151,3 +151,30 @@ def test_presets_keras_hub_cannot_hold_are_refused_or_warned(tmp_path):
 def _saved(folder: Path, name: str) -> Path:
     random_transformers_task(name).save_pretrained(folder / name)
     return folder / name
+
+
+def test_task_presets_load_from_hf_handles(models, tmp_path, monkeypatch):
+    # The hf:// download asks for the task files too (only what our readers
+    # open is fetched): a fake snapshot copies exactly what is asked for.
+    import fnmatch
+    import shutil
+
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+    source = tmp_path / "source"
+    models[1].save_to_preset(source)
+
+    def fake_snapshot(repo_id, allow_patterns=(), **kwargs):
+        target = tmp_path / "snapshot"
+        for path in source.rglob("*"):
+            name = path.relative_to(source).as_posix()
+            if path.is_file() and any(fnmatch.fnmatch(name, p) for p in allow_patterns):
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, target / name)
+        return str(target)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: None)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    loaded = de.DistilBertTextClassifier.from_preset("hf://someone/classifier")
+    np.testing.assert_array_equal(_out(loaded, BATCH), _out(models[1], BATCH))
+    assert loaded.class_names == ("no", "maybe", "yes")
