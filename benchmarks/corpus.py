@@ -35,7 +35,7 @@ def speed(count: int, rounds: int, batch_size: int, max_length: int) -> None:
 
     import distil_explorer as de
     from distil_explorer.config import backbone_presets
-    from distil_explorer.corpus import _batches, _checked_settings
+    from distil_explorer.corpus.driver import _batches, _checked_settings
     from distil_explorer.weights.packaged import packaged_directory
 
     backbone = de.DistilBertBackbone.from_preset(PRESET)

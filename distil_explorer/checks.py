@@ -1,4 +1,4 @@
-"""Checks shared by model, trace, analysis and views: indices, selections, masks.
+"""Checks shared by every layer: indices, selections, masks, flags and model inputs.
 
 A numpy-only leaf: it imports nothing else of the package, so every layer may
 import it, and each check exists once. Errors read `argument=value: why;
@@ -8,9 +8,13 @@ allowed: ...`, as everywhere in the package.
 from __future__ import annotations
 
 import operator
+import reprlib
 from typing import Any
 
 import numpy as np
+
+# How far a real attention row may be from summing to 1 (float32 softmax).
+ATTENTION_TOLERANCE = 1e-3
 
 
 def checked_padding_mask(padding_mask: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -114,3 +118,162 @@ def checked_selection(name: str, value: Any, stop: int) -> tuple[int, ...]:
     if bad:
         raise ValueError(f"{name}={value!r}: {bad} out of range; {allowed}")
     return tuple(sorted({int(i) % stop for i in items}))
+
+
+def checked_flag(name: str, value: Any) -> bool:
+    """`value` as a bool; anything but True, False (or numpy's) is refused.
+
+    A string such as "no" is truthy: taking it as True would do the
+    opposite of what was asked.
+
+    Examples:
+    ```python
+    checked_flag("keep_qk", True)  # True
+    checked_flag("keep_qk", "no")  # ValueError: keep_qk='no': not a bool ...
+    ```
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"{name}={reprlib.repr(value)}: not a bool; allowed: True, False"
+        )
+    return bool(value)
+
+
+_INPUTS_ALLOWED = (
+    'allowed: text (a str or a list of str) with a tokenizer, {"token_ids": '
+    '(B, T) ints, "padding_mask": (B, T) 0/1}, or an Encoding'
+)
+
+
+def checked_inputs(inputs: Any) -> Any:
+    """`inputs` with nested lists made arrays; wrong kinds named, not guessed.
+
+    Text stays text, an Encoding stays an Encoding; a dict's `token_ids` and
+    `padding_mask` lists become arrays (ragged rows and strings refused by
+    name). Shapes, dtypes and values are checked later, by the model.
+
+    Examples:
+    ```python
+    checked_inputs({"token_ids": [[1, 2]], "padding_mask": [[1, 1]]})
+    checked_inputs(["a text", 3])  # ValueError: inputs[1]=3: a int among strings
+    ```
+    """
+    if isinstance(inputs, (list, tuple)):
+        kinds = {isinstance(item, str) for item in inputs}
+        if kinds == {True, False}:
+            i = next(i for i, item in enumerate(inputs) if not isinstance(item, str))
+            raise ValueError(
+                f"inputs[{i}]={reprlib.repr(inputs[i])}: a "
+                f"{type(inputs[i]).__name__} among strings; allowed: a list of "
+                "str only (each one a text)"
+            )
+        if kinds == {False} or not inputs:
+            raise ValueError(
+                f"inputs={reprlib.repr(inputs)}: a {type(inputs).__name__} of "
+                f"{'nothing' if not inputs else 'non-text'}; {_INPUTS_ALLOWED}"
+            )
+        return inputs
+    if isinstance(inputs, dict):
+        return {key: _checked_ids(key, value) for key, value in inputs.items()}
+    if isinstance(inputs, str):
+        return inputs
+    if isinstance(inputs, (bytes, bytearray, int, float, type(None), np.ndarray)):
+        raise ValueError(f"inputs={reprlib.repr(inputs)}: {_INPUTS_ALLOWED}")
+    return inputs
+
+
+def _checked_ids(key: Any, value: Any) -> Any:
+    """A token_ids / padding_mask value: text and ragged rows refused by name."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(
+            f"{key}={reprlib.repr(value)}: text where ids belong; allowed: a "
+            "(B, T) array of ints, or pass the text itself as inputs with "
+            "tokenizer=..."
+        )
+    if not isinstance(value, (list, tuple)):
+        return value
+    rows = [row for row in value]
+    if any(
+        isinstance(t, str)
+        for row in rows
+        if isinstance(row, (list, tuple))
+        for t in row
+    ):
+        raise ValueError(
+            f"{key}={reprlib.repr(value)}: holds strings where ids belong; "
+            "allowed: ints, or pass the text as inputs with tokenizer=..."
+        )
+    lengths = [
+        len(row) if isinstance(row, (list, tuple, np.ndarray)) else None for row in rows
+    ]
+    if len(set(lengths)) > 1:
+        raise ValueError(
+            f"{key}: ragged rows (lengths {reprlib.repr(lengths)}); allowed: "
+            "rows of one length (pad them and mark padding in padding_mask, "
+            "or pass text with a tokenizer, which pads)"
+        )
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{key}={reprlib.repr(value)}: not a (B, T) array ({error}); "
+            "allowed: rows of ints of one length"
+        ) from None
+
+
+def is_text(inputs: Any) -> bool:
+    """Whether `inputs` is text: a str, or a non-empty list or tuple of str."""
+    if isinstance(inputs, str):
+        return True
+    return (
+        isinstance(inputs, (list, tuple))
+        and len(inputs) > 0
+        and all(isinstance(t, str) for t in inputs)
+    )
+
+
+def checked_attention_maps(attentions, padding_mask) -> tuple[np.ndarray, np.ndarray]:
+    """(attentions as a float array, real-token mask as bool), or a ValueError.
+
+    Real query rows must be softmax probabilities: in [0, 1], summing to 1 over
+    the real keys within `ATTENTIONATTENTION_TOLERANCE`.
+    """
+    attn = np.asarray(attentions)
+    if not np.issubdtype(attn.dtype, np.floating):
+        attn = attn.astype(np.float64)
+    if attn.ndim != 5 or attn.shape[-1] != attn.shape[-2]:
+        raise ValueError(
+            f"attentions shape={attn.shape}: allowed: (layers, batch, heads, T, T)"
+        )
+    real = checked_padding_mask(padding_mask, (attn.shape[1], attn.shape[3]))
+    selected = real[None, :, None, :]
+    lowest = np.where(selected, attn.min(axis=-1), 0.0)
+    # Summed over real keys only, so mass on a padded key shows as a shortfall.
+    on_real = np.einsum("lbhqk,bk->lbhq", attn, real.astype(attn.dtype))
+    sums = np.where(selected, on_real, 1.0)
+    if not np.isfinite(sums).all() or lowest.min() < -ATTENTION_TOLERANCE:
+        raise ValueError(
+            "attentions: a real query row holds negative or non-finite values; "
+            "allowed: softmax probabilities in [0, 1]"
+        )
+    worst = np.unravel_index(np.abs(sums - 1.0).argmax(), sums.shape)
+    if abs(sums[worst] - 1.0) > ATTENTION_TOLERANCE:
+        layer, row, head, query = (int(i) for i in worst)
+        raise ValueError(
+            f"attentions[{layer}, {row}, {head}, {query}]: sums to "
+            f"{sums[worst]:.4g}; allowed: real query rows summing to 1 "
+            "(softmax probabilities)"
+        )
+    return attn, real
+
+
+def checked_hidden_states(hidden_states, padding_mask) -> tuple[np.ndarray, np.ndarray]:
+    """(states as float64, real-token mask as bool), or a ValueError."""
+    states = np.asarray(hidden_states, dtype=np.float64)
+    if states.ndim != 4:
+        raise ValueError(
+            f"hidden_states shape={states.shape}: allowed: (layers + 1, batch, T, H)"
+        )
+    if padding_mask is None:
+        return states, np.ones(states.shape[1:3], dtype=bool)
+    return states, checked_padding_mask(padding_mask, states.shape[1:3])

@@ -6,7 +6,7 @@ distil-explorer corpus --preset all_minilm_l6_v2_en --texts FILE -o stats.npz
                        [--engine dask [--address tcp://host:8786]]
 
 `lab` serves copies of the course notebooks from a workspace folder (see
-`distil_explorer.workspace`), opens JupyterLab straight on the quickstart
+`distil_explorer._internal.workspace`), opens JupyterLab straight on the quickstart
 notebook (or NOTEBOOK), and passes every other argument to JupyterLab
 (`--port 8890`, `--no-browser`, `--ServerApp.token=...`). As root it adds
 `--allow-root`, which JupyterLab otherwise demands.
@@ -22,8 +22,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from distil_explorer.config import OFFLINE_PRESET
-from distil_explorer.workspace import (
+from distil_explorer._internal.workspace import (
     COURSE_NOTEBOOKS,
     QUICKSTART,
     WORKSPACE_ENV,
@@ -32,6 +31,7 @@ from distil_explorer.workspace import (
     prepare_workspace,
     workspace_folder,
 )
+from distil_explorer.config import OFFLINE_PRESET
 
 # Arguments JupyterLab reads as "run as root is fine".
 _ROOT_FLAGS = ("--allow-root", "--ServerApp.allow_root")

@@ -20,6 +20,14 @@ code that already catches those keeps working. Messages read
   head asked for (a backbone-only preset given to `DistilBertMaskedLM`).
 - `WorkerError(RuntimeError)`: a worker process died, could not start, or
   raised a framework's own error.
+- `RemoteTraceback(Exception)`: never raised alone; the `__cause__` of an
+  error re-raised from a worker, holding the worker's traceback text.
+- `PresetNotFoundError(ValueError)`: a preset that names nothing (an unknown
+  name, a missing directory or repo).
+- `PresetUnreachableError(ConnectionError)`: a preset whose hub cannot be
+  reached from here; `.tried` lists each hub tried.
+- `PackagedPresetError(FileNotFoundError)`: the package holding an offline
+  preset is missing, or its files are not as pinned.
 
 Examples:
 ```python
@@ -94,3 +102,43 @@ class WorkerError(RuntimeError):
         super().__init__(message)
         self.backend = backend
         self.worker_traceback = worker_traceback
+
+
+class PresetNotFoundError(ValueError):
+    """The preset names nothing: an unknown name, a missing directory or repo."""
+
+
+class PresetUnreachableError(ConnectionError):
+    """The preset exists but its hub could not be reached from here.
+
+    `str(error)` is one sentence saying what to do instead; `error.tried`
+    holds one line per hub handle that failed, for a folded "details" view;
+    `hub` and `reason` name the hub and the network error, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        tried: tuple[str, ...] = (),
+        *,
+        hub: str = "the hub",
+        reason: str = "no answer",
+    ) -> None:
+        super().__init__(message)
+        self.tried = tried or (message,)
+        self.hub, self.reason = hub, reason
+
+
+class PackagedPresetError(FileNotFoundError):
+    """The package holding a preset is missing or its files are not as pinned."""
+
+
+class RemoteTraceback(Exception):
+    """The `__cause__` of an exception re-raised from a worker: its traceback text."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return "\n\nWorker traceback:\n" + self.text

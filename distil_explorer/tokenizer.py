@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
+from distil_explorer.checks import checked_flag
 from distil_explorer.errors import FileFormatError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -130,15 +131,15 @@ class DistilBertTokenizer:
         self._vocabulary = _vocabulary_list(vocabulary)
         # Duplicate tokens: the last id wins, as in Hugging Face's load_vocab.
         self._token_to_id = {token: i for i, token in enumerate(self._vocabulary)}
-        self._lowercase = _checked_bool("lowercase", lowercase)
+        self._lowercase = checked_flag("lowercase", lowercase)
         if strip_accents is None:
             strip_accents = self._lowercase
-        self._strip_accents = _checked_bool("strip_accents", strip_accents)
+        self._strip_accents = checked_flag("strip_accents", strip_accents)
         self._sequence_length = _checked_length(sequence_length)
-        self._tokenize_chinese_chars = _checked_bool(
+        self._tokenize_chinese_chars = checked_flag(
             "tokenize_chinese_chars", tokenize_chinese_chars
         )
-        self._special_tokens_in_strings = _checked_bool(
+        self._special_tokens_in_strings = checked_flag(
             "special_tokens_in_strings", special_tokens_in_strings
         )
         # One configured Rust tokenizer per output length: its padding and
@@ -385,12 +386,6 @@ class DistilBertTokenizer:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _checked_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}={value!r}: not a bool; allowed: True, False")
-    return bool(value)
 
 
 def _checked_length(value: Any) -> int | None:

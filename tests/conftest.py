@@ -2,10 +2,11 @@
 
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+# Before anything imports keras (neither numpy nor pytest does).
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 TINY = {
     "vocabulary_size": 20,

@@ -1,5 +1,6 @@
 """Builders shared by test modules: tiny models with every parameter random."""
 
+import numpy as np
 import pytest
 
 
@@ -43,6 +44,59 @@ def random_transformers_distilbert(scale: float, heads: int = 4, dim: int = 16):
     backbone = DistilBertBackbone(**backbone_config(hf_config))
     assign_weights(backbone, backbone_weights(hf_config, state))
     return model, backbone
+
+
+def random_trace(
+    layers: int = 2,
+    batch: int = 2,
+    heads: int = 3,
+    length: int = 5,
+    hidden: int = 4,
+    padded: int = 2,
+    tokens: bool = True,
+    seed: int = 0,
+    temperature: float = 1.0,
+    config: dict | None = None,
+    norms: bool = False,
+):
+    """A Trace of random softmax attention, made from numpy alone.
+
+    Sequence 0 is all real tokens; every later row has its last `padded`
+    positions padded (keys masked out, weights exactly 0). Tokens are
+    "[CLS]", "w1", ... "[SEP]", then "[PAD]"; `norms=True` adds
+    attention_norms (the weights times a random positive length per key).
+    """
+    from distil_explorer.trace import Trace
+
+    rng = np.random.default_rng(seed)
+    mask = np.ones((batch, length), dtype=np.int32)
+    if padded:
+        mask[1:, length - padded :] = 0
+    logits = temperature * rng.normal(size=(layers, batch, heads, length, length))
+    weights = np.exp(logits) * mask[None, :, None, None, :]
+    attentions = (weights / weights.sum(-1, keepdims=True)).astype(np.float32)
+    words = []
+    for row in mask:
+        real = int(row.sum())
+        inner = [f"w{i}" for i in range(1, real - 1)]
+        words.append(("[CLS]", *inner, "[SEP]", *["[PAD]"] * (length - real)))
+    extra = {}
+    if norms:
+        lengths = rng.random((layers, batch, heads, 1, length)).astype(np.float32)
+        extra["attention_norms"] = attentions * (lengths + 0.1)
+    return Trace(
+        hidden_states=rng.normal(size=(layers + 1, batch, length, hidden)).astype(
+            np.float32
+        ),
+        attentions=attentions,
+        token_ids=rng.integers(0, 50, size=(batch, length)),
+        padding_mask=mask,
+        config={"num_layers": layers, "num_heads": heads} if config is None else config,
+        backend="numpy",
+        device="cpu",
+        tokens=tuple(words) if tokens else None,
+        **extra,
+    )
 
 
 # Tiny transformers task models: name -> (config class, model class, config).

@@ -2,36 +2,20 @@ import numpy as np
 import pytest
 
 from distil_explorer.bertviz import to_bertviz
-from distil_explorer.trace import Trace
+from tests.factories import random_trace
 
 torch = pytest.importorskip("torch")
 
 
-def make_trace(tokens=True) -> Trace:
+def make_trace(tokens=True):
     """2 layers, 3 heads; row 1 has its last 2 of 5 positions padded."""
-    rng = np.random.default_rng(0)
-    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=np.int32)
-    weights = np.exp(rng.normal(size=(2, 2, 3, 5, 5))) * mask[None, :, None, None, :]
-    words = (
-        ("[CLS]", "a", "b", "c", "[SEP]"),
-        ("[CLS]", "hello", "[SEP]", "[PAD]", "[PAD]"),
-    )
-    return Trace(
-        hidden_states=np.zeros((3, 2, 5, 4)),
-        attentions=weights / weights.sum(-1, keepdims=True),
-        token_ids=rng.integers(0, 50, size=(2, 5)),
-        padding_mask=mask,
-        config={},
-        backend="numpy",
-        device="cpu",
-        tokens=words if tokens else None,
-    )
+    return random_trace(layers=2, heads=3, length=5, padded=2, tokens=tokens)
 
 
 def test_one_tensor_per_layer_without_padding():
     trace = make_trace()
     attention, tokens = to_bertviz(trace, index=1)
-    assert tokens == ["[CLS]", "hello", "[SEP]"]
+    assert tokens == ["[CLS]", "w1", "[SEP]"]
     assert isinstance(attention, tuple) and len(attention) == 2
     for layer, tensor in enumerate(attention):
         assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.float32

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from distil_explorer import cli
-from distil_explorer.workspace import COURSE_NOTEBOOKS as COURSE
+from distil_explorer._internal.workspace import COURSE_NOTEBOOKS as COURSE
 
 PRESET = Path(__file__).parent / "fixtures" / "keras_hub_tiny" / "preset"
 

@@ -2,7 +2,7 @@
 
 The oracle captures each text alone (no padding, no batching, no sorting),
 truncates it itself, and walks every query row in plain Python: nothing of
-`distil_explorer.analysis.corpus` is used to compute what it is compared to.
+`distil_explorer.corpus.sums` is used to compute what it is compared to.
 """
 
 import unicodedata

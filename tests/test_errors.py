@@ -1,4 +1,4 @@
-"""errors.py: every class a user can catch is in the README and subclasses a builtin."""
+"""errors.py: every class a user can catch is in docs/api.md, subclassing a builtin."""
 
 import inspect
 import pickle
@@ -8,7 +8,7 @@ import pytest
 
 from distil_explorer import errors
 
-README = (Path(__file__).parents[1] / "README.md").read_text()
+API_DOCS = (Path(__file__).parents[1] / "docs" / "api.md").read_text()
 CLASSES = [
     c
     for _, c in inspect.getmembers(errors, inspect.isclass)
@@ -16,8 +16,8 @@ CLASSES = [
 ]
 
 
-def test_every_error_class_is_in_the_readme_errors_section():
-    section = README.split("## Errors", 1)[1].split("\n## ", 1)[0]
+def test_every_error_class_is_in_the_errors_section_of_the_docs():
+    section = API_DOCS.split("## Errors", 1)[1].split("\n## ", 1)[0]
     assert CLASSES and all(f"`{c.__name__}`" in section for c in CLASSES)
 
 
@@ -52,7 +52,7 @@ def test_file_errors_pickle_with_tblibs_reducers_installed():
 
 
 def test_old_import_paths_still_work():
-    from distil_explorer.runtime.process import WorkerError
+    from distil_explorer.errors import WorkerError
     from distil_explorer.weights.assign import WeightsMismatchError
     from distil_explorer.weights.transformers_format import UnsupportedCheckpointError
 

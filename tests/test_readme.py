@@ -32,7 +32,22 @@ def test_torch_is_installed_first_in_both_commands():
 
 
 def test_the_lab_command_opens_the_quickstart_notebook():
-    from distil_explorer.workspace import COURSE_NOTEBOOKS, QUICKSTART
+    from distil_explorer._internal.workspace import COURSE_NOTEBOOKS, QUICKSTART
 
     assert COURSE_NOTEBOOKS / QUICKSTART == ROOT / "notebooks" / "00_quickstart.ipynb"
     assert (COURSE_NOTEBOOKS / QUICKSTART).is_file()
+
+
+def test_readme_is_a_front_page_whose_links_resolve():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 160, "the reference belongs in docs/"
+    links = re.findall(r"\]\(([^)#]+)\)", readme)
+    assert any(link.startswith("docs/") for link in links)
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert not missing, missing
+
+
+def test_docs_link_only_to_files_that_exist():
+    for page in (ROOT / "docs").glob("*.md"):
+        for link in re.findall(r"\]\(([^)#:]+)\)", page.read_text()):
+            assert (page.parent / link).exists(), f"{page.name}: {link}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from distil_explorer import atomic_write
+from distil_explorer._internal import atomic_write
 from distil_explorer.tokenizer import DistilBertTokenizer, Encoding
 
 FIXTURES = Path(__file__).parent / "fixtures"

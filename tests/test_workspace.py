@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from distil_explorer.workspace import (
+from distil_explorer._internal.workspace import (
     COURSE_NOTEBOOKS,
     MANIFEST,
     QUICKSTART,

@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from distil_explorer.checks import checked_padding_mask
+from distil_explorer.checks import checked_attention_maps
 
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace
 
 # float32 softmax rows sum to 1 within ~1e-6 at T=512; 1e-3 still catches
 # arrays that are not probabilities (logits, unnormalized scores).
-_TOLERANCE = 1e-3
 
 
 def head_entropy(attentions: np.ndarray, padding_mask: np.ndarray) -> np.ndarray:
@@ -48,7 +47,7 @@ def head_entropy(attentions: np.ndarray, padding_mask: np.ndarray) -> np.ndarray
     head_entropy(uniform, np.ones((1, 4)))  # [[[1.386...]]] == log(4)
     ```
     """
-    attn, real = _check(attentions, padding_mask)
+    attn, real = checked_attention_maps(attentions, padding_mask)
     logs = np.log(attn, out=np.zeros_like(attn), where=attn > 0)
     per_query = -(attn * logs).sum(axis=-1, dtype=np.float64)
     return _mean_over(per_query, real)
@@ -79,7 +78,7 @@ def mean_attention_distance(
     mean_attention_distance(previous, np.ones((1, 3)))  # [[[1.0]]]
     ```
     """
-    attn, real = _check(attentions, padding_mask)
+    attn, real = checked_attention_maps(attentions, padding_mask)
     positions = np.arange(attn.shape[-1])
     distance = np.abs(positions[:, None] - positions[None, :]).astype(attn.dtype)
     per_query = (attn * distance).sum(axis=-1, dtype=np.float64)
@@ -117,7 +116,7 @@ def special_token_share(
     special_token_share(uniform, ids, [101, 102], np.ones((1, 4)))  # [[[0.5]]]
     ```
     """
-    attn, real = _check(attentions, padding_mask)
+    attn, real = checked_attention_maps(attentions, padding_mask)
     token_ids = np.asarray(token_ids)
     if token_ids.shape != real.shape or not np.issubdtype(token_ids.dtype, np.integer):
         raise ValueError(
@@ -155,7 +154,7 @@ def self_attention_share(
     self_attention_share(diagonal, np.ones((1, 3)))  # [[[1.0]]]
     ```
     """
-    attn, real = _check(attentions, padding_mask)
+    attn, real = checked_attention_maps(attentions, padding_mask)
     per_query = np.diagonal(attn, axis1=-2, axis2=-1).astype(np.float64)
     return _mean_over(per_query, real)
 
@@ -187,7 +186,7 @@ def previous_token_share(
     previous_token_share(previous, np.ones((1, 3)))  # [[[1.0]]]
     ```
     """
-    attn, real = _check(attentions, padding_mask)
+    attn, real = checked_attention_maps(attentions, padding_mask)
     per_query = np.zeros(attn.shape[:-1], dtype=np.float64)
     per_query[..., 1:] = np.diagonal(attn, offset=-1, axis1=-2, axis2=-1)
     has_previous = np.zeros_like(real)
@@ -283,34 +282,3 @@ def _mean_over(per_query: np.ndarray, queries: np.ndarray) -> np.ndarray:
     count = queries.sum(axis=-1)[None, :, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / count, np.nan)
-
-
-def _check(attentions, padding_mask) -> tuple[np.ndarray, np.ndarray]:
-    """Return (attentions as a float array, real-token mask as bool), or raise."""
-    attn = np.asarray(attentions)
-    if not np.issubdtype(attn.dtype, np.floating):
-        attn = attn.astype(np.float64)
-    if attn.ndim != 5 or attn.shape[-1] != attn.shape[-2]:
-        raise ValueError(
-            f"attentions shape={attn.shape}: allowed: (layers, batch, heads, T, T)"
-        )
-    real = checked_padding_mask(padding_mask, (attn.shape[1], attn.shape[3]))
-    selected = real[None, :, None, :]
-    lowest = np.where(selected, attn.min(axis=-1), 0.0)
-    # Summed over real keys only, so mass on a padded key shows as a shortfall.
-    on_real = np.einsum("lbhqk,bk->lbhq", attn, real.astype(attn.dtype))
-    sums = np.where(selected, on_real, 1.0)
-    if not np.isfinite(sums).all() or lowest.min() < -_TOLERANCE:
-        raise ValueError(
-            "attentions: a real query row holds negative or non-finite values; "
-            "allowed: softmax probabilities in [0, 1]"
-        )
-    worst = np.unravel_index(np.abs(sums - 1.0).argmax(), sums.shape)
-    if abs(sums[worst] - 1.0) > _TOLERANCE:
-        layer, row, head, query = (int(i) for i in worst)
-        raise ValueError(
-            f"attentions[{layer}, {row}, {head}, {query}]: sums to "
-            f"{sums[worst]:.4g}; allowed: real query rows summing to 1 "
-            "(softmax probabilities)"
-        )
-    return attn, real

@@ -13,7 +13,11 @@ import dataclasses
 
 import numpy as np
 
-from distil_explorer.checks import checked_index, checked_padding_mask
+from distil_explorer.checks import (
+    checked_hidden_states,
+    checked_index,
+    checked_padding_mask,
+)
 
 
 def token_norms(hidden_states: np.ndarray, padding_mask: np.ndarray) -> np.ndarray:
@@ -36,7 +40,7 @@ def token_norms(hidden_states: np.ndarray, padding_mask: np.ndarray) -> np.ndarr
     token_norms(states, [[1, 0]])  # [[[5.0, nan]]]: the second token is padding
     ```
     """
-    states, real = _check(hidden_states, padding_mask)
+    states, real = checked_hidden_states(hidden_states, padding_mask)
     norms = np.linalg.norm(states, axis=-1)
     return np.where(real[None], norms, np.nan)
 
@@ -66,7 +70,7 @@ def layer_similarity(
     layer_similarity(states)  # all 1.0, shape (2, 1, 2)
     ```
     """
-    states, real = _check(hidden_states, padding_mask)
+    states, real = checked_hidden_states(hidden_states, padding_mask)
     similarity = _cosine(states[:-1], states[1:])
     return np.where(real[None], similarity, np.nan)
 
@@ -98,7 +102,7 @@ def layer_similarity_matrix(
     layer_similarity_matrix(states)  # [[1.0, 0.0], [0.0, 1.0]]
     ```
     """
-    states, real = _check(hidden_states, padding_mask)
+    states, real = checked_hidden_states(hidden_states, padding_mask)
     checked_index("index", index, states.shape[1])
     tokens = states[:, index, real[index]]  # (L + 1, n, H)
     unit = _unit(tokens)
@@ -221,7 +225,7 @@ def common_basis(
     [pca(states[layer], mask, basis=basis).points.shape for layer in range(3)]
     ```
     """
-    states, real = _check(hidden_states, padding_mask)
+    states, real = checked_hidden_states(hidden_states, padding_mask)
     points = states[:, real].reshape(-1, states.shape[-1])
     mean, components = _fit(points, n_components)
     layers = np.repeat(np.arange(states.shape[0]), real.sum())
@@ -269,15 +273,3 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (_unit(a) * _unit(b)).sum(axis=-1)
-
-
-def _check(hidden_states, padding_mask) -> tuple[np.ndarray, np.ndarray]:
-    """Return (states as float64, real-token mask as bool), or raise."""
-    states = np.asarray(hidden_states, dtype=np.float64)
-    if states.ndim != 4:
-        raise ValueError(
-            f"hidden_states shape={states.shape}: allowed: (layers + 1, batch, T, H)"
-        )
-    if padding_mask is None:
-        return states, np.ones(states.shape[1:3], dtype=bool)
-    return states, checked_padding_mask(padding_mask, states.shape[1:3])

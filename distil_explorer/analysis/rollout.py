@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from distil_explorer.analysis.attention import _check
-from distil_explorer.checks import checked_index
+from distil_explorer.checks import checked_attention_maps, checked_index
 
 _FUSIONS = {"mean": np.mean, "max": np.max, "min": np.min}
 
@@ -77,7 +76,7 @@ def attention_rollout(
     # [[1.0, 0.0], [0.5, 0.5]]: token 1 keeps half of itself (the residual)
     ```
     """
-    attn, real = _check(attentions, padding_mask)
+    attn, real = checked_attention_maps(attentions, padding_mask)
     start_layer = checked_index("start_layer", start_layer, attn.shape[0])
     mixing = _mixing(attn, real, head_fusion, residual)
     current = _real_identity(real)
@@ -139,7 +138,7 @@ def attention_flow(
     # [[1.0, 0.0], [0.5, 0.5]]: with one layer, flow equals rollout
     ```
     """
-    attn, real = _check(attentions, padding_mask)
+    attn, real = checked_attention_maps(attentions, padding_mask)
     checked_index("index", index, attn.shape[1])
     last = attn.shape[0] - 1
     layer = last if layer is None else checked_index("layer", layer, last + 1)
@@ -194,7 +193,7 @@ def _mixing(attn, real, head_fusion, residual) -> np.ndarray:
         raise ValueError(f"residual={residual!r}: allowed: True or False")
     fused = _FUSIONS[head_fusion](attn, axis=2).astype(np.float64)
     # Zeroing padded keys makes "padding stays 0" exact, not just within the
-    # tolerance `_check` allows.
+    # tolerance `checked_attention_maps` allows.
     fused *= (real[:, :, None] & real[:, None, :])[None]
     if residual:
         fused = 0.5 * fused + 0.5 * _real_identity(real)[None]

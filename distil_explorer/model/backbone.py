@@ -11,6 +11,7 @@ import keras
 
 from distil_explorer.config import backbone_presets, check_config
 from distil_explorer.model import kernels
+from distil_explorer.model.initialization import skip_initialization
 from distil_explorer.model.layers import DistilBertEmbeddings, DistilBertEncoderLayer
 from distil_explorer.model.validation import check_inputs
 
@@ -361,12 +362,17 @@ class DistilBertBackbone(keras.Model):
         """
         from distil_explorer.weights.loading import load_backbone
 
+        def build_for_weights(**config: Any) -> DistilBertBackbone:
+            with skip_initialization():  # loaded weights overwrite them
+                return cls(**config)
+
         return load_backbone(
             cls,
             preset,
             load_weights=load_weights,
             allow_pickle=allow_pickle,
             progress=progress,
+            build_for_weights=build_for_weights,
             **kwargs,
         )
 

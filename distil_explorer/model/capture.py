@@ -15,7 +15,11 @@ from distil_explorer.checks import checked_selection
 from distil_explorer.config import CONFIG_FIELDS
 from distil_explorer.model import kernels
 from distil_explorer.model.buffers import new_buffer
-from distil_explorer.model.norms import head_grams, value_norms
+from distil_explorer.model.capture_norms import (
+    norm_weighted,
+    norms_collector,
+    output_grams,
+)
 from distil_explorer.model.tensors import device_of, to_numpy
 from distil_explorer.model.validation import check_inputs
 
@@ -68,7 +72,7 @@ def _walk(
     kept: that layer then computes them into it, explicitly, instead of
     taking fused attention (see `_capture_eager`). `norms(value, layer)`,
     when given, is called for each kept layer before its item is yielded,
-    with the value heads that layer computed (see `_norms_collector`).
+    with the value heads that layer computed (see `norms_collector`).
     Eager on torch, each layer's `call` runs without `Layer.__call__`
     (`DistilBertBackbone._calls_layers_directly`), reading its variables
     directly (`kernels.direct_reads`).
@@ -132,7 +136,7 @@ def _capture_eager(
 
     Returns hidden states, maps, queries and keys (None unless `keep_qk`) as
     float32 numpy, and the device the model ran on. `norms`: a list that
-    receives each kept layer's key lengths (see `_norms_collector`).
+    receives each kept layer's key lengths (see `norms_collector`).
     """
     all_heads = len(heads) == backbone.num_heads
     # Keras casts a layer's float tensor arguments to its compute dtype, so
@@ -186,7 +190,7 @@ def _capture_eager(
         return scratch_block(x)
 
     with _inference_context():
-        collect = None if norms is None else _norms_collector(heads, norms, to_numpy)
+        collect = None if norms is None else norms_collector(heads, norms, to_numpy)
         walk = _walk(
             backbone, token_ids, padding_mask, layers, keep_qk, out, collect, skipped
         )
@@ -219,9 +223,6 @@ def _stacked(arrays):
 # backbone -> {(layers, heads, keep_qk, keep_norms): jitted capture}; jax.jit
 # itself keeps one compiled program per input shape.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# backbone -> (layers, the output kernels' arrays, their head_grams): reused
-# while every array is the same object (jax arrays are immutable).
-_GRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _capture_compiled(
@@ -242,7 +243,7 @@ def _capture_compiled(
         forward = functools.partial(_forward, weakref.ref(backbone), *key)
         programs[key] = jax.jit(forward)
     values = [variable.value for variable in backbone.weights]
-    grams = () if norms is None else _output_grams(backbone, layers)
+    grams = () if norms is None else output_grams(backbone, layers)
     hidden, attention, queries, keys, kept = programs[key](
         values, grams, token_ids, padding_mask
     )
@@ -268,7 +269,7 @@ def _forward(
     backbone = backbone_ref()
     collect, norms = None, []
     if keep_norms:
-        collect = _norms_collector(heads, norms, lambda lengths: lengths, grams)
+        collect = norms_collector(heads, norms, lambda lengths: lengths, grams)
     heads = list(heads)
     state = list(zip(backbone.weights, values, strict=True))
     with keras.StatelessScope(state_mapping=state):
@@ -293,57 +294,6 @@ def _forward(
         stacked(keys),
         stacked(norms),
     )
-
-
-def _norms_collector(heads, into: list, convert, grams=None):
-    """A `_walk` `norms` callback appending each kept layer's key lengths.
-
-    `||f_h(x_j)||` (B, len(heads), T), from the layer's own value heads and
-    output kernel (`model.norms.value_norms`), after `convert` (to numpy op
-    by op; as they are inside a jax program). `grams`: each kept layer's
-    `head_grams`, when computed already.
-    """
-    given = iter(grams or ())
-
-    def collect(value, layer):
-        gram = next(given, None)
-        lengths = value_norms(value, layer.attention_output, heads, gram)
-        into.append(convert(lengths))
-
-    return collect
-
-
-def _output_grams(backbone, layers) -> tuple:
-    """Each kept layer's `head_grams`, computed again only when a kernel changed.
-
-    Inside the compiled program they cost 5-10% of a capture at B=1, T=128
-    (XLA runs the small batched products slowly); the weights rarely change
-    between captures.
-    """
-    outputs = [backbone.transformer_layers[i].attention_output for i in layers]
-    arrays = tuple(v.value for output in outputs for v in output.weights)
-    cached = _GRAMS.get(backbone)
-    if (
-        cached is not None
-        and cached[0] == layers
-        and len(cached[1]) == len(arrays)
-        and all(a is b for a, b in zip(cached[1], arrays, strict=True))
-    ):
-        return cached[2]
-    grams = tuple(head_grams(output, backbone.num_heads) for output in outputs)
-    _GRAMS[backbone] = (layers, arrays, grams)
-    return grams
-
-
-def _norm_weighted(attention: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """`alpha_ij * ||f_h(x_j)||`: the captured maps times each key's length.
-
-    Multiplied here, on the float32 maps the Trace holds: inside the layer
-    (a second consumer of the softmax) XLA recomputed the softmax for it,
-    1.13-1.27x a plain capture on jax; here 1.0x plus one multiply.
-    """
-    out = new_buffer(attention.shape)  # recycled memory, as the maps (model.buffers)
-    return np.multiply(attention, lengths[:, :, :, None, :], out=out, dtype=np.float32)
 
 
 def _dtype_name(backbone) -> str:
@@ -394,7 +344,7 @@ def run_capture(
     }
     extra = {"queries": queries, "keys": keys} if keep_qk else {}
     if norms:
-        extra["attention_norms"] = _norm_weighted(attention, np.stack(kept_norms))
+        extra["attention_norms"] = norm_weighted(attention, np.stack(kept_norms))
     return trace_type(
         **extra,
         hidden_states=hidden,

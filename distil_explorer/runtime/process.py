@@ -25,7 +25,7 @@ import threading
 import weakref
 from typing import BinaryIO
 
-from distil_explorer.errors import WorkerError
+from distil_explorer.errors import RemoteTraceback, WorkerError
 from distil_explorer.runtime.backends import worker_environment
 from distil_explorer.runtime.worker import RECEIVED, read_frame, write_frame
 
@@ -33,18 +33,7 @@ _EXIT = object()  # what the reader thread queues when the worker's stdout ends
 _STOP_GRACE_S = 5.0
 _STDERR_LINES = 40
 
-__all__ = ["RemoteTraceback", "WorkerError", "WorkerProcess", "raise_remote"]
-
-
-class RemoteTraceback(Exception):
-    """The `__cause__` of an exception re-raised from a worker: its traceback text."""
-
-    def __init__(self, text: str):
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return "\n\nWorker traceback:\n" + self.text
+__all__ = ["RemoteTraceback", "WorkerProcess", "raise_remote"]
 
 
 class WorkerProcess:

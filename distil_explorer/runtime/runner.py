@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from distil_explorer.checks import checked_flag, checked_inputs
 from distil_explorer.model.tensors import device_of, to_numpy
 from distil_explorer.runtime.backends import (
     check_backend,
@@ -28,7 +29,8 @@ from distil_explorer.runtime.backends import (
 )
 from distil_explorer.runtime.process import WorkerProcess, raise_remote
 from distil_explorer.runtime.worker import ModelCache, build_model, device_scope
-from distil_explorer.trace import Trace, checked_flag, checked_inputs
+from distil_explorer.tokenizer import Encoding
+from distil_explorer.trace import Trace
 
 _SAMPLES_PER_VARIABLE = 256
 
@@ -277,7 +279,7 @@ def _describe(model: Any) -> tuple[str, Callable[[], tuple]]:
     if isinstance(model, str):
         preset = os.path.abspath(model) if os.path.exists(model) else model
         return f"preset:{preset}", lambda: ("preset", preset)
-    return f"backbone:{id(model)}:{_fingerprint(model)}", lambda: _backbone_spec(model)
+    return f"backbone:{id(model)}:{_fingerprint(model)}", lambda: backbone_spec(model)
 
 
 def _backbone_type():
@@ -290,7 +292,7 @@ def _backbone_type():
     return DistilBertBackbone
 
 
-def _backbone_spec(backbone) -> tuple:
+def backbone_spec(backbone) -> tuple:
     from keras import ops
 
     weights = {v.path: ops.convert_to_numpy(v.value) for v in backbone.weights}
@@ -326,7 +328,7 @@ def _sample(value) -> np.ndarray:
 
 def _split_encoding(inputs: Any) -> tuple[Any, Any]:
     """(tokens, model inputs): an `Encoding`'s strings apart from its arrays."""
-    if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):
+    if isinstance(inputs, Encoding):
         return inputs.tokens, inputs.inputs
     return None, inputs
 

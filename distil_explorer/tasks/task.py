@@ -159,7 +159,7 @@ class Task(keras.Model):
         classifier.class_names  # ("NEGATIVE", "POSITIVE")
         ```
         """
-        from distil_explorer.weights.task_loading import load_task
+        from distil_explorer.tasks.presets import load_task
 
         return load_task(
             cls,

@@ -78,13 +78,13 @@ def plot_attribution(attribution, index: int = 0, ax=None):
     de.plot_attribution(a).savefig("attribution.png")
     ```
     """
-    from distil_explorer.views.plots import _target
+    from distil_explorer.views.plots import figure_and_axes
 
     index = checked_index("index", index, attribution.scores.shape[0])
     tokens = attribution.real_tokens(index)
     scores = attribution.scores[index, : len(tokens)]
     width = float(np.clip(0.35 * len(tokens) + 1.5, 4.0, 14.0))
-    fig, ax, _ = _target(ax, (width, 3.0))
+    fig, ax, _ = figure_and_axes(ax, (width, 3.0))
     positions = np.arange(len(tokens))
     ax.bar(positions, scores, color=score_colours(scores), edgecolor="#555555")
     ax.axhline(0, color="#555555", linewidth=0.8)

@@ -21,7 +21,7 @@ from distil_explorer.analysis.compare import (
 )
 from distil_explorer.checks import checked_index
 from distil_explorer.trace import Trace
-from distil_explorer.views.plots import _labels, _new_figure, token_map
+from distil_explorer.views.plots import new_figure, token_labels, token_map
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure, SubFigure
@@ -85,7 +85,7 @@ def plot_difference(
     difference = compare_traces(a, b)
     count = int(a.padding_mask[index].sum())
     side = min(2.0 + 0.22 * count, 9.0)
-    fig = _new_figure((3 * side + 2.5, side + 3.8))
+    fig = new_figure((3 * side + 2.5, side + 3.8))
     maps, summary = fig.subfigures(2, 1, height_ratios=[side + 0.8, 3.0])
     _draw_maps(maps, (a, b), labels, layer, head, index)
     _draw_summary(summary, difference, layer, head)
@@ -134,7 +134,7 @@ def _draw_maps(
 ) -> None:
     axes = fig.subplots(1, 3)
     real = np.flatnonzero(traces[0].padding_mask[index])
-    names = _labels(traces[0], index, real)
+    names = token_labels(traces[0], index, real)
     maps = [t.attention(layer, head, index)[np.ix_(real, real)] for t in traces]
     top = max(float(m.max()) for m in maps)
     where = f"layer {layer}, head {head}"

@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from distil_explorer.analysis.corpus import STATISTICS
+from distil_explorer.corpus.sums import STATISTICS
 from distil_explorer.views.corpus_plots import TITLES, plot_corpus_statistics
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 

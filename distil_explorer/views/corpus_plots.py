@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.analysis.corpus import (
+from distil_explorer.corpus.sums import (
     STATISTICS,
     embed_distances,
     head_distances,

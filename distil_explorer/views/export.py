@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from distil_explorer.atomic_write import checked_path, write_file
+from distil_explorer._internal.atomic_write import checked_path, write_file
 from distil_explorer.trace import Trace
 
 VIEWS = (

@@ -76,7 +76,7 @@ def plot_head(
     """
     attention, labels = _real_map(weighted(trace, weighting), layer, head, index)
     side = _map_side(len(labels))
-    fig, ax, created = _target(ax, (side + 1.0, side))
+    fig, ax, created = figure_and_axes(ax, (side + 1.0, side))
     image = token_map(ax, attention, labels)
     norms = weighting == "norms"
     ax.set_title(f"layer {layer}, head {head}" + (f" ({LABELS['norms']})" * norms))
@@ -111,7 +111,7 @@ def plot_head_lines(
 
     attention, labels = _real_map(weighted(trace, weighting), layer, head, index)
     n = len(labels)
-    fig, ax, _ = _target(ax, (4.0, min(12.0, 0.6 + 0.22 * n)))
+    fig, ax, _ = figure_and_axes(ax, (4.0, min(12.0, 0.6 + 0.22 * n)))
     top = float(attention.max()) or 1.0
     rows, cols = np.nonzero(attention >= top / 64)  # fainter ones are invisible
     segments = [((0.0, -i), (1.0, -j)) for i, j in zip(rows, cols, strict=True)]
@@ -165,7 +165,7 @@ def plot_model_view(trace: Trace, index: int = 0, weighting: str = "weights") ->
     top = 1.0
     if weighting == "norms":
         top = float(maps.max()) if maps.size and maps.max() > 0 else 1.0
-    fig = _new_figure((1.3 * len(heads) + 0.4, 1.4 * len(layers) + 0.4))
+    fig = new_figure((1.3 * len(heads) + 0.4, 1.4 * len(layers) + 0.4))
     grid = fig.subplots(len(layers), len(heads), squeeze=False)
     for i, layer in enumerate(layers):
         for j, head in enumerate(heads):
@@ -196,14 +196,14 @@ def plot_hidden_states(trace: Trace, index: int = 0) -> Figure:
     """
     checked_index("index", index, trace.token_ids.shape[0])
     real = np.flatnonzero(trace.padding_mask[index])
-    labels = _labels(trace, index, real)
+    labels = token_labels(trace, index, real)
     states = trace.hidden_states[:, index : index + 1]
     mask = trace.padding_mask[index : index + 1]
     norms = token_norms(states, mask)[:, 0, real]
     similarity = layer_similarity_matrix(states, mask)
     depth = [str(i) for i in range(states.shape[0])]
     norms_width = min(1.5 + 0.25 * len(real), MAX_SIDE)
-    fig = _new_figure((norms_width + 5.0, 4.0))
+    fig = new_figure((norms_width + 5.0, 4.0))
     left, right = fig.subplots(1, 2, width_ratios=[norms_width, 4.0])
     image = left.imshow(norms, aspect="auto", cmap="magma")
     token_ticks(left, labels, y=False)
@@ -265,8 +265,8 @@ def plot_pca(
         basis = common_basis(states, mask)
     projection = pca(states[layer], mask, basis=basis)
     real = projection.positions[:, 1]
-    labels = _labels(trace, index, real)
-    fig, ax, _ = _target(ax, (5.5, 4.5))
+    labels = token_labels(trace, index, real)
+    fig, ax, _ = figure_and_axes(ax, (5.5, 4.5))
     x, y = projection.points.T
     ax.scatter(x, y, c=real, cmap="viridis", s=30)
     step = _tick_step(len(labels))  # every point, but at most MAX_TICKS names
@@ -316,7 +316,7 @@ def plot_parameters(rows: Sequence[ParameterRow]) -> Figure:
     counts = np.zeros((len(components), len(blocks)), dtype=np.int64)
     for r in rows:
         counts[components.index(r.component), blocks.index(r.block)] += r.params
-    fig = _new_figure((2.0 + 0.6 * len(blocks) + 2.5, 4.0))
+    fig = new_figure((2.0 + 0.6 * len(blocks) + 2.5, 4.0))
     import matplotlib
 
     colours = matplotlib.colormaps["tab20"]
@@ -339,10 +339,10 @@ def _real_map(
     checked_index("index", index, trace.token_ids.shape[0])
     real = np.flatnonzero(trace.padding_mask[index])
     attention = trace.attention(layer, head, index)[np.ix_(real, real)]
-    return attention, _labels(trace, index, real)
+    return attention, token_labels(trace, index, real)
 
 
-def _labels(trace: Trace, index: int, positions: np.ndarray) -> list[str]:
+def token_labels(trace: Trace, index: int, positions: np.ndarray) -> list[str]:
     if trace.tokens is not None:
         return [trace.tokens[index][i] for i in positions]
     return [str(trace.token_ids[index, i]) for i in positions]
@@ -398,7 +398,7 @@ def _fontsize(count: int) -> float:
     return float(np.clip(300.0 / max(count, 1), 4.0, 10.0))
 
 
-def _new_figure(size: tuple[float, float]) -> Figure:
+def new_figure(size: tuple[float, float]) -> Figure:
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -408,10 +408,12 @@ def _new_figure(size: tuple[float, float]) -> Figure:
     return Figure(figsize=size, layout="constrained")
 
 
-def _target(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes, bool]:
+def figure_and_axes(
+    ax: Axes | None, size: tuple[float, float]
+) -> tuple[Figure, Axes, bool]:
     """Return (figure, axes, created): a new figure, or the one `ax` lives in."""
     if ax is None:
-        fig = _new_figure(size)
+        fig = new_figure(size)
         return fig, fig.subplots(), True
     from matplotlib.figure import Figure
 
@@ -455,13 +457,13 @@ def plot_rollout(
     layer = trace.num_layers - 1 if layer is None else layer
     checked_index("layer", layer, trace.num_layers)
     real = np.flatnonzero(trace.padding_mask[index])
-    labels = _labels(trace, index, real)
+    labels = token_labels(trace, index, real)
     rows = slice(index, index + 1)
     rollout = attention_rollout(
         trace.attentions[: layer + 1, rows], trace.padding_mask[rows]
     )[layer, 0][np.ix_(real, real)]
     side = _map_side(len(real))
-    fig, ax, created = _target(ax, (side + 1.0, side))
+    fig, ax, created = figure_and_axes(ax, (side + 1.0, side))
     image = token_map(ax, rollout, labels, "input token", f"token after layer {layer}")
     ax.set_title(
         f"attention rollout to layer {layer}:\n"
@@ -489,8 +491,8 @@ def plot_query_key(
     terms = score_contributions(
         trace.queries, trace.keys, at_layer, at_head, query, key, index
     )
-    labels = _labels(trace, index, np.array([query, key]))
-    fig, ax, _ = _target(None, (6.0, 3.0))
+    labels = token_labels(trace, index, np.array([query, key]))
+    fig, ax, _ = figure_and_axes(None, (6.0, 3.0))
     colours = np.where(terms >= 0, "#1f77b4", "#d62728")
     ax.bar(np.arange(terms.size), terms, color=colours)
     ax.axhline(0, color="black", linewidth=0.5)

@@ -235,6 +235,6 @@ img {{ max-width: 100%; }}</style>
 {_script(state)}
 </body></html>
 """
-    from distil_explorer.atomic_write import write_file
+    from distil_explorer._internal.atomic_write import write_file
 
     return write_file(path, page)

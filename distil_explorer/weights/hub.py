@@ -34,6 +34,7 @@ import pathlib
 from typing import Any
 
 from distil_explorer.config import OFFLINE_PRESET, backbone_presets
+from distil_explorer.errors import PresetNotFoundError, PresetUnreachableError
 from distil_explorer.weights.network import (
     Progress,
     forwarding_tqdm,
@@ -71,31 +72,6 @@ _KAGGLE_FORM = "kaggle://owner/model/framework/variation[/version]"
 _HF_FORM = "hf://owner/repo"
 _ALLOWED = f"a built-in name, a local directory, '{_KAGGLE_FORM}' or '{_HF_FORM}'"
 _TRUE = {"1", "true", "yes", "on"}
-
-
-class PresetNotFoundError(ValueError):
-    """The preset names nothing: an unknown name, a missing directory or repo."""
-
-
-class PresetUnreachableError(ConnectionError):
-    """The preset exists but its hub could not be reached from here.
-
-    `str(error)` is one sentence saying what to do instead; `error.tried`
-    holds one line per hub handle that failed, for a folded "details" view;
-    `hub` and `reason` name the hub and the network error, when there is one.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        tried: tuple[str, ...] = (),
-        *,
-        hub: str = "the hub",
-        reason: str = "no answer",
-    ) -> None:
-        super().__init__(message)
-        self.tried = tried or (message,)
-        self.hub, self.reason = hub, reason
 
 
 def resolve_preset(

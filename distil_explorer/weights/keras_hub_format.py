@@ -19,10 +19,14 @@ from typing import Any
 import h5py
 import numpy as np
 
-from distil_explorer.atomic_write import checked_path, replace_directory, write_file
+from distil_explorer._internal.atomic_write import (
+    checked_path,
+    replace_directory,
+    write_file,
+)
+from distil_explorer._internal.json_files import read_json, require_type
 from distil_explorer.config import CONFIG_FIELDS
 from distil_explorer.errors import FileFormatError, WeightsFileError
-from distil_explorer.weights.json_files import read_json, require_type
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"

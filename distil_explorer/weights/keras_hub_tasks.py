@@ -19,10 +19,14 @@ from typing import Any
 import h5py
 import numpy as np
 
-from distil_explorer.atomic_write import checked_path, replace_directory, write_file
+from distil_explorer._internal.atomic_write import (
+    checked_path,
+    replace_directory,
+    write_file,
+)
+from distil_explorer._internal.json_files import read_json, require_type
 from distil_explorer.errors import FileFormatError, MissingHeadError, WeightsFileError
 from distil_explorer.weights import keras_hub_format
-from distil_explorer.weights.json_files import read_json, require_type
 
 TASK_FILE = "task.json"
 TASK_WEIGHTS_FILE = "task.weights.h5"

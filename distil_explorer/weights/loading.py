@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from distil_explorer.config import backbone_presets
-from distil_explorer.model.initialization import skip_initialization
 from distil_explorer.weights import keras_hub_format, transformers_files
 from distil_explorer.weights.assign import assign_weights
 from distil_explorer.weights.locate import preset_directory
@@ -70,6 +69,7 @@ def load_backbone(
     load_weights: bool = True,
     allow_pickle: bool = False,
     progress: Progress | None = None,
+    build_for_weights: Callable[..., Any] | None = None,
     **kwargs: Any,
 ):
     """Build `cls` from a preset; see `DistilBertBackbone.from_preset`.
@@ -77,6 +77,9 @@ def load_backbone(
     `progress(step, done, total)` is told each step: finding (or
     downloading) the files, reading them, building the model, loading the
     weights (bytes). None keeps today's tqdm bar for large weights.
+    `build_for_weights(**config)` builds the model that loaded weights are
+    written into (the model passes one that skips random initialization;
+    this package never imports the model). None: `cls(**config)`.
 
     Examples:
 
@@ -101,8 +104,7 @@ def load_backbone(
     _say(progress, "building the model")
     if arrays is None:
         return cls(**config)
-    with skip_initialization():
-        backbone = cls(**config)
+    backbone = (build_for_weights or cls)(**config)
     assign_weights(backbone, arrays, source=str(directory), progress=progress)
     return backbone
 

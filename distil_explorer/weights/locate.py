@@ -25,10 +25,8 @@ def preset_directory(
     """
     entry = backbone_presets.get(str(preset)) if isinstance(preset, str) else None
     if entry is not None and entry.get("package"):
-        from distil_explorer.weights.packaged import (
-            PackagedPresetError,
-            packaged_directory,
-        )
+        from distil_explorer.errors import PackagedPresetError
+        from distil_explorer.weights.packaged import packaged_directory
 
         try:
             return packaged_directory(str(preset), entry["package"])

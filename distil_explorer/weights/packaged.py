@@ -13,10 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-
-class PackagedPresetError(FileNotFoundError):
-    """The package holding a preset is missing or its files are not as pinned."""
-
+from distil_explorer.errors import PackagedPresetError
 
 # (path, inode, size, mtime) -> sha256: the backbone and the tokenizer of one
 # preset check the same files, 90 MB (60 ms) for the offline preset; a file

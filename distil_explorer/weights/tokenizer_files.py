@@ -4,7 +4,8 @@ A DistilBERT tokenizer comes as a keras-hub preset (`tokenizer.json` +
 `assets/tokenizer/vocabulary.txt`) or a Hugging Face checkpoint (`vocab.txt`
 + `tokenizer_config.json`, or only an HF `tokenizer.json`).
 `DistilBertTokenizer.from_directory`, `from_preset` and `save_to_preset`
-delegate here, so the tokenizer class stays free of file formats and hubs.
+delegate here, so the tokenizer class stays free of file formats and hubs; the
+class to build is passed in (`cls`), so this module never imports it.
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from distil_explorer.atomic_write import checked_path, write_files
+from distil_explorer._internal.atomic_write import checked_path, write_files
+from distil_explorer._internal.json_files import read_json, require_type
 from distil_explorer.errors import FileFormatError
-from distil_explorer.weights.json_files import read_json, require_type
-
-if TYPE_CHECKING:
-    from distil_explorer.tokenizer import DistilBertTokenizer
 
 KERAS_HUB_CONFIG_FILE = "tokenizer.json"
 KERAS_HUB_VOCABULARY_FILE = "assets/tokenizer/vocabulary.txt"
@@ -33,7 +31,7 @@ _FORMATS = (
 )
 
 
-def load_tokenizer(cls: type[DistilBertTokenizer], preset: str) -> DistilBertTokenizer:
+def load_tokenizer(cls: type, preset: str) -> Any:
     """Build `cls` from a preset; see `DistilBertTokenizer.from_preset`."""
     # Imported per call: reading a directory needs no resolver, and tests
     # stand a fake one in for it in sys.modules.
@@ -42,9 +40,7 @@ def load_tokenizer(cls: type[DistilBertTokenizer], preset: str) -> DistilBertTok
     return read_tokenizer(cls, preset_directory(preset))
 
 
-def read_tokenizer(
-    cls: type[DistilBertTokenizer], path: str | os.PathLike
-) -> DistilBertTokenizer:
+def read_tokenizer(cls: type, path: str | os.PathLike) -> Any:
     """Build `cls` from a directory; see `DistilBertTokenizer.from_directory`."""
     directory = checked_path("path", path)
     if not directory.is_dir():
@@ -72,7 +68,7 @@ def read_tokenizer(
 
 
 def save_tokenizer(
-    tokenizer: DistilBertTokenizer, path: str | os.PathLike, overwrite: bool = False
+    tokenizer: Any, path: str | os.PathLike, overwrite: bool = False
 ) -> None:
     """Write `tokenizer` as a keras-hub preset; see `save_to_preset`."""
     if not isinstance(overwrite, bool):
@@ -97,7 +93,7 @@ def save_tokenizer(
     write_files(files, make_folders=True)
 
 
-def _keras_hub_config(tokenizer: DistilBertTokenizer) -> dict[str, Any]:
+def _keras_hub_config(tokenizer: Any) -> dict[str, Any]:
     settings = tokenizer.get_config()
     config = {
         "name": "distil_bert_tokenizer",
@@ -131,9 +127,7 @@ def _keras_hub_config(tokenizer: DistilBertTokenizer) -> dict[str, Any]:
     }
 
 
-def _from_keras_hub(
-    cls: type[DistilBertTokenizer], directory: Path, data: dict
-) -> DistilBertTokenizer:
+def _from_keras_hub(cls: type, directory: Path, data: dict) -> Any:
     source = directory / KERAS_HUB_CONFIG_FILE
     if data["class_name"] not in _KERAS_HUB_CLASSES:
         raise FileFormatError(
@@ -168,9 +162,7 @@ def _from_keras_hub(
     return cls(vocabulary, **settings)
 
 
-def _from_transformers(
-    cls: type[DistilBertTokenizer], directory: Path
-) -> DistilBertTokenizer:
+def _from_transformers(cls: type, directory: Path) -> Any:
     config_path = directory / HF_CONFIG_FILE
     config = _read_json(config_path) if config_path.is_file() else {}
     config = require_type(config, dict, config_path, None)
@@ -194,9 +186,7 @@ def _from_transformers(
     )
 
 
-def _from_transformers_json(
-    cls: type[DistilBertTokenizer], source: Path, data: dict
-) -> DistilBertTokenizer:
+def _from_transformers_json(cls: type, source: Path, data: dict) -> Any:
     model = require_type(data["model"] or {}, dict, source, "model")
     _require(model, "type", "WordPiece", source)
     _require(model, "continuing_subword_prefix", "##", source)

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from distil_explorer._internal.json_files import read_json, require_type
 from distil_explorer.errors import FileFormatError, WeightsFileError
-from distil_explorer.weights.json_files import read_json, require_type
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_FILE = "model.safetensors"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from distil_explorer.analysis.corpus import (
+from distil_explorer.corpus.sums import (
     BINS,
     STATISTICS,
     CorpusSums,

@@ -14,10 +14,10 @@ import signal
 import traceback
 from pathlib import Path
 
-import numpy as np
 from hypothesis import HealthCheck, settings
 
 import distil_explorer
+from tests.factories import random_trace
 
 settings.register_profile(
     "ci",
@@ -71,17 +71,6 @@ def assert_ours(error: BaseException, kinds, *culprits: str) -> None:
 
 def hand_made_trace():
     """A small Trace made from numpy alone (2 layers, 2 heads, B=2, T=4)."""
-    from distil_explorer import Trace
-
-    rng = np.random.default_rng(0)
-    maps = rng.random((2, 2, 2, 4, 4)).astype("float32")
-    return Trace(
-        hidden_states=rng.normal(size=(3, 2, 4, 8)).astype("float32"),
-        attentions=maps / maps.sum(-1, keepdims=True),
-        token_ids=rng.integers(0, 9, (2, 4)),
-        padding_mask=np.ones((2, 4), "int32"),
-        config={"num_heads": 2, "num_layers": 2},
-        backend="numpy",
-        device="cpu",
-        tokens=(("a", "b", "c", "d"), ("e", "f", "g", "h")),
+    return random_trace(
+        layers=2, batch=2, heads=2, length=4, hidden=8, padded=0, seed=0
     )

@@ -24,7 +24,8 @@ import numpy as np
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from distil_explorer import DistilBertBackbone, DistilBertTokenizer, atomic_write
+from distil_explorer import DistilBertBackbone, DistilBertTokenizer
+from distil_explorer._internal import atomic_write
 from tests.fuzz.conftest import hand_made_trace, no_hang
 from tests.test_tokenizer import TINY_VOCAB
 from tests.weights.tiny_files import KERAS_HUB_PRESET, snapshot

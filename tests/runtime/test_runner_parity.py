@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from distil_explorer import DistilBertBackbone, capture
-from distil_explorer.runtime.process import RemoteTraceback
+from distil_explorer.errors import RemoteTraceback
 from distil_explorer.runtime.runner import Runner
 from distil_explorer.weights.assign import assign_weights
 from tests.conftest import TINY, tiny_inputs

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from distil_explorer.workspace import COURSE_NOTEBOOKS, QUICKSTART
+from distil_explorer._internal.workspace import COURSE_NOTEBOOKS, QUICKSTART
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(

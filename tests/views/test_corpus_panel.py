@@ -4,7 +4,7 @@ import ipywidgets as w
 import numpy as np
 import pytest
 
-from distil_explorer.analysis.corpus import STATISTICS
+from distil_explorer.corpus.sums import STATISTICS
 from distil_explorer.views.corpus_panel import FILE, head_title
 from distil_explorer.views.corpus_plots import plot_corpus_statistics
 from tests.views.test_explorer_state import displayed

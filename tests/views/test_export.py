@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from distil_explorer import capture, parameter_table
-from distil_explorer.analysis.corpus import batch_sums
+from distil_explorer.corpus.sums import batch_sums
 from distil_explorer.corpus import CorpusStatistics
 from distil_explorer.views.export import VIEWS, export_view
 from tests.conftest import tiny_inputs

@@ -335,7 +335,8 @@ def _offline_env(tmp_path, proxy: str) -> dict:
 
 _RESOLVE_AND_TIME = """
     import time
-    from distil_explorer.weights.hub import PresetUnreachableError, resolve_preset
+    from distil_explorer.errors import PresetUnreachableError
+    from distil_explorer.weights.hub import resolve_preset
 
     start = time.perf_counter()
     try:

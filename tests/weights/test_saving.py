@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 import pytest
 
-from distil_explorer import DistilBertBackbone, atomic_write
+from distil_explorer import DistilBertBackbone
+from distil_explorer._internal import atomic_write
 from distil_explorer.weights import keras_hub_format
 from tests.weights.tiny_files import KERAS_HUB_PRESET, keras_hub_preset, snapshot
 

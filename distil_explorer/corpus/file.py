@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.analysis.corpus import STATISTICS, CorpusSums
-from distil_explorer.atomic_write import checked_path, write_file
+from distil_explorer._internal.atomic_write import checked_path, write_file
+from distil_explorer.corpus.sums import STATISTICS, CorpusSums
 from distil_explorer.errors import FileFormatError
 
 FORMAT = "distil-explorer-corpus/1"

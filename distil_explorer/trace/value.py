@@ -1,4 +1,4 @@
-"""`Trace`, the one value every view reads, and `capture`, which makes it.
+"""`Trace`, the one value every view reads (`capture` makes it).
 
 A Trace is plain numpy: everything downstream of it (analysis, plots,
 widgets, reports) never imports keras, and can be tested with a hand-made
@@ -8,7 +8,6 @@ Trace.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import reprlib
 from pathlib import Path
@@ -16,12 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.atomic_write import checked_path, write_file
 from distil_explorer.checks import checked_held, checked_index, checked_selection
-
-_ARRAYS = ("hidden_states", "attentions", "token_ids", "padding_mask")
-_OPTIONAL = ("queries", "keys", "attention_norms")
-FORMAT = "distil-explorer-trace/1"
+from distil_explorer.trace.file import OPTIONAL, read_trace, write_trace
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -107,7 +102,7 @@ class Trace:
         object.__setattr__(self, "attention_layers", held)
         object.__setattr__(self, "attention_heads", held_heads)
         _check_shapes(**arrays, held_layers=len(held))
-        for name in _OPTIONAL:
+        for name in OPTIONAL:
             value = getattr(self, name)
             if value is not None:
                 arrays[name] = np.asarray(value, dtype=np.float32)
@@ -216,7 +211,7 @@ class Trace:
         picked = np.ix_(positions[0], range(self.token_ids.shape[0]), positions[1])
         optional = {
             name: getattr(self, name)[picked]
-            for name in _OPTIONAL
+            for name in OPTIONAL
             if getattr(self, name) is not None
         }
         return dataclasses.replace(
@@ -239,24 +234,7 @@ class Trace:
         trace.save("trace.npz")
         ```
         """
-        path = checked_path("path", path)
-        if path.suffix != ".npz":
-            raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .npz")
-        meta = {
-            "format": FORMAT,
-            "config": self.config,
-            "backend": self.backend,
-            "device": self.device,
-            "tokens": self.tokens,
-            "attention_layers": self.attention_layers,
-            "attention_heads": self.attention_heads,
-        }
-        arrays = {name: getattr(self, name) for name in _ARRAYS}
-        arrays.update(
-            {n: getattr(self, n) for n in _OPTIONAL if getattr(self, n) is not None}
-        )
-        text = np.array(json.dumps(meta))
-        return write_file(path, lambda f: np.savez(f, meta=text, **arrays))
+        return write_trace(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trace:
@@ -271,8 +249,6 @@ class Trace:
         trace = Trace.load("trace.npz")
         ```
         """
-        from distil_explorer.trace_file import read_trace
-
         return read_trace(cls, path)
 
 
@@ -330,207 +306,3 @@ def _check_shapes(
             f"attentions shape={attentions.shape}: allowed: "
             f"({held_layers}, {batch}, heads, {length}, {length})"
         )
-
-
-def capture(
-    backbone,
-    inputs: Any,
-    *,
-    tokenizer: Any = None,
-    keep_qk: bool = False,
-    layers: Any = None,
-    heads: Any = None,
-    norms: bool = False,
-) -> Trace:
-    """Run `backbone` once and return every hidden state and attention map.
-
-    The capture path runs the backbone's own layers (same variables, no
-    copy), computing attention probabilities explicitly where the plain call
-    uses fused attention. Inference mode: dropout is off.
-
-    Args:
-        backbone: a `DistilBertBackbone`.
-        inputs: `{"token_ids": (B, T) ints, "padding_mask": (B, T) 0/1}` as
-            numpy arrays, lists or backend tensors; or text (a string or a
-            list of strings) together with `tokenizer`; or an `Encoding`.
-        tokenizer: a `DistilBertTokenizer`, needed for text. Texts longer
-            than the backbone's `max_sequence_length` are truncated.
-        keep_qk: bool. Also keep every layer's query and key vectors
-            (`Trace.queries`, `Trace.keys`), for the query/key view.
-        layers: None, int or list of int. The layers whose attention maps
-            to keep (negative counts from the end); None keeps all. Hidden
-            states are always kept for every layer: they grow with T, the
-            maps with T squared.
-        heads: None, int or list of int. The heads to keep in each kept
-            layer; None keeps all. At T=512 the base model's maps are 75 MB
-            per sequence; `layers=[-1], heads=[0]` keeps 1 MB.
-        norms: bool. Also keep `Trace.attention_norms`, the norm-weighted
-            maps of the same layers and heads (Kobayashi et al. 2020),
-            computed in the same pass from each layer's own value heads and
-            output kernel, in float32; 5-15% more time (benchmarks/norms.py).
-
-    Examples:
-    ```python
-    trace = capture(backbone, {"token_ids": ids, "padding_mask": mask})
-    trace.hidden_states[-1]  # equals backbone(inputs) to 1e-5
-    trace = capture(backbone, "The cat sat.", tokenizer=tokenizer)
-    trace.tokens  # (("[CLS]", "the", "cat", "sat", ".", "[SEP]"),)
-    trace = capture(backbone, inputs, layers=[0, 5], heads=[3])
-    trace.attention_layers, trace.attentions.shape[0]  # (0, 5), 2
-    trace = capture(backbone, inputs, norms=True)
-    trace.attention_norms.shape == trace.attentions.shape  # True
-    ```
-    """
-    from distil_explorer.model.capture import run_capture
-
-    keep_qk = checked_flag("keep_qk", keep_qk)
-    norms = checked_flag("norms", norms)
-    tokens, inputs = tokens_and_inputs(
-        inputs,
-        tokenizer,
-        backbone.max_sequence_length,
-        "capture(backbone, text, tokenizer=DistilBertTokenizer.from_preset(...))",
-    )
-    return run_capture(
-        backbone,
-        inputs,
-        Trace,
-        keep_qk=keep_qk,
-        layers=layers,
-        heads=heads,
-        tokens=tokens,
-        norms=norms,
-    )
-
-
-def tokens_and_inputs(
-    inputs: Any, tokenizer: Any, max_length: int, usage: str
-) -> tuple[Any, Any]:
-    """(token strings or None, token_ids/padding_mask inputs) from what
-    `capture` takes: text (tokenized with `tokenizer`, cut to `max_length`),
-    an `Encoding`, or a dict. `usage` shows the call text needs.
-    """
-    inputs = checked_inputs(inputs)
-    if _is_text(inputs):
-        if tokenizer is None:
-            raise ValueError(
-                f"inputs: text needs a tokenizer; allowed: {usage} or a dict of "
-                "token_ids and padding_mask"
-            )
-        inputs = tokenizer.encode_at_most(inputs, max_length)
-    if hasattr(inputs, "inputs") and hasattr(inputs, "tokens"):  # an Encoding
-        return inputs.tokens, inputs.inputs
-    return None, inputs
-
-
-def checked_flag(name: str, value: Any) -> bool:
-    """`value` as a bool; anything but True, False (or numpy's) is refused.
-
-    A string such as "no" is truthy: taking it as True would do the
-    opposite of what was asked.
-
-    Examples:
-    ```python
-    checked_flag("keep_qk", True)  # True
-    checked_flag("keep_qk", "no")  # ValueError: keep_qk='no': not a bool ...
-    ```
-    """
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(
-            f"{name}={reprlib.repr(value)}: not a bool; allowed: True, False"
-        )
-    return bool(value)
-
-
-_INPUTS_ALLOWED = (
-    'allowed: text (a str or a list of str) with a tokenizer, {"token_ids": '
-    '(B, T) ints, "padding_mask": (B, T) 0/1}, or an Encoding'
-)
-
-
-def checked_inputs(inputs: Any) -> Any:
-    """`inputs` with nested lists made arrays; wrong kinds named, not guessed.
-
-    Text stays text, an Encoding stays an Encoding; a dict's `token_ids` and
-    `padding_mask` lists become arrays (ragged rows and strings refused by
-    name). Shapes, dtypes and values are checked later, by the model.
-
-    Examples:
-    ```python
-    checked_inputs({"token_ids": [[1, 2]], "padding_mask": [[1, 1]]})
-    checked_inputs(["a text", 3])  # ValueError: inputs[1]=3: a int among strings
-    ```
-    """
-    if isinstance(inputs, (list, tuple)):
-        kinds = {isinstance(item, str) for item in inputs}
-        if kinds == {True, False}:
-            i = next(i for i, item in enumerate(inputs) if not isinstance(item, str))
-            raise ValueError(
-                f"inputs[{i}]={reprlib.repr(inputs[i])}: a "
-                f"{type(inputs[i]).__name__} among strings; allowed: a list of "
-                "str only (each one a text)"
-            )
-        if kinds == {False} or not inputs:
-            raise ValueError(
-                f"inputs={reprlib.repr(inputs)}: a {type(inputs).__name__} of "
-                f"{'nothing' if not inputs else 'non-text'}; {_INPUTS_ALLOWED}"
-            )
-        return inputs
-    if isinstance(inputs, dict):
-        return {key: _checked_ids(key, value) for key, value in inputs.items()}
-    if isinstance(inputs, str) or (
-        hasattr(inputs, "inputs") and hasattr(inputs, "tokens")
-    ):
-        return inputs
-    if isinstance(inputs, (bytes, bytearray, int, float, type(None), np.ndarray)):
-        raise ValueError(f"inputs={reprlib.repr(inputs)}: {_INPUTS_ALLOWED}")
-    return inputs
-
-
-def _checked_ids(key: Any, value: Any) -> Any:
-    """A token_ids / padding_mask value: text and ragged rows refused by name."""
-    if isinstance(value, (str, bytes)):
-        raise ValueError(
-            f"{key}={reprlib.repr(value)}: text where ids belong; allowed: a "
-            "(B, T) array of ints, or pass the text itself as inputs with "
-            "tokenizer=..."
-        )
-    if not isinstance(value, (list, tuple)):
-        return value
-    rows = [row for row in value]
-    if any(
-        isinstance(t, str)
-        for row in rows
-        if isinstance(row, (list, tuple))
-        for t in row
-    ):
-        raise ValueError(
-            f"{key}={reprlib.repr(value)}: holds strings where ids belong; "
-            "allowed: ints, or pass the text as inputs with tokenizer=..."
-        )
-    lengths = [
-        len(row) if isinstance(row, (list, tuple, np.ndarray)) else None for row in rows
-    ]
-    if len(set(lengths)) > 1:
-        raise ValueError(
-            f"{key}: ragged rows (lengths {reprlib.repr(lengths)}); allowed: "
-            "rows of one length (pad them and mark padding in padding_mask, "
-            "or pass text with a tokenizer, which pads)"
-        )
-    try:
-        return np.asarray(value)
-    except (ValueError, TypeError) as error:
-        raise ValueError(
-            f"{key}={reprlib.repr(value)}: not a (B, T) array ({error}); "
-            "allowed: rows of ints of one length"
-        ) from None
-
-
-def _is_text(inputs: Any) -> bool:
-    if isinstance(inputs, str):
-        return True
-    return (
-        isinstance(inputs, (list, tuple))
-        and len(inputs) > 0
-        and all(isinstance(t, str) for t in inputs)
-    )

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from distil_explorer.runtime.runner import _backbone_spec
+from distil_explorer.runtime.runner import backbone_spec
 
 RunAll = Callable[[Callable, list], list]
 _OPTIONS = ("address", "n_workers")
@@ -100,10 +100,10 @@ def _dask_client(address: str | None = None, n_workers: int = 2):
 
 @contextlib.contextmanager
 def _dask_run_all(client, backbone: Any) -> Iterator[RunAll]:
-    from distil_explorer.runtime.dask_worker import ModelPlugin, on_worker
+    from distil_explorer.corpus.dask_worker import ModelPlugin, on_worker
 
     key = f"distil-explorer-{uuid.uuid4().hex}"
-    client.register_plugin(ModelPlugin(key, _backbone_spec(backbone)), name=key)
+    client.register_plugin(ModelPlugin(key, backbone_spec(backbone)), name=key)
 
     def run_all(function: Callable, items: list) -> list:
         count = len(items)

@@ -1,9 +1,10 @@
-"""Read a Trace file (`Trace.save`'s .npz) without trusting it.
+"""The Trace file format: `Trace.save`'s .npz, written atomically, read untrusted.
 
-Every way such a file can be wrong (missing, truncated, flipped bytes, a
-plain numpy .npz, pickled objects, another format version, JSON of the wrong
-type, arrays that do not fit together) ends in one `TraceFileError` naming
-the path and, when known, the field. Nothing is ever unpickled.
+Writing and reading live together so that the format is defined once. Every
+way such a file can be wrong (missing, truncated, flipped bytes, a plain numpy
+.npz, pickled objects, another format version, JSON of the wrong type, arrays
+that do not fit together) ends in one `TraceFileError` naming the path and,
+when known, the field. Nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -14,17 +15,42 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.atomic_write import checked_path
+from distil_explorer._internal.atomic_write import checked_path, write_file
 from distil_explorer.errors import TraceFileError
+
+# The arrays every Trace file holds, and those it holds when the Trace has them.
+ARRAYS = ("hidden_states", "attentions", "token_ids", "padding_mask")
+OPTIONAL = ("queries", "keys", "attention_norms")
+FORMAT = "distil-explorer-trace/1"
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _WHAT = "allowed: a .npz file written by Trace.save"
 
 
+def write_trace(trace: Any, path: str | os.PathLike):
+    """Write `trace` to the .npz at `path`, atomically; see `Trace.save`."""
+    path = checked_path("path", path)
+    if path.suffix != ".npz":
+        raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .npz")
+    meta = {
+        "format": FORMAT,
+        "config": trace.config,
+        "backend": trace.backend,
+        "device": trace.device,
+        "tokens": trace.tokens,
+        "attention_layers": trace.attention_layers,
+        "attention_heads": trace.attention_heads,
+    }
+    arrays = {name: getattr(trace, name) for name in ARRAYS}
+    arrays.update(
+        {n: getattr(trace, n) for n in OPTIONAL if getattr(trace, n) is not None}
+    )
+    text = np.array(json.dumps(meta))
+    return write_file(path, lambda f: np.savez(f, meta=text, **arrays))
+
+
 def read_trace(cls, path: str | os.PathLike):
     """A `cls` (a Trace) from the file at `path`; see `Trace.load`."""
-    from distil_explorer.trace import _ARRAYS, _OPTIONAL, FORMAT
-
     path = checked_path("path", path)
     shown = str(path)
     try:
@@ -44,7 +70,7 @@ def read_trace(cls, path: str | os.PathLike):
             names = set(data.files)
             meta = _meta(data, shown) if "meta" in names else None
             arrays = {
-                n: _array(data, n, shown) for n in (*_ARRAYS, *_OPTIONAL) if n in names
+                n: _array(data, n, shown) for n in (*ARRAYS, *OPTIONAL) if n in names
             }
     except TraceFileError:
         raise
@@ -69,7 +95,7 @@ def read_trace(cls, path: str | os.PathLike):
             path=shown,
             field="format",
         )
-    missing = [n for n in _ARRAYS if n not in arrays]
+    missing = [n for n in ARRAYS if n not in arrays]
     if missing:
         raise TraceFileError(
             f"path={shown!r}: arrays {missing} are missing; {_WHAT}",

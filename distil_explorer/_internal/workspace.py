@@ -22,7 +22,7 @@ from pathlib import Path
 
 WORKSPACE_ENV = "DISTIL_EXPLORER_WORKSPACE"
 DEFAULT_WORKSPACE = "~/distil-explorer"
-COURSE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+COURSE_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 QUICKSTART = "00_quickstart.ipynb"
 MANIFEST = ".distil-explorer-copies.json"
 

@@ -1,0 +1,1 @@
+"""Infrastructure no user types: atomic writes, JSON files, the workspace."""
