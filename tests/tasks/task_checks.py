@@ -115,6 +115,31 @@ def attributions(directory: Path) -> dict:
     return out
 
 
+def lens(directory: Path) -> dict:
+    """layer_predictions against predict_masked and the head by hand."""
+    import keras
+
+    import distil_explorer as de
+
+    model = load(directory, "distilbert_masked_lm")
+    trace = de.capture(model.backbone, inputs(False))
+    found = de.layer_predictions(model, trace, top_k=4)
+    own = de.predict_masked(model, inputs(True), top_k=4)
+    last = (-1, own.rows, own.positions)
+    by_hand = keras.ops.softmax(model.logits_from_hidden(trace.hidden_states[1]))
+    by_hand = np.sort(_numpy(by_hand), -1)[..., ::-1][..., :4]
+    real = PADDING_MASK.astype(bool)
+    return {
+        "ids_equal": bool((found.top_ids[last] == own.top_ids).all()),
+        "probability_diff": float(
+            np.abs(found.probabilities[last] - own.probabilities).max()
+        ),
+        "layer_1_diff": float(
+            np.abs(found.probabilities[1][real] - by_hand[real]).max()
+        ),
+    }
+
+
 if __name__ == "__main__":
     folder = Path(sys.argv[1])
     print(
@@ -123,6 +148,7 @@ if __name__ == "__main__":
                 "logits": logits(folder),
                 "battery": battery(folder),
                 "attributions": attributions(folder),
+                "lens": lens(folder),
             }
         )
     )

@@ -55,6 +55,7 @@ def results(request, checkpoints):
             "logits": task_checks.logits(directory),
             "battery": task_checks.battery(directory),
             "attributions": task_checks.attributions(directory),
+            "lens": task_checks.lens(directory),
         }
     else:
         done = subprocess.run(
@@ -144,3 +145,10 @@ def test_task_target_values_are_transformers_numbers(results, checkpoints):
     np.testing.assert_allclose(
         found["distilbert_masked_lm"]["target_value"], log_p[:, 9], atol=1e-5
     )
+
+
+def test_layer_lens_last_layer_is_predict_masked(results):
+    found = results["lens"]
+    assert found["ids_equal"]
+    assert found["probability_diff"] < 1e-5
+    assert found["layer_1_diff"] < 1e-6

@@ -106,6 +106,53 @@ def test_keras_hub_loads_our_task_presets_with_the_same_logits(models, tmp_path)
     np.testing.assert_allclose(theirs["classifier"], _out(classifier, BATCH), atol=1e-5)
 
 
+_KERAS_HUB_WRITES = """
+import sys
+import numpy as np
+import keras, keras_hub
+folder = sys.argv[1]
+batch = dict(np.load(folder + "/inputs.npz"))
+backbone = keras_hub.models.DistilBertBackbone(
+    vocabulary_size=30, num_layers=2, num_heads=2, hidden_dim=8,
+    intermediate_dim=16, max_sequence_length=12)
+masked = keras_hub.models.DistilBertMaskedLM(backbone)
+classifier = keras_hub.models.DistilBertTextClassifier(
+    backbone, num_classes=3, hidden_dim=6, activation="softmax")
+rng = np.random.default_rng(0)
+for variable in classifier.weights + masked.weights:
+    gain = variable.path.endswith("gamma")
+    variable.assign(rng.normal(scale=0.5, size=variable.shape) + gain)
+masked.save_to_preset(folder + "/masked_lm")
+classifier.save_to_preset(folder + "/classifier")
+plain = {k: batch[k] for k in ("token_ids", "padding_mask")}
+np.savez(folder + "/theirs.npz",
+         masked_lm=np.asarray(masked.predict(batch, verbose=0)),
+         classifier=np.asarray(classifier.predict(plain, verbose=0)))
+"""
+
+
+def test_we_load_keras_hubs_own_task_presets(tmp_path):
+    if importlib.util.find_spec("keras_hub") is None:
+        pytest.skip("keras-hub is not installed (pip install --no-deps keras-hub)")
+    np.savez(tmp_path / "inputs.npz", **MASKED)
+    done = subprocess.run(
+        [sys.executable, "-c", _KERAS_HUB_WRITES, str(tmp_path)],
+        cwd=ROOT,
+        env=worker_environment("torch"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    theirs = np.load(tmp_path / "theirs.npz")
+    masked_lm = de.DistilBertMaskedLM.from_preset(tmp_path / "masked_lm")
+    assert masked_lm.layer_norm_epsilon == 1e-5
+    np.testing.assert_allclose(_out(masked_lm, MASKED), theirs["masked_lm"], atol=1e-5)
+    classifier = de.DistilBertTextClassifier.from_preset(tmp_path / "classifier")
+    assert classifier.hidden_dim == 6 and classifier.class_names is None
+    np.testing.assert_allclose(_out(classifier, BATCH), theirs["classifier"], atol=1e-6)
+
+
 def test_a_backbone_only_preset_asked_for_a_head(tmp_path):
     with pytest.raises(MissingHeadError, match="backbone-only preset") as error:
         de.DistilBertMaskedLM.from_preset(BACKBONE_ONLY)
