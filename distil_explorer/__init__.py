@@ -35,6 +35,10 @@ _GROUPS = {
         "Runner": "distil_explorer.runtime.runner",
         "available_backends": "distil_explorer.runtime.backends",
         "available_devices": "distil_explorer.runtime.backends",
+        # Work above what this process can get is refused before it
+        # allocates (errors.NotEnoughMemoryError); this caps it further.
+        "set_memory_limit": "distil_explorer.model.memory_limit",
+        "memory_limit": "distil_explorer.model.memory_limit",
     },
     "analysis": {
         "parameter_table": "distil_explorer.analysis.params",
@@ -71,6 +75,13 @@ _GROUPS = {
         "cls_norm_target": "distil_explorer.model.targets",
         "similarity_target": "distil_explorer.model.targets",
         "plot_attribution": "distil_explorer.views.attribution_plots",
+    },
+    "context mixing and causal tests": {
+        "context_mixing": "distil_explorer.mixing",
+        "ContextMixing": "distil_explorer.mixing",
+        "patch_activations": "distil_explorer.causal",
+        "Patching": "distil_explorer.causal",
+        "head_importance": "distil_explorer.causal",
     },
     "corpus statistics": {
         "corpus_statistics": "distil_explorer.corpus",

@@ -120,6 +120,35 @@ def checked_selection(name: str, value: Any, stop: int) -> tuple[int, ...]:
     return tuple(sorted({int(i) % stop for i in items}))
 
 
+def checked_heads(name: str, value: Any, layers: int, heads: int) -> tuple:
+    """`value`, (layer, head) pairs, as a sorted tuple of int pairs.
+
+    Examples:
+    ```python
+    checked_heads("ablate", [(1, 0), (0, 3)], 6, 12)  # ((0, 3), (1, 0))
+    ```
+    """
+    if value is None:
+        return ()
+    try:
+        pairs = [tuple(pair) for pair in value]
+    except TypeError:
+        pairs = None
+    if pairs is None or any(len(pair) != 2 for pair in pairs):
+        raise ValueError(
+            f"{name}={reprlib.repr(value)}: allowed: a list of (layer, head) pairs"
+        )
+    found = set()
+    for layer, head in pairs:
+        found.add(
+            (
+                checked_index(f"{name} layer", layer, layers),
+                checked_index(f"{name} head", head, heads),
+            )
+        )
+    return tuple(sorted(found))
+
+
 def checked_flag(name: str, value: Any) -> bool:
     """`value` as a bool; anything but True, False (or numpy's) is refused.
 

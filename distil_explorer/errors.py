@@ -28,6 +28,10 @@ code that already catches those keeps working. Messages read
   reached from here; `.tried` lists each hub tried.
 - `PackagedPresetError(FileNotFoundError)`: the package holding an offline
   preset is missing, or its files are not as pinned.
+- `NotEnoughMemoryError(MemoryError)`: a capture, corpus batch or
+  attribution would hold more memory than this process can get (checked
+  before allocating), or an allocation failed anyway. `.needed` and
+  `.available` are bytes (None where unknown).
 
 Examples:
 ```python
@@ -142,3 +146,30 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return "\n\nWorker traceback:\n" + self.text
+
+
+class NotEnoughMemoryError(MemoryError):
+    """Work that needs more memory than this process can get.
+
+    Raised before anything is allocated where the estimate is above what is
+    available (`distil_explorer.model.memory`), and in place of an allocator's
+    own error where an allocation fails anyway. The message's one line says
+    how much, what for, and the way out.
+
+    Attributes:
+        needed: int. Estimated bytes of the work.
+        available: int or None. Bytes this process could get, when known.
+    """
+
+    def __init__(self, message: str, needed: int = 0, available: int | None = None):
+        super().__init__(message)
+        self.needed = needed
+        self.available = available
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self):
+        # Across a worker pipe or Dask (tblib's reducers) it is rebuilt whole.
+        message = self.args[0] if self.args else ""
+        return type(self), (message, self.needed, self.available)

@@ -5,6 +5,7 @@ truncates it itself, and walks every query row in plain Python: nothing of
 `distil_explorer.corpus.sums` is used to compute what it is compared to.
 """
 
+import json
 import unicodedata
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from distil_explorer import capture
 from distil_explorer.corpus import CorpusStatistics, corpus_statistics, demo_corpus
+from distil_explorer.corpus.file import write_statistics
 from distil_explorer.errors import FileFormatError
 from distil_explorer.tokenizer import DistilBertTokenizer
 
@@ -39,8 +41,7 @@ def tokenizer():
     return DistilBertTokenizer(VOCAB, lowercase=True)
 
 
-@pytest.fixture(scope="module")
-def backbone():
+def make_backbone(seed: int = 1, hidden_dim: int = 12):
     import keras
 
     from distil_explorer import DistilBertBackbone
@@ -50,17 +51,22 @@ def backbone():
         vocabulary_size=len(VOCAB),
         num_layers=2,
         num_heads=3,
-        hidden_dim=12,
+        hidden_dim=hidden_dim,
         intermediate_dim=16,
         dropout=0.0,
         max_sequence_length=24,
     )
     # Larger weights than the initializer's: heads that differ from each
     # other and from uniform attention, so every statistic is tested.
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     for variable in model.weights:
         variable.assign(rng.normal(0, 0.8, variable.shape).astype("float32"))
     return model
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    return make_backbone()
 
 
 def by_hand(backbone, tokenizer, texts, max_length=MAX_LENGTH, norms=False):
@@ -240,7 +246,7 @@ def test_stop_and_resume_equals_an_uninterrupted_run(
         np.testing.assert_array_equal(rest.values[name], whole.values[name])
         np.testing.assert_array_equal(rest.examples[name], whole.examples[name])
     assert rest.example_texts == whole.example_texts
-    with pytest.raises(ValueError, match="are not these texts"):
+    with pytest.raises(ValueError, match="made with texts.sha256="):
         run(
             backbone,
             texts[::-1],
@@ -379,3 +385,183 @@ def test_the_demo_corpus_is_python_documentation_sentences():
     assert demo_corpus(5) == sentences[:5]
     with pytest.raises(ValueError, match="limit=0"):
         demo_corpus(0)
+
+
+# --- a checkpoint records what made its sums (issue 27, item 4) ---
+# Each refusal must name what differs and leave the checkpoint's bytes as they
+# were; a run made the same way resumes it.
+
+
+@pytest.fixture
+def partial(backbone, tokenizer, texts, tmp_path):
+    """A checkpoint of the first window (16 texts), and its bytes."""
+    checkpoint = tmp_path / "partial.npz"
+    run(backbone, texts, tokenizer, batch_size=2, checkpoint=checkpoint, stop_after=10)
+    return checkpoint, checkpoint.read_bytes()
+
+
+def resume(backbone, texts, tokenizer, checkpoint, **options):
+    return run(
+        backbone,
+        texts,
+        tokenizer,
+        **{"batch_size": 2, "checkpoint": checkpoint, **options},
+    )
+
+
+def other_vocabulary():
+    swapped = list(VOCAB)
+    swapped[5], swapped[6] = swapped[6], swapped[5]  # same size, other ids
+    return DistilBertTokenizer(swapped, lowercase=True)
+
+
+CASES = {
+    "other config": (
+        lambda b, t, x: (make_backbone(hidden_dim=6), t, x, {}),
+        r"made with hidden_dim=12, this run has hidden_dim=6(.|\n)*allowed: the "
+        "same model, or a new checkpoint path",
+    ),
+    "same config, other weights": (
+        lambda b, t, x: (make_backbone(seed=2), t, x, {}),
+        r"made with weights=sha256:[0-9a-f]{12}\.\.\., this run has "
+        r"weights=sha256:[0-9a-f]{12}\.\.\.; allowed: the same model with the "
+        "same weights",
+    ),
+    "other tokenizer settings": (
+        lambda b, t, x: (b, DistilBertTokenizer(VOCAB, lowercase=False), x, {}),
+        r"made with tokenizer.lowercase=True, this run has "
+        r"tokenizer.lowercase=False.*allowed: the same tokenizer",
+    ),
+    "other vocabulary": (
+        lambda b, t, x: (b, other_vocabulary(), x, {}),
+        r"made with tokenizer.vocabulary=sha256:",
+    ),
+    "other statistics": (
+        lambda b, t, x: (b, t, x, {"norms": True}),
+        r"made with norms=False, this run has norms=True; allowed: the same norms",
+    ),
+    "other max_length": (
+        lambda b, t, x: (b, t, x, {"max_length": 12}),
+        r"made with max_length=16, this run has max_length=12",
+    ),
+    "other texts, as many": (
+        lambda b, t, x: (b, t, make_texts(40, seed=7), {}),
+        r"made with texts.sha256=[0-9a-f]{16}.*allowed: the texts it was written",
+    ),
+    "more texts": (
+        lambda b, t, x: (b, t, [*x, "one more"], {}),
+        r"made with texts.count=40, this run has texts.count=41",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_run_made_otherwise_is_refused_naming_what_differs_and_the_file_stays(
+    backbone,
+    tokenizer,
+    texts,
+    partial,
+    case,
+):
+    make, match = CASES[case]
+    checkpoint, before = partial
+    other_backbone, other_tokenizer, other_texts, options = make(
+        backbone, tokenizer, texts
+    )
+    with pytest.raises(ValueError, match=match) as refused:
+        resume(other_backbone, other_texts, other_tokenizer, checkpoint, **options)
+    assert str(refused.value).startswith(f"checkpoint={str(checkpoint)!r}: made with")
+    assert checkpoint.read_bytes() == before
+
+
+def test_the_same_run_resumes_and_a_copy_of_the_weights_counts_as_the_same(
+    backbone,
+    tokenizer,
+    texts,
+    partial,
+):
+    checkpoint, _ = partial
+    twin = make_backbone(seed=1)  # another object, the very same weights
+    whole = run(backbone, texts, tokenizer, batch_size=2)
+    resumed = resume(twin, texts, tokenizer, checkpoint)
+    for name in NAMES:
+        np.testing.assert_array_equal(resumed.values[name], whole.values[name])
+    made_with = json.loads(str(np.load(checkpoint)["meta"]))["progress"]["made_with"]
+    assert made_with["hidden_dim"] == 12 and made_with["texts"]["count"] == 40
+    assert made_with["tokenizer"]["lowercase"] is True
+
+
+def test_an_edited_text_file_is_refused(backbone, tokenizer, texts, tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    checkpoint = tmp_path / "partial.npz"
+    resume(backbone, path, tokenizer, checkpoint, stop_after=10)
+    before = checkpoint.read_bytes()
+    edited = texts[:20] + ["the dog ran far"] + texts[21:]  # after the checkpoint
+    path.write_text("\n".join(edited) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"made with texts.sha256="):
+        resume(backbone, path, tokenizer, checkpoint)
+    assert checkpoint.read_bytes() == before
+    moved = tmp_path / "moved.txt"  # the same texts under another name resume
+    moved.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    assert resume(backbone, moved, tokenizer, checkpoint).num_texts == 40
+
+
+def test_a_checkpoint_without_a_record_is_refused_and_kept(
+    backbone,
+    tokenizer,
+    texts,
+    partial,
+):
+    checkpoint, _ = partial
+    stats = CorpusStatistics.load(checkpoint)
+    progress = json.loads(str(np.load(checkpoint)["meta"]))["progress"]
+    del progress["made_with"]  # as the old format wrote it
+    progress["settings"] = {"batch_size": 2, "max_length": 16}
+    write_statistics(checkpoint, stats, progress)
+    before = checkpoint.read_bytes()
+    with pytest.raises(ValueError, match="written without a record of the model"):
+        resume(backbone, texts, tokenizer, checkpoint)
+    assert checkpoint.read_bytes() == before
+
+
+def test_the_dask_engine_writes_and_checks_the_same_record(
+    backbone,
+    tokenizer,
+    texts,
+    tmp_path,
+):
+    distributed = pytest.importorskip("distributed")
+    checkpoint = tmp_path / "partial.npz"
+    whole = run(backbone, texts, tokenizer, batch_size=2)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        dask = {"engine": "dask", "address": cluster.scheduler_address}
+        resume(backbone, texts, tokenizer, checkpoint, stop_after=10, **dask)
+        before = checkpoint.read_bytes()
+        with pytest.raises(ValueError, match="made with weights=sha256:"):
+            resume(make_backbone(seed=2), texts, tokenizer, checkpoint, **dask)
+        assert checkpoint.read_bytes() == before
+    resumed = resume(backbone, texts, tokenizer, checkpoint)  # in process now
+    np.testing.assert_array_equal(resumed.values["sep"], whole.values["sep"])
+
+
+def test_a_batch_too_big_for_the_memory_limit_is_refused_and_the_checkpoint_kept(
+    backbone, tokenizer, texts, partial
+):
+    from distil_explorer import set_memory_limit
+    from distil_explorer.errors import NotEnoughMemoryError
+
+    checkpoint, before = partial
+    set_memory_limit("1 kB")  # a batch of 2 x 16 needs about 58 kB
+    try:
+        with pytest.raises(NotEnoughMemoryError) as refused:
+            resume(backbone, texts, tokenizer, checkpoint, norms=False)
+    finally:
+        set_memory_limit(None)
+    message = str(refused.value)
+    assert message.startswith("corpus batch(B=2, T=")
+    assert "the statistics' work" in message
+    assert message.endswith("allowed: a smaller batch_size or max_length")
+    assert checkpoint.read_bytes() == before

@@ -59,3 +59,17 @@ def test_old_import_paths_still_work():
     assert WorkerError is errors.WorkerError
     assert WeightsMismatchError is errors.WeightsMismatchError
     assert UnsupportedCheckpointError is errors.UnsupportedCheckpointError
+
+
+def test_memory_errors_keep_their_numbers_across_dask_and_worker_pipes():
+    pickling_support = pytest.importorskip("tblib.pickling_support")
+    pickling_support.install()
+    error = errors.NotEnoughMemoryError("capture(B=48, T=512): needs", 9, 4)
+    again = pickle.loads(pickle.dumps(error))
+    assert isinstance(again, MemoryError)
+    assert (type(again), str(again), again.needed, again.available) == (
+        errors.NotEnoughMemoryError,
+        "capture(B=48, T=512): needs",
+        9,
+        4,
+    )

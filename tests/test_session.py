@@ -284,3 +284,29 @@ def test_compare_precisions_names_a_bad_choice(session, precisions, message):
     session.run("the cat sat")
     with pytest.raises(ValueError, match=message):
         session.compare_precisions(precisions)
+
+
+def test_a_run_too_big_for_the_memory_limit_is_refused_before_the_runner(
+    session, monkeypatch
+):
+    from distil_explorer import set_memory_limit
+    from distil_explorer.errors import NotEnoughMemoryError
+
+    sent = []
+    real = session._runner
+    monkeypatch.setattr(session, "_runner", lambda *a: sent.append(a) or real(*a))
+    ids = np.ones((1, session.backbone.max_sequence_length), "int32")
+    inputs = {"token_ids": ids, "padding_mask": ids}
+    set_memory_limit("1 kB")
+    try:
+        with pytest.raises(NotEnoughMemoryError) as refused:
+            session.run(inputs)
+    finally:
+        set_memory_limit(None)
+    message = str(refused.value)
+    length = ids.shape[1]
+    assert message.startswith(f"capture(B=1, T={length}): needs about ")
+    assert "allowed: layers= or heads= (keep fewer maps)" in message
+    assert "a smaller max_length, norms=False, keep_qk=False" in message
+    assert sent == []  # refused before a Runner was even asked for
+    assert session.run(inputs).token_ids.shape == (1, length)  # no limit: runs

@@ -86,6 +86,7 @@ def attribute(
     import keras
 
     from distil_explorer.model.gradients import token_attributions
+    from distil_explorer.model.memory import attribution_guard
 
     model, backbone = backbone, _backbone_of(backbone)
     method, steps, baseline = _checked_options(method, steps, baseline)
@@ -115,7 +116,10 @@ def attribute(
     mask = np.asarray(batch["padding_mask"], np.int32)
     replace = _replaced(ids, mask, tokenizer)
     pad = None if baseline == "zero" else _pad_id(tokenizer)
-    found = token_attributions(backbone, ids, mask, replace, target, method, steps, pad)
+    with attribution_guard(backbone, ids.shape, method, steps, backend=backend):
+        found = token_attributions(
+            backbone, ids, mask, replace, target, method, steps, pad
+        )
     return Attribution(
         **found,
         method=method,

@@ -22,7 +22,13 @@ import numpy as np
 
 from distil_explorer._internal.atomic_write import checked_path
 from distil_explorer.checks import checked_flag
-from distil_explorer.corpus.file import read_statistics, write_statistics
+from distil_explorer.config import CONFIG_FIELDS
+from distil_explorer.corpus.file import (
+    check_made_with,
+    made_with,
+    read_statistics,
+    write_statistics,
+)
 from distil_explorer.corpus.statistics import CorpusStatistics
 from distil_explorer.corpus.sums import (
     CorpusSums,
@@ -53,17 +59,26 @@ def _batch_sums(backbone: Any, batch: _Batch) -> tuple[CorpusSums, CorpusSums | 
     norm-weighted maps (each row normalized to sum 1), else None.
     """
     from distil_explorer.corpus.sums import batch_sums, key_classes, normalized_rows
+    from distil_explorer.model.memory import corpus_batch_estimate, guarded
     from distil_explorer.trace import capture
 
-    inputs = {"token_ids": batch.token_ids, "padding_mask": batch.padding_mask}
-    trace = capture(backbone, inputs, norms=batch.norms)
-    classes = key_classes(trace.token_ids, batch.special_ids, batch.punctuation)
-    mask, index = trace.padding_mask, batch.text_index
-    sums = batch_sums(trace.attentions, mask, classes, index)
-    if not batch.norms:
-        return sums, None
-    norm_maps = normalized_rows(trace.attention_norms)
-    return sums, batch_sums(norm_maps, mask, classes, index)
+    size, length = batch.token_ids.shape
+    estimate = corpus_batch_estimate(backbone, size, length, norms=batch.norms)
+    what = f"corpus batch(B={size}, T={length})"
+    way_out = "a smaller batch_size or max_length" + (
+        ", or norms=False" if batch.norms else ""
+    )
+    # Asked where the batch runs (this process or a Dask worker), first.
+    with guarded(estimate, what, way_out):
+        inputs = {"token_ids": batch.token_ids, "padding_mask": batch.padding_mask}
+        trace = capture(backbone, inputs, norms=batch.norms)
+        classes = key_classes(trace.token_ids, batch.special_ids, batch.punctuation)
+        mask, index = trace.padding_mask, batch.text_index
+        sums = batch_sums(trace.attentions, mask, classes, index)
+        if not batch.norms:
+            return sums, None
+        norm_maps = normalized_rows(trace.attention_norms)
+        return sums, batch_sums(norm_maps, mask, classes, index)
 
 
 def corpus_statistics(
@@ -90,7 +105,9 @@ def corpus_statistics(
     token (padding never counts). With `checkpoint`, the sums so far are
     written there after every window: a run that stops (an interrupt, an
     error, `stop_after`) continues from there when called again with the
-    same texts, and ends with the numbers of an uninterrupted run.
+    same texts, and ends with the numbers of an uninterrupted run. It
+    records what made its sums (model config, weights digest, tokenizer,
+    settings, texts digest); a run made otherwise is refused by name.
 
     Args:
         backbone: a `DistilBertBackbone`.
@@ -136,7 +153,12 @@ def corpus_statistics(
         raise ValueError(
             f"texts={reprlib.repr(texts)}: no texts; allowed: at least one text"
         )
-    done, sums, norm_sums, examples, expected = _resume(checkpoint, backbone, settings)
+    done, sums, norm_sums, examples, expected, record = _resume(
+        checkpoint,
+        backbone,
+        settings,
+        lambda: _made_with(backbone, tokenizer, settings, start_stream),
+    )
     digest = hashlib.sha256()
     report = _Progress(progress, total)
     special = (tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
@@ -171,7 +193,7 @@ def corpus_statistics(
                     meta = {
                         "texts_done": done,
                         "fingerprint": digest.hexdigest(),
-                        "settings": settings,
+                        "made_with": record,
                     }
                     write_statistics(checkpoint, partial, meta)
                 report(done)
@@ -185,7 +207,7 @@ def corpus_statistics(
 def _checked_settings(
     backbone, tokenizer, batch_size, max_length, engine, stop_after, progress
 ) -> dict[str, int]:
-    """What a checkpoint must agree on, after checking every argument."""
+    """The run's settings (a checkpoint's `made_with` holds them), checked."""
     if tokenizer is None or not hasattr(tokenizer, "encode_at_most"):
         raise ValueError(
             f"tokenizer={reprlib.repr(tokenizer)}: allowed: the backbone's "
@@ -216,19 +238,18 @@ def _checked_settings(
             f"progress={progress!r}: allowed: True, False or a function "
             "progress(texts_done, texts_total)"
         )
-    return {
-        "batch_size": int(batch_size),
-        "max_length": int(max_length),
-        "num_layers": int(backbone.num_layers),
-        "num_heads": int(backbone.num_heads),
-        "vocabulary_size": int(backbone.vocabulary_size),
-    }
+    return {"batch_size": int(batch_size), "max_length": int(max_length)}
 
 
-def _resume(checkpoint, backbone, settings) -> tuple:
-    """(texts done, their sums, norm sums, example texts, their fingerprint)."""
+def _resume(checkpoint, backbone, settings, this_run) -> tuple:
+    """(texts done, their sums, norm sums, example texts, their fingerprint).
+
+    `this_run()` computes this run's `made_with` record (only when there is
+    a checkpoint: it hashes the weights and reads the texts once); a
+    checkpoint made otherwise is refused before anything is written to it.
+    """
     fresh = CorpusSums.zeros(backbone.num_layers, backbone.num_heads)
-    start = (0, fresh, fresh if settings["norms"] else None, {}, "")
+    start = (0, fresh, fresh if settings["norms"] else None, {}, "", None)
     if checkpoint is None:
         return start
     path = checked_path("checkpoint", checkpoint)
@@ -242,21 +263,33 @@ def _resume(checkpoint, backbone, settings) -> tuple:
                 f"checkpoint={str(path)!r}: folder {str(path.parent)!r} does not "
                 "exist; allowed: a file in an existing folder"
             )
-        return start
+        return (*start[:5], this_run())
     stats, progress = read_statistics(CorpusStatistics, path)
-    if progress.get("settings") != settings:
-        raise ValueError(
-            f"checkpoint={str(path)!r}: written with {progress.get('settings')}, "
-            f"this run has {settings}; allowed: the same model, batch_size and "
-            "max_length, or a new checkpoint path"
-        )
+    record = this_run()
+    check_made_with(path, progress.get("made_with"), record)
     return (
         int(progress["texts_done"]),
         stats.sums,
         stats.norm_sums,
         dict(stats.example_texts),
         str(progress["fingerprint"]),
+        record,
     )
+
+
+def _made_with(backbone, tokenizer, settings, start_stream) -> dict:
+    """This run's `made_with` record (`corpus.file.made_with`)."""
+    from keras import ops
+
+    policy = backbone.dtype_policy
+    model = {
+        **{field: getattr(backbone, field) for field in CONFIG_FIELDS[:5]},
+        "max_sequence_length": backbone.max_sequence_length,
+        "dtype": getattr(policy, "default_policy", policy).name,
+        "quantization": list(getattr(backbone, "quantization_modes", ())),
+    }
+    arrays = (ops.convert_to_numpy(variable.value) for variable in backbone.weights)
+    return made_with(model, arrays, tokenizer, settings, start_stream())
 
 
 def _other_texts(checkpoint, done: int) -> str:

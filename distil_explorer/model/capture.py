@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from distil_explorer.checks import checked_selection
+from distil_explorer.checks import checked_heads, checked_selection
 from distil_explorer.config import CONFIG_FIELDS
 from distil_explorer.model import kernels
 from distil_explorer.model.buffers import new_buffer
@@ -20,6 +20,7 @@ from distil_explorer.model.capture_norms import (
     norms_collector,
     output_grams,
 )
+from distil_explorer.model.interventions import gates_of
 from distil_explorer.model.tensors import device_of, to_numpy
 from distil_explorer.model.validation import check_inputs
 
@@ -61,6 +62,7 @@ def _walk(
     out=None,
     norms=None,
     skipped=None,
+    gates=(),
 ):
     """Run every layer, yielding (hidden state, maps, queries, keys).
 
@@ -73,6 +75,7 @@ def _walk(
     taking fused attention (see `_capture_eager`). `norms(value, layer)`,
     when given, is called for each kept layer before its item is yielded,
     with the value heads that layer computed (see `norms_collector`).
+    `gates` maps a layer to its `head_gates` (`model.interventions.gates_of`).
     Eager on torch, each layer's `call` runs without `Layer.__call__`
     (`DistilBertBackbone._calls_layers_directly`), reading its variables
     directly (`kernels.direct_reads`).
@@ -93,10 +96,11 @@ def _walk(
     x = run(backbone.embeddings)(token_ids, training=False)
     yield x, None, None, None
     for i, layer in enumerate(backbone.transformer_layers):
+        gated = {"head_gates": gates[i]} if i in gates else {}
         if i not in layers:
             scratch = None if skipped is None else skipped(x)
             if scratch is None:
-                x = run(layer)(x, padding_mask, training=False)
+                x = run(layer)(x, padding_mask, training=False, **gated)
             else:
                 x, _ = run(layer)(
                     x,
@@ -104,6 +108,7 @@ def _walk(
                     training=False,
                     return_attention=True,
                     attention_out=scratch,
+                    **gated,
                 )
             yield x, None, None, None
             continue
@@ -117,6 +122,7 @@ def _walk(
             return_attention=True,
             attention_out=target,
             return_values=norms is not None,
+            **gated,
         )
         x, probabilities = outputs[:2]
         if norms is not None:
@@ -130,7 +136,7 @@ EXPLICIT_UP_TO = 128
 
 
 def _capture_eager(
-    backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=None
+    backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=None, ablate=()
 ):
     """The layer loop op by op; each kept map goes into one numpy array.
 
@@ -191,8 +197,17 @@ def _capture_eager(
 
     with _inference_context():
         collect = None if norms is None else norms_collector(heads, norms, to_numpy)
+        gates = gates_of(backbone, ablate)
         walk = _walk(
-            backbone, token_ids, padding_mask, layers, keep_qk, out, collect, skipped
+            backbone,
+            token_ids,
+            padding_mask,
+            layers,
+            keep_qk,
+            out,
+            collect,
+            skipped,
+            gates,
         )
         position = -1
         for depth, (x, probabilities, query, key) in enumerate(walk):
@@ -226,7 +241,7 @@ _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _capture_compiled(
-    backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=None
+    backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=None, ablate=()
 ):
     """The layer loop as one jax.jit program, with the weights as arguments.
 
@@ -237,7 +252,7 @@ def _capture_compiled(
     import jax
 
     programs = _COMPILED.setdefault(backbone, {})
-    key = (layers, heads, keep_qk, norms is not None)
+    key = (layers, heads, keep_qk, norms is not None, ablate)
     if key not in programs:
         # A weak reference: the cache must not keep its own key alive.
         forward = functools.partial(_forward, weakref.ref(backbone), *key)
@@ -260,6 +275,7 @@ def _forward(
     heads,
     keep_qk,
     keep_norms,
+    ablate,
     values,
     grams,
     token_ids,
@@ -274,7 +290,18 @@ def _forward(
     state = list(zip(backbone.weights, values, strict=True))
     with keras.StatelessScope(state_mapping=state):
         hidden, maps, queries, keys = [], [], [], []
-        walk = _walk(backbone, token_ids, padding_mask, layers, keep_qk, None, collect)
+        gates = gates_of(backbone, ablate)
+        walk = _walk(
+            backbone,
+            token_ids,
+            padding_mask,
+            layers,
+            keep_qk,
+            None,
+            collect,
+            None,
+            gates,
+        )
         for x, probabilities, query, key in walk:
             hidden.append(x)
             if probabilities is None:
@@ -313,6 +340,7 @@ def run_capture(
     heads: Any = None,
     tokens: Any = None,
     norms: bool = False,
+    ablate: Any = None,
 ):
     """Run `backbone` on `inputs` and return a `trace_type` (a `Trace`).
 
@@ -323,10 +351,12 @@ def run_capture(
     written layer by layer into one preallocated array, so peak memory is that
     array plus one layer's maps; on jax the loop is one compiled program.
     With `norms`, the Trace also holds `attention_norms` (`model.norms`).
+    `ablate`: (layer, head) pairs whose gates are 0 (`model.interventions`).
     """
     check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
     layers = checked_selection("layers", layers, backbone.num_layers)
     heads = checked_selection("heads", heads, backbone.num_heads)
+    ablate = checked_heads("ablate", ablate, backbone.num_layers, backbone.num_heads)
     token_ids = ops.convert_to_tensor(np.asarray(inputs["token_ids"]), dtype="int32")
     padding_mask = ops.convert_to_tensor(
         np.asarray(inputs["padding_mask"]), dtype="int32"
@@ -334,7 +364,14 @@ def run_capture(
     run = _capture_compiled if keras.backend.backend() == "jax" else _capture_eager
     kept_norms = [] if norms else None  # per kept layer: (B, heads, T)
     hidden, attention, queries, keys, device = run(
-        backbone, token_ids, padding_mask, layers, heads, keep_qk, norms=kept_norms
+        backbone,
+        token_ids,
+        padding_mask,
+        layers,
+        heads,
+        keep_qk,
+        norms=kept_norms,
+        ablate=ablate,
     )
     # Not get_config(): Keras's dtype serialization imports tensorflow when it
     # is installed (2.8 s of a fresh process's first capture).
@@ -357,4 +394,5 @@ def run_capture(
         attention_layers=layers,
         attention_heads=heads,
         tokens=tokens,
+        ablated_heads=ablate,
     )

@@ -84,6 +84,11 @@ def merge_heads(x):
     )
 
 
+def gate_heads(context, gates):
+    """Each head's output (B, heads, T, hd) times its gate, gates (B or 1, heads)."""
+    return ops.multiply(context, ops.cast(gates, context.dtype)[:, :, None, None])
+
+
 def key_mask(padding_mask):
     """(B, T) 0/1 -> (B, 1, 1, T) bool: which keys each query may attend to."""
     return ops.cast(padding_mask, "bool")[:, None, None, :]

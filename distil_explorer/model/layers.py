@@ -214,6 +214,9 @@ class DistilBertEncoderLayer(keras.layers.Layer):
     `return_values=True` as well, the value heads `x W_V + b_V`
     `(B, num_heads, T, head_dim)` come third: the capture path's
     norm-weighted attention reads the very projection this call made.
+    `head_gates`, a (B or 1, num_heads) tensor, multiplies each head's
+    output before the output projection (Michel et al. 2019): ones change
+    nothing, a 0 ablates that head; None skips the multiply.
 
     Args:
         num_heads: int. Number of attention heads.
@@ -283,6 +286,7 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         attention_out=None,
         attention_shift=None,
         return_values=False,
+        head_gates=None,
     ):
         query = self._heads(x, self.query)
         key = self._heads(x, self.key)
@@ -308,23 +312,40 @@ class DistilBertEncoderLayer(keras.layers.Layer):
             context = kernels.attend(weights, value)
         else:
             context = kernels.fused_attention(query, key, value, keep)
-        context = kernels.merge_heads(context)
-
-        attended = self.attention_output.project(context)
-        if dropout:
-            attended = self.dropout(attended, training=training)
-        x = self._norm(kernels.add(x, attended), self.attention_layer_norm)
-
-        hidden = kernels.gelu(self.ffn_intermediate.project(x))
-        hidden = self.ffn_output.project(hidden)
-        if dropout:
-            hidden = self.dropout(hidden, training=training)
-        x = self._norm(kernels.add(x, hidden), self.ffn_layer_norm)
+        if head_gates is not None:
+            context = kernels.gate_heads(context, head_gates)
+        x = self.finish(x, context, training=training)
         if return_attention and return_values:
             return x, probabilities, value
         if return_attention:
             return x, probabilities
         return x
+
+    def attention_block(self, x, context, training=None):
+        """The attention block's output `LN(x + W_O merge(context) + b_O)`.
+
+        `context`: the heads' outputs (B, num_heads, T, head_dim), before
+        the output projection.
+        """
+        attended = self.attention_output.project(kernels.merge_heads(context))
+        if training and self.rate:
+            attended = self.dropout(attended, training=training)
+        return self._norm(kernels.add(x, attended), self.attention_layer_norm)
+
+    def finish(self, x, context, training=None):
+        """The layer's output from its input `x` and the heads' `context`.
+
+        Everything after the attention weights have weighed the values: the
+        output projection, both residuals, both LayerNorms and the
+        feed-forward network. The interventions (value zeroing, gated
+        heads) recompute a layer from here.
+        """
+        x = self.attention_block(x, context, training=training)
+        hidden = kernels.gelu(self.ffn_intermediate.project(x))
+        hidden = self.ffn_output.project(hidden)
+        if training and self.rate:
+            hidden = self.dropout(hidden, training=training)
+        return self._norm(kernels.add(x, hidden), self.ffn_layer_norm)
 
     def compute_output_spec(
         self,
@@ -335,6 +356,7 @@ class DistilBertEncoderLayer(keras.layers.Layer):
         attention_out=None,
         attention_shift=None,
         return_values=False,
+        head_gates=None,
     ):
         out = keras.KerasTensor(x.shape, dtype=self.compute_dtype)
         if not return_attention:

@@ -157,6 +157,7 @@ class Runner:
         layers: Any = None,
         heads: Any = None,
         norms: bool = False,
+        ablate: Any = None,
     ) -> Trace:
         """Run `model` once on this runner's backend and device, as `capture` does.
 
@@ -167,7 +168,7 @@ class Runner:
             inputs: `{"token_ids": (B, T) ints, "padding_mask": (B, T) 0/1}`,
                 or an `Encoding` from the tokenizer, whose tokens the Trace
                 then holds (on every backend).
-            keep_qk, layers, heads, norms: as in `capture`; they travel to
+            keep_qk, layers, heads, norms, ablate: as in `capture`; they travel to
                 the worker, so its Trace holds the same fields.
 
         Examples:
@@ -185,6 +186,7 @@ class Runner:
             "norms": checked_flag("norms", norms),
             "layers": layers,
             "heads": heads,
+            "ablate": ablate,
         }
         start = time.perf_counter()
         tokens, inputs = _split_encoding(inputs)

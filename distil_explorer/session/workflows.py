@@ -172,6 +172,7 @@ class Session:
         device: str | None = None,
         max_length: int | None = None,
         norms: bool = True,
+        ablate: Any = None,
     ):
         """Capture a Trace of the backbone on text or token ids; it is shown next.
 
@@ -189,7 +190,18 @@ class Session:
                 (`Trace.attention_norms`), which the head and model views can
                 show instead of the weights; on by default, they cost a few
                 percent of the forward pass (benchmarks/norms.py).
+            ablate: None, or (layer, head) pairs to run with switched off
+                (`capture(..., ablate=...)`); the Trace's `ablated_heads`
+                says which, for every view to mark.
+
+        Raises:
+            NotEnoughMemoryError: the capture would hold more than this
+                process can get (checked before it runs, here or in a
+                worker), or an allocation failed; its one line says how much
+                and the way out, which the Run tab shows.
         """
+        from distil_explorer.model.memory import capture_guard, input_shape
+
         self._require_backbone("run")
         norms = checked_flag("norms", norms)
         limit = checked_max_length(max_length, self.backbone.max_sequence_length)
@@ -198,9 +210,18 @@ class Session:
             inputs, limit, self.tokenizer, self.tokenizer_problem
         )
         tokenized = time.perf_counter()
-        trace = self._runner(backend, device).capture(
-            self.backbone, prepared, keep_qk=True, norms=norms
-        )
+        shape = input_shape(getattr(prepared, "inputs", prepared))
+        # Asked here, before a worker or this process allocates anything.
+        with capture_guard(
+            self.backbone,
+            shape,
+            keep_qk=True,
+            norms=norms,
+            shorter="a smaller max_length",
+        ):
+            trace = self._runner(backend, device).capture(
+                self.backbone, prepared, keep_qk=True, norms=norms, ablate=ablate
+            )
         done = time.perf_counter()
         self.trace, self.baseline = trace, None
         self.timings = Timings(
@@ -227,7 +248,13 @@ class Session:
         runner = self._runner(original.backend, original.device)
         # As the Trace on screen was captured: with norms when it has them.
         norms = original.attention_norms is not None
-        changed = runner.capture(self.backbone, inputs, keep_qk=True, norms=norms)
+        changed = runner.capture(
+            self.backbone,
+            inputs,
+            keep_qk=True,
+            norms=norms,
+            ablate=original.ablated_heads,
+        )
         self.baseline, self.trace = self.baseline or original, changed
         return intervention_effect(original, changed, int(position), action)
 

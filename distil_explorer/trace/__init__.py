@@ -10,7 +10,7 @@ trace.save("t.npz"); Trace.load("t.npz")
 ```
 """
 
-from distil_explorer.trace.capture import capture, tokens_and_inputs
+from distil_explorer.trace.capture import capture, encoded_inputs, tokens_and_inputs
 from distil_explorer.trace.value import Trace
 
-__all__ = ["Trace", "capture", "tokens_and_inputs"]
+__all__ = ["Trace", "capture", "encoded_inputs", "tokens_and_inputs"]

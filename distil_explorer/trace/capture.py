@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from distil_explorer.checks import checked_flag, checked_inputs, is_text
+from distil_explorer.checks import (
+    checked_flag,
+    checked_inputs,
+    checked_selection,
+    is_text,
+)
 from distil_explorer.trace.value import Trace
 
 
@@ -23,6 +28,7 @@ def capture(
     layers: Any = None,
     heads: Any = None,
     norms: bool = False,
+    ablate: Any = None,
 ) -> Trace:
     """Run `backbone` once and return every hidden state and attention map.
 
@@ -50,6 +56,17 @@ def capture(
             maps of the same layers and heads (Kobayashi et al. 2020),
             computed in the same pass from each layer's own value heads and
             output kernel, in float32; 5-15% more time (benchmarks/norms.py).
+        ablate: None or a list of (layer, head) pairs. Run with those heads'
+            outputs multiplied by 0 before the output projection (Michel et
+            al. 2019), so every hidden state and map is the ablated model's;
+            `Trace.ablated_heads` says which. None or [] is the plain model,
+            bit for bit.
+
+    Raises:
+        NotEnoughMemoryError: the maps, hidden states and activations it
+            would hold (`model.memory.capture_estimate`) are more than this
+            process can get (`set_memory_limit`), checked before anything is
+            allocated; or an allocation failed anyway.
 
     Examples:
     ```python
@@ -61,9 +78,12 @@ def capture(
     trace.attention_layers, trace.attentions.shape[0]  # (0, 5), 2
     trace = capture(backbone, inputs, norms=True)
     trace.attention_norms.shape == trace.attentions.shape  # True
+    trace = capture(backbone, inputs, ablate=[(0, 1), (5, 3)])
+    trace.ablated_heads  # ((0, 1), (5, 3))
     ```
     """
     from distil_explorer.model.capture import run_capture
+    from distil_explorer.model.memory import capture_guard, input_shape
 
     keep_qk = checked_flag("keep_qk", keep_qk)
     norms = checked_flag("norms", norms)
@@ -73,16 +93,27 @@ def capture(
         backbone.max_sequence_length,
         "capture(backbone, text, tokenizer=DistilBertTokenizer.from_preset(...))",
     )
-    return run_capture(
+    # Asked before anything is allocated (model/memory.py); an allocation
+    # that fails anyway is raised as the same NotEnoughMemoryError.
+    with capture_guard(
         backbone,
-        inputs,
-        Trace,
+        input_shape(inputs),
+        layers=len(checked_selection("layers", layers, backbone.num_layers)),
+        heads=len(checked_selection("heads", heads, backbone.num_heads)),
         keep_qk=keep_qk,
-        layers=layers,
-        heads=heads,
-        tokens=tokens,
         norms=norms,
-    )
+    ):
+        return run_capture(
+            backbone,
+            inputs,
+            Trace,
+            keep_qk=keep_qk,
+            layers=layers,
+            heads=heads,
+            tokens=tokens,
+            norms=norms,
+            ablate=ablate,
+        )
 
 
 def tokens_and_inputs(
@@ -105,3 +136,20 @@ def tokens_and_inputs(
     if isinstance(inputs, Encoding):
         return inputs.tokens, inputs.inputs
     return None, inputs
+
+
+def encoded_inputs(backbone, inputs: Any, tokenizer: Any, usage: str) -> tuple:
+    """(token strings or None, {"token_ids", "padding_mask"} as checked numpy).
+
+    What the analyses that run a backbone on their own take: `inputs` as
+    `capture` takes them, checked against `backbone`'s vocabulary and length.
+    """
+    import numpy as np
+
+    from distil_explorer.model.validation import check_inputs
+
+    tokens, inputs = tokens_and_inputs(
+        inputs, tokenizer, backbone.max_sequence_length, usage
+    )
+    check_inputs(inputs, backbone.vocabulary_size, backbone.max_sequence_length)
+    return tokens, {k: np.asarray(v, np.int32) for k, v in inputs.items()}

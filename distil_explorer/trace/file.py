@@ -40,6 +40,7 @@ def write_trace(trace: Any, path: str | os.PathLike):
         "tokens": trace.tokens,
         "attention_layers": trace.attention_layers,
         "attention_heads": trace.attention_heads,
+        "ablated_heads": [list(pair) for pair in trace.ablated_heads],
     }
     arrays = {name: getattr(trace, name) for name in ARRAYS}
     arrays.update(
@@ -179,6 +180,11 @@ def _fields(meta: dict, shown: str) -> dict[str, Any]:
             and all(isinstance(i, int) and not isinstance(i, bool) for i in value)
         )
 
+    def pairs(value) -> bool:
+        return isinstance(value, list) and all(
+            isinstance(p, list) and len(p) == 2 and indices(p) for p in value
+        )
+
     def rows(value) -> bool:
         return value is None or (
             isinstance(value, list)
@@ -199,5 +205,9 @@ def _fields(meta: dict, shown: str) -> dict[str, Any]:
         ),
         "attention_heads": check(
             "attention_heads", indices, "null or a list of ints", None
+        ),
+        # Files written before ablation existed ran the plain model.
+        "ablated_heads": check(
+            "ablated_heads", pairs, "a list of [layer, head] pairs", []
         ),
     }

@@ -15,7 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.checks import checked_held, checked_index, checked_selection
+from distil_explorer.checks import (
+    checked_heads,
+    checked_held,
+    checked_index,
+    checked_selection,
+)
 from distil_explorer.trace.file import OPTIONAL, read_trace, write_trace
 
 
@@ -48,6 +53,9 @@ class Trace:
             key j adds to query i's output in head h, with `f_h(x) =
             (x W_V^h + b_V^h) W_O^h` (Kobayashi et al. 2020). Padding keys
             are exactly 0; rows do not sum to 1.
+        ablated_heads: tuple of (layer, head). The heads whose output was
+            set to 0 for this run (`capture(..., ablate=...)`); () for the
+            plain model.
 
     Examples:
     ```python
@@ -71,6 +79,7 @@ class Trace:
     attention_layers: tuple[int, ...] | None = None
     attention_heads: tuple[int, ...] | None = None
     attention_norms: np.ndarray | None = None
+    ablated_heads: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.config, dict):
@@ -122,6 +131,10 @@ class Trace:
             view.flags.writeable = False
             object.__setattr__(self, name, view)
         object.__setattr__(self, "config", dict(self.config))
+        ablated = checked_heads(
+            "ablated_heads", self.ablated_heads, layers, self.num_heads
+        )
+        object.__setattr__(self, "ablated_heads", ablated)
         if self.tokens is not None:
             tokens = tuple(tuple(str(t) for t in row) for row in self.tokens)
             batch, length = arrays["token_ids"].shape
