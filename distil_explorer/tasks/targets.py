@@ -37,6 +37,10 @@ def _checked_model(model: Any, kind: str, target: str):
     return model
 
 
+def _bound_to(bound: Any, model: Any) -> bool:
+    return bound is not None and (model is bound or model is bound.backbone)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class ClassTarget:
     """The logit (or softmax probability) of class `k` of a text classifier."""
@@ -53,7 +57,13 @@ class ClassTarget:
         return f"{name} {'probability' if self.probability else 'logit'}"
 
     def prepared(self, model, encode=None) -> ClassTarget:
-        """This target bound to `model`, a `DistilBertTextClassifier`."""
+        """This target bound to `model`, a `DistilBertTextClassifier`.
+
+        A bound target asked again with its own model's backbone (as tools
+        that take a backbone do) stays as it is.
+        """
+        if _bound_to(self.model, model):
+            return self
         model = _checked_model(model, "classifier", f"class_target({self.k})")
         _checked_index("k", self.k, model.num_classes, "num_classes")
         return dataclasses.replace(self, model=model)
@@ -84,7 +94,10 @@ class TokenTarget:
         return f"log p(token {self.token_id} at {self.position})"
 
     def prepared(self, model, encode=None) -> TokenTarget:
-        """This target bound to `model`, a `DistilBertMaskedLM`."""
+        """This target bound to `model`, a `DistilBertMaskedLM` (see
+        `ClassTarget.prepared`)."""
+        if _bound_to(self.model, model):
+            return self
         where = f"token_target({self.position}, {self.token_id})"
         model = _checked_model(model, "masked_lm", where)
         size = model.backbone.vocabulary_size
@@ -116,6 +129,10 @@ def class_target(k: int, probability: bool = False) -> ClassTarget:
     a = distil_explorer.attribute(classifier, "Not bad at all.",
                                   distil_explorer.class_target(1),
                                   tokenizer=tokenizer)
+    # Tools that take a backbone take the target bound to the classifier:
+    target = distil_explorer.class_target(1).prepared(classifier)
+    distil_explorer.head_importance(classifier.backbone, texts, target,
+                                    tokenizer=tokenizer)
     ```
     """
     if not isinstance(probability, bool):

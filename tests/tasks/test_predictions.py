@@ -160,3 +160,24 @@ def test_targets_out_of_range_for_the_model(masked_lm, classifier):
         de.attribute(masked_lm, BATCH, de.token_target(6, 1))
     with pytest.raises(ValueError, match="needs a DistilBertTextClassifier"):
         de.attribute(masked_lm.backbone, BATCH, de.class_target(0))
+
+
+def test_bound_task_targets_work_in_tools_that_take_a_backbone(classifier):
+    # head_importance takes a backbone; a class target bound to the
+    # classifier reads the classifier's head there.
+    target = de.class_target(2).prepared(classifier)
+    assert target.prepared(classifier.backbone) is target
+    ablation = de.head_importance(
+        classifier.backbone, BATCH, target, method="ablation", progress=False
+    )
+    logits = ops.convert_to_numpy(classifier(BATCH))[:, 2]
+    assert ablation.shape == (2, 2)
+    assert np.abs(ablation).max() > 1e-4
+    # Removing nothing changes nothing: the target is the classifier's logit.
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(target(classifier.backbone(BATCH))), logits, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="needs a DistilBertTextClassifier"):
+        target.prepared(
+            de.DistilBertBackbone.from_config(classifier.backbone.get_config())
+        )
