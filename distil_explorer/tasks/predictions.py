@@ -100,6 +100,11 @@ def _positions(positions: Any, ids: np.ndarray, mask: np.ndarray, mask_id):
             f"positions={reprlib.repr(positions)}: allowed: ints, one list for "
             "every sequence or a (B, P) array"
         )
+    if given.shape[-1] == 0 or (given.ndim == 2 and len(given) != batch):
+        raise ValueError(
+            f"positions shape={given.shape}: allowed: at least one position, "
+            f"as one list for every sequence or a ({batch}, P) array"
+        )
     given = np.broadcast_to(given, (batch, given.shape[-1]))
     real = mask.astype(bool).sum(1)
     bad = (given < 0) | (given >= real[:, None])

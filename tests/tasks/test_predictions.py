@@ -128,6 +128,11 @@ def test_classify_gives_softmax_with_names(classifier):
         (lambda m: de.predict_masked(m, BATCH), "no mask_positions"),
         (lambda m: de.predict_masked(m, BATCH, positions=[5]), "positions=5"),
         (lambda m: de.predict_masked(m, BATCH, positions=[-1]), "positions=-1"),
+        (lambda m: de.predict_masked(m, BATCH, positions=[]), "positions=[]"),
+        (
+            lambda m: de.predict_masked(m, BATCH, positions=[[1], [1], [1]]),
+            "positions shape=(3, 1)",
+        ),
         (lambda m: de.predict_masked(m, BATCH, top_k=0, positions=[1]), "top_k=0"),
         (lambda m: de.predict_masked(m, BATCH, top_k=31, positions=[1]), "top_k=31"),
         (lambda m: de.layer_predictions(m, "trace"), "trace=str"),
