@@ -181,13 +181,10 @@ def _interact(page, length: int, rows: list, repeats: int) -> None:
 
 
 def _payload_mb(length: int) -> float:
-    """Bytes the widget syncs for its maps: thumbnails plus one head, in MB."""
-    from distil_explorer.views.attention_widget import AttentionWidget
+    """Bytes the widget syncs for a Trace (views/payload.py), in MB."""
+    from distil_explorer.views.payload import payload_bytes, trace_payload
 
-    widget = AttentionWidget.from_trace(base_trace(length), mode="model")
-    size = len(widget.maps) + len(widget.head_map)
-    widget.close()
-    return size / 1e6
+    return payload_bytes(trace_payload(base_trace(length))) / 1e6
 
 
 def _one_length(context, frontend, root: Path, length: int, args) -> tuple:

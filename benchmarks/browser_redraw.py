@@ -5,11 +5,25 @@
 
 Targets: a click or hover redrawn in < 150 ms (issue 5); through the kernel
 (issue 12), a head switch, a head-subset toggle and a token pin in < 100 ms
-at T=128, and the model view opened in < 1 s at T=512. The Traces have the
+at T=128, and the model view opened in < 1 s at T=512. Issue 26: the canvas
+derives every view in the page from the Trace's payload, sent once, so a
+head switch, a toggle and a pin are drawn before any kernel answer: their
+"first draw" < 20 ms at T=128 (standalone and JupyterLab), and the payload
+bytes per Trace at T=128 and T=512 are printed (`payload_bytes`).
+
+Before issue 26 (commit 42a3680, this script, Chromium 156, 2-core machine):
+bytes sent when a Trace opens 0.56 MB (T=128) / 4.49 MB (T=512), plus
+0.07-0.2 MB per head or layer switch; JupyterLab T=128 first draw / painted,
+median: head switch 8.9 / 47.5 ms (two draws: the kernel's answer), toggle
+3.4 / 11.0 ms, pin 5.2 / 32.4 ms (at T=128 no line was drawn until a hover).
+After (same machine, 12 heads overlaid, their 384 strongest lines drawn):
+one payload per Trace, 1.48 MB (T=128) / 6.59 MB (T=512); head switch 4.8 /
+48.7 ms (one draw, no kernel answer awaited), toggle 3.9 / 73.6 ms, pin
+3.8 / 97.5 ms; standalone first draws 2.5-5.6 ms. The Traces have the
 base uncased shape (6 layers x 12 heads) with random softmax attention, as in
 benchmarks/redraw.py. Headless Chromium (/usr/bin/chromium) through playwright.
 
-Every draw of attention.js rewrites the canvas's title, so a MutationObserver
+Every draw of canvas.js rewrites the canvas's title, so a MutationObserver
 on the title timestamps the end of each draw (its callback runs right after
 the draw's animation frame). An action is timed in the page, from just before
 it is dispatched to the end of the first draw after it ("first draw") and to
@@ -76,7 +90,7 @@ RECORD_DRAWS = """(title) => {
   }).observe(title, { childList: true, characterData: true, subtree: true });
 }"""
 # An init script: window.frameMs is how long the last animation-frame callback
-# ran. attention.js draws in one, and the observer above runs right after it
+# ran. canvas.js draws in one, and the observer above runs right after it
 # (a microtask), so it reads that draw's duration: the widget's `render_ms`,
 # which a notebook page cannot read.
 TIME_FRAMES = """(() => {
@@ -160,7 +174,7 @@ def _hover(i: int, length: int = 128) -> str:
 def _hover_heatmap(i: int, length: int = 128) -> str:
     """Over a cell of query row i, among the rows the heatmap's box shows.
 
-    attention.js writes the grid's place on the canvas as `data-grid`: its
+    canvas.js writes the grid's place on the canvas as `data-grid`: its
     origin (x, y), cell size and scroll offsets (the box scrolls beyond
     ~30 rows; labels stay drawn at every size)."""
     return (
@@ -182,12 +196,8 @@ def _standalone(context, rows: list, repeats: int) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = report(base_trace(), Path(tmp) / "report.html")
-        page_text = path.read_text()
-        hook = "standalone.createModel(data.state)"
-        if hook not in page_text:
-            raise RuntimeError(f"report's script changed: {hook!r} not found")
-        exposed = f"(window.distilModel = {hook})"
-        path.write_text(page_text.replace(hook, exposed, 1))
+        if "window.distilModel = model" not in path.read_text():
+            raise RuntimeError("report's script no longer exposes window.distilModel")
         page = context.new_page()
         page.goto(path.as_uri())
         title = page.wait_for_selector(".distil-attention .da-title")
@@ -205,6 +215,20 @@ def _standalone(context, rows: list, repeats: int) -> None:
         for style, setup in (("lines", lines), ("heatmap", heat)):
             name = f"{tag}: model.set layer, {style}"
             _measure(page, name, _set_layer, rows, repeats, setup=setup)
+        for name, action, before in (
+            ("head switch (head menu)", _head_menu, None),
+            ("head-subset toggle (swatch)", _swatch, None),
+            ("token pin / unpin (click)", _pin, lambda i: "fire('mouseleave', 0, 0);"),
+        ):
+            _measure(
+                page,
+                f"{tag} T=128: {name}",
+                action,
+                rows,
+                repeats,
+                setup=lines,
+                before=before,
+            )
         name = f"{tag}: 'All heads' button (72 maps)"
         _measure(
             page, name, lambda i: SHOW_ALL_HEADS, rows, repeats, before=lambda i: lines
@@ -388,6 +412,24 @@ def print_table(rows: list, target: float | None = None) -> None:
         print(line)
 
 
+def print_bytes() -> None:
+    """Bytes of the payload a Trace costs, base config, one weighting."""
+    from distil_explorer.views.payload import payload_bytes, trace_payload
+
+    print("\nbytes sent per Trace (payload_bytes, one weighting):")
+    for length in (128, 256, 512):
+        payload = trace_payload(base_trace(length))
+        layers = payload["payload_info"]["maps_layers"]
+        print(
+            f"  T={length}: {payload_bytes(payload) / 1e6:5.2f} MB "
+            f"({len(layers)} of 6 layers whole, thumbnails of 72 maps"
+            f"{', each head mean over layers' if payload['layer_mean'] else ''})"
+        )
+
+
+REDRAW_TARGET_MS = 20
+
+
 def _print(rows: list, version: str) -> None:
     print(f"\nclick-to-redraw, base config (6 layers x 12 heads); {version}")
     print(
@@ -396,6 +438,15 @@ def _print(rows: list, version: str) -> None:
         f"(JupyterLab T=128), < {OPEN_TARGET_MS} ms (T=512 model view)\n"
     )
     print_table(rows)
+    local = [
+        (n, s) for n, s in rows if any(k in n for k in ("switch", "toggle", "pin"))
+    ]
+    if local:
+        print(f"\nissue 26 targets, median first draw < {REDRAW_TARGET_MS} ms:")
+        for name, samples in local:
+            first = statistics.median(s["first"] for s in samples)
+            verdict = "ok" if first < REDRAW_TARGET_MS else "OVER"
+            print(f"  {name:<50} {first:7.1f} ms  {verdict}")
     checks = [(n, s) for n, s in rows if n.startswith("JupyterLab")]
     if checks:
         print("\nissue 12 targets, median painted:")
@@ -424,6 +475,7 @@ def main() -> None:
         if args.jupyter:
             _jupyter(context, rows, max(5, args.repeats // 2))
     _print(rows, version)
+    print_bytes()
     print(f"\n({time.perf_counter() - started:.0f} s in all)")
 
 

@@ -60,6 +60,7 @@ def measure(length: int, selection: str, what: str) -> dict:
 
     import distil_explorer as de
     from distil_explorer.views.attention_widget import AttentionWidget
+    from distil_explorer.views.payload import BYTE_FIELDS, payload_bytes
 
     backbone = de.DistilBertBackbone.from_preset(
         "distil_bert_base_en_uncased", load_weights=False
@@ -96,7 +97,7 @@ def measure(length: int, selection: str, what: str) -> dict:
         "capture_s": medians["capture"],
         "plain_s": medians["plain"],
         "attention_mb": trace.attentions.nbytes / 1e6,
-        "sent_mb": (len(widget.maps) + len(widget.head_map)) / 1e6,
+        "sent_mb": payload_bytes({k: getattr(widget, k) for k in BYTE_FIELDS}) / 1e6,
         "widget_ms": widget_ms,
     }
     if not options:

@@ -87,7 +87,7 @@ def main() -> None:
     print(f"  PCA layer slider (matplotlib){pca:8.1f} ms")
     print(
         f"  canvas payload: maps {len(panel.canvas.maps) / 1e6:.2f} MB uint8, "
-        f"head_map {len(panel.canvas.head_map) / 1e3:.0f} kB float32"
+        f"thumbnails {len(panel.canvas.small) / 1e3:.0f} kB uint8 (sent once per Trace)"
     )
 
 

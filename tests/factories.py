@@ -151,3 +151,16 @@ def random_transformers_task(name: str, scale: float = 0.3):
             gain = "LayerNorm.weight" in key or "layer_norm.weight" in key
             parameter.copy_(noise + (1.0 if gain else 0.0))
     return model
+
+
+def pixels_of_colour(image, colour: str, least: float = 0.25):
+    """How many pixels of an RGB PIL image are `colour` ('#rrggbb') drawn over
+    white at an opacity of at least `least` (alpha-blended lines included)."""
+    import numpy as np
+
+    pixels = np.asarray(image.convert("RGB")).reshape(-1, 3).astype(float)
+    rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    ink, paint = 255 - pixels, 255 - rgb
+    alpha = ink @ paint / (paint @ paint)
+    residual = np.abs(ink - alpha[:, None] * paint).max(-1)
+    return int(((alpha >= least) & (alpha <= 1.05) & (residual < 20)).sum())

@@ -74,7 +74,8 @@ class AttentionPanel:
     """
 
     def __init__(self) -> None:
-        self.canvas = AttentionWidget()
+        # It grows into the row's free width (the head view uses what it gets).
+        self.canvas = AttentionWidget(layout=w.Layout(flex="1 1 720px", min_width="0"))
         self.token = w.HTML(_NO_TOKEN)
         self.mask_button = w.Button(
             description="Mask token", icon="eye-slash", disabled=True
@@ -126,23 +127,36 @@ class AttentionPanel:
         special_ids: tuple[int, ...],
         can_mask: bool,
         can_restore: bool,
+        state=None,
     ) -> None:
-        """Show `trace`: the canvas clamps every choice to what it holds.
+        """Show `trace` with `state` (a ViewState reconciled with it; None:
+        the canvas reconciles its own).
 
         `can_mask`: a tokenizer gives [MASK]; `can_restore`: the Trace is an
         intervention's (the original can come back).
         """
         self._can_mask = can_mask
         self.restore_button.disabled = not can_restore
-        self.canvas.set_trace(trace)
+        if state is None:
+            self.canvas.set_trace(trace)
+        else:
+            self.canvas.show(trace, state)
         self.query_key_pair = None
         self._on_token()
         self._summary = head_summary(trace, special_ids)
         self._draw_table()
 
-    def clear(self) -> None:
-        """Nothing run on this backbone yet: no token, no effect, no buttons."""
-        self.canvas.selected_token = -1
+    def clear(self, state=None) -> None:
+        """Nothing run on this backbone yet: nothing drawn, no token, no effect,
+        no buttons (`state`: the ViewState reconciled with no Trace)."""
+        if state is None:
+            self.canvas.clear()
+        else:
+            self.canvas.show(None, state)
+        self.query_key_pair = None
+        show_png(self.query_key, b"")
+        self.query_key_note.value = _QUERY_KEY_HINT
+        self.token.value = _NO_TOKEN
         self.mask_button.disabled = self.remove_button.disabled = True
         self.restore_button.disabled = True
         self.effect.value = ""

@@ -21,11 +21,6 @@ from typing import Any
 import ipywidgets as w
 
 from distil_explorer.config import OFFLINE_PRESET
-from distil_explorer.runtime.backends import (
-    available_backends,
-    available_devices,
-    current_backend,
-)
 from distil_explorer.session import BuildRequest, Session
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
 from distil_explorer.views.attribution_panel import AttributionPanel
@@ -35,33 +30,12 @@ from distil_explorer.views.corpus_panel import CorpusPanel
 from distil_explorer.views.export_bar import ExportBar
 from distil_explorer.views.hidden_panel import HiddenPanel
 from distil_explorer.views.params_panel import ParamsPanel
-from distil_explorer.views.run_panel import RunPanel
+from distil_explorer.views.payload import shown_of, trace_number
+from distil_explorer.views.registry import TABS
+from distil_explorer.views.run_panel import RunPanel, backend_choices, device_choices
+from distil_explorer.views.view_state import ViewState, reconcile
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
-TABS = (
-    "Build",
-    "Run",
-    "Attention",
-    "Hidden states",
-    "Parameters",
-    "Compare",
-    "Attribution",
-    "Corpus",
-)
-
-
-def backend_choices() -> list[str]:
-    """Backends that can run here, this process's own first."""
-    current = current_backend()
-    return [current] + [b for b in available_backends() if b != current]
-
-
-def device_choices(backend: str) -> list[str]:
-    """Devices `backend` sees; ["cpu"] when it cannot say."""
-    try:
-        return available_devices(backend) or ["cpu"]
-    except (ValueError, OSError, RuntimeError):
-        return ["cpu"]
 
 
 class Explorer(w.VBox):
@@ -131,6 +105,9 @@ class Explorer(w.VBox):
             self.run_panel.button: lambda: self.run(),
             self.export_bar.button: lambda: self.export(
                 self.export_bar.name.value.strip()
+            ),
+            self.export_bar.report_button: lambda: self.export(
+                self.export_bar.report_path()
             ),
             panel.mask_button: lambda: self.intervene("mask"),
             panel.remove_button: lambda: self.intervene("remove"),
@@ -257,9 +234,10 @@ class Explorer(w.VBox):
         self.run_panel.mode.value = "text"
         self.run_panel.text.value = text
         trace = self.run()
-        canvas = self.attention_panel.canvas
-        with canvas.hold_trait_notifications():
-            canvas.layer, canvas.head, canvas.mode = layer, head, "head"
+        # That head alone, as a thumbnail click opens it.
+        self.attention_panel.canvas.choose(
+            layer=layer, head=head, mode="head", visible_heads=[head], aggregate="head"
+        )
         self.corpus_panel.show_example(layer, head, statistic, text)
         return trace
 
@@ -289,11 +267,27 @@ class Explorer(w.VBox):
         """The Trace every panel is showing (None before the first run)."""
         return self.session.trace
 
+    @property
+    def view_state(self) -> ViewState:
+        """Every choice on screen as one `ViewState` (tab, canvas, Run mode, export).
+
+        Examples:
+        ```python
+        app.view_state.visible()  # the heads drawn
+        de.export_view("head_view.png", app.trace, "head", state=app.view_state)
+        ```
+        """
+        bar, tab = self.export_bar, TABS[self.tabs.selected_index or 0]
+        return self.attention_panel.canvas.view_state.replace(
+            tab=tab, run_mode=self.run_panel.mode.value, export_view=bar.view.value
+        ).replace(export_name=bar.name.value.strip())
+
     def export(self, path: str, view: str | None = None):
         """Export a view of the tab on screen (.png/.svg) or everything (.html).
 
         `view` is one of the export bar's choices for that tab; None takes the
-        one picked there.
+        one picked there. The head and model views, and the report, show what
+        the canvas shows (`view_state`).
         """
         from distil_explorer.views.export import export_view
 
@@ -302,13 +296,10 @@ class Explorer(w.VBox):
         if str(path).endswith(".html"):  # the whole Trace, open on the head shown
             view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
-        canvas = attention.canvas
         trace, options = self.trace, {"attribution": self.session.attribution}
-        layer, head = canvas.layer, canvas.head
-        if view in ("head", "model"):  # as the canvas shows them
-            options["weighting"] = canvas.weighting
-        if view == "head":
-            options["style"] = canvas.draw_style
+        layer, head = attention.canvas.layer, attention.canvas.head
+        if view in ("head", "model"):
+            options["state"] = self.view_state  # as the canvas shows them
         elif view == "query/key":
             options["query"], options["key"] = attention.query_key_pair or (None, None)
         elif view == "pca":
@@ -335,17 +326,25 @@ class Explorer(w.VBox):
     # --- plumbing ---
 
     def _show(self, trace) -> None:
-        """Hand `trace` (None: nothing run on this backbone yet) to every panel."""
-        session = self.session
+        """Hand `trace` (None: nothing run on this backbone yet) to every panel,
+        with every choice reconciled with it (`view_state.reconcile`)."""
+        session, canvas = self.session, self.attention_panel.canvas
+        number = -1 if trace is None else trace_number(trace)
+        heads = None if session.backbone is None else session.backbone.num_heads
+        tokenizer = session.tokenizer is not None
+        shown = shown_of(trace, canvas.index, number, tokenizer, heads)
+        state = reconcile(self.view_state, shown)
+        self.run_panel.mode.value = state.run_mode
         if trace is None:
-            self.attention_panel.clear()
+            self.attention_panel.clear(state)
             self.hidden_panel.clear()
         else:
             self.attention_panel.show(
                 trace,
                 session.special_ids,
-                can_mask=session.tokenizer is not None,
+                can_mask=tokenizer,
                 can_restore=session.baseline is not None,
+                state=state,
             )
             self.hidden_panel.show(trace)
         self.compare_panel.show(session.comparison(), can_keep=trace is not None)

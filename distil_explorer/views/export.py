@@ -7,20 +7,39 @@ from pathlib import Path
 
 from distil_explorer._internal.atomic_write import checked_path, write_file
 from distil_explorer.trace import Trace
+from distil_explorer.views.registry import CANVAS_VIEWS, FILE_NAMES, VIEWS
 
-VIEWS = (
-    "head",
-    "model",
-    "query/key",
-    "hidden states",
-    "pca",
-    "rollout",
-    "parameters",
-    "compare",
-    "attribution",
-    "corpus",
-)
 FORMATS = (".png", ".svg", ".html")
+
+
+def default_name(view: str, suffix: str = ".png") -> str:
+    """The file name a view is exported to by default.
+
+    Examples:
+    ```python
+    default_name("head")  # 'head_view.png'
+    ```
+    """
+    return FILE_NAMES[view] + suffix
+
+
+def state_figure(trace: Trace, view: str, state):
+    """The head view or model view drawn from `state` as the canvas draws it.
+
+    Examples:
+    ```python
+    state_figure(trace, "head", widget.view_state).savefig("head_view.png")
+    ```
+    """
+    from distil_explorer.views.payload import decoded, shown_of, trace_payload
+    from distil_explorer.views.scene import scene_of
+    from distil_explorer.views.scene_plots import plot_scene
+    from distil_explorer.views.view_state import reconcile
+
+    shown = shown_of(trace, state.index, state.shown.trace)
+    state = reconcile(state, shown).replace(mode="model" if view == "model" else "head")
+    payload = trace_payload(trace, state.index, state.weighting, state.layer)
+    return plot_scene(scene_of(state, decoded(payload)))
 
 
 def view_figure(
@@ -39,6 +58,7 @@ def view_figure(
     weighting: str = "weights",
     attribution=None,
     corpus=None,
+    state=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
 
@@ -50,7 +70,10 @@ def view_figure(
     draws `style` "heatmap" or "lines", as the canvas does; "head" and
     "model" draw `weighting` "weights" or "norms" (`Trace.attention_norms`).
     "attribution" draws `attribution` (an `Attribution`) and "corpus" draws
-    `corpus` (a `CorpusStatistics`); neither needs a Trace.
+    `corpus` (a `CorpusStatistics`); neither needs a Trace. With `state`
+    (a `ViewState`, e.g. the explorer's), "head" and "model" are drawn as the
+    canvas shows them: its heads and colours, pins, weighting, aggregate,
+    lines or heatmap (`state_figure`).
     """
     from distil_explorer.views import plots
 
@@ -87,6 +110,8 @@ def view_figure(
         defaults = {"pca": trace.num_layers, "rollout": trace.num_layers - 1}
         layer = defaults.get(view, trace.attention_layers[0])
     head = trace.attention_heads[0] if head is None else head
+    if view in CANVAS_VIEWS and state is not None:
+        return state_figure(trace, view, state)
     if view == "head":
         if style not in ("heatmap", "lines"):
             raise ValueError(f"style={style!r}: allowed: heatmap, lines")
@@ -146,8 +171,9 @@ def export_view(
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
         **options: `other`, `query`, `key`, `labels`, `style`,
-            `weighting`, `attribution`, `corpus`, as `view_figure` takes (the
-            report opens on `weighting` and takes `attribution` too).
+            `weighting`, `attribution`, `corpus`, `state`, as `view_figure`
+            takes (the report opens on `state`, or on `weighting`, and takes
+            `attribution` too). Figures are written at 2x pixel density.
 
     Examples:
     ```python
@@ -155,6 +181,7 @@ def export_view(
     export_view("rollout.png", trace, "rollout", layer=5)
     export_view("diff.svg", trace_torch, "compare", 0, 2, other=trace_jax)
     export_view("all.html", trace, rows=parameter_table(backbone))
+    export_view("head_view.png", trace, "head", state=app.view_state)
     ```
     """
     path = checked_path("path", path)
@@ -177,8 +204,14 @@ def export_view(
             head=head,
             weighting=weighting,
             attribution=options.get("attribution"),
+            state=options.get("state"),
         )
+    from distil_explorer.views.scene_plots import EXPORT_DPI
+
     figure = view_figure(trace, view, layer, head, rows, index, **options)
     return write_file(
-        path, lambda f: figure.savefig(f, format=path.suffix[1:], bbox_inches="tight")
+        path,
+        lambda f: figure.savefig(
+            f, format=path.suffix[1:], bbox_inches="tight", dpi=EXPORT_DPI
+        ),
     )

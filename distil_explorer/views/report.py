@@ -1,117 +1,60 @@
 """`report`: one self-contained HTML file of a Trace, no network needed to open it.
 
 Static figures are embedded as PNG; the interactive attention canvas is the
-same ES module the notebook widget uses, inlined with a small stand-in for
-the widget model (static/standalone.js). The canvas starts from the payload
-the widget would sync (`canvas_state`, the same numpy functions) and the page
-cuts every later one (another head, layer, overlay, mean) out of the embedded
-maps: no widget library is imported, and no kernel is needed to click around.
+one canvas module the notebook widget runs (static/scene.js + canvas.js,
+`contract.module_source`), given a stand-in for the widget model
+(`localModel` in canvas.js) that holds the view state and the Trace payload
+(views/payload.py, every layer, each weighting the Trace holds). The page
+opens on the `ViewState` it is given, the one on screen when it was
+exported, and derives every later view (another head, layer, overlay, mean,
+pin) in the page: no widget library is imported, no kernel is needed.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from distil_explorer.checks import checked_index
 from distil_explorer.trace import Trace
-from distil_explorer.views.canvas_state import (
-    canvas_state,
-    quantized_maps,
-    real_index,
-    real_positions,
-    sequence_payload,
-)
+from distil_explorer.views.contract import STATIC, module_source
 from distil_explorer.views.figures import figure_png
-from distil_explorer.views.weighting import checked_weighting, weighted
+from distil_explorer.views.payload import BYTE_FIELDS, shown_of, trace_payload
+from distil_explorer.views.view_state import ViewState, changed, reconcile
+from distil_explorer.views.weighting import checked_weighting
 
-_STATIC = Path(__file__).parent / "static"
-# The canvas_state values that are bytes: base64 in the page, DataViews in JS.
-_BYTES = ("maps", "head_map", "head_maps", "head_maps_scale", "view_map")
-# Choices a notebook widget starts with and the page does not take as arguments.
-_DEFAULTS = {
-    "draw_style": "lines",
-    "hovered": -1,
-    "selected_token": -1,
-    "selected_tokens": [],
-    "selected_side": "query",
-    "combine": "sum",
-}
+_STATIC = STATIC
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _canvas_state(
-    trace: Trace, index: int, layer, head, visible_heads, aggregate, weighting
-) -> dict:
-    """What the page's canvas starts from: the widget's payload (canvas_state,
-    bytes as base64) plus every map of the sequence for the page to cut from
-    (and, with norms, every norm-weighted map: `_norms_state`)."""
-    state = {**_DEFAULTS}
-    values = canvas_state(
-        trace,
-        index=index,
-        layer=layer,
-        head=head,
-        visible_heads=visible_heads,
-        aggregate=aggregate,
-    )
-    for name, value in values.items():
-        state[name] = _b64(value) if name in _BYTES else value
-    real = real_positions(trace, index)
-    keep = real_index(real)
-    maps = trace.attentions[:, index][:, :, keep, :][..., keep]
-    state.update(_embedded_maps(maps))
-    state["all_shape"] = list(maps.shape[:3])  # (layers, heads, n)
-    if trace.attention_norms is not None:
-        state["norms"] = _norms_state(trace, index, state["thumbnail_percentile"])
-    # The page starts on the weights and switches itself, as on a click.
-    state["weighting"] = weighting
-    if state["all_scale"] is not None:
-        # Long inputs: all_maps already holds these very bytes (quantized_maps),
-        # which the page slices out as it opens; embedding them again would
-        # add 4 MB of base64 to a base model's report at T=512.
-        state.update(head_maps="", head_maps_scale="", head_maps_heads=[])
-        state["head_maps_layer"] = -1
-    return state
+def page_state(state: ViewState) -> dict:
+    """The canvas traits of `state`, as the page's model holds them."""
+    values = dataclasses.asdict(state)
+    shown = values.pop("shown")
+    values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+    values["visible_heads"] = list(state.visible())
+    values["has_norms"] = shown["has_norms"]
+    values.update(hovered=-1, notice="", render_ms=0.0)
+    return values
 
 
-def _norms_state(trace: Trace, index: int, percentile: float) -> dict:
-    """The norm-weighted thumbnails and maps, embedded as the weights are;
-    uint16 in units of their largest value (`all_unit`), since they are not
-    in 0..1."""
-    norms = weighted(trace, "norms")
-    real = real_positions(trace, index)
-    keep = real_index(real)
-    maps = norms.attentions[:, index][:, :, keep, :][..., keep]
-    thumbs = sequence_payload(norms, index, real, 64, percentile)["maps"]
-    unit = float(maps.max()) if maps.size and maps.max() > 0 else 1.0
-    if maps.size > UINT16_VALUES:  # uint8 with each map's own maximum
-        return {"maps": _b64(thumbs), **_embedded_maps(maps), "all_unit": 1.0}
-    return {"maps": _b64(thumbs), **_embedded_maps(maps / unit), "all_unit": unit}
-
-
-# Beyond this many values (about 8 MB as uint16), maps are embedded as uint8.
-UINT16_VALUES = 4_000_000
-
-
-def _embedded_maps(maps: np.ndarray) -> dict:
-    """Every map for the page: uint16 (step 1/65535) while they are few, else
-    uint8 scaled to each map's maximum (step max/255), half the size: a base
-    model's 72 maps at T=512 are 50 MB of base64 as uint16. The uint8 bytes
-    are the widget's `head_maps` of each layer (`quantized_maps`)."""
-    if maps.size <= UINT16_VALUES:
-        values = np.round(maps * 65535).astype("<u2")
-        return {"all_maps": _b64(values.tobytes()), "all_scale": None}
-    values, top = quantized_maps(maps)  # top: (layers, heads)
-    return {"all_maps": _b64(values.tobytes()), "all_scale": top.ravel().tolist()}
+def page_payloads(trace: Trace, index: int) -> dict:
+    """Each weighting's payload, every layer, bytes as base64."""
+    weightings = ["weights"] + ["norms"] * (trace.attention_norms is not None)
+    out = {}
+    for weighting in weightings:
+        payload = trace_payload(trace, index, weighting, all_layers=True)
+        for name in BYTE_FIELDS:
+            payload[name] = _b64(payload[name])
+        out[weighting] = payload
+    return out
 
 
 def _figures(trace: Trace, index: int, rows) -> list[tuple[str, str]]:
@@ -133,22 +76,60 @@ def _figures(trace: Trace, index: int, rows) -> list[tuple[str, str]]:
     return [(title, _b64(figure_png(figure))) for title, figure in figures]
 
 
-def _script(state: dict) -> str:
-    sources = {
-        "attention": (_STATIC / "attention.js").read_text(),
-        "standalone": (_STATIC / "standalone.js").read_text(),
-    }
-    # "</" inside a <script> would end it early.
-    data = json.dumps({"state": state, "sources": sources}).replace("</", "<\\/")
+def _script(state: dict, payloads: dict) -> str:
+    data = json.dumps(
+        {"state": state, "payloads": payloads, "bytes": list(BYTE_FIELDS)}
+    )
+    # "<" inside a <script> could end it early ("</script>", "<!--").
+    data = data.replace("<", "\\u003c")
+    source = json.dumps(module_source()).replace("<", "\\u003c")
     return f"""<script type="module">
 const data = {data};
-const load = (source) => import(
+const source = {source};
+const canvas = await import(
   URL.createObjectURL(new Blob([source], {{ type: "text/javascript" }})));
-const attention = await load(data.sources.attention);
-const standalone = await load(data.sources.standalone);
-const el = document.getElementById("attention");
-attention.default.render({{ model: standalone.createModel(data.state), el }});
+const view = (b64) => {{
+  const text = atob(b64), out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return new DataView(out.buffer);
+}};
+for (const payload of Object.values(data.payloads)) {{
+  for (const name of data.bytes) payload[name] = view(payload[name]);
+}}
+const model = canvas.localModel(data.state, data.payloads);
+window.distilModel = model;
+canvas.default.render({{ model, el: document.getElementById("attention") }});
 </script>"""
+
+
+def opening_state(
+    trace: Trace,
+    index: int = 0,
+    layer: int | None = None,
+    head: int | None = None,
+    visible_heads: list[int] | None = None,
+    aggregate: str = "head",
+    weighting: str = "weights",
+) -> ViewState:
+    """The `ViewState` a report opens on, from `report`'s keyword arguments.
+
+    Examples:
+    ```python
+    opening_state(trace, layer=1, head=0, visible_heads=[0]).visible()  # (0,)
+    ```
+    """
+    state = reconcile(ViewState(index=index), shown_of(trace, index, 1))
+    choices = {"aggregate": aggregate, "weighting": weighting}
+    if layer is not None:
+        choices["layer"] = layer
+    if visible_heads is not None:
+        choices["visible_heads"] = tuple(visible_heads)
+        if head is None:
+            held = state.shown.heads
+            head = min(visible_heads, key=lambda h: (abs(h - held[0]), h))
+    if head is not None:
+        choices["head"] = head
+    return changed(state, **choices)
 
 
 def report(
@@ -163,13 +144,14 @@ def report(
     aggregate: str = "head",
     weighting: str = "weights",
     attribution=None,
+    state: ViewState | None = None,
 ) -> Path:
     """Write one self-contained HTML file showing `trace` (sequence `index`).
 
-    Every map the Trace holds is embedded, so any head can be opened in the
-    page: as uint16 while they are few, as uint8 per map beyond
-    `UINT16_VALUES` values (a base model's 72 maps at T=512: 28 MB, written
-    in ~6 s). `trace.select(layers=..., heads=...)` makes a smaller report.
+    Every map the Trace holds is embedded (the widget's payload with every
+    layer: uint8 per map with its float32 maximum; a base model's 72 maps
+    at T=512 are 19 MB, 25 MB as base64), so any head can be opened in the
+    page. `trace.select(layers=..., heads=...)` makes a smaller report.
 
     Args:
         trace: the Trace to show.
@@ -185,6 +167,10 @@ def report(
         weighting: "weights" or "norms": what the page opens on. A Trace
             with `attention_norms` embeds them too (about twice the size)
             and its "Norm-weighted" button switches the canvas to them.
+        state: a `ViewState` (the explorer's, or `widget.view_state`): the
+            page opens on its view, heads, pins and weighting; it replaces
+            `layer`, `head`, `visible_heads`, `aggregate`, `weighting` and
+            `index`.
         attribution: optionally an `Attribution` (`distil_explorer.attribute`):
             its coloured tokens and bar chart (its sequence `index`).
 
@@ -198,9 +184,14 @@ def report(
         raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .html")
     index = checked_index("index", index, trace.token_ids.shape[0])
     weighting = checked_weighting(weighting, trace)
-    state = _canvas_state(
-        trace, index, layer, head, visible_heads, aggregate, weighting
-    )
+    if state is None:
+        state = opening_state(
+            trace, index, layer, head, visible_heads, aggregate, weighting
+        )
+    else:
+        index = checked_index("index", state.index, trace.token_ids.shape[0])
+        state = reconcile(state, shown_of(trace, index, state.shown.trace))
+    script = _script(page_state(state), page_payloads(trace, index))
     figures = "".join(
         f"<h2>{html.escape(t)}</h2>"
         f"<img alt='{html.escape(t)}' src='data:image/png;base64,{b}'>"
@@ -232,7 +223,7 @@ img {{ max-width: 100%; }}</style>
 <h2>Attention (hover a token; "All heads" for the grid)</h2>
 <div id="attention"></div>
 {figures}
-{_script(state)}
+{script}
 </body></html>
 """
     from distil_explorer._internal.atomic_write import write_file

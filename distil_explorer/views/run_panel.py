@@ -8,9 +8,28 @@ from typing import Any
 
 import ipywidgets as w
 
+from distil_explorer.runtime.backends import (
+    available_backends,
+    available_devices,
+    current_backend,
+)
 from distil_explorer.session import parse_token_ids
 
 MODES = ("text", "token ids")
+
+
+def backend_choices() -> list[str]:
+    """Backends that can run here, this process's own first."""
+    current = current_backend()
+    return [current] + [b for b in available_backends() if b != current]
+
+
+def device_choices(backend: str) -> list[str]:
+    """Devices `backend` sees; ["cpu"] when it cannot say."""
+    try:
+        return available_devices(backend) or ["cpu"]
+    except (ValueError, OSError, RuntimeError):
+        return ["cpu"]
 
 
 class RunPanel:

@@ -41,8 +41,15 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 WAIT_MS = 60_000
-# attention.js's model view: LABEL + index * (THUMB + GAP) + THUMB / 2, CSS px.
-LABEL, THUMB, GAP = 28, 48, 6
+# canvas.js's layout, read from the one contract (never copied here): the
+# model view's thumbnail at LABEL + index * (THUMB + GAP) + THUMB / 2, CSS px;
+# ROW px per token in the lines view.
+_LAYOUT = json.loads(
+    (
+        Path(__file__).parents[2] / "distil_explorer/views/static/contract.json"
+    ).read_text()
+)["layout"]
+LABEL, THUMB, GAP, ROW = (_LAYOUT[k] for k in ("label", "thumb", "gap", "row"))
 # The "Jupyter news" prompt fetches from the network and covers the page corner.
 _PAGE_CONFIG = {
     "disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}

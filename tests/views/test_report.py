@@ -1,9 +1,9 @@
-"""The HTML report: widget-free, and its canvas starts from the widget's payload.
+"""The HTML report: widget-free, and its canvas is the widget's, from the same payload.
 
-`report()` and `AttentionWidget` both encode through `views/canvas_state.py`;
-these tests check that the report needs no widget library and that, for the
-same Trace and choices, the page's embedded state is byte for byte what the
-widget syncs.
+`report()` and `AttentionWidget` both send `views/payload.py`'s payload and
+a `ViewState`; these tests check that the report needs no widget library,
+that the page embeds the very bytes the widget syncs, and that it opens on
+the state it is given.
 """
 
 import base64
@@ -17,35 +17,11 @@ import numpy as np
 import pytest
 
 from distil_explorer.trace import Trace
-from distil_explorer.views import canvas_state as payload
 from distil_explorer.views import report as report_module
+from distil_explorer.views.payload import BYTE_FIELDS, PAYLOAD_TRAITS, shown_of
+from distil_explorer.views.view_state import ViewState, changed, reconcile
 
 LAYERS, BATCH, HEADS, LENGTH = 3, 2, 3, 6
-# What the canvas reads (attention.js) and both sides compute.
-PAYLOAD = (
-    "tokens",
-    "maps",
-    "maps_shape",
-    "head_map",
-    "head_map_of",
-    "head_maps",
-    "head_maps_scale",
-    "head_maps_heads",
-    "head_maps_layer",
-    "view_map",
-    "view_map_of",
-    "index",
-    "layer",
-    "head",
-    "visible_heads",
-    "aggregate",
-    "mode",
-    "layers",
-    "heads",
-    "num_layers",
-    "num_heads",
-)
-BYTES = {"maps", "head_map", "head_maps", "head_maps_scale", "view_map"}
 
 
 def make_trace(seed=0) -> Trace:
@@ -67,15 +43,16 @@ def make_trace(seed=0) -> Trace:
     )
 
 
-def embedded_state(path) -> dict:
+def embedded(path) -> dict:
     data = re.search(r"const data = (\{.*?\});\n", path.read_text()).group(1)
-    return json.loads(data.replace("<\\/", "</"))["state"]
+    return json.loads(data)
 
 
-def decoded(state: dict) -> dict:
+def page_payload(path, weighting="weights") -> dict:
+    payload = embedded(path)["payloads"][weighting]
     return {
-        name: base64.b64decode(state[name]) if name in BYTES else state[name]
-        for name in PAYLOAD
+        name: base64.b64decode(payload[name]) if name in BYTE_FIELDS else payload[name]
+        for name in PAYLOAD_TRAITS
     }
 
 
@@ -89,7 +66,7 @@ CHOICES = [
 
 
 @pytest.mark.parametrize("choices", CHOICES, ids=lambda c: ",".join(c) or "default")
-def test_the_report_embeds_the_widgets_payload_byte_for_byte(
+def test_the_report_embeds_the_widgets_payload_and_choices(
     tmp_path, monkeypatch, choices
 ):
     pytest.importorskip("anywidget")
@@ -98,62 +75,62 @@ def test_the_report_embeds_the_widgets_payload_byte_for_byte(
     trace = make_trace()
     monkeypatch.setattr(report_module, "_figures", lambda *args: [])  # no PNGs
     path = report_module.report(trace, tmp_path / "r.html", **choices)
-    page = decoded(embedded_state(path))
+    page = page_payload(path)
     widget = AttentionWidget.from_trace(trace, **choices)
-    synced = {name: getattr(widget, name) for name in PAYLOAD}
-    for name in PAYLOAD:
-        assert page[name] == synced[name], name
-    # Not vacuous: the maps the choices name are in it.
-    assert len(page["head_maps"]) == HEADS * len(page["tokens"]) ** 2
-    assert bool(page["view_map"]) == ("aggregate" in choices)
+    for name in PAYLOAD_TRAITS:
+        assert page[name] == getattr(widget, name), name
+    state = embedded(path)["state"]
+    for name in ("index", "layer", "head", "visible_heads", "aggregate", "mode"):
+        assert state[name] == getattr(widget, name), name
+    assert len(page["maps"]) == LAYERS * HEADS * len(page["tokens"]) ** 2
 
 
-def test_a_selective_trace_and_the_model_view_agree_too():
-    pytest.importorskip("anywidget")
-    from distil_explorer.views.attention_widget import AttentionWidget
-
-    part = make_trace(seed=3).select(layers=[0, 2], heads=[1, 2])
-    for options in ({"mode": "model"}, {"aggregate": "mean_layers", "layer": 2}):
-        state = payload.canvas_state(part, index=1, **options)
-        widget = AttentionWidget.from_trace(part, index=1, **options)
-        for name in PAYLOAD:
-            assert state[name] == getattr(widget, name), (options, name)
-    assert state["layers"] == [0, 2] and state["view_map_of"] == "mean_layers:1,2"
-
-
-def test_long_inputs_embed_the_widgets_head_maps_of_every_layer(tmp_path, monkeypatch):
-    """In uint8 mode the page cuts head_maps out of the embedded bytes: they
-    are the widget's, layer by layer, and their scales too."""
-    monkeypatch.setattr(report_module, "UINT16_VALUES", 0)
+def test_the_report_opens_on_the_state_it_is_given(tmp_path, monkeypatch):
     monkeypatch.setattr(report_module, "_figures", lambda *args: [])
-    trace = make_trace(seed=1)
-    state = embedded_state(report_module.report(trace, tmp_path / "r.html", index=1))
-    assert (state["head_maps"], state["head_maps_layer"]) == ("", -1)  # not twice
-    values = base64.b64decode(state["all_maps"])
-    real = payload.real_positions(trace, 1)
-    per_layer = HEADS * len(real) ** 2
-    for k, layer in enumerate(trace.attention_layers):
-        maps = payload.layer_maps(trace, layer, 1, real, list(trace.attention_heads))
-        sent = payload.layer_payload(maps, layer, list(trace.attention_heads))
-        assert values[k * per_layer : (k + 1) * per_layer] == sent["head_maps"]
-        top = np.float32(state["all_scale"][k * HEADS : (k + 1) * HEADS])
-        assert top.tobytes() == sent["head_maps_scale"]
+    trace = make_trace(seed=2)
+    state = reconcile(ViewState(), shown_of(trace, 1, 9))
+    state = changed(
+        state,
+        index=1,
+        layer=2,
+        head=1,
+        visible_heads=(1,),
+        selected_token=2,
+        draw_style="heatmap",
+    )
+    path = report_module.report(trace, tmp_path / "r.html", state=state)
+    page = embedded(path)["state"]
+    assert (page["layer"], page["head"], page["visible_heads"]) == (2, 1, [1])
+    assert (page["selected_tokens"], page["draw_style"]) == ([2], "heatmap")
+    assert page_payload(path)["tokens"] == ["w1_0", "w1_1", "w1_2", "w1_3"]
 
 
-def test_canvas_state_refuses_choices_the_widget_could_not_show():
+def test_the_page_escapes_what_could_end_its_script(tmp_path, monkeypatch):
+    monkeypatch.setattr(report_module, "_figures", lambda *args: [])
+    import dataclasses
+
     trace = make_trace()
+    words = [list(row) for row in trace.tokens]
+    words[0][1] = "</script><b>x</b>"
+    trace = dataclasses.replace(trace, tokens=words)
+    text = report_module.report(trace, tmp_path / "r.html").read_text()
+    script = text[text.index('<script type="module">') :]
+    assert "</script><b>" not in script and "\\u003c/script>" in script
+
+
+def test_opening_state_refuses_choices_the_widget_could_not_show():
+    trace = make_trace()
+    opening = report_module.opening_state
     with pytest.raises(ValueError, match=r"head=1: not among visible_heads=\[0, 2\]"):
-        payload.canvas_state(trace, head=1, visible_heads=[0, 2])
+        opening(trace, head=1, visible_heads=[0, 2])
     with pytest.raises(ValueError, match=r"visible_heads=\[5\]: allowed"):
-        payload.canvas_state(trace, visible_heads=[5])
+        opening(trace, visible_heads=[5])
     with pytest.raises(ValueError, match=r"aggregate='sum': allowed"):
-        payload.canvas_state(trace, aggregate="sum")
+        opening(trace, aggregate="sum")
     with pytest.raises(ValueError, match=r"layer=7"):
-        payload.canvas_state(trace, layer=7)
-    with pytest.raises(ValueError, match=r"index=2: out of range"):
-        payload.canvas_state(trace, index=2)
+        opening(trace, layer=7)
     # head None: the visible head nearest the first held, as the widget picks.
-    assert payload.canvas_state(trace, visible_heads=[2, 1])["head"] == 1
+    assert opening(trace, visible_heads=[2, 1]).head == 1
 
 
 _NO_WIDGETS = """
@@ -186,6 +163,6 @@ def test_report_needs_and_imports_no_widget_library(tmp_path, how):
     )
     assert result.returncode == 0, result.stderr
     assert "loaded: []" in result.stdout, result.stdout
-    state = embedded_state(out)
-    assert state["view_map_of"] == "mean_heads:0:0,1,2"
+    state = embedded(out)["state"]
+    assert state["aggregate"] == "mean_heads" and state["index"] == 1
     assert "<img alt='Hidden states across layers'" in out.read_text()
