@@ -63,7 +63,9 @@ def attribute(
     baseline (see the module docstring for what the baseline is).
 
     Args:
-        backbone: a float32 `DistilBertBackbone` on the torch or jax backend.
+        backbone: a float32 `DistilBertBackbone` on the torch or jax backend,
+            or a task model (`DistilBertTextClassifier`, `DistilBertMaskedLM`)
+            for the task targets (`class_target`, `token_target`).
         inputs: as `capture` takes them: a dict of token_ids and
             padding_mask, an `Encoding`, or text with `tokenizer`.
         target: a callable from the last hidden state (B, T, D) to (B,) in
@@ -94,6 +96,7 @@ def attribute(
     from distil_explorer.model.gradients import steps_per_chunk, token_attributions
     from distil_explorer.model.memory import attribution_guard
 
+    model, backbone = backbone, _backbone_of(backbone)
     method, steps, baseline = _checked_options(method, steps, baseline)
     backend = keras.backend.backend()
     if backend not in BACKENDS:
@@ -105,8 +108,8 @@ def attribute(
     if not callable(target):
         raise ValueError(
             f"target={reprlib.repr(target)}: not callable; allowed: a callable "
-            "from the last hidden state (B, T, D) to (B,), cls_norm_target() or "
-            "similarity_target(...)"
+            "from the last hidden state (B, T, D) to (B,), cls_norm_target(), "
+            "similarity_target(...), class_target(k) or token_target(position, id)"
         )
 
     def encode(value, own_tokenizer=None):
@@ -114,7 +117,9 @@ def attribute(
 
     tokens, batch = _encoded_with_tokens(backbone, inputs, tokenizer)
     if hasattr(target, "prepared"):
-        target = target.prepared(backbone, encode)
+        # Task targets (class_target, token_target) read the task's head.
+        needs_task = getattr(target, "needs_task_model", False)
+        target = target.prepared(model if needs_task else backbone, encode)
     ids = np.asarray(batch["token_ids"], np.int32)
     mask = np.asarray(batch["padding_mask"], np.int32)
     replace = _replaced(ids, mask, tokenizer)
@@ -160,6 +165,13 @@ def _checked_options(method: Any, steps: Any, baseline: Any) -> tuple[str, int, 
             f"baseline={reprlib.repr(baseline)}: allowed: {', '.join(BASELINES)}"
         )
     return method, int(steps), baseline
+
+
+def _backbone_of(model):
+    """A task model's backbone (its head is reached through the target)."""
+    from distil_explorer.tasks.task import Task
+
+    return model.backbone if isinstance(model, Task) else model
 
 
 def _check_backbone(backbone) -> None:

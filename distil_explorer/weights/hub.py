@@ -64,6 +64,9 @@ HF_ALLOW_PATTERNS = (
     "special_tokens_map.json",
     "model.weights.h5",
     "metadata.json",
+    # keras-hub task presets (DistilBertMaskedLM, DistilBertTextClassifier).
+    "task.json",
+    "task.weights.h5",
     "assets/**",
 )
 HF_PICKLE_PATTERN = "pytorch_model.bin"
