@@ -90,6 +90,18 @@ _GROUPS = {
         "head_distances": "distil_explorer.corpus.sums",
         "plot_corpus_statistics": "distil_explorer.views.corpus_plots",
     },
+    "task heads": {
+        "DistilBertMaskedLM": "distil_explorer.tasks.masked_lm",
+        "DistilBertTextClassifier": "distil_explorer.tasks.text_classifier",
+        "predict_masked": "distil_explorer.tasks.predictions",
+        "classify": "distil_explorer.tasks.predictions",
+        "layer_predictions": "distil_explorer.tasks.lens",
+        "MaskedPredictions": "distil_explorer.tasks.results",
+        "ClassProbabilities": "distil_explorer.tasks.results",
+        "LayerPredictions": "distil_explorer.tasks.results",
+        "class_target": "distil_explorer.tasks.targets",
+        "token_target": "distil_explorer.tasks.targets",
+    },
 }
 _EXPORTS = {
     name: module for group in _GROUPS.values() for name, module in group.items()

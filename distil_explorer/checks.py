@@ -7,8 +7,11 @@ allowed: ...`, as everywhere in the package.
 
 from __future__ import annotations
 
+import numbers
 import operator
+import re
 import reprlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -306,3 +309,70 @@ def checked_hidden_states(hidden_states, padding_mask) -> tuple[np.ndarray, np.n
     if padding_mask is None:
         return states, np.ones(states.shape[1:3], dtype=bool)
     return states, checked_padding_mask(padding_mask, states.shape[1:3])
+
+
+def checked_texts(texts: Any) -> list[str]:
+    """`texts` as a non-empty list of str, each of whole Unicode characters.
+
+    Examples:
+    ```python
+    checked_texts("one text")  # ["one text"]
+    checked_texts(["a", 3])  # ValueError: texts=['a', 3]: item 1 is a int ...
+    ```
+    """
+    if isinstance(texts, str):
+        return [texts]
+    shown = reprlib.repr(texts)
+    allowed = "allowed: a str or a non-empty list of str"
+    if not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray)):
+        raise ValueError(f"texts={shown}: not text; {allowed}")
+    if not texts:
+        raise ValueError(f"texts={shown}: an empty batch; {allowed}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(
+                f"texts={shown}: item {i} is a {type(text).__name__}; {allowed}"
+            )
+        _check_surrogates(f"texts[{i}]", text)
+    return list(texts)
+
+
+# A lone surrogate is what Python makes of a byte that was not UTF-8 (in
+# sys.argv, or a file read with errors="surrogateescape"); the Rust
+# tokenizer refuses it with a TypeError that names no text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_surrogates(name: str, text: str) -> None:
+    found = None if text.isascii() else _SURROGATE.search(text)
+    if found is not None:
+        raise ValueError(
+            f"{name}={reprlib.repr(text)}: character {found.start()} is "
+            f"{found[0]!r}, a lone surrogate (a byte that was not UTF-8, or a "
+            "half of a UTF-16 pair); allowed: text of whole Unicode characters"
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def checked_length(value: Any, name: str = "sequence_length") -> int | None:
+    """A token count with room for [CLS] and [SEP]; None allowed for
+    `sequence_length` (pad to the longest row).
+
+    Examples:
+    ```python
+    checked_length(128)  # 128
+    checked_length(1, "max_length")  # ValueError: max_length=1: leaves no room ...
+    ```
+    """
+    optional = name == "sequence_length"
+    if value is None and optional:
+        return None
+    if not _is_int(value) or value < 2:
+        raise ValueError(
+            f"{name}={value!r}: leaves no room for [CLS] and [SEP]; allowed: an "
+            f"int >= 2{', or None' if optional else ''}"
+        )
+    return int(value)

@@ -151,10 +151,14 @@ def report(preset: str, text: str, output: str, max_length: int) -> int:
     from distil_explorer.analysis.params import parameter_table
     from distil_explorer.views.report import report as write_report
 
+    _check_utf8_argument("--text", text)
     backbone = DistilBertBackbone.from_preset(preset)
     tokenizer = DistilBertTokenizer.from_preset(preset)
     # With norms: the page's "Norm-weighted" button needs them (a few % more).
-    trace = capture(backbone, tokenizer.encode_at_most(text, max_length), norms=True)
+    # A long --text is cut before tokenizing (memory follows max_length), and
+    # a max_length above the model's is the model's, as for `corpus`.
+    length = min(max_length, backbone.max_sequence_length)
+    trace = capture(backbone, tokenizer.encode_at_most(text, length), norms=True)
     path = write_report(
         trace,
         output,
@@ -163,6 +167,18 @@ def report(preset: str, text: str, output: str, max_length: int) -> int:
     )
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
+
+
+def _check_utf8_argument(option: str, value: str) -> None:
+    """Python keeps an argument's non-UTF-8 bytes as lone surrogates; name them."""
+    try:
+        os.fsencode(value).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raw = error.object
+        raise ValueError(
+            f"{option}: byte 0x{raw[error.start]:02x} at byte {error.start} is not "
+            f"UTF-8 ({error.reason}); allowed: UTF-8 text"
+        ) from None
 
 
 def corpus(

@@ -16,6 +16,8 @@ code that already catches those keeps working. Messages read
   (model.weights.h5, model.safetensors) that is truncated or corrupted.
 - `UnsupportedCheckpointError(ValueError)`: a checkpoint whose architecture
   our DistilBERT cannot represent.
+- `MissingHeadError(ValueError)`: a preset or checkpoint without the task
+  head asked for (a backbone-only preset given to `DistilBertMaskedLM`).
 - `WorkerError(RuntimeError)`: a worker process died, could not start, or
   raised a framework's own error.
 - `RemoteTraceback(Exception)`: never raised alone; the `__cause__` of an
@@ -83,6 +85,13 @@ class WeightsFileError(WeightsMismatchError, FileFormatError):
 
 class UnsupportedCheckpointError(ValueError):
     """A checkpoint whose architecture our DistilBERT cannot represent."""
+
+
+class MissingHeadError(ValueError):
+    """A preset or checkpoint that holds no head of the task asked for.
+
+    The message names what it does hold (its architectures, the heads found).
+    """
 
 
 class WorkerError(RuntimeError):

@@ -11,16 +11,15 @@ from __future__ import annotations
 import dataclasses
 import numbers
 import os
-import reprlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
-from distil_explorer.checks import checked_flag
-from distil_explorer.errors import FileFormatError
+from distil_explorer._internal.long_texts import cut_texts
+from distil_explorer.checks import checked_flag, checked_length, checked_texts
+from distil_explorer.weights.tokenizer_files import vocabulary_list
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
@@ -128,14 +127,14 @@ class DistilBertTokenizer:
         tokenize_chinese_chars: bool = True,
         special_tokens_in_strings: bool = True,
     ) -> None:
-        self._vocabulary = _vocabulary_list(vocabulary)
+        self._vocabulary = vocabulary_list(vocabulary, REQUIRED_TOKENS)
         # Duplicate tokens: the last id wins, as in Hugging Face's load_vocab.
         self._token_to_id = {token: i for i, token in enumerate(self._vocabulary)}
         self._lowercase = checked_flag("lowercase", lowercase)
         if strip_accents is None:
             strip_accents = self._lowercase
         self._strip_accents = checked_flag("strip_accents", strip_accents)
-        self._sequence_length = _checked_length(sequence_length)
+        self._sequence_length = checked_length(sequence_length)
         self._tokenize_chinese_chars = checked_flag(
             "tokenize_chinese_chars", tokenize_chinese_chars
         )
@@ -226,7 +225,11 @@ class DistilBertTokenizer:
         tokenizer.id_to_token(101)  # "[CLS]" for bert-base-uncased
         ```
         """
-        if not _is_int(id) or not 0 <= id < self.vocabulary_size:
+        if (
+            isinstance(id, bool)
+            or not isinstance(id, numbers.Integral)
+            or not 0 <= id < self.vocabulary_size
+        ):
             raise ValueError(
                 f"id={id!r}: not a vocabulary id; allowed: an int in "
                 f"[0, {self.vocabulary_size - 1}]"
@@ -250,10 +253,12 @@ class DistilBertTokenizer:
         tokenizer(["a short one", "a longer sentence here"], sequence_length=8)
         ```
         """
-        batch = _checked_texts(texts)
-        length = _checked_length(sequence_length)
+        batch = checked_texts(texts)
+        length = checked_length(sequence_length)
         if length is None:
             length = self._sequence_length
+        if length is not None:
+            batch = self._cut(batch, length)
         encodings = self._backend(length).encode_batch(batch)
         token_ids = np.array([e.ids for e in encodings], dtype=np.int32)
         padding_mask = np.array([e.attention_mask for e in encodings], dtype=np.int32)
@@ -266,17 +271,25 @@ class DistilBertTokenizer:
         """Pad to the longest row, but never past `max_length` tokens.
 
         When any row is longer, every row is truncated (keeping `[SEP]` last)
-        and padded to exactly `max_length`.
+        and padded to exactly `max_length`. Texts far longer are cut first,
+        never changing a token (`_internal.long_texts`): memory follows
+        `max_length`, not the text.
 
         Examples:
         ```python
         tokenizer.encode_at_most(long_text, backbone.max_sequence_length)
         ```
         """
-        encoding = self(texts)
+        max_length = checked_length(max_length, "max_length")
+        batch = self._cut(checked_texts(texts), max_length)
+        encoding = self(batch)
         if encoding.token_ids.shape[1] > max_length:
-            encoding = self(texts, sequence_length=max_length)
+            encoding = self(batch, sequence_length=max_length)
         return encoding
+
+    def _cut(self, batch: list[str], max_length: int) -> list[str]:
+        special = SPECIAL_TOKENS if self._special_tokens_in_strings else ()
+        return cut_texts(batch, max_length, self._backend(None), special)
 
     def _backend(self, length: int | None) -> Tokenizer:
         backend = self._backends.get(length)
@@ -382,84 +395,3 @@ class DistilBertTokenizer:
         from distil_explorer.weights.tokenizer_files import save_tokenizer
 
         save_tokenizer(self, path, overwrite)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _checked_length(value: Any) -> int | None:
-    if value is None:
-        return None
-    if not _is_int(value) or value < 2:
-        raise ValueError(
-            f"sequence_length={value!r}: leaves no room for [CLS] and [SEP]; "
-            "allowed: an int >= 2, or None"
-        )
-    return int(value)
-
-
-def _checked_texts(texts: Any) -> list[str]:
-    if isinstance(texts, str):
-        return [texts]
-    shown = reprlib.repr(texts)
-    allowed = "allowed: a str or a non-empty list of str"
-    if not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray)):
-        raise ValueError(f"texts={shown}: not text; {allowed}")
-    if not texts:
-        raise ValueError(f"texts={shown}: an empty batch; {allowed}")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(
-                f"texts={shown}: item {i} is a {type(text).__name__}; {allowed}"
-            )
-    return list(texts)
-
-
-def _vocabulary_list(vocabulary: Any) -> list[str]:
-    if isinstance(vocabulary, (str, os.PathLike)):
-        source = str(vocabulary)
-        path = Path(vocabulary).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"vocabulary={source!r}: no such file; allowed: a vocab.txt or "
-                "vocabulary.txt with one token per line, or a list of str"
-            )
-        try:
-            with open(path, encoding="utf-8") as f:
-                # Hugging Face's load_vocab strips only the newline.
-                tokens = [line.rstrip("\n") for line in f]
-        except UnicodeDecodeError as error:
-            raise FileFormatError(
-                f"vocabulary={source!r}: not UTF-8 text ({error.reason} at byte "
-                f"{error.start}); allowed: one token per line, UTF-8",
-                path=source,
-            ) from None
-        problem = FileFormatError
-    elif isinstance(vocabulary, Sequence):
-        source = f"<list of {len(vocabulary)} tokens>"
-        tokens = list(vocabulary)
-        problem = ValueError
-        bad = next((t for t in tokens if not isinstance(t, str)), None)
-        if bad is not None:
-            raise ValueError(
-                f"vocabulary={source}: holds a {type(bad).__name__} ({bad!r}); "
-                "allowed: a list of str"
-            )
-    else:
-        raise ValueError(
-            f"vocabulary={reprlib.repr(vocabulary)}: not a vocabulary; allowed: "
-            "a path to a vocab.txt / vocabulary.txt, or a list of str"
-        )
-    if not tokens:
-        raise problem(
-            f"vocabulary={source!r}: empty; allowed: one token per line, "
-            f"including {', '.join(REQUIRED_TOKENS)}"
-        )
-    missing = [t for t in REQUIRED_TOKENS if t not in tokens]
-    if missing:
-        raise problem(
-            f"vocabulary={source!r}: lacks {', '.join(missing)}; allowed: a "
-            f"vocabulary holding {', '.join(REQUIRED_TOKENS)}"
-        )
-    return tokens

@@ -99,6 +99,60 @@ def random_trace(
     )
 
 
+# Tiny transformers task models: name -> (config class, model class, config).
+_TINY_DISTILBERT = dict(
+    vocab_size=30,
+    dim=16,
+    n_layers=2,
+    n_heads=4,
+    hidden_dim=24,
+    max_position_embeddings=20,
+)
+_TINY_BERT = dict(
+    vocab_size=30,
+    hidden_size=16,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=24,
+    max_position_embeddings=20,
+)
+TASK_CHECKPOINTS = {
+    "distilbert_masked_lm": ("DistilBertConfig", "DistilBertForMaskedLM", {}),
+    "distilbert_classifier": (
+        "DistilBertConfig",
+        "DistilBertForSequenceClassification",
+        {"num_labels": 3, "id2label": {0: "neg", 1: "neutral", 2: "pos"}},
+    ),
+    "bert_masked_lm": ("BertConfig", "BertForMaskedLM", {}),
+    "bert_classifier": (
+        "BertConfig",
+        "BertForSequenceClassification",
+        {"num_labels": 2},
+    ),
+}
+
+
+def random_transformers_task(name: str, scale: float = 0.3):
+    """A tiny transformers task model (see `TASK_CHECKPOINTS`), every parameter
+    random (LayerNorm gains around 1), in eval mode."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    config_class, model_class, extra = TASK_CHECKPOINTS[name]
+    sizes = _TINY_BERT if config_class == "BertConfig" else _TINY_DISTILBERT
+    config = getattr(transformers, config_class)(
+        **sizes, **extra, attn_implementation="eager"
+    )
+    torch.manual_seed(0)
+    model = getattr(transformers, model_class)(config).eval()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for key, parameter in model.named_parameters():
+            noise = torch.randn(parameter.shape, generator=generator) * scale
+            gain = "LayerNorm.weight" in key or "layer_norm.weight" in key
+            parameter.copy_(noise + (1.0 if gain else 0.0))
+    return model
+
+
 def pixels_of_colour(image, colour: str, least: float = 0.25):
     """How many pixels of an RGB PIL image are `colour` ('#rrggbb') drawn over
     white at an opacity of at least `least` (alpha-blended lines included)."""

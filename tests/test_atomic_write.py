@@ -17,7 +17,11 @@ import numpy as np
 import pytest
 
 from distil_explorer._internal import atomic_write
-from distil_explorer._internal.atomic_write import replace_directory, write_file, write_files
+from distil_explorer._internal.atomic_write import (
+    replace_directory,
+    write_file,
+    write_files,
+)
 from tests.weights.tiny_files import snapshot
 
 

@@ -190,6 +190,19 @@ for method in sys.argv[2:]:
         a = de.attribute(backbone, tiny_inputs(), target, method=method)
         out[f"{method}/{name}"] = [a.scores.tolist(), a.target_value.tolist(),
                                    a.baseline_value.tolist(), a.backend]
+from distil_explorer.model import gradients
+from distil_explorer.model.memory import attribution_estimate
+one = attribution_estimate(backbone, 1, 7, sequences=1, maps=True).total
+forward, seen = gradients.forward, []
+def recording(backbone, vectors, *args, **kwargs):
+    seen.append(int(vectors.shape[0]))
+    return forward(backbone, vectors, *args, **kwargs)
+gradients.forward = recording
+for name, budget in (("whole", 2**40), ("chunked", one * 2 * 3)):
+    gradients.IG_CHUNK_BYTES = budget
+    seen.clear()
+    a = de.attribute(backbone, tiny_inputs(), targets[0][1], steps=11)
+    out[name] = [a.scores.tolist(), max(seen)]
 print(json.dumps(out))
 """
 
@@ -223,6 +236,87 @@ def test_jax_agrees_with_torch(backbone, tmp_path):
             np.testing.assert_allclose(a.scores, scores, atol=1e-4, rtol=0)
             np.testing.assert_allclose(a.target_value, value, atol=1e-4)
             np.testing.assert_allclose(a.baseline_value, base, atol=1e-4)
+    # 11 steps of 2 sequences at once, or 3 at a time (the last padded).
+    assert from_jax["whole"][1] == 22 and from_jax["chunked"][1] == 6
+    np.testing.assert_allclose(
+        from_jax["chunked"][0], from_jax["whole"][0], atol=1e-6, rtol=0
+    )
+
+
+def _chunk_budget(backbone, steps_per_chunk, batch, length):
+    """The IG_CHUNK_BYTES that makes chunks of exactly `steps_per_chunk` steps."""
+    from distil_explorer.model.memory import attribution_estimate
+
+    one = attribution_estimate(backbone, 1, length, sequences=1).total
+    return one * batch * steps_per_chunk
+
+
+def _batches_seen(monkeypatch):
+    seen = []
+    forward = gradients.forward
+
+    def recording(backbone, vectors, *args, **kwargs):
+        seen.append(int(vectors.shape[0]))
+        return forward(backbone, vectors, *args, **kwargs)
+
+    monkeypatch.setattr(gradients, "forward", recording)
+    return seen
+
+
+@pytest.mark.parametrize("steps", [7, 50])
+def test_integrated_gradients_in_chunks_equals_one_batch(backbone, monkeypatch, steps):
+    inputs = tiny_inputs()
+    target = de.cls_norm_target()
+    monkeypatch.setattr(gradients, "IG_CHUNK_BYTES", 2**40)
+    whole = de.attribute(backbone, inputs, target, steps=steps)
+    seen = _batches_seen(monkeypatch)
+    budget = _chunk_budget(backbone, 3, *inputs["token_ids"].shape)
+    monkeypatch.setattr(gradients, "IG_CHUNK_BYTES", budget)
+    chunked = de.attribute(backbone, inputs, target, steps=steps)
+    # Captum runs ceil(steps / 3) passes of at most 3 steps x 2 sequences.
+    assert max(seen) == 6 and seen.count(6) == steps // 3
+    np.testing.assert_allclose(chunked.scores, whole.scores, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(chunked.delta, whole.delta, atol=1e-6, rtol=0)
+
+
+def test_a_thousand_steps_run_in_chunks_that_fit_the_budget(backbone, monkeypatch):
+    inputs = tiny_inputs()
+    seen = _batches_seen(monkeypatch)
+    budget = _chunk_budget(backbone, 16, *inputs["token_ids"].shape)
+    monkeypatch.setattr(gradients, "IG_CHUNK_BYTES", budget)
+    a = de.attribute(backbone, inputs, de.cls_norm_target(), steps=de_max_steps())
+    assert max(seen) == 32  # 16 steps of 2 sequences, never 1024 x 2
+    change = np.abs(a.target_value - a.baseline_value)
+    assert np.all(np.abs(a.delta) <= 0.01 * change)
+
+
+def de_max_steps():
+    from distil_explorer.attribution import MAX_STEPS
+
+    return MAX_STEPS
+
+
+def test_steps_has_an_upper_bound_checked_before_any_work(backbone, monkeypatch):
+    monkeypatch.setattr(gradients, "gauss_legendre", _must_not_run)
+    monkeypatch.setattr(np.polynomial.legendre, "leggauss", _must_not_run)
+    for steps in (100_000, de_max_steps() + 1):
+        with pytest.raises(ValueError) as error:
+            de.attribute(backbone, tiny_inputs(), de.cls_norm_target(), steps=steps)
+        message = str(error.value)
+        assert message.startswith(f"steps={steps}: ")
+        assert f"allowed: an int from 1 to {de_max_steps()}" in message
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("work started before steps was checked")
+
+
+def test_chunks_follow_the_memory_of_the_model():
+    small = {**TINY, "hidden_dim": 8}
+    wide = {**TINY, "hidden_dim": 64, "intermediate_dim": 256}
+    chunk = [gradients.steps_per_chunk(c, 2, 12, 1024) for c in (small, wide)]
+    assert chunk[0] > chunk[1] >= 1
+    assert gradients.steps_per_chunk(wide, 2, 12, 3) == 3
 
 
 def test_similarity_target_is_the_cosine_of_mean_pooled_embeddings(backbone):

@@ -19,7 +19,7 @@ def test_report_writes_a_self_contained_html(tmp_path, capsys):
     assert code == 0
     page = out.read_text()
     assert "wrote" in capsys.readouterr().out
-    assert "export default" in page and "createModel" in page
+    assert "export default" in page and "canvas.default.render" in page
     assert "data:image/png;base64," in page
     assert "http://" not in page and "https://" not in page
     # Captured with norms: the page embeds them for its Norm-weighted button.

@@ -21,6 +21,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from distil_explorer._internal.write_errors import naming_directory
+from distil_explorer._internal.write_errors import naming_file as _naming
+
 Content = bytes | str | Callable[[BinaryIO], object]
 _PART = ".part"
 _NEW = ".new"
@@ -164,11 +167,17 @@ def replace_directory(
     _sweep_leftovers(target)
     staging = _sibling(target, _NEW)
     try:
-        staging.mkdir(mode=_folder_mode(target))
-        if target.is_dir():
-            _link_tree(target, staging)
-        fill(staging)
-        _fsync_tree(staging)
+        try:
+            staging.mkdir(mode=_folder_mode(target))
+            if target.is_dir():
+                _link_tree(target, staging)
+            fill(staging)
+            _fsync_tree(staging)
+        except OSError as error:
+            named = naming_directory(error, staging, target, directory)
+            if named is None:  # not about the staging copy (a read, say)
+                raise
+            raise named from error
         _swap(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -246,17 +255,6 @@ def _replace(tmp: Path, target: Path) -> None:
         raise _naming(error, target) from error
 
 
-def _naming(error: OSError, target: Path) -> OSError:
-    """The same kind of OSError, naming `target` rather than a temporary file."""
-    why = error.strerror or str(error)
-    named = type(error)(
-        f"path={str(target)!r}: could not be written ({why}); the file is unchanged"
-    )
-    # Only errno: a `filename` would make str() print numpy-style "[Errno]".
-    named.errno = error.errno
-    return named
-
-
 def _fsync_folder(folder: Path) -> None:
     # Makes the rename itself durable; not every platform can open a folder.
     with contextlib.suppress(OSError):
@@ -302,19 +300,33 @@ def _sibling(target: Path, suffix: str) -> Path:
 
 
 def _link_tree(source: Path, destination: Path) -> None:
+    failures: list[OSError] = []
+
     def link_or_copy(src: str, dst: str) -> None:
         try:
             os.link(src, dst)
         except OSError:  # another filesystem, or links not allowed
-            shutil.copy2(src, dst)
+            try:
+                shutil.copy2(src, dst)
+            except OSError as error:
+                error.filename = error.filename or dst
+                failures.append(error)
+                raise
 
-    shutil.copytree(
-        source,
-        destination,
-        symlinks=True,
-        copy_function=link_or_copy,
-        dirs_exist_ok=True,
-    )
+    try:
+        shutil.copytree(
+            source,
+            destination,
+            symlinks=True,
+            copy_function=link_or_copy,
+            dirs_exist_ok=True,
+        )
+    except shutil.Error:
+        # copytree folds every failure into one list of strings; the first
+        # one, with its errno (a full disk), is what to report.
+        if failures:
+            raise failures[0] from None
+        raise
 
 
 def _swap(staging: Path, target: Path) -> None:

@@ -7,9 +7,17 @@
 from distil_explorer.attribution.driver import (
     BASELINES,
     DEFAULT_STEPS,
+    MAX_STEPS,
     METHODS,
     attribute,
 )
 from distil_explorer.attribution.result import Attribution
 
-__all__ = ["BASELINES", "DEFAULT_STEPS", "METHODS", "Attribution", "attribute"]
+__all__ = [
+    "BASELINES",
+    "DEFAULT_STEPS",
+    "MAX_STEPS",
+    "METHODS",
+    "Attribution",
+    "attribute",
+]

@@ -21,6 +21,11 @@ import numpy as np
 from distil_explorer.attribution.result import BASELINES, METHODS, Attribution
 
 DEFAULT_STEPS = 32
+# Captum's Gauss-Legendre setup (numpy's `leggauss`) builds a steps x steps
+# matrix and takes its eigenvalues: 8 MB and about a second at 1024 steps,
+# 74.5 GiB at 100,000. Past a few hundred steps the rule's error is below
+# float32 rounding on these models, so more steps buy nothing.
+MAX_STEPS = 1024
 BACKENDS = ("torch", "jax")
 
 
@@ -46,7 +51,9 @@ def attribute(
       along the straight path from the baseline to the input, by
       Gauss-Legendre quadrature with `steps` points (Captum's rule); the
       scores then add up to `target_value - baseline_value` (see `delta`).
-      All steps run as one batch of `steps * B`: `steps` times the memory.
+      The steps run in chunks sized from the model's memory per sequence
+      (`model.gradients.steps_per_chunk`), so memory follows the chunk,
+      not `steps`; time follows `steps`.
     - "attention_x_gradient": each attention weight times the gradient of
       the target with respect to it, summed over layers, heads and queries
       onto the key token it weighs. One forward and one backward, keeping
@@ -56,14 +63,17 @@ def attribute(
     baseline (see the module docstring for what the baseline is).
 
     Args:
-        backbone: a float32 `DistilBertBackbone` on the torch or jax backend.
+        backbone: a float32 `DistilBertBackbone` on the torch or jax backend,
+            or a task model (`DistilBertTextClassifier`, `DistilBertMaskedLM`)
+            for the task targets (`class_target`, `token_target`).
         inputs: as `capture` takes them: a dict of token_ids and
             padding_mask, an `Encoding`, or text with `tokenizer`.
         target: a callable from the last hidden state (B, T, D) to (B,) in
             `keras.ops`, e.g. `cls_norm_target()` or
             `similarity_target("another text")`.
         method: str. One of `METHODS`.
-        steps: int >= 1. Integration steps (integrated gradients only).
+        steps: int, 1 to `MAX_STEPS` (1024). Integration steps (integrated
+            gradients only; checked for every method).
         tokenizer: a `DistilBertTokenizer`, for text; it also names [CLS],
             [SEP] and [PAD]. Without it, the first and last real token of
             each row are taken as [CLS] and [SEP], and [PAD] is id 0 (as in
@@ -83,9 +93,10 @@ def attribute(
     """
     import keras
 
-    from distil_explorer.model.gradients import token_attributions
+    from distil_explorer.model.gradients import steps_per_chunk, token_attributions
     from distil_explorer.model.memory import attribution_guard
 
+    model, backbone = backbone, _backbone_of(backbone)
     method, steps, baseline = _checked_options(method, steps, baseline)
     backend = keras.backend.backend()
     if backend not in BACKENDS:
@@ -97,8 +108,8 @@ def attribute(
     if not callable(target):
         raise ValueError(
             f"target={reprlib.repr(target)}: not callable; allowed: a callable "
-            "from the last hidden state (B, T, D) to (B,), cls_norm_target() or "
-            "similarity_target(...)"
+            "from the last hidden state (B, T, D) to (B,), cls_norm_target(), "
+            "similarity_target(...), class_target(k) or token_target(position, id)"
         )
 
     def encode(value, own_tokenizer=None):
@@ -106,12 +117,16 @@ def attribute(
 
     tokens, batch = _encoded_with_tokens(backbone, inputs, tokenizer)
     if hasattr(target, "prepared"):
-        target = target.prepared(backbone, encode)
+        # Task targets (class_target, token_target) read the task's head.
+        needs_task = getattr(target, "needs_task_model", False)
+        target = target.prepared(model if needs_task else backbone, encode)
     ids = np.asarray(batch["token_ids"], np.int32)
     mask = np.asarray(batch["padding_mask"], np.int32)
     replace = _replaced(ids, mask, tokenizer)
     pad = None if baseline == "zero" else _pad_id(tokenizer)
-    with attribution_guard(backbone, ids.shape, method, steps, backend=backend):
+    # The steps run in chunks (jax materializes maps, torch does not).
+    chunk = steps_per_chunk(backbone, *ids.shape, steps, maps=backend != "torch")
+    with attribution_guard(backbone, ids.shape, method, steps, chunk, backend):
         found = token_attributions(
             backbone, ids, mask, replace, target, method, steps, pad
         )
@@ -138,11 +153,25 @@ def _checked_options(method: Any, steps: Any, baseline: Any) -> tuple[str, int, 
             f"steps={reprlib.repr(steps)}: allowed: an int >= 1 (default "
             f"{DEFAULT_STEPS})"
         )
+    if steps > MAX_STEPS:
+        raise ValueError(
+            f"steps={steps}: more than {MAX_STEPS}; the Gauss-Legendre setup alone "
+            f"grows with steps squared (a {steps} x {steps} matrix) and the "
+            f"integration error stops shrinking long before; allowed: an int from "
+            f"1 to {MAX_STEPS} (default {DEFAULT_STEPS})"
+        )
     if baseline not in BASELINES:
         raise ValueError(
             f"baseline={reprlib.repr(baseline)}: allowed: {', '.join(BASELINES)}"
         )
     return method, int(steps), baseline
+
+
+def _backbone_of(model):
+    """A task model's backbone (its head is reached through the target)."""
+    from distil_explorer.tasks.task import Task
+
+    return model.backbone if isinstance(model, Task) else model
 
 
 def _check_backbone(backbone) -> None:

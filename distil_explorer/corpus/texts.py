@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from distil_explorer.errors import FileFormatError
+from distil_explorer._internal.text_lines import utf8_lines
 
 
 def demo_corpus(limit: int | None = None) -> list[str]:
@@ -77,17 +77,10 @@ def text_source(texts: Any, text_column: str) -> tuple[Callable[[], Iterator], i
             )
 
         def lines() -> Iterator[str]:
-            try:
-                with open(path, encoding="utf-8") as f:
-                    for line in f:
-                        if line.strip():  # empty lines are no text
-                            yield line.strip()
-            except UnicodeDecodeError as error:
-                raise FileFormatError(
-                    f"texts={str(texts)!r}: not UTF-8 text ({error.reason} at byte "
-                    f"{error.start}); allowed: one text per line, UTF-8",
-                    path=str(path),
-                ) from None
+            allowed = "one text per line, UTF-8"
+            for _, line in utf8_lines(path, "texts", allowed):
+                if line.strip():  # empty lines are no text
+                    yield line.strip()
 
         return lines, sum(1 for _ in lines())
     if hasattr(texts, "column_names") and hasattr(texts, "iter"):  # a Dataset

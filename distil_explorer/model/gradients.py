@@ -18,10 +18,55 @@ import keras
 import numpy as np
 from keras import ops
 
+from distil_explorer.model.memory import attribution_estimate
+from distil_explorer.model.memory_limit import available_memory
 from distil_explorer.model.tensors import to_numpy
 
 METHODS = ("gradient_x_input", "integrated_gradients", "attention_x_gradient")
 BACKENDS = ("torch", "jax")
+# Integrated gradients runs its steps in chunks of at most this much memory
+# (by `model.memory`'s estimate): several sequences per chunk even on a base
+# model at 128 tokens, and little next to the model's own weights.
+IG_CHUNK_BYTES = 128 * 2**20
+
+
+def sequences_that_fit(backbone, length: int, budget: int, *, maps: bool) -> int:
+    """How many sequences of `length` tokens one gradient pass can take in `budget`.
+
+    From `model.memory.attribution_estimate` (linear in the sequences); at
+    least 1, since one sequence is what the caller asked for. `maps`: the
+    backend materializes attention maps (every backend but torch).
+
+    Examples:
+    ```python
+    sequences_that_fit(backbone, 128, 2**30, maps=False)  # e.g. 11 on base
+    ```
+    """
+    one = attribution_estimate(backbone, 1, length, sequences=1, maps=maps).total
+    return max(1, int(budget) // one)
+
+
+def steps_per_chunk(
+    backbone, batch: int, length: int, steps: int, *, maps: bool = False
+) -> int:
+    """How many integration steps of `batch` sequences run in one pass.
+
+    Memory then follows the chunk, not `steps`: at most `IG_CHUNK_BYTES`, and
+    at most half of what this process can still get (`model.memory_limit`),
+    so a run that fits in smaller chunks runs instead of being refused; at
+    least 1.
+
+    Examples:
+    ```python
+    steps_per_chunk(backbone, batch=2, length=128, steps=1024)
+    ```
+    """
+    available, _ = available_memory()
+    budget = (
+        IG_CHUNK_BYTES if available is None else min(IG_CHUNK_BYTES, available // 2)
+    )
+    fit = sequences_that_fit(backbone, length, budget, maps=maps)
+    return max(1, min(int(steps), fit // max(1, int(batch))))
 
 
 def gauss_legendre(steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,12 +170,15 @@ def _torch(backbone, vectors, start, padding_mask, target, method, steps):
         value, base = to_numpy(f(v, m)), to_numpy(f(s, m))
     with torch.enable_grad():
         if method == "integrated_gradients":
+            batch, length = padding_mask.shape
+            chunk = steps_per_chunk(backbone, batch, length, steps)
             found = IntegratedGradients(f).attribute(
                 v,
                 baselines=s,
                 additional_forward_args=(m,),
                 n_steps=steps,
                 method="gausslegendre",
+                internal_batch_size=chunk * batch,
             )
         elif method == "gradient_x_input":
             found = InputXGradient(f).attribute(
@@ -186,18 +234,36 @@ def _jax(backbone, vectors, start, padding_mask, target, method, steps):
     grad = jax.jit(jax.grad(lambda values, v, m: f(values, v, m)[0].sum(), 1))
     if method == "gradient_x_input":
         return np.asarray((grad(values, vectors, mask) * vectors).sum(-1)), value, base
+    return (
+        _jax_integrated(backbone, grad, values, vectors, start, mask, steps),
+        value,
+        base,
+    )
+
+
+def _jax_integrated(backbone, grad, values, vectors, start, mask, steps):
+    """Captum's Gauss-Legendre rule, `steps_per_chunk` steps per compiled call.
+
+    Step-major within a chunk, as Captum batches them; the last chunk is
+    padded with zero-weight points so every call has one shape (one compile).
+    """
+    import jax.numpy as jnp
+
     alphas, sizes = gauss_legendre(steps)
-    difference = vectors - start
-    # Every step in one batch, step-major, as Captum batches them.
-    points = start[None] + alphas.astype("float32")[:, None, None, None] * difference
     batch, length, dim = vectors.shape
-    grads = grad(
-        values,
-        points.reshape(steps * batch, length, dim),
-        jnp.tile(mask, (steps, 1)),
-    ).reshape(steps, batch, length, dim)
-    mean = jnp.tensordot(jnp.asarray(sizes, "float32"), grads, axes=1)
-    return np.asarray((mean * difference).sum(-1)), value, base
+    chunk = steps_per_chunk(backbone, batch, length, steps, maps=True)
+    padded = -(-steps // chunk) * chunk
+    alphas = np.pad(alphas, (0, padded - steps)).astype("float32")
+    sizes = np.pad(sizes, (0, padded - steps)).astype("float32")
+    difference = vectors - start
+    masks = jnp.tile(mask, (chunk, 1))
+    mean = jnp.zeros(vectors.shape, "float32")
+    for first in range(0, padded, chunk):
+        part = alphas[first : first + chunk, None, None, None]
+        points = (start[None] + part * difference).reshape(chunk * batch, length, dim)
+        grads = grad(values, points, masks).reshape(chunk, batch, length, dim)
+        mean = mean + jnp.tensordot(jnp.asarray(sizes[first : first + chunk]), grads, 1)
+    return np.asarray((mean * difference).sum(-1))
 
 
 def _jax_attention_x_gradient(f, backbone, values, v, m):

@@ -18,10 +18,16 @@ import sys
 import warnings
 
 MODEL_MODULE = "distil_explorer.model.backbone"
+# The task models register themselves too (they import the backbone).
+MODEL_MODULES = (
+    MODEL_MODULE,
+    "distil_explorer.tasks.masked_lm",
+    "distil_explorer.tasks.text_classifier",
+)
 
 
 def register_with_keras() -> None:
-    """Register `DistilBertBackbone` and its layers with Keras serialization.
+    """Register `DistilBertBackbone`, the task models and their layers with Keras.
 
     Now if keras is loaded, else as soon as it is.
 
@@ -34,7 +40,8 @@ def register_with_keras() -> None:
     ```
     """
     if "keras" in sys.modules:
-        importlib.import_module(MODEL_MODULE)
+        for module in MODEL_MODULES:
+            importlib.import_module(module)
         return
     if not any(isinstance(f, _KerasImportHook) for f in sys.meta_path):
         sys.meta_path.insert(0, _KerasImportHook())
@@ -42,7 +49,8 @@ def register_with_keras() -> None:
 
 def _register_after_import() -> None:
     try:
-        importlib.import_module(MODEL_MODULE)
+        for module in MODEL_MODULES:
+            importlib.import_module(module)
     except Exception as exc:  # never break `import keras` itself
         warnings.warn(
             f"distil_explorer: registering DistilBertBackbone with Keras "

@@ -20,9 +20,10 @@ INPUT_KEYS = ("token_ids", "padding_mask")
 
 
 def _is_symbolic(x: Any) -> bool:
-    # KerasTensors and jax tracers have shapes but no values to inspect.
+    # KerasTensors, jax tracers and tf.function's graph tensors (Keras's
+    # fit on tensorflow) have shapes but no values to inspect.
     name = type(x).__name__
-    return name == "KerasTensor" or "Tracer" in name
+    return name in ("KerasTensor", "SymbolicTensor") or "Tracer" in name
 
 
 def _dtype_name(x: Any) -> str:

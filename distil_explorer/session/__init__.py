@@ -1,8 +1,9 @@
 """What the explorer does, with no widget: `Session` and the requests it takes.
 
 `requests` holds the values (what to build, timings, comparisons), `inputs`
-reads what a person typed, `workflows` is the `Session` that builds, runs,
-intervenes and compares.
+reads what a person typed, `building` builds what a request names, `compare`
+answers the Compare tab, and `workflows` is the `Session` that builds, runs,
+intervenes and compares through them.
 
 Examples:
 ```python

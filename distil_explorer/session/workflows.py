@@ -28,7 +28,7 @@ from typing import Any
 
 from distil_explorer.analysis.intervention import ACTIONS
 from distil_explorer.checks import checked_flag
-from distil_explorer.config import QUANTIZATIONS
+from distil_explorer.session.building import build_model
 from distil_explorer.session.compare import comparison_of, precision_comparison
 from distil_explorer.session.inputs import (
     attribution_problem,
@@ -38,7 +38,6 @@ from distil_explorer.session.inputs import (
     first_sequence,
     intervened_inputs,
     prepared_inputs,
-    tokenizer_for,
 )
 from distil_explorer.session.requests import (
     BuildRequest,
@@ -103,34 +102,11 @@ class Session:
         is not a failed build: `tokenizer_problem` says why, and runs take
         token ids.
         """
-        from distil_explorer.model.backbone import DistilBertBackbone
-
         if not isinstance(request, BuildRequest):
             raise ValueError(
                 f"request={type(request).__name__}: allowed: a BuildRequest"
             )
-        start = time.perf_counter()
-        progress("building the backbone", 0, 2)
-        quantize = request.precision if request.precision in QUANTIZATIONS else None
-        dtype = "float32" if quantize else request.precision
-        if request.config is not None:
-            backbone = DistilBertBackbone(**{**request.config, "dtype": dtype})
-            tokenizer, problem = None, "a custom config has no vocabulary"
-        else:
-            backbone = DistilBertBackbone.from_preset(
-                request.preset,
-                load_weights=request.load_weights,
-                progress=progress,
-                dtype=dtype,
-            )
-        if quantize:
-            progress(f"quantizing to {quantize}", 1, 2)
-            backbone.quantize(quantize)
-        steps = [("backbone", time.perf_counter() - start)]
-        if request.preset is not None:
-            progress("reading the tokenizer", 1, 2)
-            tokenizer, problem = tokenizer_for(request.preset)
-            steps.append(("tokenizer", time.perf_counter() - start - steps[0][1]))
+        backbone, tokenizer, problem, steps = build_model(request, progress)
         self.backbone, self.tokenizer = backbone, tokenizer
         self.tokenizer_problem = problem
         self.name = request.name
@@ -138,7 +114,7 @@ class Session:
         self.trace = self.baseline = None
         self._rows = None
         self.corpus = None  # the old model's statistics say nothing of this one
-        self.timings = Timings(tuple(steps))
+        self.timings = Timings(steps)
         progress("built", 2, 2)
 
     @property

@@ -35,6 +35,9 @@ from typing import Any
 
 from distil_explorer.config import OFFLINE_PRESET, backbone_presets
 from distil_explorer.errors import PresetNotFoundError, PresetUnreachableError
+from distil_explorer.weights.handles import HF_FORM as _HF_FORM
+from distil_explorer.weights.handles import KAGGLE_FORM as _KAGGLE_FORM
+from distil_explorer.weights.handles import hf_repo_id, kaggle_slug
 from distil_explorer.weights.network import (
     Progress,
     forwarding_tqdm,
@@ -61,12 +64,13 @@ HF_ALLOW_PATTERNS = (
     "special_tokens_map.json",
     "model.weights.h5",
     "metadata.json",
+    # keras-hub task presets (DistilBertMaskedLM, DistilBertTextClassifier).
+    "task.json",
+    "task.weights.h5",
     "assets/**",
 )
 HF_PICKLE_PATTERN = "pytorch_model.bin"
 
-_KAGGLE_FORM = "kaggle://owner/model/framework/variation[/version]"
-_HF_FORM = "hf://owner/repo"
 _ALLOWED = f"a built-in name, a local directory, '{_KAGGLE_FORM}' or '{_HF_FORM}'"
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -146,41 +150,6 @@ def resolve_preset(
     if _looks_like_path(preset) or os.path.isdir(os.path.expanduser(preset)):
         return _local_dir(preset)
     raise _unknown_name(preset)
-
-
-def kaggle_slug(handle: str) -> str:
-    """Check a `kaggle://` handle and return what `kagglehub` expects.
-
-    Examples:
-
-    >>> kaggle_slug("kaggle://keras/distil_bert/keras/distil_bert_base_en/3")
-    'keras/distil_bert/keras/distil_bert_base_en/3'
-    """
-    parts = handle.removeprefix("kaggle://").split("/")
-    well_formed = len(parts) in (4, 5) and all(parts)
-    if not well_formed or (len(parts) == 5 and not parts[4].isdigit()):
-        raise ValueError(
-            f"preset={handle!r}: a Kaggle model handle has 4 names and an optional "
-            f"integer version; allowed: '{_KAGGLE_FORM}'"
-        )
-    return "/".join(parts)
-
-
-def hf_repo_id(handle: str) -> str:
-    """Check an `hf://` handle and return its repo id.
-
-    Examples:
-
-    >>> hf_repo_id("hf://distilbert/distilbert-base-uncased")
-    'distilbert/distilbert-base-uncased'
-    """
-    parts = handle.removeprefix("hf://").split("/")
-    if len(parts) != 2 or not all(parts):
-        raise ValueError(
-            f"preset={handle!r}: a Hugging Face handle names an owner and a repo; "
-            f"allowed: '{_HF_FORM}'"
-        )
-    return "/".join(parts)
 
 
 def _looks_like_path(text: str) -> bool:

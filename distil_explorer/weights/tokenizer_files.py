@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from distil_explorer._internal.atomic_write import checked_path, write_files
 from distil_explorer._internal.json_files import read_json, require_type
+from distil_explorer._internal.text_lines import utf8_lines
 from distil_explorer.errors import FileFormatError
 
 KERAS_HUB_CONFIG_FILE = "tokenizer.json"
@@ -237,3 +240,52 @@ def _require(config: dict, key: str, allowed: Any, source: Path) -> None:
             path=str(source),
             field=key,
         )
+
+
+def vocabulary_list(vocabulary: Any, required: Sequence[str]) -> list[str]:
+    """The tokens of a vocabulary file or list (line number = id), checked.
+
+    Examples:
+    ```python
+    vocabulary_list("vocab.txt", ("[PAD]", "[UNK]", "[CLS]", "[SEP]"))
+    ```
+    """
+    if isinstance(vocabulary, (str, os.PathLike)):
+        source = str(vocabulary)
+        path = Path(vocabulary).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"vocabulary={source!r}: no such file; allowed: a vocab.txt or "
+                "vocabulary.txt with one token per line, or a list of str"
+            )
+        # Hugging Face's load_vocab strips only the line break.
+        allowed = "one token per line, UTF-8"
+        tokens = [line for _, line in utf8_lines(path, "vocabulary", allowed)]
+        problem = FileFormatError
+    elif isinstance(vocabulary, Sequence):
+        source = f"<list of {len(vocabulary)} tokens>"
+        tokens = list(vocabulary)
+        problem = ValueError
+        bad = next((t for t in tokens if not isinstance(t, str)), None)
+        if bad is not None:
+            raise ValueError(
+                f"vocabulary={source}: holds a {type(bad).__name__} ({bad!r}); "
+                "allowed: a list of str"
+            )
+    else:
+        raise ValueError(
+            f"vocabulary={reprlib.repr(vocabulary)}: not a vocabulary; allowed: "
+            "a path to a vocab.txt / vocabulary.txt, or a list of str"
+        )
+    if not tokens:
+        raise problem(
+            f"vocabulary={source!r}: empty; allowed: one token per line, "
+            f"including {', '.join(required)}"
+        )
+    missing = [t for t in required if t not in tokens]
+    if missing:
+        raise problem(
+            f"vocabulary={source!r}: lacks {', '.join(missing)}; allowed: a "
+            f"vocabulary holding {', '.join(required)}"
+        )
+    return tokens

@@ -233,21 +233,24 @@ def test_allocation_failures_become_the_same_error_and_others_pass():
         raise RuntimeError("something else")
 
 
-def test_attribution_is_refused_by_its_steps_before_it_runs():
+def test_attribution_runs_its_steps_in_chunks_that_fit_and_refuses_one_that_cannot():
     from distil_explorer import DistilBertBackbone, attribute, cls_norm_target
+    from distil_explorer.model import gradients
 
     backbone = DistilBertBackbone(**MID)
     memory_limit.set_memory_limit("100 MB")
+    # 300 steps at once would need about 360 MB: they run in chunks of 50 MB.
+    assert gradients.steps_per_chunk(backbone, 1, 256, 300) < 300 / 6
+    found = attribute(backbone, ids(1, 256), cls_norm_target(), steps=300)
+    assert found.scores.shape == (1, 256)
+    # One step of 100 sequences alone is about 120 MB: refused before it runs.
     with pytest.raises(NotEnoughMemoryError) as refused:
-        attribute(backbone, ids(1, 256), cls_norm_target(), steps=1000)
+        attribute(backbone, ids(100, 256), cls_norm_target(), steps=300)
     message = str(refused.value)
     assert message.startswith(
-        "attribute('integrated_gradients', B=1, T=256, steps=1000 (1000 at "
-        "once)): needs about"
+        "attribute('integrated_gradients', B=100, T=256): needs about"
     )
     assert message.endswith("allowed: shorter or fewer texts, fewer steps")
-    found = attribute(backbone, ids(1, 16), cls_norm_target(), steps=4)
-    assert found.scores.shape == (1, 16)
 
 
 def test_this_module_imports_no_framework():

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from distil_explorer import capture
-from distil_explorer.runtime import process
 from distil_explorer.errors import WorkerError
+from distil_explorer.runtime import process
 from distil_explorer.runtime.runner import Runner
 from tests.conftest import tiny_inputs
 from tests.runtime.conftest import cheapest_worker_backend, gone

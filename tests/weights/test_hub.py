@@ -27,6 +27,7 @@ from distil_explorer.weights.hub import (
     PresetUnreachableError,
     resolve_preset,
 )
+from distil_explorer.weights.locate import preset_directory
 
 NAME = "distil_bert_base_en_uncased"
 KAGGLE = backbone_presets[NAME]["kaggle_handle"]
@@ -152,6 +153,59 @@ def test_malformed_kaggle_handle(handle, monkeypatch):
 def test_malformed_hf_handle(handle):
     with pytest.raises(ValueError, match="hf://owner/repo"):
         resolve_preset(handle)
+
+
+ESCAPING_HANDLES = [
+    ("kaggle://../../outside/v/1", "segment '..' would step outside"),
+    ("kaggle://keras/distil_bert/../../x", "segment '..' would step outside"),
+    ("kaggle://./distil_bert/keras/v/1", "segment '.' would step outside"),
+    ("kaggle:///etc/distil_bert/keras/v", "absolute path"),
+    ("kaggle://C:/distil_bert/keras/v", "absolute path"),
+    ("kaggle://keras\\..\\..\\x/m/f/v", "backslash"),
+    ("kaggle://keras/distil_bert/keras/v/", "empty segment"),
+    ("kaggle://keras/.hidden/keras/v/1", "segment '.hidden'"),
+    ("kaggle://keras/%2e%2e/keras/v/1", "segment '%2e%2e'"),
+    ("kaggle://keras/distil\x00/keras/v/1", "segment 'distil\\x00'"),
+    ("kaggle://keras/\u2025/keras/v/1", "segment '\u2025'"),
+    ("hf://../repo", "segment '..' would step outside"),
+    ("hf://owner/..", "segment '..' would step outside"),
+    ("hf:///abs", "absolute path"),
+    ("hf://owner\\repo", "backslash"),
+    ("hf://~/repo", "segment '~'"),
+    ("hf://owner/re po", "segment 're po'"),
+]
+
+
+@pytest.mark.parametrize(("handle", "why"), ESCAPING_HANDLES)
+def test_handles_that_escape_the_cache_are_refused_before_any_read(
+    handle, why, monkeypatch
+):
+    # Nothing may be read or asked: not the kagglehub cache, not either hub.
+    monkeypatch.setattr(hub, "_kaggle_cached", _must_not_run)
+    monkeypatch.setattr(hub, "_kaggle_probe", _must_not_run)
+    monkeypatch.setattr(kagglehub, "model_download", _must_not_run)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", _must_not_run)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _must_not_run)
+    with pytest.raises(ValueError) as info:
+        preset_directory(handle)
+    message = str(info.value)
+    assert message.startswith(f"preset={handle!r}: ")
+    assert why in message
+    assert "; allowed: '" in message
+
+
+@pytest.mark.parametrize(
+    "handle",
+    [
+        "kaggle://keras/distil_bert/keras/distil_bert_base_en.v2/3",
+        "hf://sentence-transformers/all-MiniLM-L6-v2",
+        "hf://owner_1/repo.name-2",
+    ],
+)
+def test_ordinary_handles_pass_the_segment_check(handle):
+    slug = handle.partition("://")[2]
+    check = hub.kaggle_slug if handle.startswith("kaggle") else hub.hf_repo_id
+    assert check(handle) == slug
 
 
 def test_unknown_scheme():

@@ -5,6 +5,7 @@ directories and the removal of the old copy; a read-only preset (simulated
 with os.access, since these tests may run as root) is refused up front.
 """
 
+import errno
 import os
 import shutil
 import warnings
@@ -144,3 +145,44 @@ def test_saved_files_have_the_usual_modes(loaded, tmp_path):
         "model.weights.h5": 0o644,
     }
     assert (tmp_path / "p").stat().st_mode & 0o777 == 0o755
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    "fault", ["weights", "config", "fsync", "link"], ids=lambda f: f"{f} write"
+)
+def test_a_full_disk_names_the_preset_asked_for_not_the_staging_copy(
+    loaded, tmp_path, monkeypatch, fault
+):
+    target = keras_hub_preset(tmp_path / "my preset")
+    before = snapshot(tmp_path)
+    if fault == "weights":
+        monkeypatch.setattr(keras_hub_format, "_write_h5", _disk_full)
+    elif fault == "config":  # no room for the temporary config.json
+        real_open = os.open
+
+        def open_(path, *args, **kwargs):
+            if ".config.json." in str(path):
+                _disk_full()
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(atomic_write.os, "open", open_)
+    elif fault == "fsync":
+        monkeypatch.setattr(atomic_write.os, "fsync", _disk_full)
+    else:  # hard links refused, and the copy fills the disk
+        monkeypatch.setattr(atomic_write.os, "link", _disk_full)
+        monkeypatch.setattr(atomic_write.shutil, "copy2", _disk_full)
+    with pytest.raises(OSError) as info:
+        loaded.save_to_preset(target)
+    message = str(info.value)
+    assert info.value.errno == errno.ENOSPC
+    assert message.startswith(f"directory={str(target)!r}: could not be written")
+    assert "No space left on device" in message
+    assert ".new" not in message and ".part" not in message
+    written = {"weights": "model.weights.h5", "config": "config.json"}
+    if fault in written:
+        assert f"writing {written[fault]}" in message
+    assert snapshot(tmp_path) == before
