@@ -55,10 +55,10 @@ _GROUPS = {
     "plots and export": {
         "plot_head": "distil_explorer.views.plots",
         "plot_model_view": "distil_explorer.views.plots",
-        "plot_hidden_states": "distil_explorer.views.plots",
-        "plot_pca": "distil_explorer.views.plots",
+        "plot_hidden_states": "distil_explorer.views.hidden_plots",
+        "plot_pca": "distil_explorer.views.hidden_plots",
         "plot_parameters": "distil_explorer.views.plots",
-        "plot_rollout": "distil_explorer.views.plots",
+        "plot_rollout": "distil_explorer.views.hidden_plots",
         "plot_query_key": "distil_explorer.views.plots",
         "plot_difference": "distil_explorer.views.compare_plots",
         "export_view": "distil_explorer.views.export",

@@ -75,7 +75,7 @@ def view_figure(
     canvas shows them: its heads and colours, pins, weighting, aggregate,
     lines or heatmap (`state_figure`).
     """
-    from distil_explorer.views import plots
+    from distil_explorer.views import hidden_plots, plots
 
     if view not in VIEWS:
         raise ValueError(f"view={view!r}: allowed: {', '.join(VIEWS)}")
@@ -130,9 +130,9 @@ def view_figure(
             )
         return plots.plot_query_key(trace, layer, head, query, key, index=index)
     if view == "hidden states":
-        return plots.plot_hidden_states(trace, index=index)
+        return hidden_plots.plot_hidden_states(trace, index=index)
     if view == "rollout":
-        return plots.plot_rollout(trace, index=index, layer=layer)
+        return hidden_plots.plot_rollout(trace, index=index, layer=layer)
     if view == "compare":
         from distil_explorer.views.compare_plots import plot_difference
 
@@ -145,7 +145,7 @@ def view_figure(
         return plot_difference(
             trace, other, layer, head, index, a_label=a_label, b_label=b_label
         )
-    return plots.plot_pca(trace, layer, index=index, shared_basis=True)
+    return hidden_plots.plot_pca(trace, layer, index=index, shared_basis=True)
 
 
 def export_view(

@@ -8,7 +8,11 @@ import ipywidgets as w
 
 from distil_explorer.analysis.hidden import common_basis
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
-from distil_explorer.views.plots import plot_hidden_states, plot_pca, plot_rollout
+from distil_explorer.views.hidden_plots import (
+    plot_hidden_states,
+    plot_pca,
+    plot_rollout,
+)
 
 
 class HiddenPanel:

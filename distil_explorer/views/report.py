@@ -58,17 +58,17 @@ def page_payloads(trace: Trace, index: int) -> dict:
 
 
 def _figures(trace: Trace, index: int, rows) -> list[tuple[str, str]]:
-    from distil_explorer.views import plots
+    from distil_explorer.views import hidden_plots, plots
 
     figures = [("Every layer and head", plots.plot_model_view(trace, index))]
     if trace.attention_norms is not None:
         figure = plots.plot_model_view(trace, index, weighting="norms")
         figures.append(("Every layer and head, norm-weighted", figure))
     figures += [
-        ("Hidden states across layers", plots.plot_hidden_states(trace, index)),
+        ("Hidden states across layers", hidden_plots.plot_hidden_states(trace, index)),
         (
             "Token states, last layer (PCA)",
-            plots.plot_pca(trace, trace.num_layers, index),
+            hidden_plots.plot_pca(trace, trace.num_layers, index),
         ),
     ]
     if rows is not None:

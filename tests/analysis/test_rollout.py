@@ -216,7 +216,7 @@ def test_plot_rollout_returns_a_figure_without_padding():
     pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
 
-    from distil_explorer.views.plots import plot_rollout
+    from distil_explorer.views.hidden_plots import plot_rollout
 
     mask = np.array([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=np.int32)
     trace = Trace(

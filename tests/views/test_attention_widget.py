@@ -13,18 +13,15 @@ import sys
 
 import numpy as np
 import pytest
+import traitlets
 
-pytest.importorskip("anywidget")
-
-import traitlets  # noqa: E402
-
-from distil_explorer.trace import Trace  # noqa: E402
-from distil_explorer.views import attention_traits, attention_widget  # noqa: E402
-from distil_explorer.views import payload as payload_module  # noqa: E402
-from distil_explorer.views.attention_widget import AttentionWidget  # noqa: E402
-from distil_explorer.views.payload import PAYLOAD_TRAITS, decoded  # noqa: E402
-from distil_explorer.views.view_state import AGGREGATES  # noqa: E402
-from tests.factories import random_trace  # noqa: E402
+from distil_explorer.trace import Trace
+from distil_explorer.views import attention_traits, attention_widget
+from distil_explorer.views import payload as payload_module
+from distil_explorer.views.attention_widget import AttentionWidget
+from distil_explorer.views.payload import PAYLOAD_TRAITS, decoded
+from distil_explorer.views.view_state import AGGREGATES
+from tests.factories import random_trace
 
 LAYERS, BATCH, HEADS, LENGTH = 3, 2, 2, 6
 

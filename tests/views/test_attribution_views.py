@@ -4,10 +4,8 @@ from hand-made Attributions and clicked through the displayed widget tree."""
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
-
-from distil_explorer.attribution import Attribution  # noqa: E402
-from distil_explorer.views.attribution_plots import (  # noqa: E402
+from distil_explorer.attribution import Attribution
+from distil_explorer.views.attribution_plots import (
     attribution_html,
     plot_attribution,
     score_colours,

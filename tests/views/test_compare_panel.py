@@ -3,19 +3,15 @@
 import dataclasses
 
 import numpy as np
-import pytest
 
-pytest.importorskip("ipywidgets")
-pytest.importorskip("anywidget")
-
-from distil_explorer.analysis.compare import compare_traces  # noqa: E402
-from distil_explorer.session import Comparison  # noqa: E402
-from distil_explorer.views import compare_panel as compare_module  # noqa: E402
-from distil_explorer.views.build_panel import CUSTOM  # noqa: E402
-from distil_explorer.views.compare_panel import NO_A, ComparePanel  # noqa: E402
-from distil_explorer.views.explorer import TABS  # noqa: E402
-from tests.views.conftest import PRESET  # noqa: E402
-from tests.views.test_plots import make_trace  # noqa: E402
+from distil_explorer.analysis.compare import compare_traces
+from distil_explorer.session import Comparison
+from distil_explorer.views import compare_panel as compare_module
+from distil_explorer.views.build_panel import CUSTOM
+from distil_explorer.views.compare_panel import NO_A, ComparePanel
+from distil_explorer.views.explorer import TABS
+from tests.views.conftest import PRESET
+from tests.views.test_plots import make_trace
 
 PNG = b"\x89PNG"
 

@@ -5,13 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
-
-from distil_explorer import plot_difference  # noqa: E402
-from distil_explorer.analysis.compare import compare_traces  # noqa: E402
-from distil_explorer.trace import Trace  # noqa: E402
-from distil_explorer.views.compare_plots import trace_label  # noqa: E402
-from tests.views.test_plots import HEADS, LAYERS, make_trace  # noqa: E402
+from distil_explorer import plot_difference
+from distil_explorer.analysis.compare import compare_traces
+from distil_explorer.trace import Trace
+from distil_explorer.views.compare_plots import trace_label
+from tests.views.test_plots import HEADS, LAYERS, make_trace
 
 REAL = ["[CLS]", "hi", "!", "[SEP]"]  # sequence 1 of make_trace, padding cut
 

@@ -12,12 +12,7 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("ipywidgets")
-pytest.importorskip("anywidget")
-
-import ipywidgets as w  # noqa: E402
+import ipywidgets as w
 
 ROOT = Path(__file__).parents[2]
 STATIC = ROOT / "distil_explorer" / "views" / "static"

@@ -1,17 +1,13 @@
 """The explorer app driven headlessly: click handlers, synced state, outputs."""
 
+import ipywidgets as w
 import numpy as np
 import pytest
 
-pytest.importorskip("ipywidgets")
-pytest.importorskip("anywidget")
-
-import ipywidgets as w  # noqa: E402
-
-from distil_explorer import Explorer  # noqa: E402
-from distil_explorer.session import Session  # noqa: E402
-from distil_explorer.views.build_panel import CUSTOM  # noqa: E402
-from distil_explorer.views.payload import PAYLOAD_TRAITS, decoded  # noqa: E402
+from distil_explorer import Explorer
+from distil_explorer.session import Session
+from distil_explorer.views.build_panel import CUSTOM
+from distil_explorer.views.payload import PAYLOAD_TRAITS, decoded
 
 
 def test_layout_has_the_tabs_and_a_hidden_error_area():

@@ -8,26 +8,21 @@ step check that no error reached the error area and that every index on
 screen is valid for the Trace on screen.
 """
 
+import ipywidgets as w
 import pytest
-
-pytest.importorskip("ipywidgets")
-pytest.importorskip("anywidget")
-hypothesis = pytest.importorskip("hypothesis")
-
-import ipywidgets as w  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.stateful import (  # noqa: E402
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
     precondition,
     rule,
 )
 
-from distil_explorer import Explorer  # noqa: E402
-from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE  # noqa: E402
-from distil_explorer.views.explorer import TABS  # noqa: E402
-from tests.views.conftest import PRESET  # noqa: E402
+from distil_explorer import Explorer
+from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE
+from distil_explorer.views.explorer import TABS
+from tests.views.conftest import PRESET
 
 _instances = w.widgets.widget._instances
 

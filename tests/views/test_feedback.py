@@ -2,14 +2,9 @@
 disabled with its reason on screen, progress in the tab that works, and the
 precision comparison laid out table by table."""
 
-import pytest
-
-pytest.importorskip("ipywidgets")
-pytest.importorskip("anywidget")
-
-from distil_explorer.session.inputs import count_tokens  # noqa: E402
-from distil_explorer.views.attention_panel import summary_table  # noqa: E402
-from distil_explorer.views.build_panel import CUSTOM  # noqa: E402
+from distil_explorer.session.inputs import count_tokens
+from distil_explorer.views.attention_panel import summary_table
+from distil_explorer.views.build_panel import CUSTOM
 
 
 def _custom(app):

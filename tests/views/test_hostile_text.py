@@ -11,14 +11,10 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import ipywidgets as w
 import pytest
 
-pytest.importorskip("ipywidgets")
-pytest.importorskip("anywidget")
-
-import ipywidgets as w  # noqa: E402
-
-from distil_explorer.views.html_text import json_for_script, text  # noqa: E402
+from distil_explorer.views.html_text import json_for_script, text
 
 IMG = "<img src=x onerror=alert(1)>"
 HOSTILE = ("<!--<script>", "</script>", IMG, '"q\'uote"', "&amp;")

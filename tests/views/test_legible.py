@@ -11,20 +11,17 @@ import types
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 
-pytest.importorskip("matplotlib")
-
-from matplotlib.text import Text  # noqa: E402
-
-from distil_explorer.analysis.params import ParameterRow  # noqa: E402
-from distil_explorer.attribution import Attribution  # noqa: E402
-from distil_explorer.corpus.sums import BINS, STATISTICS  # noqa: E402
-from distil_explorer.trace import Trace  # noqa: E402
-from distil_explorer.views import plots  # noqa: E402
-from distil_explorer.views.attribution_plots import plot_attribution  # noqa: E402
-from distil_explorer.views.compare_plots import plot_difference  # noqa: E402
-from distil_explorer.views.corpus_plots import plot_corpus_statistics  # noqa: E402
-from distil_explorer.views.figures import PANEL_DPI, figure_png, png_width  # noqa: E402
+from distil_explorer.analysis.params import ParameterRow
+from distil_explorer.attribution import Attribution
+from distil_explorer.corpus.sums import BINS, STATISTICS
+from distil_explorer.trace import Trace
+from distil_explorer.views import hidden_plots, plots
+from distil_explorer.views.attribution_plots import plot_attribution
+from distil_explorer.views.compare_plots import plot_difference
+from distil_explorer.views.corpus_plots import plot_corpus_statistics
+from distil_explorer.views.figures import PANEL_DPI, figure_png, png_width
 
 LAYERS, HEADS = 6, 12
 SHOWN_WIDTH = 1100  # px the explorer gives a figure at a 1600 px wide window
@@ -89,9 +86,9 @@ def _figures(length: int):
     yield "head", plots.plot_head(trace, 2, 6)
     yield "head lines", plots.plot_head_lines(trace, 2, 6)
     yield "model view", plots.plot_model_view(trace)
-    yield "hidden states", plots.plot_hidden_states(trace)
-    yield "pca", plots.plot_pca(trace, LAYERS)
-    yield "rollout", plots.plot_rollout(trace)
+    yield "hidden states", hidden_plots.plot_hidden_states(trace)
+    yield "pca", hidden_plots.plot_pca(trace, LAYERS)
+    yield "rollout", hidden_plots.plot_rollout(trace)
     yield "compare", plot_difference(trace, other, 2, 6, a_label="A", b_label="B")
     yield "attribution", plot_attribution(_attribution(length))
 
@@ -140,7 +137,7 @@ def _label_boxes(ax):
     "draw",
     [
         lambda: plot_corpus_statistics(_stats()).get_axes(),
-        lambda: plots.plot_pca(_trace(40), LAYERS).get_axes(),
+        lambda: hidden_plots.plot_pca(_trace(40), LAYERS).get_axes(),
     ],
     ids=["head map", "pca"],
 )

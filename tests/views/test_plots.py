@@ -5,21 +5,20 @@ import re
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
-pytest.importorskip("matplotlib")
-
-from matplotlib.figure import Figure  # noqa: E402
-
-from distil_explorer.analysis.params import ParameterRow  # noqa: E402
-from distil_explorer.trace import Trace  # noqa: E402
-from distil_explorer.views.plots import (  # noqa: E402
-    PANEL_WIDTH,
-    plot_head,
+from distil_explorer.analysis.params import ParameterRow
+from distil_explorer.trace import Trace
+from distil_explorer.views.hidden_plots import (
     plot_hidden_states,
-    plot_model_view,
-    plot_parameters,
     plot_pca,
     plot_rollout,
+)
+from distil_explorer.views.plots import (
+    PANEL_WIDTH,
+    plot_head,
+    plot_model_view,
+    plot_parameters,
 )
 
 LAYERS, BATCH, HEADS, LENGTH, HIDDEN = 2, 2, 3, 6, 5

@@ -13,15 +13,12 @@ import re
 import numpy as np
 import pytest
 
-pytest.importorskip("anywidget")
-pytest.importorskip("matplotlib")
-
-from distil_explorer.views.attention_widget import AttentionWidget  # noqa: E402
-from distil_explorer.views.payload import decoded, trace_payload  # noqa: E402
-from distil_explorer.views.plots import plot_head, plot_model_view  # noqa: E402
-from distil_explorer.views.report import report  # noqa: E402
-from distil_explorer.views.weighting import weighted  # noqa: E402
-from tests.views.test_attention_widget import (  # noqa: E402
+from distil_explorer.views.attention_widget import AttentionWidget
+from distil_explorer.views.payload import decoded, trace_payload
+from distil_explorer.views.plots import plot_head, plot_model_view
+from distil_explorer.views.report import report
+from distil_explorer.views.weighting import weighted
+from tests.views.test_attention_widget import (
     expected_head,
     head_map,
     make_trace,
