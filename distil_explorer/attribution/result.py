@@ -9,6 +9,8 @@ import dataclasses
 
 import numpy as np
 
+from distil_explorer._internal.frozen import freeze_arrays, token_rows
+
 METHODS = ("gradient_x_input", "integrated_gradients", "attention_x_gradient")
 BASELINES = ("pad", "zero")
 
@@ -77,17 +79,9 @@ class Attribution:
                 )
         if self.method not in METHODS:
             raise ValueError(f"method={self.method!r}: allowed: {', '.join(METHODS)}")
-        for name, array in arrays.items():
-            view = array.view()
-            view.flags.writeable = False
-            object.__setattr__(self, name, view)
+        freeze_arrays(self, arrays)
         if self.tokens is not None:
-            tokens = tuple(tuple(str(t) for t in row) for row in self.tokens)
-            if len(tokens) != batch or any(len(row) != length for row in tokens):
-                raise ValueError(
-                    f"tokens: rows do not match scores shape {(batch, length)}; "
-                    "allowed: one string per token"
-                )
+            tokens = token_rows(self.tokens, batch, length, "scores")
             object.__setattr__(self, "tokens", tokens)
 
     @property

@@ -7,6 +7,8 @@ import dataclasses
 
 import numpy as np
 
+from distil_explorer._internal.frozen import freeze_arrays
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Patching:
@@ -59,10 +61,7 @@ class Patching:
                     f"{name} shape={arrays[name].shape}: allowed: ({length},), "
                     "one per column of effect"
                 )
-        for name, array in arrays.items():
-            view = array.view()
-            view.flags.writeable = False
-            object.__setattr__(self, name, view)
+        freeze_arrays(self, arrays)
         for name in ("clean_value", "corrupted_value"):
             object.__setattr__(self, name, float(getattr(self, name)))
         for name in ("clean_tokens", "corrupted_tokens"):

@@ -9,6 +9,8 @@ import dataclasses
 
 import numpy as np
 
+from distil_explorer._internal.frozen import freeze_arrays, token_rows
+
 METHODS = ("value_zeroing", "alti")
 
 
@@ -103,17 +105,9 @@ class ContextMixing:
                     f"{name} shape={arrays[name].shape}: allowed: "
                     f"({batch}, {length}), like per_layer"
                 )
-        for name, array in arrays.items():
-            view = array.view()
-            view.flags.writeable = False
-            object.__setattr__(self, name, view)
+        freeze_arrays(self, arrays)
         if self.tokens is not None:
-            tokens = tuple(tuple(str(t) for t in row) for row in self.tokens)
-            if len(tokens) != batch or any(len(row) != length for row in tokens):
-                raise ValueError(
-                    f"tokens: rows do not match per_layer's (B, T) = "
-                    f"{(batch, length)}; allowed: one string per token"
-                )
+            tokens = token_rows(self.tokens, batch, length, "per_layer")
             object.__setattr__(self, "tokens", tokens)
 
     def self_share(self) -> np.ndarray:

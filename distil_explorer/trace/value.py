@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from distil_explorer._internal.frozen import freeze_arrays
 from distil_explorer.checks import (
     checked_heads,
     checked_held,
@@ -124,12 +125,7 @@ class Trace:
                         f"{name} shape={arrays[name].shape}: allowed: "
                         f"(*{want}, head_dim), like attentions"
                     )
-        for name, array in arrays.items():
-            # A read-only view freezes the Trace without copying (attention at
-            # T=512 is tens of MB) and without touching the caller's array.
-            view = array.view()
-            view.flags.writeable = False
-            object.__setattr__(self, name, view)
+        freeze_arrays(self, arrays)
         object.__setattr__(self, "config", dict(self.config))
         ablated = checked_heads(
             "ablated_heads", self.ablated_heads, layers, self.num_heads

@@ -16,6 +16,8 @@ from distil_explorer.analysis.hidden import (
 from distil_explorer.checks import checked_every_map, checked_index
 from distil_explorer.views.label_layout import place_labels
 from distil_explorer.views.plots import (
+    MIN_FONT,
+    PANEL_WIDTH,
     figure_and_axes,
     map_side,
     new_figure,
@@ -24,16 +26,6 @@ from distil_explorer.views.plots import (
     token_map,
     token_ticks,
 )
-
-# Long inputs: a 512-token map at 0.22 in per token would be 114 in wide and
-# take matplotlib tens of seconds to draw with every label.
-MAX_SIDE = 9.0  # inches: with its colour bar, a map fits a 1100 px panel
-# The smallest text any figure draws: 9 pt is 12.5 px in a panel (drawn at
-# PANEL_DPI, shown at half size) and in an export at 100 dpi.
-MIN_FONT = 9
-LABEL_ROOM = 0.16  # inches per token label along an axis (9 pt and a gap)
-PANEL_WIDTH = 11.0  # inches: wider figures are shrunk to fit the explorer
-MAX_TICKS = 64  # token labels per axis
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

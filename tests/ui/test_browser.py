@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from distil_explorer.views.registry import TABS
 from tests.ui.conftest import (
     ARTIFACTS,
     CANVAS_DIGEST,
@@ -48,16 +49,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("needs_browser")]
 
 ROOT = Path(__file__).parents[2]
 NOTEBOOK = "00_quickstart.ipynb"
-TABS = [
-    "Build",
-    "Run",
-    "Attention",
-    "Hidden states",
-    "Parameters",
-    "Compare",
-    "Attribution",
-    "Corpus",
-]
 LONG = 512  # tokens, the long sequence
 LONG_ROWS = LONG * ROW + 4  # CSS px of its lines view
 
@@ -249,7 +240,7 @@ def _exercise(page, server) -> None:
     explorer.wait_for(timeout=WAIT_MS)
     opened = _wait_drawn(page, explorer, "layer 0, heads 0–11 overlaid (12 of 12)")
     labels = explorer.locator(".widget-tab .lm-TabBar-tabLabel").all_inner_texts()
-    assert labels[: len(TABS)] == TABS
+    assert labels[: len(TABS)] == list(TABS)
     assert "Ran all_minilm_l6_v2_en on torch" in explorer.inner_text()
     _no_errors(page, explorer)
     assert opened["inked"] > 0.01 * opened["width"] * opened["height"], opened

@@ -8,20 +8,12 @@ from distil_explorer import Explorer
 from distil_explorer.session import Session
 from distil_explorer.views.build_panel import CUSTOM
 from distil_explorer.views.payload import PAYLOAD_TRAITS, decoded
+from distil_explorer.views.registry import TABS
 
 
 def test_layout_has_the_tabs_and_a_hidden_error_area():
     app = Explorer()
-    assert [app.tabs.get_title(i) for i in range(len(app.tabs.children))] == [
-        "Build",
-        "Run",
-        "Attention",
-        "Hidden states",
-        "Parameters",
-        "Compare",
-        "Attribution",
-        "Corpus",
-    ]
+    assert [app.tabs.get_title(i) for i in range(len(app.tabs.children))] == list(TABS)
     assert app.error.layout.display == "none"
     assert app.run_panel.button.disabled  # nothing built yet
 
