@@ -25,12 +25,7 @@ def random_transformers_distilbert(scale: float, heads: int = 4, dim: int = 16):
 
     torch.manual_seed(0)
     config = transformers.DistilBertConfig(
-        vocab_size=30,
-        dim=dim,
-        n_layers=2,
-        n_heads=heads,
-        hidden_dim=24,
-        max_position_embeddings=20,
+        **{**TINY_HF_DISTILBERT, "dim": dim, "n_heads": heads},
         attn_implementation="eager",
     )
     model = transformers.DistilBertModel(config).eval()
@@ -100,7 +95,7 @@ def random_trace(
 
 
 # Tiny transformers task models: name -> (config class, model class, config).
-_TINY_DISTILBERT = dict(
+TINY_HF_DISTILBERT = dict(
     vocab_size=30,
     dim=16,
     n_layers=2,
@@ -108,7 +103,7 @@ _TINY_DISTILBERT = dict(
     hidden_dim=24,
     max_position_embeddings=20,
 )
-_TINY_BERT = dict(
+TINY_HF_BERT = dict(
     vocab_size=30,
     hidden_size=16,
     num_hidden_layers=2,
@@ -138,7 +133,7 @@ def random_transformers_task(name: str, scale: float = 0.3):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     config_class, model_class, extra = TASK_CHECKPOINTS[name]
-    sizes = _TINY_BERT if config_class == "BertConfig" else _TINY_DISTILBERT
+    sizes = TINY_HF_BERT if config_class == "BertConfig" else TINY_HF_DISTILBERT
     config = getattr(transformers, config_class)(
         **sizes, **extra, attn_implementation="eager"
     )
@@ -164,3 +159,29 @@ def pixels_of_colour(image, colour: str, least: float = 0.25):
     alpha = ink @ paint / (paint @ paint)
     residual = np.abs(ink - alpha[:, None] * paint).max(-1)
     return int(((alpha >= least) & (alpha <= 1.05) & (residual < 20)).sum())
+
+
+# Our tiny backbone for task models: 2 layers, 2 heads, hidden 8, vocabulary 30.
+TINY_TASK_BACKBONE = dict(
+    vocabulary_size=30,
+    num_layers=2,
+    num_heads=2,
+    hidden_dim=8,
+    intermediate_dim=16,
+    max_sequence_length=12,
+)
+
+
+def randomized(model, seed: int = 0):
+    """`model` with every variable drawn (normal, 0.5; LayerNorm gains around 1).
+
+    keras' own initialisation leaves biases at 0 and LayerNorms the identity;
+    an oracle check on such a model cannot see a term that drops a bias.
+    """
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        values = rng.normal(scale=0.5, size=tuple(variable.shape))
+        if variable.path.endswith("gamma"):
+            values += 1.0
+        variable.assign(values.astype("float32"))
+    return model

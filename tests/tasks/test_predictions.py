@@ -5,32 +5,16 @@ import pytest
 from keras import ops
 
 import distil_explorer as de
+from tests.factories import TINY_TASK_BACKBONE, randomized
 from tests.tasks.task_checks import MASK_POSITIONS, PADDING_MASK, TOKEN_IDS
 
 BATCH = {"token_ids": TOKEN_IDS, "padding_mask": PADDING_MASK}
 
 
-def _randomized(model, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        values = rng.normal(scale=0.5, size=tuple(variable.shape))
-        if variable.path.endswith("gamma"):
-            values += 1.0
-        variable.assign(values.astype("float32"))
-    return model
-
-
 @pytest.fixture(scope="module")
 def masked_lm():
-    backbone = de.DistilBertBackbone(
-        vocabulary_size=30,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=12,
-    )
-    return _randomized(de.DistilBertMaskedLM(backbone))
+    backbone = de.DistilBertBackbone(**TINY_TASK_BACKBONE)
+    return randomized(de.DistilBertMaskedLM(backbone))
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +23,7 @@ def classifier(masked_lm):
         masked_lm.backbone, num_classes=3, class_names=("a", "b", "c")
     )
     for layer in (model.pooled_dense, model.output_dense):
-        _randomized(layer, seed=1)
+        randomized(layer, seed=1)
     return model
 
 

@@ -14,7 +14,7 @@ from keras import ops
 import distil_explorer as de
 from distil_explorer.errors import MissingHeadError
 from distil_explorer.runtime.backends import worker_environment
-from tests.factories import random_transformers_task
+from tests.factories import TINY_TASK_BACKBONE, random_transformers_task, randomized
 from tests.tasks.task_checks import MASK_POSITIONS, PADDING_MASK, TOKEN_IDS
 
 ROOT = Path(__file__).parents[2]
@@ -40,29 +40,14 @@ print(json.dumps({
 """
 
 
-def _randomized(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        values = rng.normal(scale=0.5, size=tuple(variable.shape))
-        variable.assign((values + variable.path.endswith("gamma")).astype("float32"))
-    return model
-
-
 @pytest.fixture(scope="module")
 def models():
-    backbone = de.DistilBertBackbone(
-        vocabulary_size=30,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=12,
-    )
-    masked_lm = _randomized(de.DistilBertMaskedLM(backbone))
+    backbone = de.DistilBertBackbone(**TINY_TASK_BACKBONE)
+    masked_lm = randomized(de.DistilBertMaskedLM(backbone))
     classifier = de.DistilBertTextClassifier(
         backbone, num_classes=3, hidden_dim=6, class_names=("no", "maybe", "yes")
     )
-    _randomized(classifier, seed=1)
+    randomized(classifier, seed=1)
     return masked_lm, classifier
 
 

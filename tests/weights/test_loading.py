@@ -10,6 +10,7 @@ from distil_explorer import DistilBertBackbone, capture
 from distil_explorer.config import OFFLINE_PRESET, backbone_presets
 from distil_explorer.weights.assign import WeightsMismatchError
 from distil_explorer.weights.loading import detect_format
+from tests.factories import TINY_HF_BERT, TINY_HF_DISTILBERT
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
@@ -31,14 +32,7 @@ def _hf_hidden(model, **kwargs):
 @pytest.fixture(scope="module")
 def distilbert_dir(tmp_path_factory):
     torch.manual_seed(0)
-    config = transformers.DistilBertConfig(
-        vocab_size=30,
-        dim=16,
-        n_layers=2,
-        n_heads=4,
-        hidden_dim=24,
-        max_position_embeddings=20,
-    )
+    config = transformers.DistilBertConfig(**TINY_HF_DISTILBERT)
     model = transformers.DistilBertForMaskedLM(config).eval()
     path = tmp_path_factory.mktemp("hf_distilbert")
     model.save_pretrained(path)
@@ -48,14 +42,7 @@ def distilbert_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def bert_dir(tmp_path_factory):
     torch.manual_seed(1)
-    config = transformers.BertConfig(
-        vocab_size=30,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=24,
-        max_position_embeddings=20,
-    )
+    config = transformers.BertConfig(**TINY_HF_BERT)
     model = transformers.BertModel(config).eval()
     path = tmp_path_factory.mktemp("hf_bert")
     model.save_pretrained(path)

@@ -10,6 +10,7 @@ from distil_explorer.weights.transformers_format import (
     backbone_config,
     backbone_weights,
 )
+from tests.factories import TINY_HF_BERT, TINY_HF_DISTILBERT
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
@@ -57,13 +58,7 @@ def _compare(backbone, hf_out, inputs):
 def hf_distilbert():
     torch.manual_seed(0)
     config = transformers.DistilBertConfig(
-        vocab_size=30,
-        dim=16,
-        n_layers=2,
-        n_heads=4,
-        hidden_dim=24,
-        max_position_embeddings=20,
-        attn_implementation="eager",
+        **TINY_HF_DISTILBERT, attn_implementation="eager"
     )
     return transformers.DistilBertModel(config).eval()
 
@@ -76,14 +71,7 @@ def test_matches_transformers_distilbert(hf_distilbert):
 def test_matches_transformers_bert_with_token_type_zero():
     torch.manual_seed(1)
     config = transformers.BertConfig(
-        vocab_size=30,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=24,
-        max_position_embeddings=20,
-        type_vocab_size=2,
-        attn_implementation="eager",
+        **TINY_HF_BERT, type_vocab_size=2, attn_implementation="eager"
     )
     model = transformers.BertModel(config).eval()
     inputs = _inputs()
