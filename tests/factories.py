@@ -185,3 +185,27 @@ def randomized(model, seed: int = 0):
             values += 1.0
         variable.assign(values.astype("float32"))
     return model
+
+
+def run_on_backend(backend: str, code: str, *args: str, timeout: float = 300):
+    """Run `code` (python -c) in a fresh process on Keras `backend`, from the
+    repository root; returns the finished `subprocess.CompletedProcess`.
+
+    Keras runs one backend per process: another backend's numbers are checked
+    in a process of its own.
+    """
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(root)}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=timeout,
+    )

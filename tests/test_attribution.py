@@ -2,9 +2,6 @@
 transformers, completeness of integrated gradients, and jax against torch."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -15,7 +12,7 @@ import distil_explorer as de
 from distil_explorer.attribution import METHODS, Attribution
 from distil_explorer.model import gradients
 from tests.conftest import TINY, tiny_inputs
-from tests.factories import random_transformers_distilbert
+from tests.factories import random_transformers_distilbert, run_on_backend
 
 torch = pytest.importorskip("torch")
 captum = pytest.importorskip("captum")
@@ -210,15 +207,7 @@ print(json.dumps(out))
 def test_jax_agrees_with_torch(backbone, tmp_path):
     path = tmp_path / "weights.npz"
     np.savez(path, **{v.path: v.numpy() for v in backbone.weights})
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", _JAX_SCRIPT, str(path), *METHODS],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
+    done = run_on_backend("jax", _JAX_SCRIPT, str(path), *METHODS)
     assert done.returncode == 0, done.stderr[-3000:]
     from_jax = json.loads(done.stdout.strip().splitlines()[-1])
     other = {
@@ -376,15 +365,7 @@ def test_an_unsupported_backend_is_named(tmp_path):
         "except ValueError as e:\n"
         "    print(e)\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "numpy", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    done = run_on_backend("numpy", code, timeout=120)
     assert "backend='numpy'" in done.stdout and "torch, jax" in done.stdout
 
 

@@ -2,15 +2,11 @@
 (jax runs in its own process: one Keras backend per process)."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).parents[2]
+from tests.factories import run_on_backend
 
 pytest.importorskip("transformers")
 pytest.importorskip("torch")
@@ -52,15 +48,7 @@ print(json.dumps(out))
 
 
 def _run(backend: str) -> dict:
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=400,
-    )
+    done = run_on_backend(backend, SCRIPT, timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -11,7 +11,7 @@ import pytest
 
 from distil_explorer import DistilBertBackbone, Trace, capture
 from tests.conftest import TINY, tiny_inputs
-from tests.factories import random_transformers_distilbert
+from tests.factories import random_transformers_distilbert, run_on_backend
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
@@ -168,24 +168,11 @@ def test_jax_recomputes_its_kept_gram_matrices_when_a_kernel_changes():
     # The compiled path keeps head_grams between captures: a new kernel
     # (a new jax array) must be seen, three times the kernel, three times
     # the lengths of that layer.
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
     from distil_explorer.runtime.backends import available_backends
 
     if "jax" not in available_backends():
         pytest.skip("jax is not installed")
-    root = Path(__file__).parents[2]
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(root)}
-    done = subprocess.run(
-        [sys.executable, "-c", _JAX_KERNEL_CHANGE],
-        env=env,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = run_on_backend("jax", _JAX_KERNEL_CHANGE, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")
