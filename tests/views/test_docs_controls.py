@@ -1,5 +1,5 @@
-"""Docs that cannot drift: every control named in bold in the README or a
-notebook's markdown is on screen in the explorer.
+"""Docs that cannot drift: every control named in bold in the README, a page
+of docs/ or a notebook's markdown is on screen in the explorer.
 
 On screen means: in the displayed widget tree (tab titles, descriptions of
 buttons and fields, option labels of menus and toggles) or a label of the
@@ -22,6 +22,8 @@ EMPHASIS = {"A bright first column", "Right"}
 
 def _docs() -> dict[str, str]:
     texts = {"README.md": (ROOT / "README.md").read_text()}
+    for path in sorted((ROOT / "docs").glob("*.md")):
+        texts[f"docs/{path.name}"] = path.read_text()
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
