@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.ui.conftest import (
     ARTIFACTS,
@@ -277,12 +278,13 @@ def test_the_bar_the_head_picker_and_token_pins_as_a_person_uses_them(lab):
     view.wait_text("title", r"^mean over heads 0–11 of layer 4 · 13 tokens")
     view.button("mean over layers").click()
     view.wait_text("title", r"^mean over layers 0–5 × heads 0–11 \(72 maps\)")
-    assert view.output.get_by_label("layer", exact=True).is_disabled()
+    expect(view.output.get_by_label("layer", exact=True)).to_be_disabled()
     view.one_highlight_per_group()
     view.shot("13-mean-layers")
     view.button("each head").click()
     view.trait("aggregate", "head")
-    assert not view.output.get_by_label("layer", exact=True).is_disabled()
+    # The bar is redrawn after the click's trait round trip: wait for it.
+    expect(view.output.get_by_label("layer", exact=True)).to_be_enabled()
     assert view.trait("notice") == ""  # nothing the page sent was refused
 
 
