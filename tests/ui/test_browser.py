@@ -349,3 +349,30 @@ def _exercise(page, server) -> None:
     _no_errors(page, explorer)
     _tab(explorer, "Corpus")
     _wait_text(explorer, "highest in")
+
+
+def test_a_saved_run_reloads_without_a_widget_error(tmp_path):
+    """Run the quickstart, save it, reload the page: the explorer comes back
+    from the running kernel (no "Error displaying widget"), and the saved
+    file is what the next `distil-explorer lab` cleans (tests/ui/
+    test_lab_command.py checks that part)."""
+    root = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", root)
+    with _session(root, LAB, "reload") as (page, server):
+        open_and_run_all(page, server, NOTEBOOK)
+        explorer = page.locator(".jp-OutputArea-output > .widget-vbox").filter(
+            has=page.locator(".widget-tab")
+        )
+        _wait_drawn(page, explorer, "layer 0, heads 0–11 overlaid (12 of 12)")
+        page.keyboard.press("Control+s")
+        page.wait_for_function(
+            "() => !document.querySelector('.jp-mod-current .jp-mod-dirty')",
+            timeout=WAIT_MS,
+        )
+        page.reload()
+        explorer.wait_for(timeout=WAIT_MS)
+        _wait_drawn(page, explorer, "layer 0, heads 0–11 overlaid (12 of 12)")
+        page.wait_for_timeout(1000)  # any late widget error would show by now
+        outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+        assert not any("Error displaying widget" in text for text in outputs)
+        _no_errors(page, explorer)
