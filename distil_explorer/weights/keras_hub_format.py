@@ -248,18 +248,25 @@ def save_preset(backbone, directory: str | os.PathLike) -> Path:
     save_preset(backbone, "./my_preset")
     ```
     """
-    target = checked_path("directory", directory).resolve()
+    target = preset_target("directory", directory)
+    return replace_directory(
+        target, lambda staging: write_preset_files(backbone, staging)
+    )
+
+
+def preset_target(name: str, directory: str | os.PathLike) -> Path:
+    """`directory` resolved, if a preset may be written there: new, empty, or
+    a keras-hub preset to overwrite (never a folder of other files)."""
+    target = checked_path(name, directory).resolve()
     occupied = target.is_dir() and any(target.iterdir())
     if (target.exists() and not target.is_dir()) or (
         occupied and not is_keras_hub_preset(target)
     ):
         raise ValueError(
-            f"directory={str(directory)!r}: exists and is not a preset; allowed: "
+            f"{name}={str(directory)!r}: exists and is not a preset; allowed: "
             "a new or empty directory, or an existing preset to overwrite"
         )
-    return replace_directory(
-        target, lambda staging: write_preset_files(backbone, staging)
-    )
+    return target
 
 
 def write_preset_files(backbone, directory: Path) -> None:

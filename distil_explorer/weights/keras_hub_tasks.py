@@ -20,7 +20,6 @@ import h5py
 import numpy as np
 
 from distil_explorer._internal.atomic_write import (
-    checked_path,
     replace_directory,
     write_file,
 )
@@ -158,15 +157,7 @@ def save_task_preset(task, directory: str | os.PathLike) -> Path:
     save_task_preset(classifier, "./my_classifier")
     ```
     """
-    target = checked_path("preset_dir", directory).resolve()
-    occupied = target.is_dir() and any(target.iterdir())
-    if (target.exists() and not target.is_dir()) or (
-        occupied and not keras_hub_format.is_keras_hub_preset(target)
-    ):
-        raise ValueError(
-            f"preset_dir={str(directory)!r}: exists and is not a preset; allowed: "
-            "a new or empty directory, or an existing preset to overwrite"
-        )
+    target = keras_hub_format.preset_target("preset_dir", directory)
 
     def write(staging: Path) -> None:
         keras_hub_format.write_preset_files(task.backbone, staging)
