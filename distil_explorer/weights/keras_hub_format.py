@@ -10,9 +10,11 @@ kernels are EinsumDense (hidden, heads, head_dim); ours are (out, in).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,10 +172,19 @@ def read_weights(directory: Path, num_layers: int) -> dict[str, np.ndarray]:
     where = str(path)
     if not path.is_file():
         raise FileNotFoundError(f"{where}: weights file is missing")
+    with reading_h5(where), h5py.File(path, "r") as f:
+        return _read_h5(f, num_layers, where)
+
+
+@contextlib.contextmanager
+def reading_h5(
+    where: str, ours: tuple[type[Exception], ...] = (WeightsFileError,)
+) -> Iterator[None]:
+    """Any error reading the h5 file at `where` as one `WeightsFileError`,
+    except `ours` (errors that already name what is wrong)."""
     try:
-        with h5py.File(path, "r") as f:
-            return _read_h5(f, num_layers, where)
-    except WeightsFileError:
+        yield
+    except ours:
         raise
     except Exception as error:  # h5py raises OSError, KeyError, TypeError...
         raise WeightsFileError(

@@ -120,33 +120,27 @@ def read_task_weights(directory: Path, kind: str) -> dict[str, np.ndarray]:
     where = str(path)
     if not path.is_file():
         raise FileNotFoundError(f"{where}: task weights file is missing")
-    try:
-        with h5py.File(path, "r") as f:
-            groups = _groups(f, {})
-            if kind == "masked_lm":
-                (bias,) = _vars(groups, "mlm_head", 1, where)
-                kernel, dense_bias = _vars(groups, "intermediate_dense", 2, where)
-                gamma, beta = _vars(groups, "intermediate_layer_norm", 2, where)
-                return {
-                    "intermediate_dense/kernel": kernel.T,
-                    "intermediate_dense/bias": dense_bias,
-                    "intermediate_layer_norm/gamma": gamma,
-                    "intermediate_layer_norm/beta": beta,
-                    "output_bias": bias,
-                }
-            arrays = {}
-            for name in ("pooled_dense", "logits"):
-                kernel, bias = _vars(groups, name, 2, where)
-                arrays[f"{name}/kernel"], arrays[f"{name}/bias"] = kernel.T, bias
-            return arrays
-    except (WeightsFileError, FileFormatError):
-        raise
-    except Exception as error:  # h5py raises OSError, KeyError, TypeError...
-        raise WeightsFileError(
-            f"{where}: truncated or corrupted weights file "
-            f"({type(error).__name__}: {str(error)[:200]})",
-            path=where,
-        ) from None
+    with (
+        keras_hub_format.reading_h5(where, (FileFormatError,)),
+        h5py.File(path, "r") as f,
+    ):
+        groups = _groups(f, {})
+        if kind == "masked_lm":
+            (bias,) = _vars(groups, "mlm_head", 1, where)
+            kernel, dense_bias = _vars(groups, "intermediate_dense", 2, where)
+            gamma, beta = _vars(groups, "intermediate_layer_norm", 2, where)
+            return {
+                "intermediate_dense/kernel": kernel.T,
+                "intermediate_dense/bias": dense_bias,
+                "intermediate_layer_norm/gamma": gamma,
+                "intermediate_layer_norm/beta": beta,
+                "output_bias": bias,
+            }
+        arrays = {}
+        for name in ("pooled_dense", "logits"):
+            kernel, bias = _vars(groups, name, 2, where)
+            arrays[f"{name}/kernel"], arrays[f"{name}/bias"] = kernel.T, bias
+        return arrays
 
 
 def save_task_preset(task, directory: str | os.PathLike) -> Path:
