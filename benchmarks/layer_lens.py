@@ -16,7 +16,13 @@ Target (issue 28): lens <= 1.5x one masked-LM forward. Floor: the lens runs
 L + 1 vocabulary projections (hidden x vocabulary each per row) where the
 forward runs one plus the encoder, so at the base config the lens cannot
 cost less than about (L + 1) x 23.4M / (42.5M + 23.4M) multiply-adds per
-token, 2.5x a forward that predicts every position.
+token, 2.5x a forward that predicts every position. It measures below
+that count because that product (nearly all its work) runs as one float32
+numpy product (tasks/readout.py): on this machine's AMD EPYC, numpy's
+OpenBLAS does this shape about 1.7x faster than torch's MKL (1 thread:
+0.9 s against 1.6 s), and a busy machine slows torch's OpenMP threads
+more. The lens's product and readout count the numpy threads with
+`--threads` too (OPENBLAS_NUM_THREADS).
 """
 
 from __future__ import annotations
@@ -36,9 +42,11 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=128)
     args = parser.parse_args()
     os.environ["KERAS_BACKEND"] = args.backend
+    # The lens's vocabulary product runs in numpy's BLAS: same thread count.
+    os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     import keras
     import numpy as np
-    from _timing import interleaved_medians
+    from _timing import interleaved_samples, paired_ratio
 
     import distil_explorer as de
     from distil_explorer.config import backbone_presets
@@ -61,7 +69,7 @@ def main() -> None:
     def forward(batch):
         return keras.ops.convert_to_numpy(masked_lm(batch))
 
-    medians = interleaved_medians(
+    samples = interleaved_samples(
         {
             "forward": lambda: forward(every),
             "forward, 1 mask": lambda: forward(one),
@@ -69,6 +77,7 @@ def main() -> None:
         },
         rounds=args.rounds,
     )
+    medians = {name: float(np.median(times)) for name, times in samples.items()}
     print(
         f"{args.backend}, {args.threads} threads, base uncased config, fp32, "
         f"B=1, T={length}, median of {args.rounds} interleaved rounds"
@@ -78,6 +87,12 @@ def main() -> None:
         print(f"{name:<18}{seconds * 1e3:>9.1f} ms{seconds / base:>7.2f}x")
     single = medians["lens"] / medians["forward, 1 mask"]
     print(f"lens / forward with 1 mask: {single:.2f}x")
+    # Both ran seconds apart in each round: the per-round ratio cancels a
+    # slow spell of a shared machine that the ratio of medians does not.
+    ratio, low, high = paired_ratio(samples["lens"], samples["forward"])
+    print(
+        f"lens / forward, per round: {ratio:.2f}x (95% interval {low:.2f}-{high:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -74,8 +74,15 @@ class MaskedLMHead(keras.layers.Layer):
 
     def project(self, x):
         """Logits `(..., vocabulary_size)` for hidden vectors `(..., hidden_dim)`."""
+        return self.vocabulary_logits(self.transform(x))
+
+    def transform(self, x):
+        """Dense, GELU and LayerNorm: the head before its vocabulary projection."""
         x = ops.gelu(self.intermediate_dense.project(x), approximate=False)
-        x = self.intermediate_layer_norm(x)
+        return self.intermediate_layer_norm(x)
+
+    def vocabulary_logits(self, x):
+        """`x @ table.T + bias`: logits for vectors already `transform`ed."""
         logits = self._reverse(x)
         return ops.add(logits, ops.cast(self.output_bias, logits.dtype))
 

@@ -3,7 +3,8 @@
 The "logit lens" (nostalgebraist 2020; Ecco's layer predictions) for an
 encoder: what would the model predict if its computation stopped after layer
 l? One batched head application over the (L + 1) x real-token rows of a
-Trace, not L + 1 forward passes.
+Trace, not L + 1 forward passes, read out by the same routine as
+`predict_masked` (tasks/readout.py).
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from distil_explorer.tasks.predictions import checked_task, checked_top_k, summarize
+from distil_explorer.tasks.predictions import checked_task, checked_top_k
+from distil_explorer.tasks.readout import head_summary
 from distil_explorer.tasks.results import LayerPredictions
 
-# Rows of logits computed at once: 2048 x a 30522-token vocabulary is 250 MB.
-CHUNK_ROWS = 2048
 _MATCHED = ("num_layers", "hidden_dim", "vocabulary_size")
 
 
@@ -94,8 +94,6 @@ def layer_predictions(
     lens.top_tokens[-1][0][6]  # the last layer's guesses at [MASK]
     ```
     """
-    from keras import ops
-
     model = checked_task(masked_lm, "masked_lm", "layer_predictions")
     vocabulary = model.backbone.vocabulary_size
     top_k = checked_top_k(top_k, vocabulary)
@@ -105,14 +103,7 @@ def layer_predictions(
     layers = trace.hidden_states.shape[0]
     vectors = trace.hidden_states[:, real].reshape(-1, trace.hidden_states.shape[-1])
     targets = np.tile(actual[real], layers)
-    parts = []
-    for start in range(0, len(vectors), CHUNK_ROWS):
-        stop = start + CHUNK_ROWS
-        logits = model.logits_from_hidden(ops.convert_to_tensor(vectors[start:stop]))
-        parts.append(summarize(logits, top_k, targets[start:stop]))
-    ids, probabilities, rank, probability = (
-        np.concatenate(p) for p in zip(*parts, strict=True)
-    )
+    ids, probabilities, rank, probability = head_summary(model, vectors, top_k, targets)
     shape = (layers, *real.shape)
     return LayerPredictions(
         top_ids=_scatter(ids, real, shape, -1),

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from distil_explorer.tasks.readout import head_summary
 from distil_explorer.tasks.results import ClassProbabilities, MaskedPredictions
 
 
@@ -50,31 +51,6 @@ def encoded(model, inputs: Any, tokenizer: Any, usage: str):
     batch = {k: np.asarray(v) for k, v in dict(batch).items()}
     check_inputs(batch, backbone.vocabulary_size, backbone.max_sequence_length)
     return tokens, batch
-
-
-def summarize(logits, top_k: int, actual=None):
-    """Top-k ids and probabilities of logits (N, V), and the rank and
-    probability of `actual` (N,) ids: backend tensors in, numpy out.
-
-    The one routine behind `predict_masked` and `layer_predictions`, so the
-    lens's last layer and the model's own predictions are read alike.
-    """
-    from keras import ops
-
-    from distil_explorer.model.tensors import to_numpy
-
-    logits = ops.cast(logits, "float32")
-    log_total = ops.logsumexp(logits, axis=-1, keepdims=True)
-    values, ids = ops.top_k(logits, top_k)
-    found = [to_numpy(ids).astype(np.int32), to_numpy(ops.exp(values - log_total))]
-    if actual is None:
-        return found
-    index = ops.convert_to_tensor(np.asarray(actual, np.int32)[:, None])
-    mine = ops.take_along_axis(logits, index, axis=-1)
-    rank = ops.sum(ops.cast(ops.greater(logits, mine), "int32"), axis=-1)
-    found.append(to_numpy(rank).astype(np.int32))
-    found.append(to_numpy(ops.exp(mine - log_total))[:, 0])
-    return found
 
 
 def _positions(positions: Any, ids: np.ndarray, mask: np.ndarray, mask_id):
@@ -161,7 +137,7 @@ def predict_masked(
     flat = ops.reshape(model.backbone(batch), (-1, model.backbone.hidden_dim))
     index = ops.convert_to_tensor((rows * ids.shape[1] + cols).astype(np.int32))
     vectors = ops.take(flat, index, axis=0)
-    top_ids, probabilities = summarize(model.logits_from_hidden(vectors), top_k)
+    top_ids, probabilities = head_summary(model, vectors, top_k)
     return MaskedPredictions(
         rows=rows,
         positions=cols,

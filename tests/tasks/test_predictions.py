@@ -187,3 +187,54 @@ def test_bound_task_targets_work_in_tools_that_take_a_backbone(classifier):
         target.prepared(
             de.DistilBertBackbone.from_config(classifier.backbone.get_config())
         )
+
+
+def test_the_numpy_product_reads_like_the_backend_product(masked_lm, monkeypatch):
+    from distil_explorer.tasks import readout
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(9, 8)).astype("float32")
+    actual = rng.integers(0, 30, 9)
+    assert readout._host_table(masked_lm.masked_lm_head) is not None
+    fast = readout.head_summary(masked_lm, vectors, 4, actual)
+    monkeypatch.setattr(readout, "_host_table", lambda head: None)
+    slow = readout.head_summary(masked_lm, vectors, 4, actual)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[2], slow[2])
+    for a, b in ((fast[1], slow[1]), (fast[3], slow[3])):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+    logits = ops.convert_to_numpy(masked_lm.logits_from_hidden(vectors))
+    probabilities = _softmax(logits.astype(np.float64))
+    mine = probabilities[np.arange(9), actual]
+    np.testing.assert_allclose(fast[3], mine, rtol=1e-5)
+    np.testing.assert_array_equal(fast[2], (probabilities > mine[:, None]).sum(-1))
+
+
+def test_a_quantized_head_is_read_in_the_backend():
+    from distil_explorer.tasks import readout
+
+    model = randomized(
+        de.DistilBertMaskedLM(de.DistilBertBackbone(**TINY_TASK_BACKBONE)), seed=4
+    )
+    model.quantize("int8")
+    assert readout._host_table(model.masked_lm_head) is None
+    found = de.predict_masked(model, {**BATCH, "mask_positions": MASK_POSITIONS})
+    logits = ops.convert_to_numpy(model({**BATCH, "mask_positions": MASK_POSITIONS}))
+    want = np.argsort(-logits.reshape(4, -1), -1, kind="stable")[:, :10]
+    np.testing.assert_array_equal(found.top_ids[:, :3], want[:, :3])
+
+
+@pytest.mark.parametrize(
+    ("shape", "k"), [((6, 1000), 5), ((3, 300), 1), ((4, 257), 3), ((2, 30), 30)]
+)
+def test_top_k_equals_a_full_sort(shape, k):
+    from distil_explorer.tasks.readout import top_k
+
+    logits = np.random.default_rng(k).normal(size=shape).astype("float32")
+    logits[0, -1] = logits.max() + 1  # the short last block holds a row's maximum
+    values, ids = top_k(logits, k)
+    want = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(ids, want)
+    np.testing.assert_array_equal(values, np.take_along_axis(logits, want, 1))
+    tied = top_k(np.array([[0.5, 2.0, 1.0, 2.0]], "float32"), 3)[1]
+    assert tied.tolist() == [[1, 3, 2]]  # equal values: lower id first
