@@ -11,8 +11,9 @@ where the top-1 is the token actually there; hovering a cell
 lists the top-k and the actual token's rank and probability.
 
 Long sequences stay legible: the table scrolls sideways with the layer names
-pinned on the left, and at most `MAX_POSITIONS` positions are drawn (the
-note under the table says how many are left out).
+pinned on the left (a line above it says so when there are more than
+`SCROLL_HINT` columns), and at most `MAX_POSITIONS` positions are drawn
+(the same line says how many are left out).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from distil_explorer.views.html_text import text as escaped
 
 MAX_POSITIONS = 64  # columns drawn; more would be unreadable in a figure too
 LABEL_CHARS = 10  # a longer token is cut in its cell (whole in the hover)
+SCROLL_HINT = 16  # more columns than this may not fit a panel: say it scrolls
 # ColorBrewer "Blues", 0 to 1 evenly: probability of the top-1 token.
 SCALE = (
     "#f7fbff",
@@ -189,7 +191,10 @@ def _legend() -> str:
     )
 
 
-_STICKY = "position:sticky;left:0;background:#ffffff;z-index:1;"
+_STICKY = (
+    "position:sticky;left:0;background:#ffffff;z-index:1;"
+    "border-right:2px solid #444444;"
+)
 _UNDER = "border-bottom:2px solid #444444;"
 _CELL = "padding:3px 7px;border:1px solid #ffffff;white-space:nowrap;"
 
@@ -224,17 +229,21 @@ def lens_html(lens, index: int = 0, max_positions: int = MAX_POSITIONS) -> str:
                 f"{escaped(short_label(grid.labels[r, j]))}</td>"
             )
         rows.append(
-            f"<tr><th style='{_STICKY}{_CELL}text-align:right'>{escaped(layer)}</th>"
+            f"<tr><th style='{_CELL}{_STICKY}text-align:right'>{escaped(layer)}</th>"
             f"{''.join(cells)}</tr>"
         )
-    note = f"<div>{escaped(grid.note)}</div>" if grid.note else ""
+    said = [grid.note] if grid.note else []
+    if len(grid.positions) > SCROLL_HINT:
+        said.append(f"{len(grid.positions)} columns: scroll sideways for the rest")
+    note = f"<div style='margin:0 0 4px 0'>{escaped('; '.join(said))}</div>"
     return (
         "<div class='de-lens'>"
-        f"{_legend()}"
-        "<div style='overflow-x:auto;max-width:100%'>"
-        "<table style='border-collapse:collapse;font-family:monospace;"
+        f"{_legend()}{note if said else ''}"
+        "<div style='overflow-x:auto;overflow-y:hidden;max-width:100%;"
+        "padding-bottom:6px'>"
+        "<table style='border-collapse:separate;border-spacing:0;font-family:monospace;"
         "font-size:15px'>"
-        f"<thead><tr><th style='{_STICKY}{_CELL}{_UNDER}text-align:right'>"
+        f"<thead><tr><th style='{_CELL}{_STICKY}{_UNDER}text-align:right'>"
         f"token here</th>"
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{note}</div>"
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></div>"
     )

@@ -174,7 +174,8 @@ def test_padding_is_not_drawn_and_long_sequences_say_what_is_cut():
     page = lens_html(long)
     assert len(cells_of(page).cells) == 4 * MAX_POSITIONS
     assert f"positions 0-{MAX_POSITIONS - 1} of {MAX_POSITIONS + 6} shown" in page
-    assert "overflow-x:auto" in page  # the table scrolls sideways
+    assert "overflow-x:auto" in page and "scroll sideways" in page
+    assert "scroll sideways" not in lens_html(lens)  # 4 columns fit
     title = plot_layer_predictions(long).axes[0].get_title()
     assert f"of {MAX_POSITIONS + 6} shown" in title
     assert lens_grid(lens).note == ""
