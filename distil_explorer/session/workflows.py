@@ -29,6 +29,7 @@ from typing import Any
 from distil_explorer.analysis.intervention import ACTIONS
 from distil_explorer.checks import checked_flag
 from distil_explorer.session.building import build_model
+from distil_explorer.session.causal import CausalWorkflows
 from distil_explorer.session.compare import comparison_of, precision_comparison
 from distil_explorer.session.inputs import (
     attribution_problem,
@@ -49,7 +50,7 @@ from distil_explorer.session.requests import (
 )
 
 
-class Session:
+class Session(CausalWorkflows):
     """Holds the backbone, tokenizer, Trace, baseline and kept Trace A.
 
     Every capture goes through a `Runner` for the backend and device asked

@@ -169,6 +169,9 @@ def trace_payload(
         "small_side": int(thumbs.shape[-1]),
         "weighting": weighting,
         "index": index,
+        # Heads this run switched off (capture(..., ablate=...)), marked on
+        # every view.
+        "ablated": [list(pair) for pair in trace.ablated_heads],
     }
     return payload
 
@@ -199,7 +202,7 @@ class Arrays:
 
     `maps` is (len(maps_layers), heads, n, n); `small` (layers, heads, t, t)
     as bytes (uint8: the thumbnails' contrast is per map); `layer_mean`
-    (heads, n, n) or None.
+    (heads, n, n) or None; `ablated` the (layer, head) pairs switched off.
     """
 
     tokens: tuple[str, ...]
@@ -209,6 +212,7 @@ class Arrays:
     maps: np.ndarray
     small: np.ndarray
     layer_mean: np.ndarray | None
+    ablated: tuple[tuple[int, int], ...] = ()
 
 
 def decoded(payload: dict[str, Any]) -> Arrays:
@@ -242,6 +246,7 @@ def decoded(payload: dict[str, Any]) -> Arrays:
         maps=values("maps", (len(sent), heads, n, n)),
         small=small.reshape(len(payload["layers"]), heads, t, t),
         layer_mean=mean,
+        ablated=tuple((int(a), int(b)) for a, b in info.get("ablated", ())),
     )
 
 

@@ -201,6 +201,7 @@ def model_scene(state: ViewState, data: Arrays) -> dict[str, Any]:
         "t": int(data.small.shape[-1]),
         "thumbs": contrast(data.small, state.thumbnail_percentile).ravel(),
         "chosen": [state.layer, state.head],
+        "ablated": [list(pair) for pair in data.ablated],
         "n": len(data.tokens),
         "title": title_of(state, data),
     }
@@ -213,6 +214,14 @@ def scene_of(state: ViewState, data: Arrays) -> dict[str, Any]:
     return head_scene(state, data)
 
 
+def heads_off(ablated) -> str:
+    """" · heads off: 0.1, 1.3" (layer.head) for a run with heads switched
+    off, "" for the plain model, as scene.js's headsOff writes it."""
+    if not ablated:
+        return ""
+    return " \u00b7 heads off: " + ", ".join(f"{layer}.{head}" for layer, head in ablated)
+
+
 def title_of(state: ViewState, data: Arrays) -> str:
     """What is drawn, in words, exactly as scene.js's titleOf writes it."""
     n = len(data.tokens)
@@ -222,6 +231,7 @@ def title_of(state: ViewState, data: Arrays) -> str:
     norms = " \u00b7 norm-weighted \u2016\u03b1f(x)\u2016" * (
         state.weighting == "norms"
     )
+    norms += heads_off(data.ablated)
     visible = visible_of(state, data)
     heads = heads_text(visible)
     if state.mode == "model":

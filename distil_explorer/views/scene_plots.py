@@ -150,6 +150,8 @@ def _model(scene: dict[str, Any]) -> Figure:
             ax.imshow(thumbs[i, j], cmap="viridis", vmin=0, vmax=255)
             ax.set_xticks([])
             ax.set_yticks([])
+            if [layer, head] in [list(pair) for pair in scene.get("ablated", ())]:
+                _cross_out(ax, t)
             chosen = [layer, head] == list(scene["chosen"])
             for spine in ax.spines.values():
                 spine.set_linewidth(3 * _PX if chosen else 0.5 * _PX)
@@ -157,9 +159,21 @@ def _model(scene: dict[str, Any]) -> Figure:
                 ax.set_title(f"H{head}", fontsize=FONT_PT)
             if j == 0:
                 ax.set_ylabel(f"L{layer}", fontsize=FONT_PT)
-    _title(figure, scene, "each map scaled to its own percentile")
+    legend = "each map scaled to its own percentile"
+    if scene.get("ablated"):
+        legend += " \u00b7 \u2715 crossed out: a head switched off in this run"
+    _title(figure, scene, legend)
     figure.subplots_adjust(top=1 - 0.7 / height, wspace=0.08, hspace=0.08)
     return figure
+
+
+def _cross_out(ax, t: int) -> None:
+    """A head switched off: its thumbnail dimmed and crossed, as canvas.js's crossOut."""
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((-0.5, -0.5), t, t, color=(1, 1, 1, 0.6), lw=0))
+    ax.plot([-0.5, t - 0.5], [-0.5, t - 0.5], color=INK, lw=2 * _PX)
+    ax.plot([t - 0.5, -0.5], [-0.5, t - 0.5], color=INK, lw=2 * _PX)
 
 
 def _number(value: float) -> str:

@@ -6,6 +6,7 @@ these tests run both on fixtures and compare every line, level, cell,
 thumbnail, sum and title. A change to one language only fails here.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -118,3 +119,22 @@ def test_contrast_shows_the_structure_a_dominant_column_hides():
     sparse = np.zeros((1, 8, 8), dtype=np.uint8)
     sparse[0, :, 0] = 128  # its 95th percentile is 0: its maximum instead
     assert contrast(sparse, 95)[0, :, 0].tolist() == [255] * 8
+
+
+def test_heads_switched_off_are_named_in_every_title_and_crossed_in_both_languages(
+    tmp_path,
+):
+    trace = random_trace(layers=3, batch=1, heads=4, length=6, seed=7)
+    ablated = dataclasses.replace(trace, ablated_heads=((2, 3), (0, 1)))
+    states = [
+        _state(ablated),
+        _state(ablated, aggregate="mean_layers"),
+        _state(ablated, mode="model"),
+    ]
+    scenes = _agree(ablated, states, tmp_path)
+    for scene in scenes:
+        assert scene["title"].endswith(" \u00b7 heads off: 0.1, 2.3"), scene["title"]
+    assert scenes[2]["ablated"] == [[0, 1], [2, 3]]
+    # The plain run says nothing of it.
+    plain = scene_of(_state(trace, mode="model"), decoded(trace_payload(trace)))
+    assert plain["ablated"] == [] and "heads off" not in plain["title"]

@@ -186,9 +186,25 @@ function drawHeatmap(canvas, s, view) {
   };
 }
 
+// A head switched off (capture(..., ablate=...)): its thumbnail dimmed and crossed.
+function crossOut(ctx, x, y, ink) {
+  ctx.fillStyle = "rgba(255, 255, 255, 0.6)";
+  ctx.fillRect(x, y, THUMB, THUMB);
+  ctx.strokeStyle = ink;
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  ctx.moveTo(x + 3, y + 3);
+  ctx.lineTo(x + THUMB - 3, y + THUMB - 3);
+  ctx.moveTo(x + THUMB - 3, y + 3);
+  ctx.lineTo(x + 3, y + THUMB - 3);
+  ctx.stroke();
+  ctx.fillStyle = ink;
+}
+
 function drawModel(canvas, s, sheet, cellHover, ink) {
   // Row l, column h: model layer layers[l], head heads[h] (a capture may keep some).
   const { layers, heads, t, chosen } = s;
+  const off = new Set((s.ablated ?? []).map(([l, h]) => `${l}.${h}`));
   const [L, H] = [layers.length, heads.length];
   const step = THUMB + GAP;
   const ctx = sized(canvas, LABEL + H * step, LABEL + L * step);
@@ -202,6 +218,7 @@ function drawModel(canvas, s, sheet, cellHover, ink) {
     for (let h = 0; h < H; h++) {
       const [x, yy] = [LABEL + h * step, LABEL + l * step];
       if (sheet && t) ctx.drawImage(sheet, 0, (l * H + h) * t, t, t, x, yy, THUMB, THUMB);
+      if (off.has(`${layers[l]}.${heads[h]}`)) crossOut(ctx, x, yy, ink);
       const on = layers[l] === chosen[0] && heads[h] === chosen[1];
       const over = cellHover && cellHover.layer === layers[l] && cellHover.head === heads[h];
       ctx.lineWidth = on ? 3 : over ? 2 : 0.5;
@@ -247,7 +264,8 @@ function legendHtml(state, scene, ink, scrolls) {
   if (scene.kind === "model") {
     const p = state.thumbnail_percentile;
     const how = p >= 100 ? "its own maximum" : `its own ${p}th percentile (its top ${+(100 - p).toFixed(1)}% saturate)`;
-    return line(ramp(SCALE, p >= 100 ? "max" : `p${p}`, `each map scaled to ${how}`), "click a map to open that head alone");
+    return line(ramp(SCALE, p >= 100 ? "max" : `p${p}`, `each map scaled to ${how}`), "click a map to open that head alone",
+      scene.ablated?.length && "\u2715 crossed out: a head switched off in this run (the Causal tab)");
   }
   if (scene.kind !== "lines" && scene.kind !== "heatmap") return "";
   const many = scene.picked.length > 1;

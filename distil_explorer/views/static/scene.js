@@ -59,6 +59,7 @@ export function payloadData(get) {
     tokens, layers, heads, n, mapsLayers, cached,
     t: info.small_side ?? 0,
     small: typed(get("small"), Uint8Array),
+    ablated: info.ablated ?? [],
     ready,
     allLayers: mapsLayers.length === layers.length,
     has: (layer) => ready && mapsLayers.includes(layer),
@@ -218,11 +219,16 @@ export function modelScene(state, data) {
   const size = data.t * data.t;
   const thumbs = size ? data.cached(`thumbs:${p}`, () => contrast(data.small, size, p)) : new Uint8Array(0);
   return { kind: "model", layers: data.layers, heads: data.heads, t: data.t, thumbs,
-    chosen: [state.layer, state.head], n: data.n, title: titleOf(state, data) };
+    chosen: [state.layer, state.head], ablated: data.ablated, n: data.n, title: titleOf(state, data) };
 }
 
 export function sceneOf(state, data, hover = null) {
   return state.mode === "model" ? modelScene(state, data) : headScene(state, data, hover);
+}
+
+// " · heads off: 0.1, 1.3" (layer.head) for a run with heads switched off.
+export function headsOff(ablated) {
+  return ablated?.length ? ` \u00b7 heads off: ${ablated.map(([l, h]) => `${l}.${h}`).join(", ")}` : "";
 }
 
 // What is drawn, in words: the caption above the canvas and the export's title.
@@ -230,7 +236,8 @@ export function titleOf(state, data) {
   const n = data.n;
   if (!n) return "Nothing to draw yet: press Run in the Run tab.";
   const count = `${n} tokens`;
-  const norms = state.weighting === "norms" ? " \u00b7 norm-weighted \u2016\u03b1f(x)\u2016" : "";
+  const norms = (state.weighting === "norms" ? " \u00b7 norm-weighted \u2016\u03b1f(x)\u2016" : "") +
+    headsOff(data.ablated);
   const visible = visibleOf(state, data);
   const heads = runs(visible);
   if (state.mode === "model") {
