@@ -211,9 +211,7 @@ class CausalWorkflows:
         return self.trace
 
     def _chosen(self, target: Any, other_text: Any):
-        return chosen_target(
-            target, other_text, self.tokenizer, self.tokenizer_problem
-        )
+        return chosen_target(target, other_text, self.tokenizer, self.tokenizer_problem)
 
     def _of_trace(self, held):
         if held is None or held[0] is not self.trace:

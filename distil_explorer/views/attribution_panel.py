@@ -71,12 +71,23 @@ class AttributionPanel:
 
     def request(self) -> dict[str, Any]:
         """What `Session.attribute` is asked for, from the controls."""
-        request = {"target": self.target.value, "method": self.method.value}
+        request = {**self.target_request(), "method": self.method.value}
         if self.method.value == "integrated_gradients":
             request["steps"] = int(self.steps.value)
+        return request
+
+    def target_request(self) -> dict[str, Any]:
+        """The target chosen (`target`, `other_text`), as `Session.attribute`
+        and the Causal tab's `Session.patch` and `head_importance` take it."""
+        request = {"target": self.target.value}
         if self.target.value == "similarity":
             request["other_text"] = self.other_text.value
         return request
+
+    def target_controls(self) -> tuple[w.Widget, ...]:
+        """The widgets that choose the target: the Causal tab shows these same
+        objects, so a choice made in one tab is the choice in the other."""
+        return (self.target, self.other_text)
 
     def set_ready(self, problem: str | None, ran: bool) -> None:
         """Attribute is on when the backbone allows it (`problem` None) and a

@@ -22,6 +22,8 @@ from distil_explorer.session.inputs import count_tokens
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
 from distil_explorer.views.attribution_panel import AttributionPanel
 from distil_explorer.views.build_panel import BuildPanel
+from distil_explorer.views.causal_actions import CausalActions
+from distil_explorer.views.causal_panel import CausalPanel
 from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.corpus_panel import CorpusPanel
 from distil_explorer.views.export_bar import ExportBar
@@ -37,7 +39,7 @@ from distil_explorer.views.view_state import ViewState, reconcile
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 
 
-class Explorer(w.VBox):
+class Explorer(CausalActions, w.VBox):
     """Build a DistilBERT backbone, run it, and see inside, with widgets.
 
     Args:
@@ -71,6 +73,8 @@ class Explorer(w.VBox):
         self.params_panel = ParamsPanel()
         self.compare_panel = ComparePanel()
         self.attribution_panel = AttributionPanel()
+        # The Attribution tab's target widgets, shown in the Causal tab too.
+        self.causal_panel = CausalPanel(self.attribution_panel.target_controls(), text)
         self.corpus_panel = CorpusPanel()
         # Errors of what belongs to no tab; a tab's actions show theirs in it.
         self.banner = ErrorArea()
@@ -86,6 +90,7 @@ class Explorer(w.VBox):
                 self.params_panel.widget,
                 self.compare_panel.widget,
                 self.attribution_panel.widget,
+                self.causal_panel.widget,
                 self.corpus_panel.widget,
             ]
         )
@@ -103,6 +108,7 @@ class Explorer(w.VBox):
         panel, compare = self.attention_panel, self.compare_panel
         build, run, bar = self.build_panel, self.run_panel, self.export_bar
         attribution, corpus = self.attribution_panel, self.corpus_panel
+        causal = self.causal_panel
         # Each button's error shows beside it, in its own tab.
         clicks = {
             build.button: (lambda: self.build(), build.error),
@@ -118,6 +124,9 @@ class Explorer(w.VBox):
             ),
             attribution.button: (lambda: self.attribute(), attribution.error),
             corpus.button: (lambda: self.corpus_statistics(), corpus.error),
+            causal.patch_button: (lambda: self.patch(), causal.error),
+            causal.importance_button: (lambda: self.head_importance(), causal.error),
+            causal.restore_button: (lambda: self.restore_heads(), causal.error),
             bar.report_button: (lambda: self.export(bar.report_path()), bar.error),
         }
         # A success line from before would read as the failed action's.
@@ -127,6 +136,7 @@ class Explorer(w.VBox):
         for button, (action, area) in clicks.items():
             button.on_click(guard(lambda _button, action=action: action(), area))
         corpus.on_head(guard(self.open_corpus_example, corpus.error))
+        causal.on_head(guard(self.toggle_head, causal.error))
         # Looking at another tab is no new action: errors stay where they are.
         on_tab = guard(self._on_tab, fresh=False)
         self.tabs.observe(on_tab, names="selected_index")
@@ -301,7 +311,7 @@ class Explorer(w.VBox):
         if str(path).endswith(".html"):  # the whole Trace, open on the head shown
             view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
-        trace, options = self.trace, {"attribution": self.session.attribution}
+        trace, options = self.trace, self._result_options()
         layer, head = attention.canvas.layer, attention.canvas.head
         if view in ("head", "model"):
             options["state"] = self.view_state  # as the canvas shows them
@@ -356,6 +366,7 @@ class Explorer(w.VBox):
         # An attribution belongs to the Trace it was made for.
         self.attribution_panel.clear()
         self.attribution_panel.set_ready(session.attribution_problem, trace is not None)
+        self._show_causal()
         self._on_tab()
 
     def _on_tab(self, change: Any = None) -> None:

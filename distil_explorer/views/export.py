@@ -59,6 +59,8 @@ def view_figure(
     attribution=None,
     corpus=None,
     state=None,
+    patching=None,
+    importance=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
 
@@ -70,7 +72,10 @@ def view_figure(
     draws `style` "heatmap" or "lines", as the canvas does; "head" and
     "model" draw `weighting` "weights" or "norms" (`Trace.attention_norms`).
     "attribution" draws `attribution` (an `Attribution`) and "corpus" draws
-    `corpus` (a `CorpusStatistics`); neither needs a Trace. With `state`
+    `corpus` (a `CorpusStatistics`); neither needs a Trace. "patching" draws
+    `patching` (a `Patching`), "heads" `importance` (a `HeadImportance` or
+    head_importance's (L, H) array) with the heads `trace` ran without
+    crossed out. With `state`
     (a `ViewState`, e.g. the explorer's), "head" and "model" are drawn as the
     canvas shows them: its heads and colours, pins, weighting, aggregate,
     lines or heatmap (`state_figure`).
@@ -104,6 +109,8 @@ def view_figure(
                 "the Corpus tab first"
             )
         return plot_corpus_statistics(corpus)
+    if view in ("patching", "heads"):
+        return _causal_figure(view, trace, patching, importance)
     if trace is None:
         raise ValueError(f"trace: needed for the {view} view; allowed: run first")
     if layer is None:
@@ -148,6 +155,25 @@ def view_figure(
     return hidden_plots.plot_pca(trace, layer, index=index, shared_basis=True)
 
 
+def _causal_figure(view: str, trace: Trace | None, patching, importance):
+    from distil_explorer.views import causal_plots
+
+    if view == "patching":
+        if patching is None:
+            raise ValueError(
+                "patching: none yet; allowed: press Patch in the Causal tab, or "
+                "pass distil_explorer.patch_activations(...)'s result"
+            )
+        return causal_plots.plot_patching(patching)
+    if importance is None:
+        raise ValueError(
+            "importance: none yet; allowed: press Head importance in the Causal "
+            "tab, or pass distil_explorer.head_importance(...)'s result"
+        )
+    ablated = () if trace is None else trace.ablated_heads
+    return causal_plots.plot_head_importance(importance, ablated)
+
+
 def export_view(
     path: str | os.PathLike,
     trace: Trace | None,
@@ -171,9 +197,10 @@ def export_view(
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
         **options: `other`, `query`, `key`, `labels`, `style`,
-            `weighting`, `attribution`, `corpus`, `state`, as `view_figure`
-            takes (the report opens on `state`, or on `weighting`, and takes
-            `attribution` too). Figures are written at 2x pixel density.
+            `weighting`, `attribution`, `corpus`, `state`, `patching`,
+            `importance`, as `view_figure` takes (the report opens on `state`,
+            or on `weighting`, and takes `attribution`, `patching` and
+            `importance` too). Figures are written at 2x pixel density.
 
     Examples:
     ```python
@@ -205,6 +232,8 @@ def export_view(
             weighting=weighting,
             attribution=options.get("attribution"),
             state=options.get("state"),
+            patching=options.get("patching"),
+            importance=options.get("importance"),
         )
     from distil_explorer.views.scene_plots import EXPORT_DPI
 

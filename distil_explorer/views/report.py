@@ -76,6 +76,27 @@ def _figures(trace: Trace, index: int, rows) -> list[tuple[str, str]]:
     return [(title, _b64(figure_png(figure))) for title, figure in figures]
 
 
+def _causal_sections(trace: Trace, patching, importance) -> str:
+    """The report's Activation patching and Head importance sections."""
+    from distil_explorer.views import causal_plots as plots
+
+    out = ""
+    if patching is not None:
+        png = _b64(figure_png(plots.plot_patching(patching)))
+        out += (
+            f"<h2>Activation patching</h2>{plots.patching_html(patching)}"
+            f"<img alt='Activation patching' src='data:image/png;base64,{png}'>"
+        )
+    if importance is not None:
+        ablated = trace.ablated_heads
+        png = _b64(figure_png(plots.plot_head_importance(importance, ablated)))
+        out += (
+            f"<h2>Head importance</h2>{plots.importance_html(importance, ablated)}"
+            f"<img alt='Head importance' src='data:image/png;base64,{png}'>"
+        )
+    return out
+
+
 def _script(state: dict, payloads: dict) -> str:
     # Tokens and texts come from files people share: no "<", ">" or "&" may
     # reach the parser ("</script>" ends the script, "<!--<script>" swallows
@@ -146,6 +167,8 @@ def report(
     weighting: str = "weights",
     attribution=None,
     state: ViewState | None = None,
+    patching=None,
+    importance=None,
 ) -> Path:
     """Write one self-contained HTML file showing `trace` (sequence `index`).
 
@@ -174,6 +197,11 @@ def report(
             `index`.
         attribution: optionally an `Attribution` (`distil_explorer.attribute`):
             its coloured tokens and bar chart (its sequence `index`).
+        patching: optionally a `Patching` (`distil_explorer.patch_activations`):
+            its hidden state x token table and figure.
+        importance: optionally head importances (a `HeadImportance`, or
+            `distil_explorer.head_importance`'s array): the layer x head
+            grid and figure, the heads `trace` ran without crossed out.
 
     Examples:
     ```python
@@ -209,6 +237,7 @@ def report(
             f"{attribution_html(attribution, index)}"
             f"<img alt='Token attribution' src='data:image/png;base64,{chart}'>"
         )
+    figures += _causal_sections(trace, patching, importance)
     css = (_STATIC / "attention.css").read_text()
     where = f"ran on {escaped(trace.backend)} / {escaped(trace.device)}"
     config = ", ".join(f"{k}={v}" for k, v in trace.config.items())

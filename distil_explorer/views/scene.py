@@ -215,11 +215,17 @@ def scene_of(state: ViewState, data: Arrays) -> dict[str, Any]:
 
 
 def heads_off(ablated) -> str:
-    """" · heads off: 0.1, 1.3" (layer.head) for a run with heads switched
-    off, "" for the plain model, as scene.js's headsOff writes it."""
+    """The title's mark of heads switched off, as scene.js's headsOff writes it.
+
+    Examples:
+    ```python
+    heads_off(((0, 1), (1, 3)))  # ' · heads off: 0.1, 1.3'; () gives ''
+    ```
+    """
     if not ablated:
         return ""
-    return " \u00b7 heads off: " + ", ".join(f"{layer}.{head}" for layer, head in ablated)
+    named = ", ".join(f"{layer}.{head}" for layer, head in ablated)
+    return f" \u00b7 heads off: {named}"
 
 
 def title_of(state: ViewState, data: Arrays) -> str:

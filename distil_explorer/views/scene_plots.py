@@ -168,7 +168,7 @@ def _model(scene: dict[str, Any]) -> Figure:
 
 
 def _cross_out(ax, t: int) -> None:
-    """A head switched off: its thumbnail dimmed and crossed, as canvas.js's crossOut."""
+    """A head switched off: dimmed and crossed, as canvas.js's crossOut draws it."""
     from matplotlib.patches import Rectangle
 
     ax.add_patch(Rectangle((-0.5, -0.5), t, t, color=(1, 1, 1, 0.6), lw=0))
