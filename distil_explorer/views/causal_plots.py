@@ -149,7 +149,8 @@ def plot_patching(patching) -> Figure:
     effect = patching.effect[:, : len(columns)]
     name, low, high = patching_scale(effect)
     figure = Figure(
-        figsize=(max(5.0, 0.55 * len(columns) + 2.5), 1.0 + 0.45 * len(rows) + 1.6)
+        layout="constrained",
+        figsize=(max(5.0, 0.55 * len(columns) + 2.5), 1.0 + 0.45 * len(rows) + 1.6),
     )
     ax = figure.add_subplot()
     image = ax.imshow(effect, cmap=name, vmin=low, vmax=high, aspect="auto")
@@ -163,7 +164,6 @@ def plot_patching(patching) -> Figure:
         f"{patching.clean_value:.4g}, corrupted {patching.corrupted_value:.4g}",
         fontsize=9,
     )
-    figure.tight_layout()
     return figure
 
 
@@ -222,7 +222,8 @@ def plot_head_importance(importance: Any, ablated=()) -> Figure:
     values, caption = importance_values(importance)
     name, low, high = importance_scale(values)
     layers, heads = values.shape
-    figure = Figure(figsize=(max(4.0, 0.6 * heads + 2.2), max(2.5, 0.5 * layers + 1.5)))
+    size = (max(4.0, 0.6 * heads + 2.2), max(2.5, 0.5 * layers + 1.5))
+    figure = Figure(figsize=size, layout="constrained")
     ax = figure.add_subplot()
     image = ax.imshow(values, cmap=name, vmin=low, vmax=high, aspect="auto")
     ax.set_xticks(range(heads), [f"H{h}" for h in range(heads)])
@@ -236,5 +237,4 @@ def plot_head_importance(importance: Any, ablated=()) -> Figure:
     figure.colorbar(image, ax=ax)
     off = f"; \u2715 switched off: {', '.join(f'{a}.{b}' for a, b in ablated)}"
     ax.set_title(caption + (off if ablated else ""), fontsize=9)
-    figure.tight_layout()
     return figure
