@@ -184,7 +184,8 @@ class CausalPanel:
                 if is_off
                 else "click to switch it off"
             )
-            button.tooltip = f"layer {layer}, head {head}{measured} ({now})"
+            # Not "layer l, head h": the Corpus tab's grid is titled that way.
+            button.tooltip = f"head {head} of layer {layer}{measured} ({now})"
             if is_off:
                 button.add_class("de-head-off")
             else:

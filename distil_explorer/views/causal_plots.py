@@ -131,7 +131,8 @@ def patching_html(patching) -> str:
 
 
 def _token_ticks(ax, columns: list[str], rows: list[str]) -> None:
-    ax.set_xticks(range(len(columns)), columns, rotation=90)
+    short = [c if len(c) <= 24 else c[:23] + "\u2026" for c in columns]
+    ax.set_xticks(range(len(columns)), short, rotation=90)
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("token (clean \u2192 corrupted where they differ)")
     ax.set_ylabel("hidden state")

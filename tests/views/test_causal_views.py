@@ -55,12 +55,15 @@ def test_patch_importance_and_a_head_switched_off_through_the_tab(app):
     values = app.session.importance.values
     assert f"{values[1, 0]:+.4g}" in grid[2].tooltip
     assert len({b.style.button_color for b in grid}) > 1  # coloured by value
+    canvas = app.attention_panel.canvas
+    canvas.choose(layer=1, head=1, selected_token=2)
     _click(app, "L1 H0")
     assert app.trace.ablated_heads == ((1, 0),)
+    # The same input again: what a person chose on the canvas stays.
+    assert (canvas.layer, canvas.head, canvas.selected_token) == (1, 1, 2)
     marked = app.causal_panel.grid.children[2]
     assert "de-head-off" in marked._dom_classes and marked.icon == "ban"
     assert marked.style.text_decoration == "line-through"
-    canvas = app.attention_panel.canvas
     assert canvas.payload_info["ablated"] == [[1, 0]]
     assert "Heads off: 1.0" in app.hidden_panel.note.value
     # Importance and patching are of the same input: they stay.
@@ -109,7 +112,10 @@ def test_the_causal_views_export_and_report_or_say_what_is_missing(app, tmp_path
             app.export(str(tmp_path / f"{view}.png"), view)
     app.patch()
     app.head_importance(method="ablation")
+    app.keep_as_a()
     app.toggle_head(0, 0)
+    # Compare: the plain run as A, the same input with a head off as B.
+    assert app.session.comparison().b_label.endswith("heads off 0.0")
     for view in ("patching", "heads"):
         written = app.export(str(tmp_path / f"{FILE_NAMES[view]}.png"), view)
         assert written.read_bytes().startswith(b"\x89PNG")

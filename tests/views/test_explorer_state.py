@@ -334,6 +334,16 @@ class ExplorerMachine(RuleBasedStateMachine):
         grid = self.app.corpus_panel.grid.children
         data.draw(st.sampled_from(grid)).click()
 
+    @precondition(lambda self: self.app.causal_panel.grid.children)
+    @rule(data=st.data())
+    def switch_a_head_off_or_on(self, data):
+        data.draw(st.sampled_from(self.app.causal_panel.grid.children)).click()
+
+    @rule()
+    def restore_all_heads(self):
+        if self._enabled(self.app.causal_panel.restore_button):
+            self.app.causal_panel.restore_button.click()
+
     @precondition(lambda self: self.app.trace is not None)
     @rule(kind=st.sampled_from(["head", "model", "report"]))
     def export_what_is_on_screen(self, kind):
@@ -368,6 +378,10 @@ class ExplorerMachine(RuleBasedStateMachine):
                 return  # says "press Attribute first"
             if bar.view.value == "corpus" and self.app.corpus_panel.stats is None:
                 return  # says "press Compute first"
+            if bar.view.value == "patching" and self.app.session.patching is None:
+                return  # says "press Patch first"
+            if bar.view.value == "heads" and self.app.session.importance is None:
+                return  # says "press Head importance first"
             bar.name.value = str(Path(folder) / name)
             bar.button.click()
 
@@ -396,6 +410,17 @@ class ExplorerMachine(RuleBasedStateMachine):
             backbone.num_heads,
         )
         assert len(panel.grid.children) == backbone.num_layers * backbone.num_heads
+
+    @invariant()
+    def the_heads_marked_off_are_the_traces(self):
+        trace, panel = self.app.trace, self.app.causal_panel
+        off = () if trace is None else trace.ablated_heads
+        marked = [k for k, b in enumerate(panel.grid.children) if b.icon == "ban"]
+        heads = 0 if trace is None else trace.num_heads
+        assert [divmod(k, heads) for k in marked] == list(off)
+        assert panel.restore_button.disabled == (not off)
+        if trace is not None:
+            assert self.canvas.payload_info["ablated"] == [list(p) for p in off]
 
     @invariant()
     def what_the_canvas_draws_belongs_to_the_current_trace(self):
