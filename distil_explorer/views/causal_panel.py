@@ -23,6 +23,7 @@ from distil_explorer.views.causal_plots import (
     importance_values,
     ink_on,
     patching_html,
+    scale_html,
 )
 from distil_explorer.views.feedback import ErrorArea, Progress
 from distil_explorer.views.html_text import text as escaped
@@ -92,8 +93,11 @@ class CausalPanel:
         self.importance_button = w.Button(
             description="Head importance", button_style="primary"
         )
-        self.restore_button = w.Button(description="Restore all heads", icon="undo")
+        self.restore_button = w.Button(
+            description="Restore all heads", icon="undo", layout=w.Layout(width="auto")
+        )
         self.heads_status = w.HTML()
+        self.heads_scale = w.HTML()
         self.grid = w.GridBox([])
         self.error = ErrorArea()
         self.progress = Progress()
@@ -112,6 +116,7 @@ class CausalPanel:
                 w.HBox([self.method, self.importance_button, self.restore_button]),
                 self.heads_status,
                 self.grid,
+                self.heads_scale,
             ]
         )
         self.show(None, None, None)
@@ -140,6 +145,11 @@ class CausalPanel:
         self.restore_button.disabled = not ablated
         self._colour(importance, ablated)
         self.heads_status.value = _heads_text(trace, importance)
+        self.heads_scale.value = ""
+        if importance is not None:
+            values, _ = importance_values(importance)
+            what = "importance; grey, crossed out: switched off"
+            self.heads_scale.value = scale_html(importance_scale(values), what)
 
     def _grid(self, shape: tuple[int, int]) -> None:
         if shape == self._shape:

@@ -72,6 +72,17 @@ def colours(values: np.ndarray, scale: tuple[str, float, float]) -> np.ndarray:
     return np.asarray(flat).reshape(np.shape(values))
 
 
+def scale_html(scale: tuple[str, float, float], what: str) -> str:
+    """A colour bar of `scale` from its low to its high value, and `what` it is."""
+    name, low, high = scale
+    stops = ", ".join(colours(np.linspace(low, high, 9), scale))
+    return (
+        f"<div class='de-scale' style='font-size:90%'>{low:.3g} <span style='display:"
+        f"inline-block;width:160px;height:10px;vertical-align:middle;background:"
+        f"linear-gradient(to right, {stops})'></span> {high:.3g} {escaped(what)}</div>"
+    )
+
+
 def ink_on(background: str) -> str:
     """Black or white text, whichever reads on `background` ('#rrggbb')."""
     r, g, b = (int(background[i : i + 2], 16) / 255 for i in (1, 3, 5))
@@ -107,7 +118,8 @@ def patching_html(patching) -> str:
     """The layer x position heatmap as an HTML table, value on hover."""
     columns, rows = patching_labels(patching)
     effect = patching.effect[:, : len(columns)]
-    fill = colours(effect, patching_scale(effect))
+    scale = patching_scale(effect)
+    fill = colours(effect, scale)
     head = "".join(
         f"<th style='font-weight:normal;writing-mode:vertical-rl;transform:"
         f"rotate(180deg);padding:2px'>{escaped(c)}</th>"
@@ -117,7 +129,7 @@ def patching_html(patching) -> str:
     for row, values, backgrounds in zip(rows, effect, fill, strict=True):
         cells = "".join(
             f"<td class='de-patch-cell' title='{_hover(row, c, v)}' style='"
-            f"background:{b};color:{ink_on(b)};{_CELL}'>{v:.2f}</td>"
+            f"background:{b};color:{ink_on(b)};{_CELL}'>{round(v, 2) + 0.0:.2f}</td>"
             for c, v, b in zip(columns, values, backgrounds, strict=True)
         )
         lines.append(
@@ -126,6 +138,7 @@ def patching_html(patching) -> str:
     return (
         "<div class='de-patching'><table style='border-collapse:collapse'>"
         f"<tr><th>hidden state \\ token</th>{head}</tr>{''.join(lines)}</table>"
+        f"{scale_html(scale, 'effect (white: 0, no change)')}"
         f"<div style='font-size:90%'>{patching_summary(patching)}</div></div>"
     )
 
@@ -190,7 +203,8 @@ def head_label(layer: int, head: int) -> str:
 def importance_html(importance: Any, ablated=()) -> str:
     """The layer x head grid as an HTML table (value on hover; heads off crossed)."""
     values, caption = importance_values(importance)
-    fill = colours(values, importance_scale(values))
+    scale = importance_scale(values)
+    fill = colours(values, scale)
     off = {tuple(pair) for pair in ablated}
     head = "".join(f"<th>H{h}</th>" for h in range(values.shape[1]))
     lines = []
@@ -207,7 +221,8 @@ def importance_html(importance: Any, ablated=()) -> str:
         lines.append(f"<tr><th>L{layer}</th>{''.join(cells)}</tr>")
     return (
         f"<div class='de-importance'><b>{escaped(caption)}</b><table style='border-"
-        f"collapse:collapse'><tr><th></th>{head}</tr>{''.join(lines)}</table></div>"
+        f"collapse:collapse'><tr><th></th>{head}</tr>{''.join(lines)}</table>"
+        f"{scale_html(scale, 'importance')}</div>"
     )
 
 
