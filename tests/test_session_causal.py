@@ -6,6 +6,7 @@ import pytest
 
 from distil_explorer import capture
 from distil_explorer.session import BuildRequest, Session
+from tests.conftest import TINY
 from tests.views.conftest import PRESET
 
 
@@ -27,14 +28,6 @@ def test_patch_uses_the_trace_on_screen_and_belongs_to_it(session):
     assert session.patching is found
     session.run("the cat sat")  # a new Trace: the old patching is not its
     assert session.patching is None
-
-
-def test_patch_reads_the_target_as_attribute_does(session):
-    session.run("the cat sat")
-    found = session.patch("the dog sat", "similarity", other_text="a dog ran")
-    assert "similarity" in found.target
-    with pytest.raises(ValueError, match="other_text"):
-        session.patch("the dog sat", "similarity", other_text=" ")
 
 
 def test_head_importance_of_the_trace_on_screen(session):
@@ -78,12 +71,25 @@ def test_ablate_reruns_the_input_and_restore_brings_every_head_back(session):
         (lambda s: s.ablate([(2, 0)]), "heads layer=2"),
         (lambda s: s.ablate([(0, 5)]), "heads head=5"),
         (lambda s: s.patch("the dog sat", target="nope"), "target='nope'"),
+        (lambda s: s.patch("the dog sat", "similarity", other_text=" "), "other_text"),
     ],
 )
 def test_bad_causal_calls_name_the_argument(session, call, message):
     session.run("the cat sat")
     with pytest.raises(ValueError, match=message):
         call(session)
+
+
+def test_without_a_tokenizer_the_corrupted_input_is_typed_ids():
+    session = Session()
+    session.build(BuildRequest(config={**TINY, "dtype": "float32"}))
+    session.run([2, 10, 11, 3])
+    # (A fresh model's LayerNorms are the identity: its [CLS] norm is the same
+    # sqrt(D) for every input, so the target here is one coordinate.)
+    found = session.patch("2 12 11 3", target=lambda hidden: hidden[:, 0, 0])
+    assert found.corrupted_token_ids.tolist() == [2, 12, 11, 3]
+    with pytest.raises(ValueError, match="corrupted: text needs a tokenizer"):
+        session.patch("the dog sat", target=lambda hidden: hidden[:, 0, 0])
 
 
 def test_nothing_causal_before_a_run():

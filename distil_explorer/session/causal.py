@@ -100,7 +100,8 @@ class CausalWorkflows:
         Trace's first sequence (an intervention included) as the clean input.
 
         Args:
-            corrupted: text (needs a tokenizer) or token ids of as many
+            corrupted: text (needs a tokenizer; without one, ids typed
+                as the Run tab takes them, "2 10 11 3") or token ids, as many
                 tokens as the clean input.
             target, other_text: as `Session.attribute` takes them.
 
@@ -117,6 +118,8 @@ class CausalWorkflows:
             raise ValueError(
                 "corrupted='': empty; allowed: the text on screen with a word changed"
             )
+        if isinstance(corrupted, str) and self.tokenizer is None:
+            corrupted = _typed_ids(corrupted, self.tokenizer_problem)
         if not isinstance(corrupted, (str, dict)):
             corrupted = {"token_ids": np.asarray([list(corrupted)], dtype="int32")}
             corrupted["padding_mask"] = np.ones_like(corrupted["token_ids"])
@@ -217,6 +220,20 @@ class CausalWorkflows:
         if held is None or held[0] is not self.trace:
             return None
         return held[1]
+
+
+def _typed_ids(text: str, problem: str | None) -> list[int]:
+    """Token ids typed in the corrupted box of a model with no tokenizer."""
+    from distil_explorer.session.requests import parse_token_ids
+
+    try:
+        return parse_token_ids(text)
+    except ValueError:
+        raise ValueError(
+            f"corrupted: text needs a tokenizer, and this backbone has none "
+            f"({problem}); allowed: token ids as the Run tab takes them, e.g. "
+            "'2 10 11 3'"
+        ) from None
 
 
 def _count(texts: Any) -> int:
