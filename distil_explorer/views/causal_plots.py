@@ -83,6 +83,21 @@ def scale_html(scale: tuple[str, float, float], what: str) -> str:
     )
 
 
+def cell_text(values: np.ndarray):
+    """How a cell's value is written, alike on screen and in the figures: as
+    many decimals as the largest |value| needs for 3 significant digits (at
+    least 2), no exponent and no "-0.00".
+
+    Examples:
+    ```python
+    cell_text(np.array([0.103, -7e-5]))(-7e-5)  # '-0.000' is written '0.000'
+    ```
+    """
+    top = float(np.abs(values).max()) if np.size(values) else 0.0
+    digits = 2 if top == 0 else int(min(6, max(2, 2 - np.floor(np.log10(top)))))
+    return lambda value: f"{round(float(value), digits) + 0.0:.{digits}f}"
+
+
 def ink_on(background: str) -> str:
     """Black or white text, whichever reads on `background` ('#rrggbb')."""
     r, g, b = (int(background[i : i + 2], 16) / 255 for i in (1, 3, 5))
@@ -119,7 +134,7 @@ def patching_html(patching) -> str:
     columns, rows = patching_labels(patching)
     effect = patching.effect[:, : len(columns)]
     scale = patching_scale(effect)
-    fill = colours(effect, scale)
+    fill, written = colours(effect, scale), cell_text(effect)
     head = "".join(
         f"<th style='font-weight:normal;writing-mode:vertical-rl;transform:"
         f"rotate(180deg);padding:2px'>{escaped(c)}</th>"
@@ -129,7 +144,7 @@ def patching_html(patching) -> str:
     for row, values, backgrounds in zip(rows, effect, fill, strict=True):
         cells = "".join(
             f"<td class='de-patch-cell' title='{_hover(row, c, v)}' style='"
-            f"background:{b};color:{ink_on(b)};{_CELL}'>{round(v, 2) + 0.0:.2f}</td>"
+            f"background:{b};color:{ink_on(b)};{_CELL}'>{written(v)}</td>"
             for c, v, b in zip(columns, values, backgrounds, strict=True)
         )
         lines.append(
@@ -169,9 +184,10 @@ def plot_patching(patching) -> Figure:
     ax = figure.add_subplot()
     image = ax.imshow(effect, cmap=name, vmin=low, vmax=high, aspect="auto")
     _token_ticks(ax, columns, rows)
+    written = cell_text(effect)
     for (i, j), value in np.ndenumerate(effect):
         ink = ink_on(to_hex(image.to_rgba(value)))
-        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=ink)
+        ax.text(j, i, written(value), ha="center", va="center", fontsize=7, color=ink)
     figure.colorbar(image, ax=ax, label="effect (1: restores the clean value)")
     ax.set_title(
         f"Activation patching of {patching.target or 'the target'}: clean "
@@ -204,7 +220,7 @@ def importance_html(importance: Any, ablated=()) -> str:
     """The layer x head grid as an HTML table (value on hover; heads off crossed)."""
     values, caption = importance_values(importance)
     scale = importance_scale(values)
-    fill = colours(values, scale)
+    fill, written = colours(values, scale), cell_text(values)
     off = {tuple(pair) for pair in ablated}
     head = "".join(f"<th>H{h}</th>" for h in range(values.shape[1]))
     lines = []
@@ -216,7 +232,7 @@ def importance_html(importance: Any, ablated=()) -> str:
             cells.append(
                 f"<td title='{escaped(f'layer {layer}, head {h}: {v:+.4g}{mark}')}' "
                 f"style='background:{b};color:{ink_on(b)};{strike}{_CELL}'>"
-                f"{v:.3g}{mark}</td>"
+                f"{written(v)}{mark}</td>"
             )
         lines.append(f"<tr><th>L{layer}</th>{''.join(cells)}</tr>")
     return (
@@ -244,9 +260,10 @@ def plot_head_importance(importance: Any, ablated=()) -> Figure:
     image = ax.imshow(values, cmap=name, vmin=low, vmax=high, aspect="auto")
     ax.set_xticks(range(heads), [f"H{h}" for h in range(heads)])
     ax.set_yticks(range(layers), [f"L{layer}" for layer in range(layers)])
+    written = cell_text(values)
     for (i, j), value in np.ndenumerate(values):
         ink = ink_on(to_hex(image.to_rgba(value)))
-        ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=7, color=ink)
+        ax.text(j, i, written(value), ha="center", va="center", fontsize=7, color=ink)
     for layer, h in ablated:
         ax.plot([h - 0.45, h + 0.45], [layer - 0.45, layer + 0.45], color="black")
         ax.plot([h - 0.45, h + 0.45], [layer + 0.45, layer - 0.45], color="black")

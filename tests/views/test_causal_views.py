@@ -167,6 +167,11 @@ def test_the_html_and_the_figures_colour_each_value_alike():
         from matplotlib.colors import to_hex
 
         assert to_hex(image.to_rgba(value)) == colour and f"background:{colour}" in page
+    # The numbers written in the cells are the same too.
+    written = [text.get_text() for text in figure.axes[0].texts]
+    assert len(written) == patching.effect.size
+    assert all(f">{text}</td>" in page for text in written)
+    assert "-0.00<" not in page
     signed = HeadImportance(np.array([[-0.5, 0.1], [0.2, 0.0]]), "ablation")
     figure = causal_plots.plot_head_importance(signed, ablated=((0, 1),))
     image = figure.axes[0].images[0]
