@@ -76,4 +76,5 @@ class CausalActions:
 
     def _show_causal(self) -> None:
         session = self.session
+        self.causal_panel.follow_text(self.run_panel.text.value)
         self.causal_panel.show(session.trace, session.patching, session.importance)

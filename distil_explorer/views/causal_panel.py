@@ -53,12 +53,16 @@ def one_word_changed(text: str) -> str:
     one_word_changed("The cat sat on the mat.")  # 'The dog sat on the mat.'
     ```
     """
-    swaps = {"cat": "dog", "dog": "cat", "good": "bad", "bad": "good"}
+    pairs = ("cat dog", "good bad", "he she", "man woman", "big small", "happy sad")
+    swaps = {a: b for pair in pairs for a, b in (pair.split(), pair.split()[::-1])}
     words = text.split(" ")
     for i, word in enumerate(words):
-        core = word.strip(".,!?;:").lower()
-        if core in swaps:
-            words[i] = word.replace(word.strip(".,!?;:"), swaps[core])
+        core = word.strip(".,!?;:")
+        if core.lower() in swaps:
+            swap = swaps[core.lower()]
+            words[i] = word.replace(
+                core, swap.capitalize() if core[0].isupper() else swap
+            )
             return " ".join(words)
     return text
 
@@ -101,6 +105,7 @@ class CausalPanel:
         self.grid = w.GridBox([])
         self.error = ErrorArea()
         self.progress = Progress()
+        self._prefilled = self.corrupted.value  # until a person edits it
         self._on_head: Callable[[int, int], None] = lambda *_: None
         self._shape = (0, 0)
         self.widget = w.VBox(
@@ -120,6 +125,12 @@ class CausalPanel:
             ]
         )
         self.show(None, None, None)
+
+    def follow_text(self, text: str) -> None:
+        """Prefill the corrupted box from the Run tab's `text`, unless a
+        person has typed in it."""
+        if self.corrupted.value == self._prefilled:
+            self.corrupted.value = self._prefilled = one_word_changed(text)
 
     def on_head(self, callback: Callable[[int, int], None]) -> None:
         """Call `callback(layer, head)` when a head's button is clicked."""

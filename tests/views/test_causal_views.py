@@ -92,7 +92,9 @@ def test_one_target_choice_serves_both_tabs(app):
 
 def test_a_corrupted_text_of_another_length_says_how_in_the_tab(app):
     app.build()
+    app.run_panel.text.value = "a good dog"
     app.run()
+    assert app.causal_panel.corrupted.value == "a bad dog"  # follows the Run text
     app.causal_panel.corrupted.value = "the cat sat on the mat"
     _on_screen(app, w.Button, "Patch").click()
     message = app.causal_panel.error.message
@@ -101,6 +103,9 @@ def test_a_corrupted_text_of_another_length_says_how_in_the_tab(app):
     app.causal_panel.method.value = "ablation"
     _click(app, "Head importance")  # the next action clears it
     assert app.causal_panel.error.message == ""
+    app.run_panel.text.value = "the cat sat"
+    app.run()  # a text a person typed stays
+    assert app.causal_panel.corrupted.value == "the cat sat on the mat"
 
 
 def test_the_causal_views_export_and_report_or_say_what_is_missing(app, tmp_path):
