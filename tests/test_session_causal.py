@@ -57,8 +57,15 @@ def test_ablate_reruns_the_input_and_restore_brings_every_head_back(session):
     assert not np.allclose(ablated.hidden_states[-1], plain.hidden_states[-1])
     # The same input, importance measured with every head on: it stays.
     assert session.importance is importance
+    # Patching runs the model as the Trace ran: its heads off in every run.
+    found = session.patch("the dog sat")
+    assert found.ablated_heads == ((0, 1), (1, 0))
+    cls = np.linalg.norm(ablated.hidden_states[-1][0, 0])
+    assert found.clean_value == pytest.approx(cls, rel=1e-5)
+    np.testing.assert_allclose(found.effect[0], [0, 0, 1, 0, 0], atol=1e-5)
     restored = session.restore_heads()
-    assert restored.ablated_heads == ()
+    assert restored.ablated_heads == () and session.patching is None  # other model
+    assert session.importance is importance
     np.testing.assert_array_equal(restored.hidden_states, plain.hidden_states)
 
 
@@ -101,3 +108,17 @@ def test_nothing_causal_before_a_run():
         with pytest.raises(ValueError, match="run some text first"):
             call()
     assert session.patching is None and session.importance is None
+
+
+def test_patch_activations_ablate_none_is_the_plain_model_and_names_bad_heads(
+    session,
+):
+    from distil_explorer import cls_norm_target, patch_activations
+
+    args = (session.backbone, "the cat sat", "the dog sat", cls_norm_target())
+    plain = patch_activations(*args, tokenizer=session.tokenizer)
+    empty = patch_activations(*args, tokenizer=session.tokenizer, ablate=[])
+    np.testing.assert_array_equal(plain.effect, empty.effect)
+    assert plain.ablated_heads == () and plain.clean_value == empty.clean_value
+    with pytest.raises(ValueError, match="ablate layer=9"):
+        patch_activations(*args, tokenizer=session.tokenizer, ablate=[(9, 0)])

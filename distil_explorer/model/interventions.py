@@ -58,27 +58,34 @@ def gates_of(backbone, ablate: tuple) -> dict:
     return gates
 
 
-def hidden_states(backbone, ids, mask) -> list:
-    """Every hidden state, embeddings output first (L + 1 backend tensors)."""
+def hidden_states(backbone, ids, mask, gates=None) -> list:
+    """Every hidden state, embeddings output first (L + 1 backend tensors);
+    `gates` as `gates_of` makes them (None: every head on)."""
+    gates = gates or {}
     states = [backbone.embeddings(ids, training=False)]
-    for layer in backbone.transformer_layers:
-        states.append(layer(states[-1], mask, training=False))
+    for depth, layer in enumerate(backbone.transformer_layers):
+        gate = gates.get(depth)
+        states.append(layer(states[-1], mask, training=False, head_gates=gate))
     return states
 
 
-def patched_targets(backbone, clean_ids, corrupted_ids, padding_mask, target):
+def patched_targets(
+    backbone, clean_ids, corrupted_ids, padding_mask, target, ablate=()
+):
     """(patched (L + 1, T), clean (), corrupted ()) target values, float32 numpy.
 
     One sequence each: ids and mask are (1, T). Row l, column t: the
     corrupted run with hidden state l at position t taken from the clean run.
+    Every run has the heads `ablate` names switched off ((layer, head) pairs).
     """
+    gates = gates_of(backbone, ablate)
     clean_ids, mask = _tensors(clean_ids, padding_mask)
     corrupted_ids, _ = _tensors(corrupted_ids, padding_mask)
     length = int(ops.shape(mask)[1])
     swap = ops.eye(length, dtype="bool")[:, :, None]  # run t swaps position t
     with inference():
-        clean = hidden_states(backbone, clean_ids, mask)
-        corrupted = hidden_states(backbone, corrupted_ids, mask)
+        clean = hidden_states(backbone, clean_ids, mask, gates)
+        corrupted = hidden_states(backbone, corrupted_ids, mask, gates)
 
         def patched(depth):  # (T, T, D): T runs, each with one position swapped
             return ops.where(swap, clean[depth], corrupted[depth])
@@ -88,7 +95,12 @@ def patched_targets(backbone, clean_ids, corrupted_ids, padding_mask, target):
             fresh = patched(depth)
             running = fresh if running is None else ops.concatenate([running, fresh])
             rows = ops.shape(running)[0]
-            running = layer(running, ops.repeat(mask, rows, axis=0), training=False)
+            running = layer(
+                running,
+                ops.repeat(mask, rows, axis=0),
+                training=False,
+                head_gates=gates.get(depth),
+            )
         last = len(backbone.transformer_layers)
         final = ops.concatenate([running, patched(last)])
         rows = ops.shape(final)[0]

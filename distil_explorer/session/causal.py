@@ -6,9 +6,11 @@
 on screen, with a target chosen as `Session.attribute` chooses it; `ablate`
 and `restore_heads` re-run that input with other heads switched off. Each
 result belongs to the Trace it was made for (`patching`, `importance`): a
-new run, an intervention or a build makes it None. Both measure the plain
-model (every gate 1, as Michel et al. define importance), so a re-run of the
-same input with other heads off keeps them.
+new run, an intervention or a build makes it None. Patching runs the model
+as the Trace ran (its heads switched off too), so switching heads makes it
+None as well; importance measures the plain model (every gate 1, as Michel
+et al. define it), so a re-run of the same input with other heads off keeps
+it.
 
 Examples:
 ```python
@@ -97,7 +99,8 @@ class CausalWorkflows:
         """Patch each hidden state of the input on screen into `corrupted`.
 
         Runs `distil_explorer.patch_activations` in this process with the
-        Trace's first sequence (an intervention included) as the clean input.
+        Trace's first sequence (an intervention included) as the clean input,
+        with the heads the Trace ran without switched off in every run.
 
         Args:
             corrupted: text (needs a tokenizer; without one, ids typed
@@ -129,6 +132,7 @@ class CausalWorkflows:
             corrupted,
             self._chosen(target, other_text),
             tokenizer=self.tokenizer,
+            ablate=trace.ablated_heads,
         )
         self._patching = (trace, found)
         return found
@@ -173,8 +177,8 @@ class CausalWorkflows:
 
         `heads`: (layer, head) pairs; [] is the plain model. Runs where the
         Trace on screen ran, as it was captured (norms, queries and keys);
-        the new Trace is shown next, and patching and importance of the
-        same input stay with it.
+        the new Trace is shown next, and the importance of the same input
+        stays with it (a patching, of the model as it ran, does not).
 
         Examples:
         ```python
@@ -197,10 +201,9 @@ class CausalWorkflows:
             norms=trace.attention_norms is not None,
             ablate=pairs,
         )
-        kept = self.patching, self.importance
+        kept = self.importance
         self.trace, self.baseline = new, None
-        self._patching = None if kept[0] is None else (new, kept[0])
-        self._importance = None if kept[1] is None else (new, kept[1])
+        self._importance = None if kept is None else (new, kept)
         return new
 
     def restore_heads(self):

@@ -145,10 +145,10 @@ class CausalPanel:
             button.disabled = not ran
         self.heatmap.value = "" if patching is None else patching_html(patching)
         self.patch_status.value = "" if ran else "<i>Run some text first.</i>"
-        if patching is not None and trace.ablated_heads:
+        if ran and trace.ablated_heads:
             self.patch_status.value = (
-                "<i>Patching runs the plain model: heads switched off below are "
-                "not switched off in it.</i>"
+                "<i>Patch runs the model as the text on screen ran: with the "
+                "heads switched off below switched off.</i>"
             )
         shape = (0, 0) if not ran else (trace.num_layers, trace.num_heads)
         self._grid(shape)

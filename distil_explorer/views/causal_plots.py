@@ -117,11 +117,13 @@ def patching_labels(patching) -> tuple[list[str], list[str]]:
 
 def patching_summary(patching) -> str:
     """The target on both inputs, in words (escaped)."""
+    off = ", ".join(f"{a}.{b}" for a, b in patching.ablated_heads)
     return escaped(
         f"target {patching.target or 'target'}: clean {patching.clean_value:.4g}, "
-        f"corrupted {patching.corrupted_value:.4g}. Cell (hidden state l, token t): "
-        "the corrupted run with the clean state l at t put back; 1 restores the "
-        "clean value, 0 changes nothing."
+        f"corrupted {patching.corrupted_value:.4g}"
+        + (f" (heads off in every run: {off})" if off else "")
+        + ". Cell (hidden state l, token t): the corrupted run with the clean "
+        "state l at t put back; 1 restores the clean value, 0 changes nothing."
     )
 
 
@@ -189,9 +191,11 @@ def plot_patching(patching) -> Figure:
         ink = ink_on(to_hex(image.to_rgba(value)))
         ax.text(j, i, written(value), ha="center", va="center", fontsize=7, color=ink)
     figure.colorbar(image, ax=ax, label="effect (1: restores the clean value)")
+    off = ", ".join(f"{a}.{b}" for a, b in patching.ablated_heads)
     ax.set_title(
         f"Activation patching of {patching.target or 'the target'}: clean "
-        f"{patching.clean_value:.4g}, corrupted {patching.corrupted_value:.4g}",
+        f"{patching.clean_value:.4g}, corrupted {patching.corrupted_value:.4g}"
+        + (f"\nheads off in every run: {off}" if off else ""),
         fontsize=9,
     )
     return figure

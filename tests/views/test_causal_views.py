@@ -66,8 +66,10 @@ def test_patch_importance_and_a_head_switched_off_through_the_tab(app):
     assert marked.style.text_decoration == "line-through"
     assert canvas.payload_info["ablated"] == [[1, 0]]
     assert "Heads off: 1.0" in app.hidden_panel.note.value
-    # Importance and patching are of the same input: they stay.
-    assert app.session.importance is not None and app.causal_panel.heatmap.value
+    # Importance (every head on) stays; patching, of the model as it ran, goes.
+    assert app.session.importance is not None and not app.causal_panel.heatmap.value
+    _click(app, "Patch")
+    assert "heads off in every run: 1.0" in app.causal_panel.heatmap.value
     _click(app, "L0 H1")
     assert app.trace.ablated_heads == ((0, 1), (1, 0))
     _click(app, "L1 H0")  # again: back on
@@ -115,10 +117,10 @@ def test_the_causal_views_export_and_report_or_say_what_is_missing(app, tmp_path
     for view in ("patching", "heads"):
         with pytest.raises(ValueError, match="patching: none yet|importance: none"):
             app.export(str(tmp_path / f"{view}.png"), view)
-    app.patch()
-    app.head_importance(method="ablation")
     app.keep_as_a()
     app.toggle_head(0, 0)
+    app.patch()
+    app.head_importance(method="ablation")
     # Compare: the plain run as A, the same input with a head off as B.
     assert app.session.comparison().b_label.endswith("heads off 0.0")
     for view in ("patching", "heads"):
