@@ -19,6 +19,7 @@ import ipywidgets as w
 from distil_explorer.config import OFFLINE_PRESET
 from distil_explorer.session import BuildRequest, Session
 from distil_explorer.session.inputs import count_tokens
+from distil_explorer.session.mixing import mixing_offer
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
 from distil_explorer.views.attribution_panel import AttributionPanel
 from distil_explorer.views.build_panel import BuildPanel
@@ -127,6 +128,7 @@ class Explorer(w.VBox):
         for button, (action, area) in clicks.items():
             button.on_click(guard(lambda _button, action=action: action(), area))
         corpus.on_head(guard(self.open_corpus_example, corpus.error))
+        panel.on_mixing(guard(self.context_mixing, panel.error))
         # Looking at another tab is no new action: errors stay where they are.
         on_tab = guard(self._on_tab, fresh=False)
         self.tabs.observe(on_tab, names="selected_index")
@@ -246,6 +248,12 @@ class Explorer(w.VBox):
         self.corpus_panel.show_example(layer, head, statistic, text)
         return trace
 
+    def context_mixing(self, method: str):
+        """`method`'s context mixing of the Trace on screen, drawn by the canvas."""
+        found = self.session.context_mixing(method)
+        self.attention_panel.show_mixing(found)
+        return found
+
     def intervene(self, action: str, position: int | None = None):
         """Mask or remove a token (the one pinned in the head view) and re-run."""
         canvas = self.attention_panel.canvas
@@ -302,6 +310,7 @@ class Explorer(w.VBox):
             view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
         trace, options = self.trace, {"attribution": self.session.attribution}
+        options["mixing"] = attention.canvas.mixing  # as far as computed
         layer, head = attention.canvas.layer, attention.canvas.head
         if view in ("head", "model"):
             options["state"] = self.view_state  # as the canvas shows them
@@ -337,7 +346,8 @@ class Explorer(w.VBox):
         number = -1 if trace is None else trace_number(trace)
         heads = None if session.backbone is None else session.backbone.num_heads
         tokenizer = session.tokenizer is not None
-        shown = shown_of(trace, canvas.index, number, tokenizer, heads)
+        offer = mixing_offer(session.backbone, trace)
+        shown = shown_of(trace, canvas.index, number, tokenizer, heads, *offer)
         state = reconcile(self.view_state, shown)
         self.run_panel.mode.value = state.run_mode
         if trace is None:
