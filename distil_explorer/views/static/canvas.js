@@ -274,7 +274,8 @@ function legendHtml(state, scene, ink, scrolls) {
     `${scene.maps.length > 1 ? "cells" : "bars"} by the ${scene.side === "query" ? "right" : "left"} column: ` +
     `${scene.maps.length > 1 ? "each head's " : ""}${group || weight} \u00f7 ${number(scene.most)}`;
   return line(ramp(`linear-gradient(to right, transparent, ${ink})`, number(scene.top),
-    `line opacity and width \u221d ${weight} \u00f7 the largest drawn`), beside) +
+    `line opacity and width \u221d ${weight} \u00f7 the largest drawn`), beside,
+    scene.mixing && "a horizontal line: what a token keeps of itself (the residual stream)") +
     line(scene.mixing ? "left column: a token's output (its row)" : "left column: where a token looks (its row)",
       scene.mixing ? "right column: the tokens that shape it (its column)" : "right column: who looks at it (its column)",
       how, "shift-click: select several", group);
@@ -304,6 +305,7 @@ function showBar(el, picker, state, data, pinned) {
   el.querySelector("[data-aggregate=mean_heads]").hidden = mixing;
   el.querySelector("[data-aggregate=rollout]").hidden = !mixing;
   el.querySelector("[data-aggregate=head]").textContent = mixing ? "the layer's map" : "each head";
+  el.querySelector("[data-mode=model]").textContent = mixing ? "Model view (all layers)" : "Model view (all heads)";
   for (const b of el.querySelectorAll("[data-combine]")) b.disabled = pinned < 2;
   for (const [name, values, value] of [["layer", data.layers, state.layer], ["head", data.heads, state.head]]) {
     const select = el.querySelector(`[data-pick=${name}]`);
