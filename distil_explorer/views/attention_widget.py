@@ -182,11 +182,12 @@ else:
                 raise ValueError(
                     f"index={index}: out of range; allowed: 0..{batch - 1}"
                 )
-            held = mixings_of(mixing, trace)
             old, number = self._state.shown, trace_number(trace)
-            shown = shown_of(
-                trace, index, number, old.has_tokenizer, mixing=tuple(held)
-            )
+            same = trace is self._trace  # another sequence: its mixing stays
+            held = {**(self._mixing if same else {}), **mixings_of(mixing, trace)}
+            offer = (*old.mixing, *held) if same else tuple(held)
+            note = old.mixing_note if same else ""
+            shown = shown_of(trace, index, number, old.has_tokenizer, None, offer, note)
             state = reconcile(self._state.replace(index=index), shown)
             given = {"layer": layer, "head": head, **choices}
             given = {k: v for k, v in given.items() if v is not None}

@@ -160,3 +160,24 @@ def test_the_report_carries_the_mixing_for_its_buttons(traced, tmp_path):
     state = page_state(opening_state(trace, mixing=alti))
     assert state["mixing_methods"] == ["alti"]
     assert "not computed when this report was written" in state["mixing_note"]
+
+
+def test_a_widget_given_mixing_keeps_it_for_another_sequence():
+    from distil_explorer.views.attention_widget import AttentionWidget
+
+    trace = random_trace(layers=2, batch=2, heads=2, length=6, seed=9)
+    zeroing = random_mixing(trace, "value_zeroing", seed=1)
+    widget = AttentionWidget.from_trace(
+        trace, mixing=zeroing, weighting="value_zeroing"
+    )
+    assert widget.mixing_methods == ["value_zeroing"] and "not computed" in (
+        widget.mixing_note
+    )
+    widget.index = 1  # sequence 1: 4 real tokens, its own rows of the mixing
+    assert (widget.weighting, widget.payload_info["index"]) == ("value_zeroing", 1)
+    expected = zeroing.per_layer[1, 1, :4, :4]
+    widget.layer = 1
+    np.testing.assert_array_equal(widget.head_array(), expected)
+    assert widget.view_label() == "layer 1 (value zeroing)"
+    with pytest.raises(ValueError, match="weighting='alti': not computed"):
+        widget.weighting = "alti"
