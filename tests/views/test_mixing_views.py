@@ -181,3 +181,17 @@ def test_a_widget_given_mixing_keeps_it_for_another_sequence():
     assert widget.view_label() == "layer 1 (value zeroing)"
     with pytest.raises(ValueError, match="weighting='alti': not computed"):
         widget.weighting = "alti"
+
+
+def test_mixing_is_offered_only_for_a_trace_of_this_process():
+    from distil_explorer.session.mixing import MixingCache, mixing_offer
+
+    trace = random_trace()  # backend "numpy": a worker's, never this process's
+    backbone = object()
+    methods, note = mixing_offer(backbone, trace)
+    assert methods == () and "ran on numpy in a worker process" in note
+    assert mixing_offer(None, None)[1] == "no backbone yet: build one first"
+    with pytest.raises(ValueError, match="context mixing: this Trace ran on numpy"):
+        MixingCache().of(backbone, trace, "alti")
+    with pytest.raises(ValueError, match="method='rollout': allowed: value_zeroing"):
+        MixingCache().of(backbone, trace, "rollout")
