@@ -8,14 +8,10 @@ and no keras until a model is built.
 Examples:
 ```python
 from distil_explorer.session import BuildRequest, Session
-
 session = Session()
 session.build(BuildRequest("all_minilm_l6_v2_en"))
-trace = session.run("The cat sat on the mat.")
-effect = session.intervene(position=2, action="mask")
-session.restore()
-session.keep_as_a()
-session.run("The cat sat on the mat.", backend="jax")
+session.run("The cat sat on the mat."); session.intervene(position=2, action="mask")
+session.keep_as_a(); session.run("The cat sat on the mat.", backend="jax")
 session.comparison().difference.max_abs  # torch vs jax
 ```
 """
@@ -40,6 +36,7 @@ from distil_explorer.session.inputs import (
     intervened_inputs,
     prepared_inputs,
 )
+from distil_explorer.session.mixing import MixingCache
 from distil_explorer.session.requests import (
     BuildRequest,
     Comparison,
@@ -91,6 +88,7 @@ class Session(CausalWorkflows):
         self._rows = None
         self._runners: dict[tuple[str, str | None], Any] = {}
         self._attribution: tuple[Any, Any] | None = None  # (its Trace, it)
+        self._mixing = MixingCache()  # of the Trace on screen only
         self.corpus = None  # CorpusStatistics of this backbone, or None
 
     # --- build ---
@@ -333,9 +331,8 @@ class Session(CausalWorkflows):
     def attribution(self):
         """The `Attribution` of the Trace on screen, or None.
 
-        It belongs to the Trace it was computed for: a new run, an
-        intervention or a build (anything that changes `trace`) makes it
-        None, so a stale attribution is never shown.
+        It belongs to the Trace it was made for: anything that changes
+        `trace` (a run, an intervention, a build) makes it None.
         """
         if self._attribution is None or self._attribution[0] is not self.trace:
             return None
@@ -379,6 +376,10 @@ class Session(CausalWorkflows):
         )
         self._attribution = (trace, found)
         return found
+
+    def context_mixing(self, method: str = "value_zeroing"):
+        """`context_mixing` of the Trace on screen, once per Trace (session.mixing)."""
+        return self._mixing.of(self.backbone, self.trace, method)
 
     def close(self) -> None:
         """Stop every worker process the session started."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from distil_explorer.views.causal_panel import CausalPanel
+
 
 class CausalActions:
     """`patch`, `head_importance`, `toggle_head`, `restore_heads` of the Explorer."""
@@ -64,14 +66,30 @@ class CausalActions:
         """Re-run the input on screen with every head on."""
         return self.ablate([])
 
+    def _new_causal_panel(self, text: str) -> CausalPanel:
+        """The Causal tab, showing the Attribution tab's own target widgets."""
+        return CausalPanel(self.attribution_panel.target_controls(), text)
+
+    def _causal_clicks(self) -> dict:
+        """{button: (action, its error area)} of the Causal tab's buttons."""
+        panel = self.causal_panel
+        return {
+            panel.patch_button: (lambda: self.patch(), panel.error),
+            panel.importance_button: (lambda: self.head_importance(), panel.error),
+            panel.restore_button: (lambda: self.restore_heads(), panel.error),
+        }
+
     def _result_options(self) -> dict[str, Any]:
-        """What the export takes beside the Trace: its attribution, patching
-        and head importance (each None while there is none)."""
+        """What the export takes beside the Trace: every result the session
+        holds (each None while there is none) and the canvas's context mixing,
+        as far as computed."""
         session = self.session
         return {
             "attribution": session.attribution,
             "patching": session.patching,
             "importance": session.importance,
+            "corpus": session.corpus,
+            "mixing": self.attention_panel.canvas.mixing,
         }
 
     def _show_causal(self) -> None:

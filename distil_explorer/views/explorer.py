@@ -19,11 +19,11 @@ import ipywidgets as w
 from distil_explorer.config import OFFLINE_PRESET
 from distil_explorer.session import BuildRequest, Session
 from distil_explorer.session.inputs import count_tokens
+from distil_explorer.session.mixing import mixing_offer
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
 from distil_explorer.views.attribution_panel import AttributionPanel
 from distil_explorer.views.build_panel import BuildPanel
 from distil_explorer.views.causal_actions import CausalActions
-from distil_explorer.views.causal_panel import CausalPanel
 from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.corpus_panel import CorpusPanel
 from distil_explorer.views.export_bar import ExportBar
@@ -73,8 +73,7 @@ class Explorer(CausalActions, w.VBox):
         self.params_panel = ParamsPanel()
         self.compare_panel = ComparePanel()
         self.attribution_panel = AttributionPanel()
-        # The Attribution tab's target widgets, shown in the Causal tab too.
-        self.causal_panel = CausalPanel(self.attribution_panel.target_controls(), text)
+        self.causal_panel = self._new_causal_panel(text)
         self.corpus_panel = CorpusPanel()
         # Errors of what belongs to no tab; a tab's actions show theirs in it.
         self.banner = ErrorArea()
@@ -92,10 +91,9 @@ class Explorer(CausalActions, w.VBox):
                 self.attribution_panel.widget,
                 self.causal_panel.widget,
                 self.corpus_panel.widget,
-            ]
+            ],
+            titles=TABS,
         )
-        for i, title in enumerate(TABS):
-            self.tabs.set_title(i, title)
         self._busy = False
         self._wire()
         super().__init__([self.status, self.error, self.tabs, self.export_bar.widget])
@@ -108,7 +106,6 @@ class Explorer(CausalActions, w.VBox):
         panel, compare = self.attention_panel, self.compare_panel
         build, run, bar = self.build_panel, self.run_panel, self.export_bar
         attribution, corpus = self.attribution_panel, self.corpus_panel
-        causal = self.causal_panel
         # Each button's error shows beside it, in its own tab.
         clicks = {
             build.button: (lambda: self.build(), build.error),
@@ -124,11 +121,9 @@ class Explorer(CausalActions, w.VBox):
             ),
             attribution.button: (lambda: self.attribute(), attribution.error),
             corpus.button: (lambda: self.corpus_statistics(), corpus.error),
-            causal.patch_button: (lambda: self.patch(), causal.error),
-            causal.importance_button: (lambda: self.head_importance(), causal.error),
-            causal.restore_button: (lambda: self.restore_heads(), causal.error),
             bar.report_button: (lambda: self.export(bar.report_path()), bar.error),
         }
+        clicks.update(self._causal_clicks())  # Patch, Head importance, Restore all
         # A success line from before would read as the failed action's.
         clear = lambda: setattr(bar.status, "value", "")  # noqa: E731
         errors = ErrorAreas(self.banner, [a for _, a in clicks.values()], clear)
@@ -136,7 +131,8 @@ class Explorer(CausalActions, w.VBox):
         for button, (action, area) in clicks.items():
             button.on_click(guard(lambda _button, action=action: action(), area))
         corpus.on_head(guard(self.open_corpus_example, corpus.error))
-        causal.on_head(guard(self.toggle_head, causal.error))
+        self.causal_panel.on_head(guard(self.toggle_head, self.causal_panel.error))
+        panel.on_mixing(guard(self.context_mixing, panel.error))
         # Looking at another tab is no new action: errors stay where they are.
         on_tab = guard(self._on_tab, fresh=False)
         self.tabs.observe(on_tab, names="selected_index")
@@ -256,6 +252,12 @@ class Explorer(CausalActions, w.VBox):
         self.corpus_panel.show_example(layer, head, statistic, text)
         return trace
 
+    def context_mixing(self, method: str):
+        """`method`'s context mixing of the Trace on screen, drawn by the canvas."""
+        found = self.session.context_mixing(method)
+        self.attention_panel.show_mixing(found)
+        return found
+
     def intervene(self, action: str, position: int | None = None):
         """Mask or remove a token (the one pinned in the head view) and re-run."""
         canvas = self.attention_panel.canvas
@@ -331,8 +333,6 @@ class Explorer(CausalActions, w.VBox):
             trace, options["other"] = comparison.a, comparison.b
             options["labels"] = (comparison.a_label, comparison.b_label)
             layer, head = self.compare_panel.layer.value, self.compare_panel.head.value
-        elif view == "corpus":
-            options["corpus"] = self.session.corpus
         rows = None if self.session.backbone is None else self.session.parameter_rows
         written = export_view(path, trace, view, layer, head, rows=rows, **options)
         self.export_bar.written(written)
@@ -347,7 +347,8 @@ class Explorer(CausalActions, w.VBox):
         number = -1 if trace is None else trace_number(trace)
         heads = None if session.backbone is None else session.backbone.num_heads
         tokenizer = session.tokenizer is not None
-        shown = shown_of(trace, canvas.index, number, tokenizer, heads)
+        offer = mixing_offer(session.backbone, trace)
+        shown = shown_of(trace, canvas.index, number, tokenizer, heads, *offer)
         state = reconcile(self.view_state, shown)
         self.run_panel.mode.value = state.run_mode
         if trace is None:

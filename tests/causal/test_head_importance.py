@@ -78,6 +78,28 @@ def test_ablation_lines_up_a_target_with_one_row_per_input(checkpoint):
         method="ablation",
         progress=False,
     )
+    # Batches smaller than the text list meet their own reference rows.
+    for method in ("ablation", "gradient"):
+        whole, batched = (
+            de.head_importance(
+                backbone,
+                inputs,
+                de.similarity_target(other),
+                method=method,
+                batch_size=size,
+                progress=False,
+            )
+            for size in (3, 2)
+        )
+        np.testing.assert_allclose(batched, whole, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="target: holds 2 reference rows for 3"):
+        de.head_importance(
+            backbone,
+            inputs,
+            de.similarity_target({k: v[:2] for k, v in other.items()}),
+            method="ablation",
+            progress=False,
+        )
 
     def pooled(trace):
         mask = trace.padding_mask[..., None].astype(np.float64)
