@@ -90,6 +90,7 @@ class AttentionPanel:
             description="Restore original", icon="undo", disabled=True
         )
         self.effect = w.HTML()
+        self.predictions = w.HTML()  # a masked LM's guesses for a masked token
         self.error = ErrorArea()
         self.query_key_note = w.HTML(_QUERY_KEY_HINT)
         self.query_key = image_widget()
@@ -109,6 +110,7 @@ class AttentionPanel:
                 w.HBox([self.mask_button, self.remove_button]),
                 self.restore_button,
                 self.error.widget,
+                self.predictions,
                 self.effect,
                 self.query_key_note,
                 self.query_key,
@@ -147,6 +149,7 @@ class AttentionPanel:
         else:
             self.canvas.show(trace, state)
         self.query_key_pair = None
+        self.predictions.value = ""  # of the Trace before
         self._on_token()
         self._summary = head_summary(trace, special_ids)
         self._draw_table()
@@ -164,12 +167,13 @@ class AttentionPanel:
         self.token.value = _NO_TOKEN
         self.mask_button.disabled = self.remove_button.disabled = True
         self.restore_button.disabled = True
-        self.effect.value = ""
+        self.effect.value = self.predictions.value = ""
         self._summary, self.table.value = None, ""
 
-    def show_effect(self, text: str) -> None:
-        """The effect table of the last intervention (or a line of text)."""
-        self.effect.value = text
+    def show_effect(self, text: str, predictions: str = "") -> None:
+        """The effect table of the last intervention (or a line of text), and
+        a masked LM's predictions for a masked token (`task_html`)."""
+        self.effect.value, self.predictions.value = text, predictions
 
     def _on_canvas(self, change: Any) -> None:
         self._draw_query_key()

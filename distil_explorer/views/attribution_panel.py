@@ -69,6 +69,14 @@ class AttributionPanel:
         )
         self.set_ready(None, ran=False)
 
+    def set_targets(self, task_targets, value: str) -> None:
+        """Offer the built head's targets (`Session.task_targets`: (label, key)
+        pairs) after the backbone's, with `value` chosen (reconciled)."""
+        options = TARGETS + tuple(task_targets)
+        if tuple(self.target.options) != options:
+            self.target.options = options
+        self.target.value = value
+
     def request(self) -> dict[str, Any]:
         """What `Session.attribute` is asked for, from the controls."""
         request = {"target": self.target.value, "method": self.method.value}

@@ -271,6 +271,7 @@ def shown_of(
     trace_id: int = 0,
     has_tokenizer: bool = True,
     num_heads: int | None = None,
+    task_targets: tuple[tuple[str, str], ...] = (),
 ) -> Shown:
     """What `trace` (sequence `index`) offers the choices, as `reconcile` takes it.
 
@@ -280,7 +281,11 @@ def shown_of(
     ```
     """
     if trace is None:
-        return Shown(num_heads=num_heads or 0, has_tokenizer=has_tokenizer)
+        return Shown(
+            num_heads=num_heads or 0,
+            has_tokenizer=has_tokenizer,
+            task_targets=task_targets,
+        )
     index = index if 0 <= index < trace.token_ids.shape[0] else 0
     real = real_positions(trace, index)
     return Shown(
@@ -292,4 +297,5 @@ def shown_of(
         has_norms=trace.attention_norms is not None,
         has_tokenizer=has_tokenizer,
         trace=trace_id,
+        task_targets=task_targets,
     )
