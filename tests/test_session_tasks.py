@@ -7,8 +7,6 @@ keras-hub task presets; and tiny transformers checkpoints for the
 `architectures` path.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -16,22 +14,10 @@ import distil_explorer as de
 from distil_explorer.session import BuildRequest, Session
 from distil_explorer.session.inputs import first_sequence
 from distil_explorer.weights.task_loading import held_head
-from tests.factories import random_transformers_task, randomized
+from tests.factories import TINY_PRESET as PRESET
+from tests.factories import random_transformers_task, write_task_preset
 
-PRESET = Path(__file__).parent / "fixtures" / "keras_hub_tiny" / "preset"
 NAMES = ("negative", "positive")
-
-
-def write_task_preset(directory: Path, kind: str, seed: int) -> Path:
-    """A keras-hub task preset on the fixture's backbone, with its tokenizer."""
-    backbone = de.DistilBertBackbone.from_preset(PRESET)
-    if kind == "classifier":
-        task = de.DistilBertTextClassifier(backbone, num_classes=2, class_names=NAMES)
-    else:
-        task = de.DistilBertMaskedLM(backbone)
-    randomized(task, seed).save_to_preset(directory)
-    de.DistilBertTokenizer.from_preset(str(PRESET)).save_to_preset(directory)
-    return directory
 
 
 def masked_ids(tokenizer) -> dict:

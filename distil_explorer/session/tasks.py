@@ -109,8 +109,9 @@ def _task_target(task: Any, target: str, trace: Any, baseline: Any, position: An
     real = int(trace.padding_mask[0].sum())
     if isinstance(position, bool) or not isinstance(position, (int, np.integer)):
         raise ValueError(
-            f"position={position!r}: the {ORIGINAL_TOKEN!r} target needs the "
-            f"pinned token; allowed: an int, 0..{real - 1}"
+            f"position={position!r}: the {ORIGINAL_TOKEN!r} target needs a "
+            "token (pin one in the head view); allowed: an int, "
+            f"0..{real - 1}"
         )
     if not 0 <= position < real:
         raise ValueError(f"position={position}: allowed: 0..{real - 1}")
