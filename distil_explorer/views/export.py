@@ -42,6 +42,57 @@ def state_figure(trace: Trace, view: str, state):
     return plot_scene(scene_of(state, decoded(payload)))
 
 
+# Views drawn from a value other than the Trace: its argument, why it is
+# needed, how to get one.
+_UNTRACED = {
+    "parameters": (
+        "rows",
+        "needed for the parameters view",
+        "parameter_table(backbone)",
+    ),
+    "attribution": (
+        "attribution",
+        "none yet",
+        "press Attribute in the Attribution tab, or pass "
+        "distil_explorer.attribute(...)'s result",
+    ),
+    "corpus": (
+        "corpus",
+        "needed for the corpus view",
+        "press Compute in the Corpus tab first",
+    ),
+    "predictions by layer": (
+        "lens",
+        "none yet for the predictions by layer view",
+        "build a masked-LM preset and Run, or pass "
+        "distil_explorer.layer_predictions(...)'s result",
+    ),
+}
+
+
+def _untraced_figure(view: str, index: int, given: dict):
+    """The figure of a view in `_UNTRACED`, from its value in `given`."""
+    name, why, how = _UNTRACED[view]
+    value = given[name]
+    if value is None:
+        raise ValueError(f"{name}: {why}; allowed: {how}")
+    if view == "parameters":
+        from distil_explorer.views.plots import plot_parameters
+
+        return plot_parameters(value)
+    if view == "attribution":
+        from distil_explorer.views.attribution_plots import plot_attribution
+
+        return plot_attribution(value, index)
+    if view == "corpus":
+        from distil_explorer.views.corpus_plots import plot_corpus_statistics
+
+        return plot_corpus_statistics(value)
+    from distil_explorer.views.lens_plots import plot_layer_predictions
+
+    return plot_layer_predictions(value, index)
+
+
 def view_figure(
     trace: Trace | None,
     view: str,
@@ -59,6 +110,7 @@ def view_figure(
     attribution=None,
     corpus=None,
     state=None,
+    lens=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
 
@@ -70,7 +122,8 @@ def view_figure(
     draws `style` "heatmap" or "lines", as the canvas does; "head" and
     "model" draw `weighting` "weights" or "norms" (`Trace.attention_norms`).
     "attribution" draws `attribution` (an `Attribution`) and "corpus" draws
-    `corpus` (a `CorpusStatistics`); neither needs a Trace. With `state`
+    `corpus` (a `CorpusStatistics`) and "predictions by layer" draws `lens`
+    (a `LayerPredictions`, `layer_predictions`); none needs a Trace. With `state`
     (a `ViewState`, e.g. the explorer's), "head" and "model" are drawn as the
     canvas shows them: its heads and colours, pins, weighting, aggregate,
     lines or heatmap (`state_figure`).
@@ -79,31 +132,9 @@ def view_figure(
 
     if view not in VIEWS:
         raise ValueError(f"view={view!r}: allowed: {', '.join(VIEWS)}")
-    if view == "parameters":
-        if rows is None:
-            raise ValueError(
-                "rows: needed for the parameters view; allowed: "
-                "parameter_table(backbone)"
-            )
-        return plots.plot_parameters(rows)
-    if view == "attribution":
-        from distil_explorer.views.attribution_plots import plot_attribution
-
-        if attribution is None:
-            raise ValueError(
-                "attribution: none yet; allowed: press Attribute in the "
-                "Attribution tab, or pass distil_explorer.attribute(...)'s result"
-            )
-        return plot_attribution(attribution, index)
-    if view == "corpus":
-        from distil_explorer.views.corpus_plots import plot_corpus_statistics
-
-        if corpus is None:
-            raise ValueError(
-                "corpus: needed for the corpus view; allowed: press Compute in "
-                "the Corpus tab first"
-            )
-        return plot_corpus_statistics(corpus)
+    if view in _UNTRACED:
+        given = {"rows": rows, "attribution": attribution, "corpus": corpus}
+        return _untraced_figure(view, index, given | {"lens": lens})
     if trace is None:
         raise ValueError(f"trace: needed for the {view} view; allowed: run first")
     if layer is None:
@@ -171,9 +202,10 @@ def export_view(
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
         **options: `other`, `query`, `key`, `labels`, `style`,
-            `weighting`, `attribution`, `corpus`, `state`, as `view_figure`
-            takes (the report opens on `state`, or on `weighting`, and takes
-            `attribution` too). Figures are written at 2x pixel density.
+            `weighting`, `attribution`, `corpus`, `state`, `lens`, as
+            `view_figure` takes (the report opens on `state`, or on
+            `weighting`, and takes `attribution` and `lens` too). Figures
+            are written at 2x pixel density.
 
     Examples:
     ```python
@@ -182,6 +214,7 @@ def export_view(
     export_view("diff.svg", trace_torch, "compare", 0, 2, other=trace_jax)
     export_view("all.html", trace, rows=parameter_table(backbone))
     export_view("head_view.png", trace, "head", state=app.view_state)
+    export_view("lens.png", trace, "predictions by layer", lens=lens)
     ```
     """
     path = checked_path("path", path)
@@ -205,6 +238,7 @@ def export_view(
             weighting=weighting,
             attribution=options.get("attribution"),
             state=options.get("state"),
+            lens=options.get("lens"),
         )
     from distil_explorer.views.scene_plots import EXPORT_DPI
 

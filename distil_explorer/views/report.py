@@ -146,6 +146,7 @@ def report(
     weighting: str = "weights",
     attribution=None,
     state: ViewState | None = None,
+    lens=None,
 ) -> Path:
     """Write one self-contained HTML file showing `trace` (sequence `index`).
 
@@ -174,6 +175,8 @@ def report(
             `index`.
         attribution: optionally an `Attribution` (`distil_explorer.attribute`):
             its coloured tokens and bar chart (its sequence `index`).
+        lens: optionally a `LayerPredictions` (`layer_predictions`): the
+            "Predictions by layer" grid of sequence `index`, as on screen.
 
     Examples:
     ```python
@@ -209,6 +212,10 @@ def report(
             f"{attribution_html(attribution, index)}"
             f"<img alt='Token attribution' src='data:image/png;base64,{chart}'>"
         )
+    if lens is not None:
+        from distil_explorer.views.lens_html import lens_html
+
+        figures += f"<h2>Predictions by layer</h2>{lens_html(lens, index)}"
     css = (_STATIC / "attention.css").read_text()
     where = f"ran on {escaped(trace.backend)} / {escaped(trace.device)}"
     config = ", ".join(f"{k}={v}" for k, v in trace.config.items())
