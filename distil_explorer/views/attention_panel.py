@@ -13,6 +13,7 @@ from distil_explorer.views.attention_widget import AttentionWidget
 from distil_explorer.views.feedback import ErrorArea
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 from distil_explorer.views.html_text import text as escaped
+from distil_explorer.views.lens_panel import LensPanel
 
 METRICS = {
     "entropy (nats)": "entropy",
@@ -95,6 +96,8 @@ class AttentionPanel:
         self.query_key_note = w.HTML(_QUERY_KEY_HINT)
         self.query_key = image_widget()
         self.query_key_pair: tuple[int, int] | None = None  # (query, key) drawn
+        # A masked LM's predictions by layer, below the canvas (hidden otherwise).
+        self.lens = LensPanel()
         self.metric = w.Dropdown(options=list(METRICS), description="summary")
         self.table = w.HTML()
         self._summary = None
@@ -123,6 +126,7 @@ class AttentionPanel:
                     [self.canvas, side],
                     layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
                 ),
+                self.lens.widget,
                 self.metric,
                 self.table,
             ]

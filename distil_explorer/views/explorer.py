@@ -303,7 +303,8 @@ class Explorer(w.VBox):
         if str(path).endswith(".html"):  # the whole Trace, open on the head shown
             view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
-        trace, options = self.trace, {"attribution": self.session.attribution}
+        options = {"attribution": self.session.attribution, "lens": self.session.lens}
+        trace = self.trace
         layer, head = attention.canvas.layer, attention.canvas.head
         if view in ("head", "model"):
             options["state"] = self.view_state  # as the canvas shows them
@@ -357,6 +358,7 @@ class Explorer(w.VBox):
                 state=state,
             )
             self.hidden_panel.show(trace)
+        self.attention_panel.lens.show(session.lens)  # None: hidden
         classes = session.compared_classes
         self.compare_panel.show(session.comparison(), trace is not None, classes)
         # An attribution belongs to the Trace it was made for.

@@ -47,20 +47,25 @@ def test_a_classifier_shows_its_head_classes_and_targets(app, presets):
     assert picker.value == "class:1"
     app.build()  # the backbone-only fixture: the head and its targets go
     assert picker.options == TARGETS and picker.value == "cls_norm"
+    assert app.attention_panel.lens.widget.layout.display == "none"
     assert "head" not in app.status.value.split("heads")[-1]
     app.run()
     assert app.run_panel.classes.value == ""
 
 
-def test_mask_token_shows_a_masked_lms_predictions_for_it(app, presets):
+def test_mask_token_shows_a_masked_lms_predictions_for_it(app, presets, tmp_path):
     app.build(BuildRequest(str(presets["masked_lm"])))
     assert "masked-LM head tied to the token embedding" in app.status.value
     assert app.attribution_panel.target.options[-1][1] == "original_token"
     app.run()
     panel = app.attention_panel
+    lens = panel.lens  # Predictions by layer, below the canvas
+    assert lens.shown is app.session.lens and lens.widget.layout.display is None
+    assert id(lens.widget) in displayed(app)
     panel.canvas.selected_token = 2  # "cat"
     panel.mask_button.click()
     assert not app.errors_shown(), app.errors_shown()
+    assert lens.shown is app.session.lens and "[MASK]" in lens.grid.value
     shown = panel.predictions.value
     assert "Predictions for the masked token" in shown and "&#x27;cat&#x27;" in shown
     for _token, probability in app.session.predictions_at(2).top(0):
@@ -72,6 +77,8 @@ def test_mask_token_shows_a_masked_lms_predictions_for_it(app, presets):
     assert not app.errors_shown(), app.errors_shown()
     cat = app.session.tokenizer.token_to_id("cat")
     assert f"log p(token {cat} at 2)" in app.attribution_panel.status.value
+    written = app.export(str(tmp_path / "lens.png"), "predictions by layer")
+    assert written.read_bytes().startswith(b"\x89PNG")
     panel.restore_button.click()
     assert panel.predictions.value == ""
     panel.canvas.selected_token = -1
