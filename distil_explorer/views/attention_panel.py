@@ -78,8 +78,7 @@ class AttentionPanel:
     """
 
     def __init__(self) -> None:
-        # It grows into the row's free width (the head view uses what it gets).
-        self.canvas = AttentionWidget(layout=w.Layout(flex="1 1 720px", min_width="0"))
+        self.canvas = AttentionWidget(layout=w.Layout(width="100%", min_width="0"))
         self.token = w.HTML(_NO_TOKEN)
         self.mask_button = w.Button(
             description="Mask token", icon="eye-slash", disabled=True
@@ -123,10 +122,17 @@ class AttentionPanel:
         self.widget = w.VBox(
             [
                 w.HBox(
-                    [self.canvas, side],
+                    [
+                        # It grows into the row's free width (the head view
+                        # uses what it gets); a masked LM's lens sits under it.
+                        w.VBox(
+                            [self.canvas, self.lens.widget],
+                            layout=w.Layout(flex="1 1 720px", min_width="0"),
+                        ),
+                        side,
+                    ],
                     layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
                 ),
-                self.lens.widget,
                 self.metric,
                 self.table,
             ]

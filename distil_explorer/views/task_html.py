@@ -24,7 +24,8 @@ def _bar_rows(pairs: list[tuple[str, float]], width: int = 180) -> str:
             f"<div style='background:{colour};height:12px;width:{length}px'></div>"
             f"</td><td style='padding-left:6px'>{float(probability):.3f}</td></tr>"
         )
-    style = "border-collapse:collapse;font-size:13px"
+    # The widget's own line height (28 px) would space ten rows over 280 px.
+    style = "border-collapse:collapse;font-size:13px;line-height:18px"
     return f"<table style='{style}'>{''.join(rows)}</table>"
 
 
@@ -60,7 +61,7 @@ def predictions_html(predictions: Any, token: str) -> str:
         return ""
     return (
         "<div class='de-predictions'><b>Predictions for the masked token</b> "
-        f"(was {escaped(repr(token))}):{_bar_rows(predictions.top(0), 120)}</div>"
+        f"(was {escaped(repr(token))}):{_bar_rows(predictions.top(0), 160)}</div>"
     )
 
 
