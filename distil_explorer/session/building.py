@@ -20,7 +20,7 @@ def build_model(
 
     A directory or handle whose files name a head (`task.json`, or
     `architectures` in a transformers `config.json`) builds that task model
-    (`tasks.presets.load_preset_model`); built-in names and custom configs
+    (`tasks.preset_model.load_preset_model`); built-in names and custom configs
     are backbones.
 
     Examples:
@@ -44,7 +44,7 @@ def build_model(
         if request.preset in backbone_presets:
             load = DistilBertBackbone.from_preset
         else:
-            from distil_explorer.tasks.presets import load_preset_model as load
+            from distil_explorer.tasks.preset_model import load_preset_model as load
         model = load(
             request.preset,
             load_weights=request.load_weights,
