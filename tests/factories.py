@@ -213,6 +213,26 @@ def run_on_backend(backend: str, code: str, *args: str, timeout: float = 300):
     )
 
 
+def random_mixing(trace, method: str = "value_zeroing", seed: int = 0):
+    """A `ContextMixing` of `trace`'s inputs from numpy alone: random positive
+    scores over the real tokens, rows normalised, padding 0 (every model
+    layer up to the Trace's last)."""
+    from distil_explorer.mixing import ContextMixing
+    from distil_explorer.mixing.result import normalised_rows
+
+    rng = np.random.default_rng(seed)
+    batch, length = trace.token_ids.shape
+    layers = max(trace.attention_layers) + 1
+    scores = rng.random((layers, batch, length, length)) ** 3
+    return ContextMixing(
+        per_layer=normalised_rows(scores, trace.padding_mask),
+        method=method,
+        token_ids=trace.token_ids,
+        padding_mask=trace.padding_mask,
+        tokens=trace.tokens,
+    )
+
+
 # The keras-hub fixture preset: a tiny backbone (vocabulary 64) with a tokenizer.
 TINY_PRESET = Path(__file__).parent / "fixtures" / "keras_hub_tiny" / "preset"
 

@@ -105,19 +105,26 @@ def gated_target(backbone, ids, mask, target, gates, start=0, x=None):
 
     From the token ids, or from hidden state `x` at depth `start`.
     """
+    return target_of(target, gated_states(backbone, ids, mask, gates, start, x), mask)
+
+
+def gated_states(backbone, ids, mask, gates, start=0, x=None):
+    """The last hidden state with `gates`, as `gated_target` runs it."""
     if x is None:
         x = backbone.embeddings(ids, training=False)
     layers = backbone.transformer_layers
     for depth in range(start, len(layers)):
         x = layers[depth](x, mask, training=False, head_gates=gates[depth])
-    return target_of(target, x, mask)
+    return x
 
 
 def ablation_sums(backbone, token_ids, padding_mask, target) -> np.ndarray:
     """float64 (L, H): sum over the batch of target(head off) - target.
 
     Layer l's ablations start from its input, computed once: the batch is
-    repeated H times, row (b, h) with head h's gate at 0.
+    repeated H times, row (b, h) with head h's gate at 0. The target reads
+    the B rows of one head at a time, so that a target with one row of its
+    own per input (`similarity_target` with one text per input) lines up.
     """
     ids, mask = _tensors(token_ids, padding_mask)
     heads = backbone.num_heads
@@ -133,9 +140,10 @@ def ablation_sums(backbone, token_ids, padding_mask, target) -> np.ndarray:
             gates = [None] * len(layers)
             gates[depth] = off
             x = ops.repeat(states[depth], heads, axis=0)
-            found = gated_target(backbone, None, repeated, target, gates, depth, x)
-            changed = numpy_of(found).astype(np.float64).reshape(batch, heads)
-            sums[depth] = (changed - plain[:, None]).sum(0)
+            last = gated_states(backbone, None, repeated, gates, depth, x)
+            for head in range(heads):
+                found = target_of(target, last[head::heads], mask)
+                sums[depth, head] = (numpy_of(found).astype(np.float64) - plain).sum()
     return sums
 
 

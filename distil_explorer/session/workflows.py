@@ -8,14 +8,10 @@ and no keras until a model is built.
 Examples:
 ```python
 from distil_explorer.session import BuildRequest, Session
-
 session = Session()
 session.build(BuildRequest("all_minilm_l6_v2_en"))
-trace = session.run("The cat sat on the mat.")
-effect = session.intervene(position=2, action="mask")
-session.restore()
-session.keep_as_a()
-session.run("The cat sat on the mat.", backend="jax")
+session.run("The cat sat on the mat."); session.intervene(position=2, action="mask")
+session.keep_as_a(); session.run("The cat sat on the mat.", backend="jax")
 session.comparison().difference.max_abs  # torch vs jax
 ```
 """
@@ -38,6 +34,7 @@ from distil_explorer.session.inputs import (
     intervened_inputs,
     prepared_inputs,
 )
+from distil_explorer.session.mixing import MixingCache
 from distil_explorer.session.requests import (
     BuildRequest,
     Comparison,
@@ -90,6 +87,7 @@ class Session(TaskSession):
         self._rows = None
         self._runners: dict[tuple[str, str | None], Any] = {}
         self._attribution: tuple[Any, Any] | None = None  # (its Trace, it)
+        self._mixing = MixingCache()  # of the Trace on screen only
         self.corpus = None  # CorpusStatistics of this backbone, or None
 
     # --- build ---
@@ -355,9 +353,8 @@ class Session(TaskSession):
         the Trace's first sequence, as it was run (an intervention included).
 
         Args:
-            target: "cls_norm", "similarity" (with `other_text`), a key of
-                `task_targets` ("class:1", "original_token" at `position`),
-                a `class_target`/`token_target`, or a callable target.
+            target: "cls_norm", "similarity" (with `other_text`), a `task_targets`
+                key ("class:1"; "original_token" at `position`), or a callable.
             other_text: the second text of a "similarity" target.
             method: an `attribute` method.
             steps: integration steps; None: the default.
@@ -379,6 +376,10 @@ class Session(TaskSession):
         )
         self._attribution = (trace, found)
         return found
+
+    def context_mixing(self, method: str = "value_zeroing"):
+        """`context_mixing` of the Trace on screen, once per Trace (session.mixing)."""
+        return self._mixing.of(self.backbone, self.trace, method)
 
     def close(self) -> None:
         """Stop every worker process the session started."""

@@ -77,9 +77,13 @@ class AttributionPanel:
             self.target.options = options
         self.target.value = value
 
-    def request(self) -> dict[str, Any]:
-        """What `Session.attribute` is asked for, from the controls."""
+    def request(self, pinned: int = -1) -> dict[str, Any]:
+        """What `Session.attribute` is asked for, from the controls; `pinned`
+        (the token pinned in the head view, -1: none) is the position of the
+        "original_token" target."""
         request = {"target": self.target.value, "method": self.method.value}
+        if self.target.value == "original_token":
+            request["position"] = pinned if pinned >= 0 else None
         if self.method.value == "integrated_gradients":
             request["steps"] = int(self.steps.value)
         if self.target.value == "similarity":

@@ -19,6 +19,7 @@ import ipywidgets as w
 from distil_explorer.config import OFFLINE_PRESET
 from distil_explorer.session import BuildRequest, Session
 from distil_explorer.session.inputs import count_tokens
+from distil_explorer.session.mixing import mixing_offer
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
 from distil_explorer.views.attribution_panel import AttributionPanel
 from distil_explorer.views.build_panel import BuildPanel
@@ -32,8 +33,7 @@ from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.payload import shown_of, trace_number
 from distil_explorer.views.registry import TABS
 from distil_explorer.views.run_panel import RunPanel, backend_choices, device_choices
-from distil_explorer.views.status_line import built_line, ran_line
-from distil_explorer.views.task_html import head_html, predictions_html
+from distil_explorer.views.status_line import build_note, built_line, ran_line
 from distil_explorer.views.view_state import ViewState, reconcile
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
@@ -129,6 +129,7 @@ class Explorer(w.VBox):
         for button, (action, area) in clicks.items():
             button.on_click(guard(lambda _button, action=action: action(), area))
         corpus.on_head(guard(self.open_corpus_example, corpus.error))
+        panel.on_mixing(guard(self.context_mixing, panel.error))
         # Looking at another tab is no new action: errors stay where they are.
         on_tab = guard(self._on_tab, fresh=False)
         self.tabs.observe(on_tab, names="selected_index")
@@ -155,9 +156,7 @@ class Explorer(w.VBox):
         limit = session.backbone.max_sequence_length
         self.run_panel.built(limit, session.tokenizer_problem)
         self.compare_panel.built(session.precision)
-        panel.show_status(
-            escaped(session.timings.text()) + head_html(session.head_text)
-        )
+        panel.show_status(build_note(session))
         self.status.value = built_line(session)
         self._show(None)
 
@@ -202,8 +201,7 @@ class Explorer(w.VBox):
         """Attribute what the Attribution tab describes; returns the Attribution."""
         panel = self.attribution_panel
         pinned = self.attention_panel.canvas.selected_token  # "original_token"'s
-        request = {**panel.request(), "position": pinned if pinned >= 0 else None}
-        request.update(overrides)
+        request = {**panel.request(pinned), **overrides}
         panel.status.value = ""
         with self._working(panel.button, panel.progress, panel.working_text(request)):
             found = self.session.attribute(**request)
@@ -242,10 +240,16 @@ class Explorer(w.VBox):
         self.corpus_panel.show_example(layer, head, statistic, text)
         return trace
 
+    def context_mixing(self, method: str):
+        """`method`'s context mixing of the Trace on screen, drawn by the canvas."""
+        found = self.session.context_mixing(method)
+        self.attention_panel.show_mixing(found)
+        return found
+
     def intervene(self, action: str, position: int | None = None):
         """Mask or remove a token (the one pinned in the head view) and re-run."""
-        canvas = self.attention_panel.canvas
-        position = canvas.selected_token if position is None else position
+        panel = self.attention_panel
+        position = panel.canvas.selected_token if position is None else position
         if position < 0:
             raise ValueError(
                 "token: none pinned; allowed: click a token in the head view first"
@@ -256,9 +260,7 @@ class Explorer(w.VBox):
         self._show(self.session.trace)
         held = shown.attention_layers, shown.attention_heads
         guesses = self.session.predictions_at(position) if action == "mask" else None
-        self.attention_panel.show_effect(
-            effect_html(effect, token, *held), predictions_html(guesses, token)
-        )
+        panel.show_effect(effect_html(effect, token, *held), guesses, token)
         return effect
 
     def restore(self) -> None:
@@ -282,12 +284,10 @@ class Explorer(w.VBox):
         ```
         """
         bar, tab = self.export_bar, TABS[self.tabs.selected_index or 0]
+        target = self.attribution_panel.target.value
         return self.attention_panel.canvas.view_state.replace(
             tab=tab, run_mode=self.run_panel.mode.value, export_view=bar.view.value
-        ).replace(
-            export_name=bar.name.value.strip(),
-            attribution_target=self.attribution_panel.target.value,
-        )
+        ).replace(export_name=bar.name.value.strip(), attribution_target=target)
 
     def export(self, path: str, view: str | None = None):
         """Export a view of the tab on screen (.png/.svg) or everything (.html).
@@ -304,7 +304,7 @@ class Explorer(w.VBox):
             view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
         options = {"attribution": self.session.attribution, "lens": self.session.lens}
-        trace = self.trace
+        trace, options["mixing"] = self.trace, attention.canvas.mixing  # as computed
         layer, head = attention.canvas.layer, attention.canvas.head
         if view in ("head", "model"):
             options["state"] = self.view_state  # as the canvas shows them
@@ -340,8 +340,9 @@ class Explorer(w.VBox):
         number = -1 if trace is None else trace_number(trace)
         heads = None if session.backbone is None else session.backbone.num_heads
         tokenizer = session.tokenizer is not None
+        offer = mixing_offer(session.backbone, trace)
         targets = session.task_targets
-        shown = shown_of(trace, canvas.index, number, tokenizer, heads, targets)
+        shown = shown_of(trace, canvas.index, number, tokenizer, heads, *offer, targets)
         state = reconcile(self.view_state, shown)
         self.run_panel.mode.value = state.run_mode
         self.attribution_panel.set_targets(targets, state.attribution_target)

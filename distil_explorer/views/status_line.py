@@ -33,6 +33,11 @@ def built_line(session: Any) -> str:
     )
 
 
+def build_note(session: Any) -> str:
+    """The Build tab's line under the button: timings, then the head loaded."""
+    return escaped(session.timings.text()) + head_html(session.head_text)
+
+
 def ran_line(session: Any, trace: Any, tokens: int) -> str:
     """What the last run of `session` ran, where, and where to look next."""
     return (

@@ -22,6 +22,7 @@ from hypothesis.stateful import (
 from distil_explorer import Explorer
 from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE
 from distil_explorer.views.explorer import TABS
+from distil_explorer.views.weighting import MIXING
 from tests.views.conftest import PRESET
 
 _instances = w.widgets.widget._instances
@@ -292,6 +293,17 @@ class ExplorerMachine(RuleBasedStateMachine):
         # sends it: refused (rolled back) where the Trace has no norms.
         self.canvas.set_state({"weighting": weighting})
 
+    @precondition(lambda self: self.app.trace is not None)
+    @rule(
+        weighting=st.sampled_from(["value_zeroing", "alti"]),
+        aggregate=st.sampled_from(["head", "mean_layers", "rollout"]),
+    )
+    def choose_mixing(self, weighting, aggregate):
+        # The bar's "Value zeroing" / "ALTI" (computed on demand), then one
+        # of the aggregates it shows beside them, as the front end sends them.
+        self.canvas.set_state({"weighting": weighting})
+        self.canvas.set_state({"aggregate": aggregate})
+
     @rule(button=st.sampled_from(["mask_button", "remove_button", "restore_button"]))
     def intervene(self, button):
         widget = getattr(self.app.attention_panel, button)
@@ -414,8 +426,12 @@ class ExplorerMachine(RuleBasedStateMachine):
         assert canvas.heads == list(trace.attention_heads)
         assert canvas.layers == list(trace.attention_layers)
         assert canvas.layer in info["maps_layers"]
-        expected = len(info["maps_layers"]) * len(canvas.heads) * real * real
-        assert len(canvas.maps) == expected
+        per_layer = 1 if info["mixing"] else len(canvas.heads)
+        assert len(canvas.maps) == len(info["maps_layers"]) * per_layer * real * real
+        if info["mixing"]:  # the ContextMixing of this Trace's inputs
+            held = {m.method: m for m in canvas.mixing}[info["mixing"]]
+            assert held.token_ids.tolist() == trace.token_ids.tolist()
+            assert len(canvas.rollout) == len(info["maps_layers"]) * real * real
         if trace.tokens is not None:
             assert canvas.tokens == list(trace.tokens[canvas.index][:real])
 
@@ -435,7 +451,10 @@ class ExplorerMachine(RuleBasedStateMachine):
         assert -1 <= canvas.selected_token < len(canvas.tokens)
         assert len(canvas.tokens) == int(trace.padding_mask[canvas.index].sum())
         assert canvas.has_norms == (trace.attention_norms is not None)
-        assert canvas.weighting == "weights" or canvas.has_norms
+        assert canvas.weighting in ("weights", *canvas.mixing_methods) or (
+            canvas.weighting == "norms" and canvas.has_norms
+        )
+        assert (canvas.aggregate == "rollout") <= (canvas.weighting in MIXING)
         comparison = self.app.compare_panel.comparison
         if comparison is not None and comparison.b is not None:
             assert comparison.b is trace
