@@ -216,6 +216,11 @@ def test_transformers_checkpoints_build_the_head_their_architectures_name(tmp_pa
         random_transformers_task(name).save_pretrained(tmp_path / name)
         assert held_head(tmp_path / name) == kind
     assert held_head(PRESET) is None  # a keras-hub backbone-only preset
+    # A task.json without task.weights.h5: no trained head (keras-hub makes a
+    # random one), so a backbone.
+    headless = write_task_preset(tmp_path / "headless", "classifier", 1)
+    (headless / "task.weights.h5").unlink()
+    assert held_head(headless) is None
     session = Session()
     session.build(BuildRequest(str(tmp_path / "distilbert_classifier")))
     assert session.head_text == "text classifier head: 3 classes (neg, neutral, pos)"

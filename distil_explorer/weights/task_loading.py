@@ -54,10 +54,13 @@ class TaskFiles:
 def held_head(directory: Path) -> str | None:
     """The kind of head a preset directory names: "masked_lm", "classifier" or None.
 
-    A keras-hub preset names it in `task.json` (`class_name`), a transformers
-    checkpoint in `config.json` (`architectures`); a backbone-only preset
-    (or an encoder checkpoint such as `DistilBertModel`) names none. Only
-    the name is read: `read_task_files` finds out whether the head is there.
+    A keras-hub preset names it in `task.json` (`class_name`) next to its
+    `task.weights.h5` (keras-hub 0.32 loads a task.json without that file
+    with a random head: no trained head, so a backbone here), a transformers
+    checkpoint in `config.json` (`architectures`); a backbone-only preset (or
+    an encoder checkpoint such as `DistilBertModel`) names none. Only the
+    name is read: `read_task_files` finds out whether the head's tensors are
+    there.
 
     Examples:
     ```python
@@ -66,6 +69,8 @@ def held_head(directory: Path) -> str | None:
     ```
     """
     if detect_format(directory) == "keras_hub":
+        if not (directory / keras_hub_tasks.TASK_WEIGHTS_FILE).is_file():
+            return None
         names = [keras_hub_tasks.held_task(directory) or ""]
     else:
         names = transformers_files.read_config(directory).get("architectures") or []
