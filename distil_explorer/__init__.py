@@ -98,6 +98,7 @@ _GROUPS = {
         "predict_masked": "distil_explorer.tasks.predictions",
         "classify": "distil_explorer.tasks.predictions",
         "layer_predictions": "distil_explorer.tasks.lens",
+        "plot_layer_predictions": "distil_explorer.views.lens_plots",
         "MaskedPredictions": "distil_explorer.tasks.results",
         "ClassProbabilities": "distil_explorer.tasks.results",
         "LayerPredictions": "distil_explorer.tasks.results",

@@ -1,5 +1,7 @@
 """Builders shared by test modules: tiny models with every parameter random."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -229,3 +231,27 @@ def random_mixing(trace, method: str = "value_zeroing", seed: int = 0):
         padding_mask=trace.padding_mask,
         tokens=trace.tokens,
     )
+
+
+# The keras-hub fixture preset: a tiny backbone (vocabulary 64) with a tokenizer.
+TINY_PRESET = Path(__file__).parent / "fixtures" / "keras_hub_tiny" / "preset"
+
+
+def write_task_preset(
+    directory, kind: str, seed: int, class_names=("negative", "positive")
+) -> Path:
+    """A keras-hub task preset written to `directory`: the fixture's backbone
+    under a random "classifier" (`class_names`) or "masked_lm" head, with the
+    fixture's tokenizer, so that a Session builds it and runs text."""
+    import distil_explorer as de
+
+    backbone = de.DistilBertBackbone.from_preset(TINY_PRESET)
+    if kind == "classifier":
+        task = de.DistilBertTextClassifier(
+            backbone, num_classes=len(class_names), class_names=class_names
+        )
+    else:
+        task = de.DistilBertMaskedLM(backbone)
+    randomized(task, seed).save_to_preset(directory)
+    de.DistilBertTokenizer.from_preset(str(TINY_PRESET)).save_to_preset(directory)
+    return Path(directory)

@@ -122,3 +122,21 @@ def test_patch_activations_ablate_none_is_the_plain_model_and_names_bad_heads(
     assert plain.ablated_heads == () and plain.clean_value == empty.clean_value
     with pytest.raises(ValueError, match="ablate layer=9"):
         patch_activations(*args, tokenizer=session.tokenizer, ablate=[(9, 0)])
+
+
+def test_a_task_models_class_target_drives_patching_and_importance(tmp_path):
+    # The Attribution tab's task targets (a classifier's "class:<k>") work here
+    # too, bound to the task model whose backbone is patched and gated.
+    from tests.factories import write_task_preset
+
+    preset = write_task_preset(tmp_path / "classifier", "classifier", 3)
+    session = Session()
+    session.build(BuildRequest(str(preset)))
+    session.run("the cat sat")
+    found = session.patch("the dog sat", "class:1")
+    assert "logit" in found.target
+    logits = session.task.logits_from_hidden(session.trace.hidden_states[-1])
+    assert found.clean_value == pytest.approx(float(logits[0, 1]), rel=1e-4)
+    importance = session.head_importance(target="class:1", method="ablation")
+    assert importance.values.shape == (2, 2) and "logit" in importance.target
+    session.close()

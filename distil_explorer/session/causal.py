@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from distil_explorer.checks import checked_heads
-from distil_explorer.session.inputs import chosen_target, first_sequence
+from distil_explorer.session.inputs import first_sequence
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -94,7 +94,11 @@ class CausalWorkflows:
         return self._of_trace(self._importance)
 
     def patch(
-        self, corrupted: Any, target: Any = "cls_norm", other_text: str | None = None
+        self,
+        corrupted: Any,
+        target: Any = "cls_norm",
+        other_text: str | None = None,
+        position: int | None = None,
     ):
         """Patch each hidden state of the input on screen into `corrupted`.
 
@@ -106,7 +110,8 @@ class CausalWorkflows:
             corrupted: text (needs a tokenizer; without one, ids typed
                 as the Run tab takes them, "2 10 11 3") or token ids, as many
                 tokens as the clean input.
-            target, other_text: as `Session.attribute` takes them.
+            target, other_text, position: as `Session.attribute` takes them
+                (a task model's targets included).
 
         Examples:
         ```python
@@ -130,7 +135,7 @@ class CausalWorkflows:
             self.backbone,
             first_sequence(trace),
             corrupted,
-            self._chosen(target, other_text),
+            self._chosen(target, other_text, position),
             tokenizer=self.tokenizer,
             ablate=trace.ablated_heads,
         )
@@ -143,13 +148,14 @@ class CausalWorkflows:
         target: Any = "cls_norm",
         method: str = "gradient",
         other_text: str | None = None,
+        position: int | None = None,
     ) -> HeadImportance:
         """How much the target depends on each head (`head_importance`).
 
         Args:
             texts: None (every sequence of the Trace on screen, as it ran),
                 or texts or inputs as `distil_explorer.head_importance` takes.
-            target, other_text: as `Session.attribute` takes them.
+            target, other_text, position: as `Session.attribute` takes them.
             method: "gradient" or "ablation".
         """
         from distil_explorer.causal import head_importance
@@ -157,7 +163,7 @@ class CausalWorkflows:
 
         trace = self._causal_trace("head importance")
         inputs = trace_inputs(trace) if texts is None else texts
-        chosen = self._chosen(target, other_text)
+        chosen = self._chosen(target, other_text, position)
         values = head_importance(
             self.backbone,
             inputs,
@@ -216,8 +222,14 @@ class CausalWorkflows:
             raise ValueError(f"{what}: no Trace yet; allowed: run some text first")
         return self.trace
 
-    def _chosen(self, target: Any, other_text: Any):
-        return chosen_target(target, other_text, self.tokenizer, self.tokenizer_problem)
+    def _chosen(self, target: Any, other_text: Any, position: Any = None):
+        """The target, read as `Session.attribute` reads it; a task model's
+        target bound to that model (it reads the last hidden state of its
+        backbone, the one patched and gated here)."""
+        model, chosen = self._attribution_target(target, other_text, position)
+        if model is not self.backbone and hasattr(chosen, "prepared"):
+            chosen = chosen.prepared(model)
+        return chosen
 
     def _of_trace(self, held):
         if held is None or held[0] is not self.trace:

@@ -30,7 +30,6 @@ from distil_explorer.session.compare import comparison_of, precision_comparison
 from distil_explorer.session.inputs import (
     attribution_problem,
     checked_max_length,
-    chosen_target,
     corpus_texts,
     first_sequence,
     intervened_inputs,
@@ -45,10 +44,11 @@ from distil_explorer.session.requests import (
     Timings,
     no_progress,
 )
+from distil_explorer.session.tasks import TaskSession
 
 
-class Session(CausalWorkflows):
-    """Holds the backbone, tokenizer, Trace, baseline and kept Trace A.
+class Session(CausalWorkflows, TaskSession):
+    """Holds the backbone (and task model), tokenizer, Trace, baseline and A.
 
     Every capture goes through a `Runner` for the backend and device asked
     for (the Runner decides whether that is this process or a worker), and
@@ -94,7 +94,7 @@ class Session(CausalWorkflows):
     # --- build ---
 
     def build(self, request: BuildRequest, progress: Progress = no_progress) -> None:
-        """Build (and load) a backbone and, for a preset, its tokenizer.
+        """Build (and load) a backbone, or a task model (`task`), and its tokenizer.
 
         Nothing changes unless the backbone builds: a failed build keeps the
         last backbone, tokenizer and Trace. A tokenizer that cannot be read
@@ -105,8 +105,8 @@ class Session(CausalWorkflows):
             raise ValueError(
                 f"request={type(request).__name__}: allowed: a BuildRequest"
             )
-        backbone, tokenizer, problem, steps = build_model(request, progress)
-        self.backbone, self.tokenizer = backbone, tokenizer
+        task, backbone, tokenizer, problem, steps = build_model(request, progress)
+        self.task, self.backbone, self.tokenizer = task, backbone, tokenizer
         self.tokenizer_problem = problem
         self.name = request.name
         self.precision = request.precision
@@ -257,6 +257,7 @@ class Session(CausalWorkflows):
             raise ValueError("keep: no run yet; allowed: run first, then keep it as A")
         label = trace_label(self.trace)
         self.kept = (self.trace, f"{self.name}: {label}" if self.name else label)
+        self.kept_classes = self.classes
         return self.trace
 
     def comparison(self) -> Comparison | None:
@@ -344,6 +345,7 @@ class Session(CausalWorkflows):
         other_text: str | None = None,
         method: str = "integrated_gradients",
         steps: int | None = None,
+        position: int | None = None,
     ):
         """Attribute a target to the tokens of the Trace on screen.
 
@@ -351,8 +353,8 @@ class Session(CausalWorkflows):
         the Trace's first sequence, as it was run (an intervention included).
 
         Args:
-            target: "cls_norm", "similarity" (with `other_text`), or a
-                callable target (see `attribute`).
+            target: "cls_norm", "similarity" (with `other_text`), a `task_targets`
+                key ("class:1"; "original_token" at `position`), or a callable.
             other_text: the second text of a "similarity" target.
             method: an `attribute` method.
             steps: integration steps; None: the default.
@@ -362,12 +364,10 @@ class Session(CausalWorkflows):
         self._require_backbone("attribute")
         if self.trace is None:
             raise ValueError("attribute: no Trace yet; allowed: run some text first")
-        chosen = chosen_target(
-            target, other_text, self.tokenizer, self.tokenizer_problem
-        )
+        model, chosen = self._attribution_target(target, other_text, position)
         trace = self.trace
         found = attribute(
-            self.backbone,
+            model,
             first_sequence(trace),
             chosen,
             method=method,

@@ -123,6 +123,7 @@ def layer_predictions(
         padding_mask=trace.padding_mask,
         tokens=trace.tokens,
         top_tokens=_names(_scatter(ids, real, shape, -1), tokenizer),
+        actual_tokens=_names(actual, tokenizer),
     )
 
 
@@ -134,16 +135,15 @@ def _scatter(values: np.ndarray, real: np.ndarray, shape, fill) -> np.ndarray:
 
 
 def _names(ids: np.ndarray, tokenizer: Any):
+    """The token strings of `ids` as nested tuples of its shape ("" for -1)."""
     if tokenizer is None:
         return None
-    names = {}
+    unique, inverse = np.unique(ids, return_inverse=True)
+    strings = ["" if i < 0 else tokenizer.id_to_token(int(i)) for i in unique]
+    return _tuples(np.array(strings, dtype=object)[inverse.reshape(ids.shape)])
 
-    def name(i: int) -> str:
-        if i not in names:
-            names[i] = "" if i < 0 else tokenizer.id_to_token(i)
-        return names[i]
 
-    return tuple(
-        tuple(tuple(tuple(name(int(i)) for i in top) for top in row) for row in layer)
-        for layer in ids
-    )
+def _tuples(array: np.ndarray):
+    if array.ndim == 1:
+        return tuple(array.tolist())
+    return tuple(_tuples(part) for part in array)

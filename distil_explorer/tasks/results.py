@@ -153,6 +153,8 @@ class LayerPredictions:
         tokens: the input's token strings, when the Trace has them.
         top_tokens: the strings of `top_ids` (nested L + 1, B, T, k), when a
             tokenizer was given.
+        actual_tokens: the strings of `actual_ids` (nested B, T), when a
+            tokenizer was given (at a masked position: the original token).
 
     Examples:
     ```python
@@ -170,6 +172,7 @@ class LayerPredictions:
     padding_mask: np.ndarray
     tokens: tuple[tuple[str, ...], ...] | None = None
     top_tokens: tuple | None = None
+    actual_tokens: tuple[tuple[str, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         for name, dtype in (
@@ -198,6 +201,7 @@ class LayerPredictions:
                     f"{name} shape={getattr(self, name).shape}: allowed: {want[1:3]}"
                 )
         object.__setattr__(self, "tokens", _strings(self.tokens))
+        object.__setattr__(self, "actual_tokens", _strings(self.actual_tokens))
 
     @property
     def num_layers(self) -> int:

@@ -13,6 +13,8 @@ from distil_explorer.views.attention_widget import AttentionWidget
 from distil_explorer.views.feedback import ErrorArea, Progress
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 from distil_explorer.views.html_text import text as escaped
+from distil_explorer.views.lens_panel import LensPanel
+from distil_explorer.views.task_html import predictions_html
 from distil_explorer.views.weighting import LABELS
 
 METRICS = {
@@ -82,8 +84,7 @@ class AttentionPanel:
     """
 
     def __init__(self) -> None:
-        # It grows into the row's free width (the head view uses what it gets).
-        self.canvas = AttentionWidget(layout=w.Layout(flex="1 1 720px", min_width="0"))
+        self.canvas = AttentionWidget(layout=w.Layout(width="100%", min_width="0"))
         self.token = w.HTML(_NO_TOKEN)
         self.mask_button = w.Button(
             description="Mask token", icon="eye-slash", disabled=True
@@ -95,12 +96,15 @@ class AttentionPanel:
             description="Restore original", icon="undo", disabled=True
         )
         self.effect = w.HTML()
+        self.predictions = w.HTML()  # a masked LM's guesses for a masked token
         self.error = ErrorArea()
         self.progress = Progress()
         self._compute = None  # method -> None: the controller computes mixing
         self.query_key_note = w.HTML(_QUERY_KEY_HINT)
         self.query_key = image_widget()
         self.query_key_pair: tuple[int, int] | None = None  # (query, key) drawn
+        # A masked LM's predictions by layer, below the canvas (hidden otherwise).
+        self.lens = LensPanel()
         self.metric = w.Dropdown(options=list(METRICS), description="summary")
         self.table = w.HTML()
         self._summary = None
@@ -118,6 +122,7 @@ class AttentionPanel:
                 self.restore_button,
                 self.error.widget,
                 self.progress.widget,
+                self.predictions,
                 self.effect,
                 self.query_key_note,
                 self.query_key,
@@ -127,7 +132,15 @@ class AttentionPanel:
         self.widget = w.VBox(
             [
                 w.HBox(
-                    [self.canvas, side],
+                    [
+                        # It grows into the row's free width (the head view
+                        # uses what it gets); a masked LM's lens sits under it.
+                        w.VBox(
+                            [self.canvas, self.lens.widget],
+                            layout=w.Layout(flex="1 1 720px", min_width="0"),
+                        ),
+                        side,
+                    ],
                     layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
                 ),
                 self.metric,
@@ -156,6 +169,7 @@ class AttentionPanel:
         else:
             self.canvas.show(trace, state)
         self.query_key_pair = None
+        self.predictions.value = ""  # of the Trace before
         self._on_token()
         self._summary = head_summary(trace, special_ids)
         self._draw_table()
@@ -195,12 +209,14 @@ class AttentionPanel:
         self.token.value = _NO_TOKEN
         self.mask_button.disabled = self.remove_button.disabled = True
         self.restore_button.disabled = True
-        self.effect.value = ""
+        self.effect.value = self.predictions.value = ""
         self._summary, self.table.value = None, ""
 
-    def show_effect(self, text: str) -> None:
-        """The effect table of the last intervention (or a line of text)."""
+    def show_effect(self, text: str, predictions=None, token: str = "") -> None:
+        """The effect table of the last intervention (or a line of text), and
+        a masked LM's `MaskedPredictions` where `token` was masked (or None)."""
         self.effect.value = text
+        self.predictions.value = predictions_html(predictions, token)
 
     def _on_canvas(self, change: Any) -> None:
         self._draw_query_key()

@@ -29,7 +29,7 @@ class CausalActions:
         """
         panel = self.causal_panel
         text = panel.corrupted.value if corrupted is None else corrupted
-        chosen = {**self.attribution_panel.target_request(), **target}
+        chosen = {**self._target_request(), **target}
         with self._working(panel.patch_button, panel.progress, "patching"):
             found = self.session.patch(text, **chosen)
         self._show_causal()
@@ -40,7 +40,7 @@ class CausalActions:
         method, or `method`); returns the `HeadImportance`."""
         panel = self.causal_panel
         method = panel.method.value if method is None else method
-        chosen = {**self.attribution_panel.target_request(), **target}
+        chosen = {**self._target_request(), **target}
         with self._working(panel.importance_button, panel.progress, method):
             found = self.session.head_importance(None, method=method, **chosen)
         self._show_causal()
@@ -66,6 +66,11 @@ class CausalActions:
         """Re-run the input on screen with every head on."""
         return self.ablate([])
 
+    def _target_request(self) -> dict[str, Any]:
+        """The Attribution tab's target (the pinned token for "original_token")."""
+        pinned = self.attention_panel.canvas.selected_token
+        return self.attribution_panel.target_request(pinned)
+
     def _new_causal_panel(self, text: str) -> CausalPanel:
         """The Causal tab, showing the Attribution tab's own target widgets."""
         return CausalPanel(self.attribution_panel.target_controls(), text)
@@ -89,6 +94,7 @@ class CausalActions:
             "patching": session.patching,
             "importance": session.importance,
             "corpus": session.corpus,
+            "lens": session.lens,
             "mixing": self.attention_panel.canvas.mixing,
         }
 

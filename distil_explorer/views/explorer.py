@@ -34,6 +34,7 @@ from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.payload import shown_of, trace_number
 from distil_explorer.views.registry import TABS
 from distil_explorer.views.run_panel import RunPanel, backend_choices, device_choices
+from distil_explorer.views.status_line import build_note, built_line, ran_line
 from distil_explorer.views.view_state import ViewState, reconcile
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
@@ -153,21 +154,14 @@ class Explorer(CausalActions, w.VBox):
                 self.status.value = f"<b>Not built</b>: {escaped(request.name)}."
                 raise
         session = self.session
-        backbone = session.backbone
         self.params_panel.show(session.parameter_rows)
         # Statistics of the old model are stale; they need a tokenizer.
         self.corpus_panel.built(session.tokenizer_problem)
-        self.run_panel.built(backbone.max_sequence_length, session.tokenizer_problem)
+        limit = session.backbone.max_sequence_length
+        self.run_panel.built(limit, session.tokenizer_problem)
         self.compare_panel.built(session.precision)
-        panel.show_status(escaped(session.timings.text()))
-        note = ""
-        if session.tokenizer_problem is not None:
-            note = f" No tokenizer: {escaped(session.tokenizer_problem)}."
-        self.status.value = (
-            f"<b>Built</b> {escaped(session.name)}: "
-            f"{backbone.count_params():,} parameters, {backbone.num_layers} layers "
-            f"x {backbone.num_heads} heads. Press <b>Run</b>.{note}"
-        )
+        panel.show_status(build_note(session))
+        self.status.value = built_line(session)
         self._show(None)
 
     def run(self, **overrides: Any):
@@ -185,11 +179,7 @@ class Explorer(CausalActions, w.VBox):
             tokens,
             count_tokens(request["inputs"], self.session.tokenizer),
         )
-        self.status.value = (
-            f"<b>Ran</b> {escaped(self.session.name)} on "
-            f"{escaped(trace.backend)} / {escaped(trace.device)}: "
-            f"{tokens} tokens. Hover or click a token in the Attention tab."
-        )
+        self.status.value = ran_line(self.session, trace, tokens)
         # With an A kept, a run of its input is there to be compared with it.
         comparing = self.compare_panel.b is not None
         self.tabs.selected_index = TABS.index("Compare" if comparing else "Attention")
@@ -197,8 +187,9 @@ class Explorer(CausalActions, w.VBox):
 
     def keep_as_a(self) -> None:
         """Keep the run on screen as A in the Compare tab; later runs are B."""
-        self.session.keep_as_a()
-        self.compare_panel.show(self.session.comparison(), can_keep=True)
+        session = self.session
+        session.keep_as_a()
+        self.compare_panel.show(session.comparison(), True, session.compared_classes)
 
     def compare_precisions(self, precisions=None):
         """Run the input on screen at other precisions (the Compare tab's choice)."""
@@ -213,7 +204,8 @@ class Explorer(CausalActions, w.VBox):
     def attribute(self, **overrides: Any):
         """Attribute what the Attribution tab describes; returns the Attribution."""
         panel = self.attribution_panel
-        request = {**panel.request(), **overrides}
+        pinned = self.attention_panel.canvas.selected_token  # "original_token"'s
+        request = {**panel.request(pinned), **overrides}
         panel.status.value = ""
         with self._working(panel.button, panel.progress, panel.working_text(request)):
             found = self.session.attribute(**request)
@@ -260,8 +252,8 @@ class Explorer(CausalActions, w.VBox):
 
     def intervene(self, action: str, position: int | None = None):
         """Mask or remove a token (the one pinned in the head view) and re-run."""
-        canvas = self.attention_panel.canvas
-        position = canvas.selected_token if position is None else position
+        panel = self.attention_panel
+        position = panel.canvas.selected_token if position is None else position
         if position < 0:
             raise ValueError(
                 "token: none pinned; allowed: click a token in the head view first"
@@ -271,7 +263,8 @@ class Explorer(CausalActions, w.VBox):
         effect = self.session.intervene(position, action)
         self._show(self.session.trace)
         held = shown.attention_layers, shown.attention_heads
-        self.attention_panel.show_effect(effect_html(effect, token, *held))
+        guesses = self.session.predictions_at(position) if action == "mask" else None
+        panel.show_effect(effect_html(effect, token, *held), guesses, token)
         return effect
 
     def restore(self) -> None:
@@ -295,9 +288,10 @@ class Explorer(CausalActions, w.VBox):
         ```
         """
         bar, tab = self.export_bar, TABS[self.tabs.selected_index or 0]
+        target = self.attribution_panel.target.value
         return self.attention_panel.canvas.view_state.replace(
             tab=tab, run_mode=self.run_panel.mode.value, export_view=bar.view.value
-        ).replace(export_name=bar.name.value.strip())
+        ).replace(export_name=bar.name.value.strip(), attribution_target=target)
 
     def export(self, path: str, view: str | None = None):
         """Export a view of the tab on screen (.png/.svg) or everything (.html).
@@ -348,9 +342,12 @@ class Explorer(CausalActions, w.VBox):
         heads = None if session.backbone is None else session.backbone.num_heads
         tokenizer = session.tokenizer is not None
         offer = mixing_offer(session.backbone, trace)
-        shown = shown_of(trace, canvas.index, number, tokenizer, heads, *offer)
+        targets = session.task_targets
+        shown = shown_of(trace, canvas.index, number, tokenizer, heads, *offer, targets)
         state = reconcile(self.view_state, shown)
         self.run_panel.mode.value = state.run_mode
+        self.attribution_panel.set_targets(targets, state.attribution_target)
+        self.run_panel.show_classes(session.classes)
         if trace is None:
             self.attention_panel.clear(state)
             self.hidden_panel.clear()
@@ -363,7 +360,9 @@ class Explorer(CausalActions, w.VBox):
                 state=state,
             )
             self.hidden_panel.show(trace)
-        self.compare_panel.show(session.comparison(), can_keep=trace is not None)
+        self.attention_panel.lens.show(session.lens)  # None: hidden
+        classes = session.compared_classes
+        self.compare_panel.show(session.comparison(), trace is not None, classes)
         # An attribution belongs to the Trace it was made for.
         self.attribution_panel.clear()
         self.attribution_panel.set_ready(session.attribution_problem, trace is not None)

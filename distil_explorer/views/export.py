@@ -51,6 +51,57 @@ def state_figure(trace: Trace, view: str, state, mixing=None):
     return plot_scene(scene_of(state, decoded(payload)))
 
 
+# Views drawn from a value other than the Trace: its argument, why it is
+# needed, how to get one.
+_UNTRACED = {
+    "parameters": (
+        "rows",
+        "needed for the parameters view",
+        "parameter_table(backbone)",
+    ),
+    "attribution": (
+        "attribution",
+        "none yet",
+        "press Attribute in the Attribution tab, or pass "
+        "distil_explorer.attribute(...)'s result",
+    ),
+    "corpus": (
+        "corpus",
+        "needed for the corpus view",
+        "press Compute in the Corpus tab first",
+    ),
+    "predictions by layer": (
+        "lens",
+        "none yet for the predictions by layer view",
+        "build a masked-LM preset and Run, or pass "
+        "distil_explorer.layer_predictions(...)'s result",
+    ),
+}
+
+
+def _untraced_figure(view: str, index: int, given: dict):
+    """The figure of a view in `_UNTRACED`, from its value in `given`."""
+    name, why, how = _UNTRACED[view]
+    value = given[name]
+    if value is None:
+        raise ValueError(f"{name}: {why}; allowed: {how}")
+    if view == "parameters":
+        from distil_explorer.views.plots import plot_parameters
+
+        return plot_parameters(value)
+    if view == "attribution":
+        from distil_explorer.views.attribution_plots import plot_attribution
+
+        return plot_attribution(value, index)
+    if view == "corpus":
+        from distil_explorer.views.corpus_plots import plot_corpus_statistics
+
+        return plot_corpus_statistics(value)
+    from distil_explorer.views.lens_plots import plot_layer_predictions
+
+    return plot_layer_predictions(value, index)
+
+
 def view_figure(
     trace: Trace | None,
     view: str,
@@ -72,6 +123,7 @@ def view_figure(
     importance=None,
     mixing=None,
     aggregate: str = "head",
+    lens=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
 
@@ -86,10 +138,11 @@ def view_figure(
     Trace's inputs, or several): one map per layer, `aggregate="rollout"`
     for its rollout through `layer`, "mean_layers" for the mean.
     "attribution" draws `attribution` (an `Attribution`) and "corpus" draws
-    `corpus` (a `CorpusStatistics`); neither needs a Trace. "patching" draws
-    `patching` (a `Patching`), "heads" `importance` (a `HeadImportance` or
-    head_importance's (L, H) array) with the heads `trace` ran without
-    crossed out. With `state`
+    `corpus` (a `CorpusStatistics`) and "predictions by layer" draws `lens`
+    (a `LayerPredictions`, `layer_predictions`); none needs a Trace.
+    "patching" draws `patching` (a `Patching`), "heads" `importance` (a
+    `HeadImportance` or head_importance's (L, H) array) with the heads
+    `trace` ran without crossed out. With `state`
     (a `ViewState`, e.g. the explorer's), "head" and "model" are drawn as the
     canvas shows them: its heads and colours, pins, weighting, aggregate,
     lines or heatmap (`state_figure`).
@@ -98,31 +151,9 @@ def view_figure(
 
     if view not in VIEWS:
         raise ValueError(f"view={view!r}: allowed: {', '.join(VIEWS)}")
-    if view == "parameters":
-        if rows is None:
-            raise ValueError(
-                "rows: needed for the parameters view; allowed: "
-                "parameter_table(backbone)"
-            )
-        return plots.plot_parameters(rows)
-    if view == "attribution":
-        from distil_explorer.views.attribution_plots import plot_attribution
-
-        if attribution is None:
-            raise ValueError(
-                "attribution: none yet; allowed: press Attribute in the "
-                "Attribution tab, or pass distil_explorer.attribute(...)'s result"
-            )
-        return plot_attribution(attribution, index)
-    if view == "corpus":
-        from distil_explorer.views.corpus_plots import plot_corpus_statistics
-
-        if corpus is None:
-            raise ValueError(
-                "corpus: needed for the corpus view; allowed: press Compute in "
-                "the Corpus tab first"
-            )
-        return plot_corpus_statistics(corpus)
+    if view in _UNTRACED:
+        given = {"rows": rows, "attribution": attribution, "corpus": corpus}
+        return _untraced_figure(view, index, given | {"lens": lens})
     if view in ("patching", "heads"):
         return _causal_figure(view, trace, patching, importance)
     if trace is None:
@@ -220,11 +251,11 @@ def export_view(
         layer, head, rows, index: what the view shows (see `view_figure`).
         **options: `other`, `query`, `key`, `labels`, `style`,
             `weighting`, `mixing`, `aggregate`, `attribution`, `corpus`,
-            `state`, `patching`, `importance`, as `view_figure` takes (the
-            report opens on `state`, or on `weighting`, and takes
-            `attribution`, `patching` and `importance` too; it carries every
-            ContextMixing in `mixing`, so its weighting buttons work offline).
-            Figures are written at 2x pixel density.
+            `state`, `lens`, `patching`, `importance`, as `view_figure` takes
+            (the report opens on `state`, or on `weighting`, and takes
+            `attribution`, `lens`, `patching` and `importance` too; it carries
+            every ContextMixing in `mixing`, so its weighting buttons work
+            offline). Figures are written at 2x pixel density.
 
     Examples:
     ```python
@@ -237,6 +268,7 @@ def export_view(
     export_view("alti.png", trace, "model", weighting="alti", mixing=alti)
     export_view("rollout_5.svg", trace, "head", 5, weighting="alti", mixing=alti,
                 aggregate="rollout")
+    export_view("lens.png", trace, "predictions by layer", lens=lens)
     ```
     """
     path = checked_path("path", path)
@@ -264,6 +296,7 @@ def export_view(
             importance=options.get("importance"),
             mixing=options.get("mixing"),
             aggregate=options.get("aggregate", "head"),
+            lens=options.get("lens"),
         )
     from distil_explorer.views.scene_plots import EXPORT_DPI
 

@@ -324,11 +324,13 @@ def shown_of(
     num_heads: int | None = None,
     mixing: tuple[str, ...] = (),
     mixing_note: str = "",
+    task_targets: tuple[tuple[str, str], ...] = (),
 ) -> Shown:
     """What `trace` (sequence `index`) offers the choices, as `reconcile` takes it.
 
     `mixing`: the context-mixing weightings it can be drawn with (held, or
-    computable where it runs); `mixing_note`: why the others are off.
+    computable where it runs); `mixing_note`: why the others are off;
+    `task_targets`: the attribution targets of the task head built.
 
     Examples:
     ```python
@@ -344,6 +346,7 @@ def shown_of(
             num_heads=num_heads or 0,
             has_tokenizer=has_tokenizer,
             mixing_note=mixing_note or "no Trace yet: run first",
+            task_targets=task_targets,
         )
     index = index if 0 <= index < trace.token_ids.shape[0] else 0
     real = real_positions(trace, index)
@@ -358,4 +361,5 @@ def shown_of(
         trace=trace_id,
         mixing=mixing,
         mixing_note=mixing_note,
+        task_targets=task_targets,
     )

@@ -52,6 +52,7 @@ REGISTRY = (
     View("head", ("Run", "Attention"), "head_view", canvas=True),
     View("model", ("Run", "Attention"), "model_view", canvas=True),
     View("query/key", ("Attention",), "query_key"),
+    View("predictions by layer", ("Attention",), "predictions_by_layer"),
     View("hidden states", ("Hidden states",), "hidden_states"),
     View("pca", ("Hidden states",), "pca"),
     View("rollout", ("Hidden states",), "rollout"),
@@ -72,7 +73,7 @@ def tab_views(tab: str) -> tuple[str, ...]:
 
     Examples:
     ```python
-    tab_views("Attention")  # ('head', 'model', 'query/key')
+    tab_views("Attention")  # ('head', 'model', 'query/key', 'predictions by layer')
     ```
     """
     return tuple(view.name for view in REGISTRY if tab in view.tabs)

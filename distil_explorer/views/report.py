@@ -190,6 +190,7 @@ def report(
     patching=None,
     importance=None,
     mixing=None,
+    lens=None,
 ) -> Path:
     """Write one self-contained HTML file showing `trace` (sequence `index`).
 
@@ -227,6 +228,8 @@ def report(
             (`distil_explorer.context_mixing`), or several: embedded, and
             offered by the page's "Value zeroing" / "ALTI" buttons; `weighting`
             may then name one.
+        lens: optionally a `LayerPredictions` (`layer_predictions`): the
+            "Predictions by layer" grid of sequence `index`, as on screen.
 
     Examples:
     ```python
@@ -262,6 +265,10 @@ def report(
             f"{attribution_html(attribution, index)}"
             f"<img alt='Token attribution' src='data:image/png;base64,{chart}'>"
         )
+    if lens is not None:
+        from distil_explorer.views.lens_html import lens_html
+
+        figures += f"<h2>Predictions by layer</h2>{lens_html(lens, index)}"
     figures += _causal_sections(trace, patching, importance)
     css = (_STATIC / "attention.css").read_text()
     where = f"ran on {escaped(trace.backend)} / {escaped(trace.device)}"

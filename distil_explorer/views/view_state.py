@@ -25,6 +25,8 @@ DRAW_STYLES = ("lines", "heatmap")
 SIDES = ("query", "key")
 COMBINES = ("sum", "mean")
 RUN_MODES = ("text", "token ids")
+# Attribution targets every backbone offers; a task head adds its own.
+BACKBONE_TARGETS = ("cls_norm", "similarity")
 # Choices that name a member of a fixed set.
 _ENUMS = {
     "mode": MODES,
@@ -54,6 +56,8 @@ class Shown:
         mixing_note: str. Why the others are off ("" when none is).
         trace: int. Which Trace this is (a new number for every new Trace),
             -1 for none: choices about tokens belong to one Trace.
+        task_targets: tuple of (label, key). Attribution targets the task
+            head built adds (`Session.task_targets`); () for a backbone.
 
     Examples:
     ```python
@@ -72,6 +76,7 @@ class Shown:
     trace: int = -1
     mixing: tuple[str, ...] = ()
     mixing_note: str = ""
+    task_targets: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_trace(self) -> bool:
@@ -104,6 +109,8 @@ class ViewState:
         export_view: str. The view the export bar writes.
         export_name: str. Its file name ("" : the view's own name).
         run_mode: str. "text" or "token ids" in the Run tab.
+        attribution_target: str. The Attribution tab's target: one of
+            `BACKBONE_TARGETS` or a key of `shown.task_targets`.
         shown: Shown. What these choices were last reconciled with.
 
     Examples:
@@ -132,6 +139,7 @@ class ViewState:
     export_view: str = "head"
     export_name: str = ""
     run_mode: str = "text"
+    attribution_target: str = "cls_norm"
     shown: Shown = Shown()
 
     def visible(self) -> tuple[int, ...]:
@@ -162,7 +170,9 @@ def reconcile(state: ViewState, shown: Shown) -> ViewState:
       the Trace can have it (`Shown.mixing`), else the weights; the rollout
       aggregate only with a mixing weighting;
     - a model that gained a tokenizer returns the Run tab to text, one
-      without a tokenizer runs token ids.
+      without a tokenizer runs token ids;
+    - a task head's attribution target ("class:1") goes back to "cls_norm"
+      when the head's targets change (another head, or none).
 
     Examples:
     ```python
@@ -176,7 +186,17 @@ def reconcile(state: ViewState, shown: Shown) -> ViewState:
         run_mode = "token ids"
     elif not old.has_tokenizer:
         run_mode = "text"
-    changes: dict[str, Any] = {"shown": shown, "run_mode": run_mode}
+    target = state.attribution_target
+    offered = BACKBONE_TARGETS + tuple(key for _, key in shown.task_targets)
+    if target not in offered or (
+        target not in BACKBONE_TARGETS and old.task_targets != shown.task_targets
+    ):
+        target = "cls_norm"  # another head: its class k is another class
+    changes: dict[str, Any] = {
+        "shown": shown,
+        "run_mode": run_mode,
+        "attribution_target": target,
+    }
     if not shown.has_trace:
         fresh = ViewState()
         keep = ("tab", "mode", "draw_style", "aggregate", "combine")

@@ -97,6 +97,23 @@ def test_layer_predictions_is_the_head_on_every_layer(masked_lm):
     assert (lens.actual_rank[:, ~real] == -1).all()
 
 
+def test_layer_predictions_names_the_top_and_actual_tokens(masked_lm):
+    class Vocabulary:
+        def id_to_token(self, i):
+            return f"t{i}"
+
+    trace = de.capture(masked_lm.backbone, BATCH)
+    original = TOKEN_IDS.copy()
+    original[0, 3] = 4
+    lens = de.layer_predictions(
+        masked_lm, trace, top_k=2, original_ids=original, tokenizer=Vocabulary()
+    )
+    assert lens.actual_tokens[0][3] == "t4"
+    assert lens.actual_tokens[1] == tuple(f"t{i}" for i in original[1])
+    assert lens.top_tokens[2][1][0] == tuple(f"t{i}" for i in lens.top_ids[2, 1, 0])
+    assert lens.top_tokens[0][1][-1] == ("", "")  # padding
+
+
 def test_classify_gives_softmax_with_names(classifier):
     found = de.classify(classifier, BATCH)
     logits = ops.convert_to_numpy(classifier(BATCH))

@@ -8,6 +8,7 @@ from distil_explorer.views.export import VIEWS, export_view
 from tests.conftest import tiny_inputs
 from tests.views.test_attribution_views import _attribution
 from tests.views.test_causal_views import _patching
+from tests.views.test_lens_views import make_lens
 
 
 @pytest.mark.parametrize("view", [v for v in VIEWS if v != "parameters"])
@@ -25,6 +26,7 @@ def test_every_view_exports_as_png_and_svg(
         "attribution": {"attribution": _attribution()},
         "patching": {"patching": _patching()},
         "heads": {"importance": np.arange(4.0).reshape(2, 2)},
+        "predictions by layer": {"lens": make_lens(length=7, batch=2)},
     }.get(view, {})
     path = export_view(tmp_path / f"v{suffix}", trace, view, layer=1, head=1, **options)
     data = path.read_bytes()
@@ -56,6 +58,7 @@ def test_parameters_and_report_export(tiny_trace, tiny_backbone, tmp_path):
         ({"view": "query/key"}, "query, key: needed for the query/key view"),
         ({"view": "compare"}, "other: needed for the compare view"),
         ({"view": "corpus"}, "corpus: needed for the corpus view"),
+        ({"view": "predictions by layer"}, "lens: none yet"),
     ],
 )
 def test_bad_exports_are_refused_and_write_nothing(
