@@ -39,9 +39,19 @@ def build_note(session: Any) -> str:
 
 
 def ran_line(session: Any, trace: Any, tokens: int) -> str:
-    """What the last run of `session` ran, where, and where to look next."""
+    """What the last run of `session` ran, where, what a classifier says of
+    it (the run jumps to the Attention tab; the bars stay in the Run tab),
+    and where to look next."""
+    said = ""
+    classes = session.classes
+    if classes is not None:
+        name, probability = classes.top(0)[0]
+        said = (
+            f" Classifier: <b>{escaped(name)}</b> ({probability:.1%}; every "
+            "class in the Run tab)."
+        )
     return (
         f"<b>Ran</b> {escaped(session.name)} on "
         f"{escaped(trace.backend)} / {escaped(trace.device)}: "
-        f"{tokens} tokens. Hover or click a token in the Attention tab."
+        f"{tokens} tokens.{said} Hover or click a token in the Attention tab."
     )

@@ -38,6 +38,10 @@ def test_a_classifier_shows_its_head_classes_and_targets(app, presets):
     assert f"{top[0][1]:.3f}" in bars and f"{top[1][1]:.3f}" in bars
     assert "&lt;b&gt;neg&lt;/b&gt;" in bars and "<b>neg</b>" not in bars
     assert id(app.run_panel.classes) in displayed(app)
+    # The run jumps to the Attention tab: the status line says the verdict.
+    name = {"<b>neg</b>": "&lt;b&gt;neg&lt;/b&gt;", "pos & co": "pos &amp; co"}
+    said = f"Classifier: <b>{name[top[0][0]]}</b> ({top[0][1]:.1%}"
+    assert said in app.status.value
     picker.value = "class:1"
     app.attribution_panel.method.value = "gradient_x_input"
     app.attribution_panel.button.click()
@@ -51,6 +55,7 @@ def test_a_classifier_shows_its_head_classes_and_targets(app, presets):
     assert "head" not in app.status.value.split("heads")[-1]
     app.run()
     assert app.run_panel.classes.value == ""
+    assert "Classifier" not in app.status.value
 
 
 def test_mask_token_shows_a_masked_lms_predictions_for_it(app, presets, tmp_path):
