@@ -49,6 +49,8 @@ _GROUPS = {
         "attention_rollout": "distil_explorer.analysis.rollout",
         "attention_flow": "distil_explorer.analysis.rollout",
         "score_contributions": "distil_explorer.analysis.query_key",
+        "key_share_by_layer": "distil_explorer.analysis.shares",
+        "self_share_by_layer": "distil_explorer.analysis.shares",
         "pca": "distil_explorer.analysis.hidden",
         "Projection": "distil_explorer.analysis.hidden",
     },

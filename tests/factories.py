@@ -1,5 +1,7 @@
 """Builders shared by test modules: tiny models with every parameter random."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -209,3 +211,47 @@ def run_on_backend(backend: str, code: str, *args: str, timeout: float = 300):
         cwd=root,
         timeout=timeout,
     )
+
+
+def random_mixing(trace, method: str = "value_zeroing", seed: int = 0):
+    """A `ContextMixing` of `trace`'s inputs from numpy alone: random positive
+    scores over the real tokens, rows normalised, padding 0 (every model
+    layer up to the Trace's last)."""
+    from distil_explorer.mixing import ContextMixing
+    from distil_explorer.mixing.result import normalised_rows
+
+    rng = np.random.default_rng(seed)
+    batch, length = trace.token_ids.shape
+    layers = max(trace.attention_layers) + 1
+    scores = rng.random((layers, batch, length, length)) ** 3
+    return ContextMixing(
+        per_layer=normalised_rows(scores, trace.padding_mask),
+        method=method,
+        token_ids=trace.token_ids,
+        padding_mask=trace.padding_mask,
+        tokens=trace.tokens,
+    )
+
+
+# The keras-hub fixture preset: a tiny backbone (vocabulary 64) with a tokenizer.
+TINY_PRESET = Path(__file__).parent / "fixtures" / "keras_hub_tiny" / "preset"
+
+
+def write_task_preset(
+    directory, kind: str, seed: int, class_names=("negative", "positive")
+) -> Path:
+    """A keras-hub task preset written to `directory`: the fixture's backbone
+    under a random "classifier" (`class_names`) or "masked_lm" head, with the
+    fixture's tokenizer, so that a Session builds it and runs text."""
+    import distil_explorer as de
+
+    backbone = de.DistilBertBackbone.from_preset(TINY_PRESET)
+    if kind == "classifier":
+        task = de.DistilBertTextClassifier(
+            backbone, num_classes=len(class_names), class_names=class_names
+        )
+    else:
+        task = de.DistilBertMaskedLM(backbone)
+    randomized(task, seed).save_to_preset(directory)
+    de.DistilBertTokenizer.from_preset(str(TINY_PRESET)).save_to_preset(directory)
+    return Path(directory)

@@ -170,4 +170,7 @@ def trace_label(trace: Trace) -> str:
         parts.append(dtype)
     parts.append(f"{trace.num_layers} layers x {trace.num_heads} heads")
     parts.append(f"width {trace.hidden_states.shape[-1]}")
+    if trace.ablated_heads:
+        off = " ".join(f"{layer}.{head}" for layer, head in trace.ablated_heads)
+        parts.append(f"heads off {off}")
     return ", ".join(parts)

@@ -72,19 +72,42 @@ def head_importance(
 
     _check_options(method, batch_size, progress, keras.backend.backend(), backbone)
     target = ready_target(target, backbone, tokenizer)
-    if method == "gradient":
-        sums_of = interventions.gate_gradients(backbone, target)
-    else:
 
-        def sums_of(ids, mask):
-            return interventions.ablation_sums(backbone, ids, mask, target)
+    def sums_for(target):
+        if method == "gradient":
+            return interventions.gate_gradients(backbone, target)
+        return lambda ids, mask: interventions.ablation_sums(
+            backbone, ids, mask, target
+        )
 
+    # A target with one row per input (a similarity target with one reference
+    # per text) meets each batch with its own rows; the gradient program is
+    # then made per batch (on jax: compiled per batch).
+    sums_of = sums_for(target)
     total = np.zeros((backbone.num_layers, backbone.num_heads))
     count = 0
-    for ids, mask in _batches(backbone, texts, tokenizer, batch_size, progress):
+    batches = _batches(backbone, texts, tokenizer, batch_size, progress)
+    for rows, (ids, mask) in batches:
+        if _per_input(target) and count == 0:
+            _check_rows(target, rows)
+        if _per_input(target):
+            sums_of = sums_for(target.rows(count, count + len(ids)))
         total += sums_of(ids, mask)
         count += len(ids)
     return total / count
+
+
+def _per_input(target) -> bool:
+    reference = getattr(target, "reference", None)
+    return hasattr(target, "rows") and reference is not None and len(reference) > 1
+
+
+def _check_rows(target, rows: int) -> None:
+    if len(target.reference) != rows:
+        raise ValueError(
+            f"target: holds {len(target.reference)} reference rows for {rows} "
+            "texts; allowed: one shared reference, or one per text"
+        )
 
 
 def _check_options(method, batch_size, progress, backend, backbone) -> None:
@@ -117,8 +140,9 @@ def _check_options(method, batch_size, progress, backend, backbone) -> None:
 
 def _batches(
     backbone, texts, tokenizer, batch_size: int, progress: bool
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(token_ids, padding_mask) numpy batches of at most `batch_size` rows."""
+) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    """(rows in all, (token_ids, padding_mask)): numpy batches of at most
+    `batch_size` rows."""
     if isinstance(texts, str):
         texts = [texts]
     if isinstance(texts, (list, tuple)) and not texts:
@@ -144,7 +168,7 @@ def _batches(
     try:
         for start in range(0, rows, batch_size):
             found = batch(start)
-            yield found["token_ids"], found["padding_mask"]
+            yield rows, (found["token_ids"], found["padding_mask"])
             if bar is not None:
                 bar.update(len(found["token_ids"]))
     finally:

@@ -15,6 +15,7 @@ import numpy as np
 
 from distil_explorer.causal.result import Patching
 from distil_explorer.causal.targets import label_of, ready_target
+from distil_explorer.checks import checked_heads
 from distil_explorer.trace import encoded_inputs
 
 USAGE = "patch_activations(backbone, clean_text, corrupted_text, target, tokenizer=...)"
@@ -26,6 +27,7 @@ def patch_activations(
     corrupted: Any,
     target: Any,
     tokenizer: Any = None,
+    ablate: Any = None,
 ) -> Patching:
     """The effect of patching each clean hidden state into the corrupted run.
 
@@ -46,6 +48,10 @@ def patch_activations(
         target: a callable from the last hidden state (B, T, D) to (B,) in
             `keras.ops`, e.g. `cls_norm_target()`.
         tokenizer: a `DistilBertTokenizer`, needed for text.
+        ablate: None, or (layer, head) pairs switched off in every run (the
+            clean, the corrupted and each patched one), as
+            `capture(..., ablate=...)` runs them: the patching of that
+            ablated model. `Patching.ablated_heads` says which.
 
     Examples:
     ```python
@@ -67,6 +73,8 @@ def patch_activations(
     )
     _check_same_length(clean_tokens, clean_batch, corrupted_tokens, corrupted_batch)
     target = ready_target(target, backbone, tokenizer)
+    layers, heads = backbone.num_layers, backbone.num_heads
+    ablate = checked_heads("ablate", ablate, layers, heads)
     mask = clean_batch["padding_mask"]
     found, clean_value, corrupted_value = patched_targets(
         backbone,
@@ -74,6 +82,7 @@ def patch_activations(
         corrupted_batch["token_ids"],
         mask,
         target,
+        ablate,
     )
     change = float(clean_value) - float(corrupted_value)
     if change == 0.0:
@@ -94,6 +103,7 @@ def patch_activations(
         corrupted_tokens=None if corrupted_tokens is None else corrupted_tokens[0],
         target=label_of(target),
         backend=keras.backend.backend(),
+        ablated_heads=ablate,
     )
 
 

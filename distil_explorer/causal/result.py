@@ -27,6 +27,8 @@ class Patching:
         clean_tokens, corrupted_tokens: the token strings, when text was given.
         target: a label for the target, e.g. "[CLS] norm".
         backend: the Keras backend it ran on.
+        ablated_heads: (layer, head) pairs switched off in every run
+            (`patch_activations(..., ablate=...)`); () for the plain model.
 
     Examples:
     ```python
@@ -47,6 +49,7 @@ class Patching:
     corrupted_tokens: tuple[str, ...] | None = None
     target: str = ""
     backend: str = ""
+    ablated_heads: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         effect = np.asarray(self.effect, np.float32)
@@ -75,3 +78,5 @@ class Patching:
                     "one per token"
                 )
             object.__setattr__(self, name, tokens)
+        pairs = tuple((int(a), int(b)) for a, b in self.ablated_heads)
+        object.__setattr__(self, "ablated_heads", pairs)

@@ -58,27 +58,34 @@ def gates_of(backbone, ablate: tuple) -> dict:
     return gates
 
 
-def hidden_states(backbone, ids, mask) -> list:
-    """Every hidden state, embeddings output first (L + 1 backend tensors)."""
+def hidden_states(backbone, ids, mask, gates=None) -> list:
+    """Every hidden state, embeddings output first (L + 1 backend tensors);
+    `gates` as `gates_of` makes them (None: every head on)."""
+    gates = gates or {}
     states = [backbone.embeddings(ids, training=False)]
-    for layer in backbone.transformer_layers:
-        states.append(layer(states[-1], mask, training=False))
+    for depth, layer in enumerate(backbone.transformer_layers):
+        gate = gates.get(depth)
+        states.append(layer(states[-1], mask, training=False, head_gates=gate))
     return states
 
 
-def patched_targets(backbone, clean_ids, corrupted_ids, padding_mask, target):
+def patched_targets(
+    backbone, clean_ids, corrupted_ids, padding_mask, target, ablate=()
+):
     """(patched (L + 1, T), clean (), corrupted ()) target values, float32 numpy.
 
     One sequence each: ids and mask are (1, T). Row l, column t: the
     corrupted run with hidden state l at position t taken from the clean run.
+    Every run has the heads `ablate` names switched off ((layer, head) pairs).
     """
+    gates = gates_of(backbone, ablate)
     clean_ids, mask = _tensors(clean_ids, padding_mask)
     corrupted_ids, _ = _tensors(corrupted_ids, padding_mask)
     length = int(ops.shape(mask)[1])
     swap = ops.eye(length, dtype="bool")[:, :, None]  # run t swaps position t
     with inference():
-        clean = hidden_states(backbone, clean_ids, mask)
-        corrupted = hidden_states(backbone, corrupted_ids, mask)
+        clean = hidden_states(backbone, clean_ids, mask, gates)
+        corrupted = hidden_states(backbone, corrupted_ids, mask, gates)
 
         def patched(depth):  # (T, T, D): T runs, each with one position swapped
             return ops.where(swap, clean[depth], corrupted[depth])
@@ -88,7 +95,12 @@ def patched_targets(backbone, clean_ids, corrupted_ids, padding_mask, target):
             fresh = patched(depth)
             running = fresh if running is None else ops.concatenate([running, fresh])
             rows = ops.shape(running)[0]
-            running = layer(running, ops.repeat(mask, rows, axis=0), training=False)
+            running = layer(
+                running,
+                ops.repeat(mask, rows, axis=0),
+                training=False,
+                head_gates=gates.get(depth),
+            )
         last = len(backbone.transformer_layers)
         final = ops.concatenate([running, patched(last)])
         rows = ops.shape(final)[0]
@@ -105,19 +117,26 @@ def gated_target(backbone, ids, mask, target, gates, start=0, x=None):
 
     From the token ids, or from hidden state `x` at depth `start`.
     """
+    return target_of(target, gated_states(backbone, ids, mask, gates, start, x), mask)
+
+
+def gated_states(backbone, ids, mask, gates, start=0, x=None):
+    """The last hidden state with `gates`, as `gated_target` runs it."""
     if x is None:
         x = backbone.embeddings(ids, training=False)
     layers = backbone.transformer_layers
     for depth in range(start, len(layers)):
         x = layers[depth](x, mask, training=False, head_gates=gates[depth])
-    return target_of(target, x, mask)
+    return x
 
 
 def ablation_sums(backbone, token_ids, padding_mask, target) -> np.ndarray:
     """float64 (L, H): sum over the batch of target(head off) - target.
 
     Layer l's ablations start from its input, computed once: the batch is
-    repeated H times, row (b, h) with head h's gate at 0.
+    repeated H times, row (b, h) with head h's gate at 0. The target reads
+    the B rows of one head at a time, so that a target with one row of its
+    own per input (`similarity_target` with one text per input) lines up.
     """
     ids, mask = _tensors(token_ids, padding_mask)
     heads = backbone.num_heads
@@ -133,9 +152,10 @@ def ablation_sums(backbone, token_ids, padding_mask, target) -> np.ndarray:
             gates = [None] * len(layers)
             gates[depth] = off
             x = ops.repeat(states[depth], heads, axis=0)
-            found = gated_target(backbone, None, repeated, target, gates, depth, x)
-            changed = numpy_of(found).astype(np.float64).reshape(batch, heads)
-            sums[depth] = (changed - plain[:, None]).sum(0)
+            last = gated_states(backbone, None, repeated, gates, depth, x)
+            for head in range(heads):
+                found = target_of(target, last[head::heads], mask)
+                sums[depth, head] = (numpy_of(found).astype(np.float64) - plain).sum()
     return sums
 
 

@@ -61,6 +61,13 @@ class SimilarityTarget:
         reference = reference_embedding(backbone, other)
         return dataclasses.replace(self, reference=reference)
 
+    def rows(self, start: int, stop: int) -> SimilarityTarget:
+        """This target for inputs `start:stop` of a longer list: with one
+        reference per input, their references; with one shared, itself."""
+        if self.reference is None or self.reference.shape[0] == 1:
+            return self
+        return dataclasses.replace(self, reference=self.reference[start:stop])
+
     def __call__(self, hidden, padding_mask):
         if self.reference is None:
             raise ValueError(

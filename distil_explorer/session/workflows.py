@@ -8,14 +8,10 @@ and no keras until a model is built.
 Examples:
 ```python
 from distil_explorer.session import BuildRequest, Session
-
 session = Session()
 session.build(BuildRequest("all_minilm_l6_v2_en"))
-trace = session.run("The cat sat on the mat.")
-effect = session.intervene(position=2, action="mask")
-session.restore()
-session.keep_as_a()
-session.run("The cat sat on the mat.", backend="jax")
+session.run("The cat sat on the mat."); session.intervene(position=2, action="mask")
+session.keep_as_a(); session.run("The cat sat on the mat.", backend="jax")
 session.comparison().difference.max_abs  # torch vs jax
 ```
 """
@@ -29,16 +25,17 @@ from typing import Any
 from distil_explorer.analysis.intervention import ACTIONS
 from distil_explorer.checks import checked_flag
 from distil_explorer.session.building import build_model
+from distil_explorer.session.causal import CausalWorkflows
 from distil_explorer.session.compare import comparison_of, precision_comparison
 from distil_explorer.session.inputs import (
     attribution_problem,
     checked_max_length,
-    chosen_target,
     corpus_texts,
     first_sequence,
     intervened_inputs,
     prepared_inputs,
 )
+from distil_explorer.session.mixing import MixingCache
 from distil_explorer.session.requests import (
     BuildRequest,
     Comparison,
@@ -47,10 +44,11 @@ from distil_explorer.session.requests import (
     Timings,
     no_progress,
 )
+from distil_explorer.session.tasks import TaskSession
 
 
-class Session:
-    """Holds the backbone, tokenizer, Trace, baseline and kept Trace A.
+class Session(CausalWorkflows, TaskSession):
+    """Holds the backbone (and task model), tokenizer, Trace, baseline and A.
 
     Every capture goes through a `Runner` for the backend and device asked
     for (the Runner decides whether that is this process or a worker), and
@@ -90,12 +88,13 @@ class Session:
         self._rows = None
         self._runners: dict[tuple[str, str | None], Any] = {}
         self._attribution: tuple[Any, Any] | None = None  # (its Trace, it)
+        self._mixing = MixingCache()  # of the Trace on screen only
         self.corpus = None  # CorpusStatistics of this backbone, or None
 
     # --- build ---
 
     def build(self, request: BuildRequest, progress: Progress = no_progress) -> None:
-        """Build (and load) a backbone and, for a preset, its tokenizer.
+        """Build (and load) a backbone, or a task model (`task`), and its tokenizer.
 
         Nothing changes unless the backbone builds: a failed build keeps the
         last backbone, tokenizer and Trace. A tokenizer that cannot be read
@@ -106,8 +105,8 @@ class Session:
             raise ValueError(
                 f"request={type(request).__name__}: allowed: a BuildRequest"
             )
-        backbone, tokenizer, problem, steps = build_model(request, progress)
-        self.backbone, self.tokenizer = backbone, tokenizer
+        task, backbone, tokenizer, problem, steps = build_model(request, progress)
+        self.task, self.backbone, self.tokenizer = task, backbone, tokenizer
         self.tokenizer_problem = problem
         self.name = request.name
         self.precision = request.precision
@@ -258,6 +257,7 @@ class Session:
             raise ValueError("keep: no run yet; allowed: run first, then keep it as A")
         label = trace_label(self.trace)
         self.kept = (self.trace, f"{self.name}: {label}" if self.name else label)
+        self.kept_classes = self.classes
         return self.trace
 
     def comparison(self) -> Comparison | None:
@@ -332,9 +332,8 @@ class Session:
     def attribution(self):
         """The `Attribution` of the Trace on screen, or None.
 
-        It belongs to the Trace it was computed for: a new run, an
-        intervention or a build (anything that changes `trace`) makes it
-        None, so a stale attribution is never shown.
+        It belongs to the Trace it was made for: anything that changes
+        `trace` (a run, an intervention, a build) makes it None.
         """
         if self._attribution is None or self._attribution[0] is not self.trace:
             return None
@@ -346,6 +345,7 @@ class Session:
         other_text: str | None = None,
         method: str = "integrated_gradients",
         steps: int | None = None,
+        position: int | None = None,
     ):
         """Attribute a target to the tokens of the Trace on screen.
 
@@ -353,8 +353,8 @@ class Session:
         the Trace's first sequence, as it was run (an intervention included).
 
         Args:
-            target: "cls_norm", "similarity" (with `other_text`), or a
-                callable target (see `attribute`).
+            target: "cls_norm", "similarity" (with `other_text`), a `task_targets`
+                key ("class:1"; "original_token" at `position`), or a callable.
             other_text: the second text of a "similarity" target.
             method: an `attribute` method.
             steps: integration steps; None: the default.
@@ -364,12 +364,10 @@ class Session:
         self._require_backbone("attribute")
         if self.trace is None:
             raise ValueError("attribute: no Trace yet; allowed: run some text first")
-        chosen = chosen_target(
-            target, other_text, self.tokenizer, self.tokenizer_problem
-        )
+        model, chosen = self._attribution_target(target, other_text, position)
         trace = self.trace
         found = attribute(
-            self.backbone,
+            model,
             first_sequence(trace),
             chosen,
             method=method,
@@ -378,6 +376,10 @@ class Session:
         )
         self._attribution = (trace, found)
         return found
+
+    def context_mixing(self, method: str = "value_zeroing"):
+        """`context_mixing` of the Trace on screen, once per Trace (session.mixing)."""
+        return self._mixing.of(self.backbone, self.trace, method)
 
     def close(self) -> None:
         """Stop every worker process the session started."""

@@ -10,9 +10,12 @@ import numpy as np
 
 from distil_explorer.analysis.attention import head_summary
 from distil_explorer.views.attention_widget import AttentionWidget
-from distil_explorer.views.feedback import ErrorArea
+from distil_explorer.views.feedback import ErrorArea, Progress
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 from distil_explorer.views.html_text import text as escaped
+from distil_explorer.views.lens_panel import LensPanel
+from distil_explorer.views.task_html import predictions_html
+from distil_explorer.views.weighting import LABELS
 
 METRICS = {
     "entropy (nats)": "entropy",
@@ -73,12 +76,15 @@ class AttentionPanel:
     Explorer wires them to the session) and the query/key view of that
     token's strongest score in the head shown. Below: per-head summaries.
     Layer, head and view are chosen in the canvas's own bar; a new Trace
-    clamps every choice there before anything is drawn.
+    clamps every choice there before anything is drawn. A context-mixing
+    weighting chosen there (or kept for a new Trace) whose maps the canvas
+    lacks is asked of the controller (`on_mixing`), with a progress line; if
+    none comes (its error shows in `error`), the canvas goes back to the
+    attention weights.
     """
 
     def __init__(self) -> None:
-        # It grows into the row's free width (the head view uses what it gets).
-        self.canvas = AttentionWidget(layout=w.Layout(flex="1 1 720px", min_width="0"))
+        self.canvas = AttentionWidget(layout=w.Layout(width="100%", min_width="0"))
         self.token = w.HTML(_NO_TOKEN)
         self.mask_button = w.Button(
             description="Mask token", icon="eye-slash", disabled=True
@@ -90,10 +96,15 @@ class AttentionPanel:
             description="Restore original", icon="undo", disabled=True
         )
         self.effect = w.HTML()
+        self.predictions = w.HTML()  # a masked LM's guesses for a masked token
         self.error = ErrorArea()
+        self.progress = Progress()
+        self._compute = None  # method -> None: the controller computes mixing
         self.query_key_note = w.HTML(_QUERY_KEY_HINT)
         self.query_key = image_widget()
         self.query_key_pair: tuple[int, int] | None = None  # (query, key) drawn
+        # A masked LM's predictions by layer, below the canvas (hidden otherwise).
+        self.lens = LensPanel()
         self.metric = w.Dropdown(options=list(METRICS), description="summary")
         self.table = w.HTML()
         self._summary = None
@@ -101,6 +112,7 @@ class AttentionPanel:
         # The canvas's own bar picks layer, head and view: one set of controls.
         self.canvas.observe(self._on_canvas, names=["layer", "head", "index"])
         self.canvas.observe(self._on_token, names="selected_token")
+        self.canvas.observe(self._fetch_mixing, names="weighting")
         self.metric.observe(self._draw_table, names="value")
         side = w.VBox(
             [
@@ -109,6 +121,8 @@ class AttentionPanel:
                 w.HBox([self.mask_button, self.remove_button]),
                 self.restore_button,
                 self.error.widget,
+                self.progress.widget,
+                self.predictions,
                 self.effect,
                 self.query_key_note,
                 self.query_key,
@@ -118,7 +132,15 @@ class AttentionPanel:
         self.widget = w.VBox(
             [
                 w.HBox(
-                    [self.canvas, side],
+                    [
+                        # It grows into the row's free width (the head view
+                        # uses what it gets); a masked LM's lens sits under it.
+                        w.VBox(
+                            [self.canvas, self.lens.widget],
+                            layout=w.Layout(flex="1 1 720px", min_width="0"),
+                        ),
+                        side,
+                    ],
                     layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
                 ),
                 self.metric,
@@ -147,9 +169,32 @@ class AttentionPanel:
         else:
             self.canvas.show(trace, state)
         self.query_key_pair = None
+        self.predictions.value = ""  # of the Trace before
         self._on_token()
         self._summary = head_summary(trace, special_ids)
         self._draw_table()
+        self._fetch_mixing()
+
+    def on_mixing(self, compute) -> None:
+        """`compute(method)` is called when the canvas needs that mixing
+        weighting's maps; it hands them over with `show_mixing`."""
+        self._compute = compute
+
+    def show_mixing(self, mixing) -> None:
+        """Draw `mixing` (a ContextMixing of the Trace shown) where chosen."""
+        self.canvas.set_mixing(mixing)
+
+    def _fetch_mixing(self, change: Any = None) -> None:
+        method = self.canvas.missing_mixing()
+        if method is None or self._compute is None:
+            return
+        self.progress.step(f"computing {LABELS[method]} of every layer")
+        try:
+            self._compute(method)
+        finally:
+            self.progress.finish()
+        if self.canvas.missing_mixing() == method:  # it failed: its error shows
+            self.canvas.choose(weighting="weights")
 
     def clear(self, state=None) -> None:
         """Nothing run on this backbone yet: nothing drawn, no token, no effect,
@@ -164,12 +209,14 @@ class AttentionPanel:
         self.token.value = _NO_TOKEN
         self.mask_button.disabled = self.remove_button.disabled = True
         self.restore_button.disabled = True
-        self.effect.value = ""
+        self.effect.value = self.predictions.value = ""
         self._summary, self.table.value = None, ""
 
-    def show_effect(self, text: str) -> None:
-        """The effect table of the last intervention (or a line of text)."""
+    def show_effect(self, text: str, predictions=None, token: str = "") -> None:
+        """The effect table of the last intervention (or a line of text), and
+        a masked LM's `MaskedPredictions` where `token` was masked (or None)."""
         self.effect.value = text
+        self.predictions.value = predictions_html(predictions, token)
 
     def _on_canvas(self, change: Any) -> None:
         self._draw_query_key()

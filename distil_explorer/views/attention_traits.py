@@ -82,6 +82,12 @@ if anywidget is not None:
             "layers, sent when `maps` holds one layer only (n > 256) (read-only)."
         )
         layer_mean_scale = _bytes("bytes, default b''. float32 maxima of it.")
+        rollout = _bytes(
+            "bytes, default b''. uint8 (len(maps_layers), n, n): with a "
+            "context-mixing weighting, its rollout through each layer sent "
+            "(read-only)."
+        )
+        rollout_scale = _bytes("bytes, default b''. float32 maxima of `rollout`.")
         num_layers = traitlets.Int(
             0, help="int, default 0. Layers of the model that ran (read-only)."
         ).tag(sync=True)
@@ -92,6 +98,17 @@ if anywidget is not None:
             False,
             help="bool, default False. The Trace holds attention_norms "
             "(capture(..., norms=True)) (read-only).",
+        ).tag(sync=True)
+        mixing_methods = traitlets.List(
+            traitlets.Unicode(),
+            help="list[str], default []. The context-mixing weightings this "
+            "Trace can be drawn with ('value_zeroing', 'alti'): held, or "
+            "computed on demand by the explorer (read-only).",
+        ).tag(sync=True)
+        mixing_note = traitlets.Unicode(
+            "",
+            help="str, default ''. Why the other mixing weightings are off "
+            "(read-only).",
         ).tag(sync=True)
 
         # --- the choices: a ViewState's canvas part ---
@@ -124,13 +141,17 @@ if anywidget is not None:
             AGGREGATES,
             "head",
             help="str, default 'head'. 'head': each visible head; 'mean_heads': "
-            "their mean in `layer`; 'mean_layers': their mean over every layer.",
+            "their mean in `layer`; 'mean_layers': their mean over every layer. "
+            "With a mixing weighting: 'head' is the layer's map, 'rollout' the "
+            "layers multiplied through `layer`.",
         ).tag(sync=True)
         weighting = traitlets.Enum(
             WEIGHTINGS,
             "weights",
-            help="str, default 'weights'. 'weights' (softmax attention) or "
-            "'norms' (`Trace.attention_norms`, only while `has_norms`).",
+            help="str, default 'weights'. 'weights' (softmax attention), "
+            "'norms' (`Trace.attention_norms`, only while `has_norms`), or "
+            "'value_zeroing' / 'alti' (context mixing, one map per layer, "
+            "only those in `mixing_methods`).",
         ).tag(sync=True)
         selected_token = traitlets.Int(
             -1,

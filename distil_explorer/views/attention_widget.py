@@ -13,6 +13,7 @@ needs anywidget; constructing the widget does.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from distil_explorer.views.attention_traits import (
     STATE_TRAITS,
     anywidget,
 )
+from distil_explorer.views.canvas_arrays import head_array, view_label
 from distil_explorer.views.contract import STATIC, module_source
 from distil_explorer.views.payload import EMPTY, shown_of, trace_number, trace_payload
 from distil_explorer.views.view_state import (
@@ -31,7 +33,7 @@ from distil_explorer.views.view_state import (
     checked_choice,
     reconcile,
 )
-from distil_explorer.views.weighting import LABELS
+from distil_explorer.views.weighting import MIXING, mixings_of
 
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace
@@ -81,7 +83,10 @@ else:
         layer. Clicking a token pins it (`selected_token`), shift-click
         selects several (`selected_tokens`), whose rows or columns are summed
         or averaged (`combine`). `weighting="norms"` draws
-        `Trace.attention_norms` (a Trace captured with `norms=True`).
+        `Trace.attention_norms` (a Trace captured with `norms=True`);
+        `weighting="value_zeroing"` or `"alti"` draws a `ContextMixing` of the
+        Trace's inputs (`from_trace(..., mixing=...)`, `set_mixing`): one map
+        per layer, `aggregate="rollout"` its rollout.
 
         Args:
             **kwargs: initial trait values (`mode`, `draw_style`, ...).
@@ -104,6 +109,7 @@ else:
             self._trace = None
             self._state = ViewState()
             self._sent: tuple | None = None  # what the payload traits hold
+            self._mixing: dict = {}  # method -> ContextMixing of the Trace shown
             self._applying = False
             super().__init__(**kwargs)
             choices = {k: v for k, v in kwargs.items() if k in STATE_TRAITS}
@@ -116,22 +122,29 @@ else:
             index: int = 0,
             layer: int | None = None,
             head: int | None = None,
+            mixing: Any = None,
             **kwargs: Any,
         ) -> AttentionWidget:
             """A widget showing sequence `index` of `trace` at (`layer`, `head`).
 
             Other keyword arguments are choices (`visible_heads`,
             `selected_token`, `draw_style`, ...), checked against the Trace.
+            `mixing`: a `ContextMixing` of the Trace's inputs (or several),
+            offered as weightings.
 
             Examples:
             ```python
             AttentionWidget.from_trace(trace, layer=1, head=0, draw_style="heatmap")
             AttentionWidget.from_trace(trace, visible_heads=[0, 3], selected_token=2)
+            alti = distil_explorer.context_mixing(backbone, inputs, method="alti")
+            AttentionWidget.from_trace(trace, mixing=alti, weighting="alti")
             ```
             """
             later = {k: kwargs.pop(k) for k in STATE_TRAITS if k in kwargs}
             widget = cls(**kwargs)
-            widget.set_trace(trace, index=index, layer=layer, head=head, **later)
+            widget.set_trace(
+                trace, index=index, layer=layer, head=head, mixing=mixing, **later
+            )
             return widget
 
         @property
@@ -150,12 +163,14 @@ else:
             index: int = 0,
             layer: int | None = None,
             head: int | None = None,
+            mixing: Any = None,
             **choices: Any,
         ) -> None:
             """Show sequence `index` of `trace`; every choice reconciled with it.
 
             `layer`, `head` and `choices` (trait names) are checked when given;
             else `reconcile` keeps what still means the same and resets the rest.
+            `mixing`: ContextMixing(s) of the Trace's inputs to offer.
 
             Examples:
             ```python
@@ -167,21 +182,31 @@ else:
                 raise ValueError(
                     f"index={index}: out of range; allowed: 0..{batch - 1}"
                 )
-            old = self._state.shown
-            shown = shown_of(trace, index, trace_number(trace), old.has_tokenizer)
+            old, number = self._state.shown, trace_number(trace)
+            same = trace is self._trace  # another sequence: its mixing stays
+            held = {**(self._mixing if same else {}), **mixings_of(mixing, trace)}
+            offer = (*old.mixing, *held) if same else tuple(held)
+            note = old.mixing_note if same else ""
+            shown = shown_of(trace, index, number, old.has_tokenizer, None, offer, note)
             state = reconcile(self._state.replace(index=index), shown)
             given = {"layer": layer, "head": head, **choices}
             given = {k: v for k, v in given.items() if v is not None}
             if given:
                 state = changed(state, **self._as_state(given))
-            self.show(trace, state)
+            self.show(trace, state, held)
 
-        def show(self, trace: Trace | None, state: ViewState) -> None:
+        def show(
+            self, trace: Trace | None, state: ViewState, mixing: Any = None
+        ) -> None:
             """Show `trace` with `state` (already reconciled with it, as the
-            explorer does); None: nothing to draw."""
+            explorer does); None: nothing to draw. `mixing`: the
+            ContextMixing(s) of the Trace held so far (more: `set_mixing`)."""
+            held = {} if trace is None else mixings_of(mixing, trace)
             with self.hold_sync(), self.hold_trait_notifications():
-                self._trace = trace
+                self._trace, self._mixing = trace, held
                 self._sent = None
+                self.mixing_methods = list(state.shown.mixing)
+                self.mixing_note = state.shown.mixing_note
                 self.num_layers = 0 if trace is None else trace.num_layers
                 self.num_heads = 0 if trace is None else trace.num_heads
                 self.has_norms = state.shown.has_norms
@@ -200,6 +225,38 @@ else:
             """
             self._apply(changed(self._state, **self._as_state(changes)))
 
+        def set_mixing(self, mixing: Any) -> None:
+            """Hold `mixing` (a ContextMixing of the Trace shown, or several)
+            and draw it where its weighting is chosen.
+
+            Examples:
+            ```python
+            widget.set_mixing(distil_explorer.context_mixing(backbone, inputs))
+            widget.weighting = "value_zeroing"
+            ```
+            """
+            if self._trace is None:
+                raise ValueError("mixing: no Trace shown; allowed: set_trace first")
+            self._mixing = {**self._mixing, **mixings_of(mixing, self._trace)}
+            shown = self._state.shown
+            offered = tuple(m for m in MIXING if m in {*shown.mixing, *self._mixing})
+            if offered != shown.mixing:
+                shown = dataclasses.replace(shown, mixing=offered)
+                self.mixing_methods = list(offered)
+            self._apply(self._state.replace(shown=shown))
+
+        @property
+        def mixing(self) -> tuple:
+            """The ContextMixing(s) of the Trace shown held so far."""
+            return tuple(self._mixing.values())
+
+        def missing_mixing(self) -> str | None:
+            """The mixing weighting chosen whose maps are not held yet, or None."""
+            weighting = self._state.weighting
+            if self._trace is None or weighting not in MIXING:
+                return None
+            return None if weighting in self._mixing else weighting
+
         def clear(self) -> None:
             """Nothing to draw (a new model, not run yet), no choice about a Trace."""
             self.show(None, reconcile(self._state, shown_of(None)))
@@ -207,38 +264,12 @@ else:
         # --- arrays and labels in Python (the static export draws scenes) ---
 
         def head_array(self) -> np.ndarray:
-            """float32 (n, n) attention of (`layer`, `head`), padding dropped."""
-            if self._trace is None:
-                return np.zeros((0, 0), dtype=np.float32)
-            from distil_explorer.views.weighting import weighted
-
-            trace = weighted(self._trace, self.weighting)
-            real = np.flatnonzero(trace.padding_mask[self.index])
-            attn = trace.attention(self.layer, self.head, self.index)
-            return np.asarray(attn[real][:, real], dtype=np.float32)
+            """float32 (n, n) of (`layer`, `head`) as weighted, padding dropped."""
+            return head_array(self._trace, self._state, self._mixing)
 
         def view_label(self) -> str:
-            """What the head view shows, in words (scene.js's title says more).
-
-            Examples:
-            ```python
-            widget.view_label()  # 'layer 2, head 5', 'mean over heads 0-11 of layer 2'
-            ```
-            """
-            from distil_explorer.views.view_state import heads_text
-
-            heads = heads_text(self._state.visible())
-            if self.aggregate == "mean_heads":
-                label = f"mean over heads {heads} of layer {self.layer}"
-            elif self.aggregate == "mean_layers":
-                layers = heads_text(self.layers)
-                count = len(self.layers) * len(self._state.visible())
-                label = f"mean over layers {layers} \u00d7 heads {heads} ({count} maps)"
-            else:
-                label = f"layer {self.layer}, head {self.head}"
-            if self.weighting == "norms":
-                label += f" ({LABELS['norms']})"
-            return label
+            """What the head view shows, in words: 'layer 2, head 5', ..."""
+            return view_label(self._state)
 
         # --- every change goes through view_state.changed ---
 
@@ -330,10 +361,15 @@ else:
             if self._trace is None:
                 return
             state = self._state
-            need = (state.shown.trace, state.index, state.weighting)
+            # A mixing weighting not held yet: the weights until it comes (the
+            # canvas says it is on its way, as payload_info's weighting differs).
+            weighting = "weights" if self.missing_mixing() else state.weighting
+            need = (state.shown.trace, state.index, weighting)
             sent = self._sent
             if sent is None or sent[:3] != need or state.layer not in sent[3]:
-                payload = trace_payload(self._trace, *need[1:], layer=state.layer)
+                payload = trace_payload(
+                    self._trace, *need[1:], layer=state.layer, mixing=self.mixing
+                )
                 self._assign(payload)
                 self._sent = (*need, tuple(payload["payload_info"]["maps_layers"]))
 

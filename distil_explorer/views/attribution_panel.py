@@ -69,14 +69,38 @@ class AttributionPanel:
         )
         self.set_ready(None, ran=False)
 
-    def request(self) -> dict[str, Any]:
-        """What `Session.attribute` is asked for, from the controls."""
-        request = {"target": self.target.value, "method": self.method.value}
+    def set_targets(self, task_targets, value: str) -> None:
+        """Offer the built head's targets (`Session.task_targets`: (label, key)
+        pairs) after the backbone's, with `value` chosen (reconciled)."""
+        options = TARGETS + tuple(task_targets)
+        if tuple(self.target.options) != options:
+            self.target.options = options
+        self.target.value = value
+
+    def request(self, pinned: int = -1) -> dict[str, Any]:
+        """What `Session.attribute` is asked for, from the controls; `pinned`
+        (the token pinned in the head view, -1: none) is the position of the
+        "original_token" target."""
+        request = {**self.target_request(pinned), "method": self.method.value}
         if self.method.value == "integrated_gradients":
             request["steps"] = int(self.steps.value)
+        return request
+
+    def target_request(self, pinned: int = -1) -> dict[str, Any]:
+        """The target chosen (`target`, `other_text`, `position`), as
+        `Session.attribute` and the Causal tab's `Session.patch` and
+        `head_importance` take it; `pinned` as `request` takes it."""
+        request = {"target": self.target.value}
+        if self.target.value == "original_token":
+            request["position"] = pinned if pinned >= 0 else None
         if self.target.value == "similarity":
             request["other_text"] = self.other_text.value
         return request
+
+    def target_controls(self) -> tuple[w.Widget, ...]:
+        """The widgets that choose the target: the Causal tab shows these same
+        objects, so a choice made in one tab is the choice in the other."""
+        return (self.target, self.other_text)
 
     def set_ready(self, problem: str | None, ran: bool) -> None:
         """Attribute is on when the backbone allows it (`problem` None) and a

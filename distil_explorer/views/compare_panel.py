@@ -14,6 +14,7 @@ from distil_explorer.views.compare_plots import plot_difference
 from distil_explorer.views.feedback import ErrorArea, Progress
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
 from distil_explorer.views.html_text import text as escaped
+from distil_explorer.views.task_html import compared_classes_html
 
 NO_A = (
     "No A yet. Run something, then press <b>Keep this run as A</b>; every later "
@@ -65,6 +66,7 @@ class ComparePanel:
         self.message = w.HTML(NO_A)
         self.keep_error = ErrorArea()
         self.summary = w.HTML()
+        self.classes = w.HTML()  # class probabilities of A and B (classifiers)
         # Options are model indices: a Trace may hold only some layers and heads.
         self.layer = w.SelectionSlider(options=[0], description="layer")
         self.head = w.SelectionSlider(options=[0], description="head")
@@ -97,6 +99,7 @@ class ComparePanel:
                 w.HBox([self.keep_button, self.message]),
                 self.keep_error.widget,
                 self.summary,
+                self.classes,
                 self.sliders,
                 self.figure,
                 w.HTML(
@@ -127,8 +130,10 @@ class ComparePanel:
         """Trace B on screen, or None."""
         return None if self.comparison is None else self.comparison.b
 
-    def show(self, comparison, can_keep: bool) -> None:
-        """Draw `comparison` (None: no A kept); `can_keep`: a run is on screen."""
+    def show(self, comparison, can_keep: bool, classes=None) -> None:
+        """Draw `comparison` (None: no A kept); `can_keep`: a run is on screen;
+        `classes`: (A's, B's) class probabilities (`Session.compared_classes`)."""
+        self.classes.value = compared_classes_html(classes, ("A", "B"))
         self.keep_button.disabled = not can_keep
         self.precision_button.disabled = not can_keep
         self.precision_table.value = ""  # of the run before, if any

@@ -19,9 +19,11 @@ import ipywidgets as w
 from distil_explorer.config import OFFLINE_PRESET
 from distil_explorer.session import BuildRequest, Session
 from distil_explorer.session.inputs import count_tokens
+from distil_explorer.session.mixing import mixing_offer
 from distil_explorer.views.attention_panel import AttentionPanel, effect_html
 from distil_explorer.views.attribution_panel import AttributionPanel
 from distil_explorer.views.build_panel import BuildPanel
+from distil_explorer.views.causal_actions import CausalActions
 from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.corpus_panel import CorpusPanel
 from distil_explorer.views.export_bar import ExportBar
@@ -32,12 +34,13 @@ from distil_explorer.views.params_panel import ParamsPanel
 from distil_explorer.views.payload import shown_of, trace_number
 from distil_explorer.views.registry import TABS
 from distil_explorer.views.run_panel import RunPanel, backend_choices, device_choices
+from distil_explorer.views.status_line import build_note, built_line, ran_line
 from distil_explorer.views.view_state import ViewState, reconcile
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 
 
-class Explorer(w.VBox):
+class Explorer(CausalActions, w.VBox):
     """Build a DistilBERT backbone, run it, and see inside, with widgets.
 
     Args:
@@ -71,6 +74,7 @@ class Explorer(w.VBox):
         self.params_panel = ParamsPanel()
         self.compare_panel = ComparePanel()
         self.attribution_panel = AttributionPanel()
+        self.causal_panel = self._new_causal_panel(text)
         self.corpus_panel = CorpusPanel()
         # Errors of what belongs to no tab; a tab's actions show theirs in it.
         self.banner = ErrorArea()
@@ -86,11 +90,11 @@ class Explorer(w.VBox):
                 self.params_panel.widget,
                 self.compare_panel.widget,
                 self.attribution_panel.widget,
+                self.causal_panel.widget,
                 self.corpus_panel.widget,
-            ]
+            ],
+            titles=TABS,
         )
-        for i, title in enumerate(TABS):
-            self.tabs.set_title(i, title)
         self._busy = False
         self._wire()
         super().__init__([self.status, self.error, self.tabs, self.export_bar.widget])
@@ -120,6 +124,7 @@ class Explorer(w.VBox):
             corpus.button: (lambda: self.corpus_statistics(), corpus.error),
             bar.report_button: (lambda: self.export(bar.report_path()), bar.error),
         }
+        clicks.update(self._causal_clicks())  # Patch, Head importance, Restore all
         # A success line from before would read as the failed action's.
         clear = lambda: setattr(bar.status, "value", "")  # noqa: E731
         errors = ErrorAreas(self.banner, [a for _, a in clicks.values()], clear)
@@ -127,6 +132,8 @@ class Explorer(w.VBox):
         for button, (action, area) in clicks.items():
             button.on_click(guard(lambda _button, action=action: action(), area))
         corpus.on_head(guard(self.open_corpus_example, corpus.error))
+        self.causal_panel.on_head(guard(self.toggle_head, self.causal_panel.error))
+        panel.on_mixing(guard(self.context_mixing, panel.error))
         # Looking at another tab is no new action: errors stay where they are.
         on_tab = guard(self._on_tab, fresh=False)
         self.tabs.observe(on_tab, names="selected_index")
@@ -147,21 +154,14 @@ class Explorer(w.VBox):
                 self.status.value = f"<b>Not built</b>: {escaped(request.name)}."
                 raise
         session = self.session
-        backbone = session.backbone
         self.params_panel.show(session.parameter_rows)
         # Statistics of the old model are stale; they need a tokenizer.
         self.corpus_panel.built(session.tokenizer_problem)
-        self.run_panel.built(backbone.max_sequence_length, session.tokenizer_problem)
+        limit = session.backbone.max_sequence_length
+        self.run_panel.built(limit, session.tokenizer_problem)
         self.compare_panel.built(session.precision)
-        panel.show_status(escaped(session.timings.text()))
-        note = ""
-        if session.tokenizer_problem is not None:
-            note = f" No tokenizer: {escaped(session.tokenizer_problem)}."
-        self.status.value = (
-            f"<b>Built</b> {escaped(session.name)}: "
-            f"{backbone.count_params():,} parameters, {backbone.num_layers} layers "
-            f"x {backbone.num_heads} heads. Press <b>Run</b>.{note}"
-        )
+        panel.show_status(build_note(session))
+        self.status.value = built_line(session)
         self._show(None)
 
     def run(self, **overrides: Any):
@@ -179,11 +179,7 @@ class Explorer(w.VBox):
             tokens,
             count_tokens(request["inputs"], self.session.tokenizer),
         )
-        self.status.value = (
-            f"<b>Ran</b> {escaped(self.session.name)} on "
-            f"{escaped(trace.backend)} / {escaped(trace.device)}: "
-            f"{tokens} tokens. Hover or click a token in the Attention tab."
-        )
+        self.status.value = ran_line(self.session, trace, tokens)
         # With an A kept, a run of its input is there to be compared with it.
         comparing = self.compare_panel.b is not None
         self.tabs.selected_index = TABS.index("Compare" if comparing else "Attention")
@@ -191,8 +187,9 @@ class Explorer(w.VBox):
 
     def keep_as_a(self) -> None:
         """Keep the run on screen as A in the Compare tab; later runs are B."""
-        self.session.keep_as_a()
-        self.compare_panel.show(self.session.comparison(), can_keep=True)
+        session = self.session
+        session.keep_as_a()
+        self.compare_panel.show(session.comparison(), True, session.compared_classes)
 
     def compare_precisions(self, precisions=None):
         """Run the input on screen at other precisions (the Compare tab's choice)."""
@@ -207,7 +204,8 @@ class Explorer(w.VBox):
     def attribute(self, **overrides: Any):
         """Attribute what the Attribution tab describes; returns the Attribution."""
         panel = self.attribution_panel
-        request = {**panel.request(), **overrides}
+        pinned = self.attention_panel.canvas.selected_token  # "original_token"'s
+        request = {**panel.request(pinned), **overrides}
         panel.status.value = ""
         with self._working(panel.button, panel.progress, panel.working_text(request)):
             found = self.session.attribute(**request)
@@ -246,10 +244,16 @@ class Explorer(w.VBox):
         self.corpus_panel.show_example(layer, head, statistic, text)
         return trace
 
+    def context_mixing(self, method: str):
+        """`method`'s context mixing of the Trace on screen, drawn by the canvas."""
+        found = self.session.context_mixing(method)
+        self.attention_panel.show_mixing(found)
+        return found
+
     def intervene(self, action: str, position: int | None = None):
         """Mask or remove a token (the one pinned in the head view) and re-run."""
-        canvas = self.attention_panel.canvas
-        position = canvas.selected_token if position is None else position
+        panel = self.attention_panel
+        position = panel.canvas.selected_token if position is None else position
         if position < 0:
             raise ValueError(
                 "token: none pinned; allowed: click a token in the head view first"
@@ -259,7 +263,8 @@ class Explorer(w.VBox):
         effect = self.session.intervene(position, action)
         self._show(self.session.trace)
         held = shown.attention_layers, shown.attention_heads
-        self.attention_panel.show_effect(effect_html(effect, token, *held))
+        guesses = self.session.predictions_at(position) if action == "mask" else None
+        panel.show_effect(effect_html(effect, token, *held), guesses, token)
         return effect
 
     def restore(self) -> None:
@@ -283,9 +288,10 @@ class Explorer(w.VBox):
         ```
         """
         bar, tab = self.export_bar, TABS[self.tabs.selected_index or 0]
+        target = self.attribution_panel.target.value
         return self.attention_panel.canvas.view_state.replace(
             tab=tab, run_mode=self.run_panel.mode.value, export_view=bar.view.value
-        ).replace(export_name=bar.name.value.strip())
+        ).replace(export_name=bar.name.value.strip(), attribution_target=target)
 
     def export(self, path: str, view: str | None = None):
         """Export a view of the tab on screen (.png/.svg) or everything (.html).
@@ -301,7 +307,7 @@ class Explorer(w.VBox):
         if str(path).endswith(".html"):  # the whole Trace, open on the head shown
             view = "head"
         attention, hidden = self.attention_panel, self.hidden_panel
-        trace, options = self.trace, {"attribution": self.session.attribution}
+        trace, options = self.trace, self._result_options()
         layer, head = attention.canvas.layer, attention.canvas.head
         if view in ("head", "model"):
             options["state"] = self.view_state  # as the canvas shows them
@@ -321,8 +327,6 @@ class Explorer(w.VBox):
             trace, options["other"] = comparison.a, comparison.b
             options["labels"] = (comparison.a_label, comparison.b_label)
             layer, head = self.compare_panel.layer.value, self.compare_panel.head.value
-        elif view == "corpus":
-            options["corpus"] = self.session.corpus
         rows = None if self.session.backbone is None else self.session.parameter_rows
         written = export_view(path, trace, view, layer, head, rows=rows, **options)
         self.export_bar.written(written)
@@ -337,9 +341,13 @@ class Explorer(w.VBox):
         number = -1 if trace is None else trace_number(trace)
         heads = None if session.backbone is None else session.backbone.num_heads
         tokenizer = session.tokenizer is not None
-        shown = shown_of(trace, canvas.index, number, tokenizer, heads)
+        offer = mixing_offer(session.backbone, trace)
+        targets = session.task_targets
+        shown = shown_of(trace, canvas.index, number, tokenizer, heads, *offer, targets)
         state = reconcile(self.view_state, shown)
         self.run_panel.mode.value = state.run_mode
+        self.attribution_panel.set_targets(targets, state.attribution_target)
+        self.run_panel.show_classes(session.classes)
         if trace is None:
             self.attention_panel.clear(state)
             self.hidden_panel.clear()
@@ -352,10 +360,13 @@ class Explorer(w.VBox):
                 state=state,
             )
             self.hidden_panel.show(trace)
-        self.compare_panel.show(session.comparison(), can_keep=trace is not None)
+        self.attention_panel.lens.show(session.lens)  # None: hidden
+        classes = session.compared_classes
+        self.compare_panel.show(session.comparison(), trace is not None, classes)
         # An attribution belongs to the Trace it was made for.
         self.attribution_panel.clear()
         self.attribution_panel.set_ready(session.attribution_problem, trace is not None)
+        self._show_causal()
         self._on_tab()
 
     def _on_tab(self, change: Any = None) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from distil_explorer._internal.atomic_write import checked_path, write_file
 from distil_explorer.trace import Trace
 from distil_explorer.views.registry import CANVAS_VIEWS, FILE_NAMES, VIEWS
+from distil_explorer.views.weighting import MIXING, checked_weighting
 
 FORMATS = (".png", ".svg", ".html")
 
@@ -23,22 +24,30 @@ def default_name(view: str, suffix: str = ".png") -> str:
     return FILE_NAMES[view] + suffix
 
 
-def state_figure(trace: Trace, view: str, state):
+def state_figure(trace: Trace, view: str, state, mixing=None):
     """The head view or model view drawn from `state` as the canvas draws it.
+
+    A context-mixing weighting needs its `ContextMixing` among `mixing`.
 
     Examples:
     ```python
     state_figure(trace, "head", widget.view_state).savefig("head_view.png")
+    state_figure(trace, "model", state, mixing=widget.mixing)
     ```
     """
     from distil_explorer.views.payload import decoded, shown_of, trace_payload
     from distil_explorer.views.scene import scene_of
     from distil_explorer.views.scene_plots import plot_scene
     from distil_explorer.views.view_state import reconcile
+    from distil_explorer.views.weighting import mixings_of
 
-    shown = shown_of(trace, state.index, state.shown.trace)
+    checked_weighting(state.weighting, trace, mixing)
+    held = tuple(mixings_of(mixing, trace))
+    shown = shown_of(trace, state.index, state.shown.trace, mixing=held)
     state = reconcile(state, shown).replace(mode="model" if view == "model" else "head")
-    payload = trace_payload(trace, state.index, state.weighting, state.layer)
+    payload = trace_payload(
+        trace, state.index, state.weighting, state.layer, mixing=mixing
+    )
     return plot_scene(scene_of(state, decoded(payload)))
 
 
@@ -110,6 +119,10 @@ def view_figure(
     attribution=None,
     corpus=None,
     state=None,
+    patching=None,
+    importance=None,
+    mixing=None,
+    aggregate: str = "head",
     lens=None,
 ):
     """The matplotlib Figure for one of the explorer's views.
@@ -120,10 +133,16 @@ def view_figure(
     "query/key" needs `query` and `key` (token positions); "compare" needs
     `other` (B, with `trace` as A) and takes `labels` for the two. "head"
     draws `style` "heatmap" or "lines", as the canvas does; "head" and
-    "model" draw `weighting` "weights" or "norms" (`Trace.attention_norms`).
+    "model" draw `weighting` "weights", "norms" (`Trace.attention_norms`), or
+    "value_zeroing" / "alti" from `mixing` (`context_mixing(...)` of the
+    Trace's inputs, or several): one map per layer, `aggregate="rollout"`
+    for its rollout through `layer`, "mean_layers" for the mean.
     "attribution" draws `attribution` (an `Attribution`) and "corpus" draws
     `corpus` (a `CorpusStatistics`) and "predictions by layer" draws `lens`
-    (a `LayerPredictions`, `layer_predictions`); none needs a Trace. With `state`
+    (a `LayerPredictions`, `layer_predictions`); none needs a Trace.
+    "patching" draws `patching` (a `Patching`), "heads" `importance` (a
+    `HeadImportance` or head_importance's (L, H) array) with the heads
+    `trace` ran without crossed out. With `state`
     (a `ViewState`, e.g. the explorer's), "head" and "model" are drawn as the
     canvas shows them: its heads and colours, pins, weighting, aggregate,
     lines or heatmap (`state_figure`).
@@ -135,6 +154,8 @@ def view_figure(
     if view in _UNTRACED:
         given = {"rows": rows, "attribution": attribution, "corpus": corpus}
         return _untraced_figure(view, index, given | {"lens": lens})
+    if view in ("patching", "heads"):
+        return _causal_figure(view, trace, patching, importance)
     if trace is None:
         raise ValueError(f"trace: needed for the {view} view; allowed: run first")
     if layer is None:
@@ -142,7 +163,15 @@ def view_figure(
         layer = defaults.get(view, trace.attention_layers[0])
     head = trace.attention_heads[0] if head is None else head
     if view in CANVAS_VIEWS and state is not None:
-        return state_figure(trace, view, state)
+        return state_figure(trace, view, state, mixing)
+    if view in CANVAS_VIEWS and checked_weighting(weighting, trace, mixing) in MIXING:
+        from distil_explorer.views.report import opening_state
+
+        state = opening_state(
+            trace, index, layer, aggregate=aggregate, weighting=weighting, mixing=mixing
+        )
+        state = state.replace(draw_style=style if style == "lines" else "heatmap")
+        return state_figure(trace, view, state, mixing)
     if view == "head":
         if style not in ("heatmap", "lines"):
             raise ValueError(f"style={style!r}: allowed: heatmap, lines")
@@ -179,6 +208,25 @@ def view_figure(
     return hidden_plots.plot_pca(trace, layer, index=index, shared_basis=True)
 
 
+def _causal_figure(view: str, trace: Trace | None, patching, importance):
+    from distil_explorer.views import causal_plots
+
+    if view == "patching":
+        if patching is None:
+            raise ValueError(
+                "patching: none yet; allowed: press Patch in the Causal tab, or "
+                "pass distil_explorer.patch_activations(...)'s result"
+            )
+        return causal_plots.plot_patching(patching)
+    if importance is None:
+        raise ValueError(
+            "importance: none yet; allowed: press Head importance in the Causal "
+            "tab, or pass distil_explorer.head_importance(...)'s result"
+        )
+    ablated = () if trace is None else trace.ablated_heads
+    return causal_plots.plot_head_importance(importance, ablated)
+
+
 def export_view(
     path: str | os.PathLike,
     trace: Trace | None,
@@ -202,10 +250,12 @@ def export_view(
             report of the whole Trace.
         layer, head, rows, index: what the view shows (see `view_figure`).
         **options: `other`, `query`, `key`, `labels`, `style`,
-            `weighting`, `attribution`, `corpus`, `state`, `lens`, as
-            `view_figure` takes (the report opens on `state`, or on
-            `weighting`, and takes `attribution` and `lens` too). Figures
-            are written at 2x pixel density.
+            `weighting`, `mixing`, `aggregate`, `attribution`, `corpus`,
+            `state`, `lens`, `patching`, `importance`, as `view_figure` takes
+            (the report opens on `state`, or on `weighting`, and takes
+            `attribution`, `lens`, `patching` and `importance` too; it carries
+            every ContextMixing in `mixing`, so its weighting buttons work
+            offline). Figures are written at 2x pixel density.
 
     Examples:
     ```python
@@ -214,6 +264,10 @@ def export_view(
     export_view("diff.svg", trace_torch, "compare", 0, 2, other=trace_jax)
     export_view("all.html", trace, rows=parameter_table(backbone))
     export_view("head_view.png", trace, "head", state=app.view_state)
+    alti = context_mixing(backbone, inputs, method="alti")
+    export_view("alti.png", trace, "model", weighting="alti", mixing=alti)
+    export_view("rollout_5.svg", trace, "head", 5, weighting="alti", mixing=alti,
+                aggregate="rollout")
     export_view("lens.png", trace, "predictions by layer", lens=lens)
     ```
     """
@@ -238,6 +292,10 @@ def export_view(
             weighting=weighting,
             attribution=options.get("attribution"),
             state=options.get("state"),
+            patching=options.get("patching"),
+            importance=options.get("importance"),
+            mixing=options.get("mixing"),
+            aggregate=options.get("aggregate", "head"),
             lens=options.get("lens"),
         )
     from distil_explorer.views.scene_plots import EXPORT_DPI

@@ -15,11 +15,23 @@ from distil_explorer.views.hidden_plots import (
 )
 
 
+def ablated_note(trace) -> str:
+    """A line saying which heads the run had switched off ("" for none)."""
+    if not trace.ablated_heads:
+        return ""
+    off = ", ".join(f"{layer}.{head}" for layer, head in trace.ablated_heads)
+    return (
+        f"<b>Heads off: {off}</b> (layer.head): these hidden states are the "
+        "ablated model's (the Causal tab's Restore all heads runs every head)."
+    )
+
+
 class HiddenPanel:
     """Static figures of the Trace's hidden states, redrawn from the cache."""
 
     def __init__(self) -> None:
         self.overview = image_widget()
+        self.note = w.HTML()  # says when the run had heads switched off
         self.layer = w.IntSlider(min=0, max=0, description="PCA layer")
         self.pca = image_widget()
         self.layer.observe(self._draw_pca, names="value")
@@ -33,6 +45,7 @@ class HiddenPanel:
         self._pngs: dict[int, bytes] = {}
         self.widget = w.VBox(
             [
+                self.note,
                 self.overview,
                 self.layer,
                 self.pca,
@@ -49,6 +62,7 @@ class HiddenPanel:
         """Take a new Trace; its figures are drawn now if the panel is
         `visible`, else the first time it is (each costs ~0.5-1 s at T=128)."""
         self._trace, self._pngs, self._rollouts = trace, {}, {}
+        self.note.value = ablated_note(trace)
         show_png(self.overview, b"")  # drawn again once on screen
         # One basis for all layers, fitted once: the slider keeps its axes.
         self._basis = common_basis(trace.hidden_states[:, :1], trace.padding_mask[:1])
@@ -60,6 +74,7 @@ class HiddenPanel:
     def clear(self) -> None:
         """Forget the Trace (a new backbone is built): nothing to draw."""
         self._trace, self._pngs, self._rollouts, self._basis = None, {}, {}, None
+        self.note.value = ""
         for image in (self.overview, self.pca, self.rollout):
             show_png(image, b"")
 

@@ -14,6 +14,11 @@ The byte fields and their dtypes are in static/contract.json.
   for the model view (`small_scale` as `maps_scale`).
 - `layer_mean`: uint8 (heads, n, n): each head's mean over every layer,
   only when `maps` holds one layer (the "mean over layers" view).
+- A context-mixing weighting ("value_zeroing", "alti", from a
+  `ContextMixing` of the Trace's inputs) has one map per layer: `maps`,
+  `small` and `layer_mean` hold 1 where they hold heads
+  (`payload_info["mixing"]` names the method), and `rollout`: uint8
+  (len(maps_layers), n, n), R_l of each layer sent. Empty otherwise.
 
 Bytes per Trace of a base model (6 layers x 12 heads, one weighting):
 T=128: 1.18 MB + 0.29 MB; T=256: 4.7 MB + 0.29 MB; T=512: one layer 3.1 MB,
@@ -32,7 +37,7 @@ import numpy as np
 from distil_explorer.views.contract import CONTRACT
 from distil_explorer.views.encoding import downsample_maps, to_uint8
 from distil_explorer.views.view_state import Shown
-from distil_explorer.views.weighting import weighted
+from distil_explorer.views.weighting import MIXING, mixings_of, weighted
 
 if TYPE_CHECKING:
     from distil_explorer.trace import Trace
@@ -110,17 +115,21 @@ def trace_payload(
     weighting: str = "weights",
     layer: int | None = None,
     all_layers: bool | None = None,
+    mixing: Any = None,
 ) -> dict[str, Any]:
     """Everything the canvas draws sequence `index` of `trace` from.
 
     Args:
         trace: the Trace.
         index: int. The sequence of its batch.
-        weighting: str. "weights" or "norms" (`Trace.attention_norms`).
+        weighting: str. "weights", "norms" (`Trace.attention_norms`), or
+            "value_zeroing" / "alti" (from `mixing`).
         layer: int or None. The layer shown, sent whole when not every
             layer is (None: the first held).
         all_layers: bool or None. Send every layer's maps; None: while
             n <= ALL_LAYERS_UP_TO (the HTML report sends them all).
+        mixing: a `ContextMixing` of the Trace's inputs (or several), for a
+            mixing weighting.
 
     Examples:
     ```python
@@ -128,7 +137,7 @@ def trace_payload(
     payload["payload_info"]["n"], len(payload["maps"])  # (9, 6 * 12 * 81)
     ```
     """
-    shown = weighted(trace, weighting)
+    source, rollout = _maps_source(trace, weighting, mixing)
     real = real_positions(trace, index)
     keep = real_index(real)
     n = int(real.size)
@@ -138,13 +147,13 @@ def trace_payload(
         all_layers = n <= ALL_LAYERS_UP_TO
     sent = held if all_layers else [layer]
     maps = np.stack(
-        [shown.attentions[held.index(at), index][:, keep, :][..., keep] for at in sent]
+        [source[held.index(at), index][:, keep, :][..., keep] for at in sent]
     )
     values, scale = quantized_maps(maps)
     thumbs = np.stack(
         [
             downsample_maps(maps_of[index][:, keep, :][..., keep], THUMBNAIL)
-            for maps_of in shown.attentions
+            for maps_of in source
         ]
     )
     small, small_scale = quantized_maps(thumbs)
@@ -158,9 +167,17 @@ def trace_payload(
         "small_scale": small_scale.tobytes(),
         "layer_mean": b"",
         "layer_mean_scale": b"",
+        "rollout": b"",
+        "rollout_scale": b"",
     }
+    if rollout is not None:
+        rolled = np.stack(
+            [rollout[held.index(at), index][keep][:, keep] for at in sent]
+        )
+        values, scale = quantized_maps(rolled)
+        payload.update(rollout=values.tobytes(), rollout_scale=scale.tobytes())
     if not all_layers:
-        mean = _layer_mean(shown.attentions[:, index], keep)
+        mean = _layer_mean(source[:, index], keep)
         values, scale = quantized_maps(mean)
         payload.update(layer_mean=values.tobytes(), layer_mean_scale=scale.tobytes())
     payload["payload_info"] = {
@@ -169,8 +186,27 @@ def trace_payload(
         "small_side": int(thumbs.shape[-1]),
         "weighting": weighting,
         "index": index,
+        # Heads this run switched off (capture(..., ablate=...)), marked on
+        # every view.
+        "ablated": [list(pair) for pair in trace.ablated_heads],
+        "mixing": weighting if rollout is not None else "",
     }
     return payload
+
+
+def _maps_source(trace: Trace, weighting: str, mixing: Any):
+    """(maps (layers held, B, heads or 1, T, T), rollout (layers, B, T, T) or None)."""
+    if weighting not in MIXING:
+        return weighted(trace, weighting).attentions, None
+    found = mixings_of(mixing, trace).get(weighting)
+    if found is None:
+        raise ValueError(
+            f"weighting={weighting!r}: needs mixing=context_mixing(backbone, "
+            f"inputs, method={weighting!r}) of the Trace's inputs; allowed: that, "
+            "or 'weights'"
+        )
+    held = list(trace.attention_layers)
+    return found.per_layer[held][:, :, None], found.rollout[held]
 
 
 def _layer_mean(maps: np.ndarray, keep) -> np.ndarray:
@@ -199,7 +235,9 @@ class Arrays:
 
     `maps` is (len(maps_layers), heads, n, n); `small` (layers, heads, t, t)
     as bytes (uint8: the thumbnails' contrast is per map); `layer_mean`
-    (heads, n, n) or None.
+    (heads, n, n) or None; `ablated` the (layer, head) pairs switched off.
+    A mixing payload (`mixing` names its method) holds 1 map where they hold
+    heads, and `rollout` (len(maps_layers), n, n).
     """
 
     tokens: tuple[str, ...]
@@ -209,6 +247,9 @@ class Arrays:
     maps: np.ndarray
     small: np.ndarray
     layer_mean: np.ndarray | None
+    ablated: tuple[tuple[int, int], ...] = ()
+    mixing: str = ""
+    rollout: np.ndarray | None = None
 
 
 def decoded(payload: dict[str, Any]) -> Arrays:
@@ -220,7 +261,8 @@ def decoded(payload: dict[str, Any]) -> Arrays:
     ```
     """
     info = payload["payload_info"]
-    n, heads = info["n"], len(payload["heads"])
+    mixing = info.get("mixing", "")
+    n, heads = info["n"], 1 if mixing else len(payload["heads"])
     sent = tuple(info["maps_layers"])
 
     def values(name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -231,9 +273,11 @@ def decoded(payload: dict[str, Any]) -> Arrays:
 
     t = info["small_side"]
     small = np.frombuffer(payload["small"], dtype="u1")
-    mean = None
+    mean = rollout = None
     if payload["layer_mean"]:
         mean = values("layer_mean", (heads, n, n))
+    if mixing:
+        rollout = values("rollout", (len(sent), n, n))
     return Arrays(
         tokens=tuple(payload["tokens"]),
         layers=tuple(payload["layers"]),
@@ -242,9 +286,16 @@ def decoded(payload: dict[str, Any]) -> Arrays:
         maps=values("maps", (len(sent), heads, n, n)),
         small=small.reshape(len(payload["layers"]), heads, t, t),
         layer_mean=mean,
+        ablated=tuple((int(a), int(b)) for a, b in info.get("ablated", ())),
+        mixing=mixing,
+        rollout=rollout,
     )
 
 
+NO_MIXING = (
+    "not computed for this Trace: pass mixing=context_mixing(backbone, inputs, "
+    "method=...) of its inputs"
+)
 _COUNT = itertools.count(1)
 _NUMBERS: dict[int, tuple[weakref.ref, int]] = {}
 
@@ -271,16 +322,32 @@ def shown_of(
     trace_id: int = 0,
     has_tokenizer: bool = True,
     num_heads: int | None = None,
+    mixing: tuple[str, ...] = (),
+    mixing_note: str = "",
+    task_targets: tuple[tuple[str, str], ...] = (),
 ) -> Shown:
     """What `trace` (sequence `index`) offers the choices, as `reconcile` takes it.
+
+    `mixing`: the context-mixing weightings it can be drawn with (held, or
+    computable where it runs); `mixing_note`: why the others are off;
+    `task_targets`: the attribution targets of the task head built.
 
     Examples:
     ```python
     reconcile(state, shown_of(trace, 0, trace_id=1))
+    reconcile(state, shown_of(trace, 0, 1, mixing=("alti",)))
     ```
     """
+    mixing = tuple(m for m in MIXING if m in mixing)
+    if len(mixing) < len(MIXING) and not mixing_note:
+        mixing_note = NO_MIXING
     if trace is None:
-        return Shown(num_heads=num_heads or 0, has_tokenizer=has_tokenizer)
+        return Shown(
+            num_heads=num_heads or 0,
+            has_tokenizer=has_tokenizer,
+            mixing_note=mixing_note or "no Trace yet: run first",
+            task_targets=task_targets,
+        )
     index = index if 0 <= index < trace.token_ids.shape[0] else 0
     real = real_positions(trace, index)
     return Shown(
@@ -292,4 +359,7 @@ def shown_of(
         has_norms=trace.attention_norms is not None,
         has_tokenizer=has_tokenizer,
         trace=trace_id,
+        mixing=mixing,
+        mixing_note=mixing_note,
+        task_targets=task_targets,
     )

@@ -20,6 +20,7 @@ TABS = (
     "Parameters",
     "Compare",
     "Attribution",
+    "Causal",
     "Corpus",
 )
 
@@ -58,6 +59,8 @@ REGISTRY = (
     View("parameters", ("Build", "Parameters"), "parameters"),
     View("compare", ("Compare",), "compare"),
     View("attribution", ("Attribution",), "attribution"),
+    View("patching", ("Causal",), "patching"),
+    View("heads", ("Causal",), "head_importance"),
     View("corpus", ("Corpus",), "corpus"),
 )
 VIEWS = tuple(view.name for view in REGISTRY)

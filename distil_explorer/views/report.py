@@ -4,7 +4,8 @@ Static figures are embedded as PNG; the interactive attention canvas is the
 one canvas module the notebook widget runs (static/scene.js + canvas.js,
 `contract.module_source`), given a stand-in for the widget model
 (`localModel` in canvas.js) that holds the view state and the Trace payload
-(views/payload.py, every layer, each weighting the Trace holds). The page
+(views/payload.py, every layer, each weighting the Trace holds, and each
+context mixing given, so its weighting buttons work offline). The page
 opens on the `ViewState` it is given, the one on screen when it was
 exported, and derives every later view (another head, layer, overlay, mean,
 pin) in the page: no widget library is imported, no kernel is needed.
@@ -25,7 +26,13 @@ from distil_explorer.views.html_text import json_for_script
 from distil_explorer.views.html_text import text as escaped
 from distil_explorer.views.payload import BYTE_FIELDS, shown_of, trace_payload
 from distil_explorer.views.view_state import ViewState, changed, reconcile
-from distil_explorer.views.weighting import checked_weighting
+from distil_explorer.views.weighting import checked_weighting, mixings_of
+
+# Why a mixing weighting the report does not carry is off in the page.
+NOT_CARRIED = (
+    "not computed when this report was written: choose it in the explorer "
+    "before exporting, or pass mixing=context_mixing(...) to report()"
+)
 
 _STATIC = STATIC
 
@@ -41,20 +48,29 @@ def page_state(state: ViewState) -> dict:
     values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
     values["visible_heads"] = list(state.visible())
     values["has_norms"] = shown["has_norms"]
+    values["mixing_methods"] = list(shown["mixing"])
+    values["mixing_note"] = shown["mixing_note"]
     values.update(hovered=-1, notice="", render_ms=0.0)
     return values
 
 
-def page_payloads(trace: Trace, index: int) -> dict:
-    """Each weighting's payload, every layer, bytes as base64."""
+def page_payloads(trace: Trace, index: int, mixing=None) -> dict:
+    """Each weighting's payload (the context mixing given too), every layer,
+    bytes as base64."""
     weightings = ["weights"] + ["norms"] * (trace.attention_norms is not None)
+    weightings += list(mixings_of(mixing, trace))
     out = {}
     for weighting in weightings:
-        payload = trace_payload(trace, index, weighting, all_layers=True)
+        payload = trace_payload(trace, index, weighting, all_layers=True, mixing=mixing)
         for name in BYTE_FIELDS:
             payload[name] = _b64(payload[name])
         out[weighting] = payload
     return out
+
+
+def _shown(trace: Trace, index: int, number: int, mixing):
+    held = tuple(mixings_of(mixing, trace))
+    return shown_of(trace, index, number, mixing=held, mixing_note=NOT_CARRIED)
 
 
 def _figures(trace: Trace, index: int, rows) -> list[tuple[str, str]]:
@@ -74,6 +90,27 @@ def _figures(trace: Trace, index: int, rows) -> list[tuple[str, str]]:
     if rows is not None:
         figures.append(("Parameters", plots.plot_parameters(rows)))
     return [(title, _b64(figure_png(figure))) for title, figure in figures]
+
+
+def _causal_sections(trace: Trace, patching, importance) -> str:
+    """The report's Activation patching and Head importance sections."""
+    from distil_explorer.views import causal_plots as plots
+
+    out = ""
+    if patching is not None:
+        png = _b64(figure_png(plots.plot_patching(patching)))
+        out += (
+            f"<h2>Activation patching</h2>{plots.patching_html(patching)}"
+            f"<img alt='Activation patching' src='data:image/png;base64,{png}'>"
+        )
+    if importance is not None:
+        ablated = trace.ablated_heads
+        png = _b64(figure_png(plots.plot_head_importance(importance, ablated)))
+        out += (
+            f"<h2>Head importance</h2>{plots.importance_html(importance, ablated)}"
+            f"<img alt='Head importance' src='data:image/png;base64,{png}'>"
+        )
+    return out
 
 
 def _script(state: dict, payloads: dict) -> str:
@@ -111,15 +148,19 @@ def opening_state(
     visible_heads: list[int] | None = None,
     aggregate: str = "head",
     weighting: str = "weights",
+    mixing=None,
 ) -> ViewState:
     """The `ViewState` a report opens on, from `report`'s keyword arguments.
+
+    `mixing`: the ContextMixing(s) of the Trace's inputs the page carries.
 
     Examples:
     ```python
     opening_state(trace, layer=1, head=0, visible_heads=[0]).visible()  # (0,)
+    opening_state(trace, weighting="alti", mixing=alti, aggregate="rollout")
     ```
     """
-    state = reconcile(ViewState(index=index), shown_of(trace, index, 1))
+    state = reconcile(ViewState(index=index), _shown(trace, index, 1, mixing))
     choices = {"aggregate": aggregate, "weighting": weighting}
     if layer is not None:
         choices["layer"] = layer
@@ -146,6 +187,9 @@ def report(
     weighting: str = "weights",
     attribution=None,
     state: ViewState | None = None,
+    patching=None,
+    importance=None,
+    mixing=None,
     lens=None,
 ) -> Path:
     """Write one self-contained HTML file showing `trace` (sequence `index`).
@@ -175,6 +219,15 @@ def report(
             `index`.
         attribution: optionally an `Attribution` (`distil_explorer.attribute`):
             its coloured tokens and bar chart (its sequence `index`).
+        patching: optionally a `Patching` (`distil_explorer.patch_activations`):
+            its hidden state x token table and figure.
+        importance: optionally head importances (a `HeadImportance`, or
+            `distil_explorer.head_importance`'s array): the layer x head
+            grid and figure, the heads `trace` ran without crossed out.
+        mixing: optionally a `ContextMixing` of the Trace's inputs
+            (`distil_explorer.context_mixing`), or several: embedded, and
+            offered by the page's "Value zeroing" / "ALTI" buttons; `weighting`
+            may then name one.
         lens: optionally a `LayerPredictions` (`layer_predictions`): the
             "Predictions by layer" grid of sequence `index`, as on screen.
 
@@ -187,15 +240,15 @@ def report(
     if path.suffix != ".html":
         raise ValueError(f"path={str(path)!r}: allowed: a file name ending in .html")
     index = checked_index("index", index, trace.token_ids.shape[0])
-    weighting = checked_weighting(weighting, trace)
+    weighting = checked_weighting(weighting, trace, mixing)
     if state is None:
         state = opening_state(
-            trace, index, layer, head, visible_heads, aggregate, weighting
+            trace, index, layer, head, visible_heads, aggregate, weighting, mixing
         )
     else:
         index = checked_index("index", state.index, trace.token_ids.shape[0])
-        state = reconcile(state, shown_of(trace, index, state.shown.trace))
-    script = _script(page_state(state), page_payloads(trace, index))
+        state = reconcile(state, _shown(trace, index, state.shown.trace, mixing))
+    script = _script(page_state(state), page_payloads(trace, index, mixing))
     figures = "".join(
         f"<h2>{escaped(t)}</h2><img alt='{escaped(t)}' src='data:image/png;base64,{b}'>"
         for t, b in _figures(trace, index, rows)
@@ -216,6 +269,7 @@ def report(
         from distil_explorer.views.lens_html import lens_html
 
         figures += f"<h2>Predictions by layer</h2>{lens_html(lens, index)}"
+    figures += _causal_sections(trace, patching, importance)
     css = (_STATIC / "attention.css").read_text()
     where = f"ran on {escaped(trace.backend)} / {escaped(trace.device)}"
     config = ", ".join(f"{k}={v}" for k, v in trace.config.items())

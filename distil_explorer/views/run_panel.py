@@ -15,6 +15,7 @@ from distil_explorer.runtime.backends import (
 from distil_explorer.session import parse_token_ids
 from distil_explorer.views.feedback import ErrorArea, Progress
 from distil_explorer.views.html_text import text as escaped
+from distil_explorer.views.task_html import class_bars_html
 
 MODES = ("text", "token ids")
 
@@ -83,6 +84,7 @@ class RunPanel:
         self.status = w.HTML("Build a backbone first (the Build tab).")
         self.progress = Progress()
         self.error = ErrorArea()
+        self.classes = w.HTML()  # a classifier's class probabilities
         self.widget = w.VBox(
             [
                 w.HBox([self.backend, self.device]),
@@ -93,6 +95,7 @@ class RunPanel:
                 self.error.widget,
                 self.progress.widget,
                 self.status,
+                self.classes,
             ]
         )
         self.backend.observe(self._on_backend, names="value")
@@ -140,6 +143,10 @@ class RunPanel:
                 f" (max length goes up to {self.max_length.max}).</span>"
             )
         self.status.value = escaped(line) + cut
+
+    def show_classes(self, classes) -> None:
+        """A classifier's class probabilities of the run on screen (None: none)."""
+        self.classes.value = class_bars_html(classes)
 
     def request(self) -> dict[str, Any]:
         """What to run: `Session.run`'s keyword arguments."""

@@ -7,6 +7,10 @@ for the screen from the same bytes, with the same float64 arithmetic in the
 same order; tests/views/test_scene.py runs it under node and compares. The
 export draws a Python scene with matplotlib (`views/scene_plots.py`), so
 the file shows what the screen shows.
+
+A context-mixing weighting ("value_zeroing", "alti") draws the layer's one
+map (no heads: the head choices are kept but do not apply), the mean over
+layers, or the rollout through the layer; the model view one map per layer.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from distil_explorer.views.contract import LAYOUT, head_colour
 from distil_explorer.views.payload import Arrays
 from distil_explorer.views.view_state import ViewState, heads_text
+from distil_explorer.views.weighting import LABELS, MIXING, MIXING_TEXT
 
 
 def _round(x: np.ndarray) -> np.ndarray:
@@ -30,19 +35,26 @@ def visible_of(state: ViewState, data: Arrays) -> tuple[int, ...]:
     return state.visible_heads or data.heads
 
 
-def _map(data: Arrays, layer: int, head: int) -> np.ndarray:
-    return data.maps[data.maps_layers.index(layer), data.heads.index(head)].ravel()
+def mixing_of(state: ViewState) -> bool:
+    """Whether `state` draws a context-mixing map (one per layer, no heads)."""
+    return state.weighting in MIXING
+
+
+def _map(data: Arrays, layer: int, head: int | None) -> np.ndarray:
+    at = 0 if data.mixing else data.heads.index(head)
+    return data.maps[data.maps_layers.index(layer), at].ravel()
 
 
 def mean_map(state: ViewState, data: Arrays) -> np.ndarray:
     """The mean `state.aggregate` names, summed in scene.js's order."""
-    visible = visible_of(state, data)
+    visible = (None,) if mixing_of(state) else visible_of(state, data)
     n = len(data.tokens)
     total = np.zeros(n * n, dtype=np.float64)
     count = 0
     if state.aggregate == "mean_layers" and data.layer_mean is not None:
         for head in visible:
-            total += data.layer_mean[data.heads.index(head)].ravel()
+            at = 0 if head is None else data.heads.index(head)
+            total += data.layer_mean[at].ravel()
             count += 1
     else:
         layers = data.layers if state.aggregate == "mean_layers" else (state.layer,)
@@ -54,7 +66,15 @@ def mean_map(state: ViewState, data: Arrays) -> np.ndarray:
 
 
 def drawn_maps(state: ViewState, data: Arrays) -> list[dict[str, Any]]:
-    """[{head, colour, A}] as scene.js's drawnMaps (head None: a mean)."""
+    """[{head, colour, A}] as scene.js's drawnMaps (head None: a mean, or a
+    mixing map)."""
+    if mixing_of(state) and state.aggregate != "mean_layers":
+        layer = data.maps_layers.index(state.layer)
+        rolled = state.aggregate == "rollout"
+        values = (
+            data.rollout[layer].ravel() if rolled else _map(data, state.layer, None)
+        )
+        return [{"head": None, "colour": None, "A": values}]
     if state.aggregate != "head":
         return [{"head": None, "colour": None, "A": mean_map(state, data)}]
     if state.draw_style == "heatmap":
@@ -127,6 +147,7 @@ def head_scene(state: ViewState, data: Arrays) -> dict[str, Any]:
         "picked": list(picked),
         "side": state.selected_side if picked else "query",
         "title": title_of(state, data),
+        "mixing": state.weighting if mixing_of(state) else "",
     }
     if n == 0:
         return {**base, "kind": "empty"}
@@ -193,16 +214,21 @@ def contrast(small: np.ndarray, p: float) -> np.ndarray:
 
 
 def model_scene(state: ViewState, data: Arrays) -> dict[str, Any]:
-    """The model view's scene: contrast thumbnails and the chosen head."""
+    """The model view's scene: contrast thumbnails and the chosen head (a
+    mixing weighting: one thumbnail per layer, `heads` empty, the chosen
+    layer)."""
+    mixing = mixing_of(state)
     return {
         "kind": "model",
         "layers": list(data.layers),
-        "heads": list(data.heads),
+        "heads": [] if mixing else list(data.heads),
         "t": int(data.small.shape[-1]),
         "thumbs": contrast(data.small, state.thumbnail_percentile).ravel(),
-        "chosen": [state.layer, state.head],
+        "chosen": [state.layer, -1 if mixing else state.head],
+        "ablated": [] if mixing else [list(pair) for pair in data.ablated],
         "n": len(data.tokens),
         "title": title_of(state, data),
+        "mixing": state.weighting if mixing else "",
     }
 
 
@@ -211,6 +237,20 @@ def scene_of(state: ViewState, data: Arrays) -> dict[str, Any]:
     if state.mode == "model":
         return model_scene(state, data)
     return head_scene(state, data)
+
+
+def heads_off(ablated) -> str:
+    """The title's mark of heads switched off, as scene.js's headsOff writes it.
+
+    Examples:
+    ```python
+    heads_off(((0, 1), (1, 3)))  # ' · heads off: 0.1, 1.3'; () gives ''
+    ```
+    """
+    if not ablated:
+        return ""
+    named = ", ".join(f"{layer}.{head}" for layer, head in ablated)
+    return f" \u00b7 heads off: {named}"
 
 
 def title_of(state: ViewState, data: Arrays) -> str:
@@ -222,8 +262,11 @@ def title_of(state: ViewState, data: Arrays) -> str:
     norms = " \u00b7 norm-weighted \u2016\u03b1f(x)\u2016" * (
         state.weighting == "norms"
     )
+    norms += heads_off(data.ablated)
     visible = visible_of(state, data)
     heads = heads_text(visible)
+    if mixing_of(state):
+        return _mixing_title(state, data, count)
     if state.mode == "model":
         return (
             f"model view: {len(data.layers)} layers \u00d7 {len(data.heads)} heads"
@@ -250,6 +293,35 @@ def title_of(state: ViewState, data: Arrays) -> str:
             f"{len(data.heads)}), each in its colour; head {state.head} on top{tail}"
         )
     return f"layer {state.layer}, head {state.head}{tail}"
+
+
+def _mixing_title(state: ViewState, data: Arrays, count: str) -> str:
+    """A mixing map's title, as scene.js's mixingTitle writes it."""
+    label, layer = LABELS[state.weighting], state.layer
+    if state.mode == "model":
+        return (
+            f"model view: {len(data.layers)} layers \u00b7 {label}, one map per "
+            f"layer (no heads) \u00b7 {count} \u00b7 layer {layer} selected"
+        )
+    few = ""
+    long = len(data.tokens) > LAYOUT["many"] and not state.pins()
+    if state.draw_style == "lines" and long:
+        few = (
+            f" \u00b7 the {strongest_count(1)} strongest lines of the map "
+            "(hover a token for all of its lines)"
+        )
+    tail = f" \u00b7 {count}{few}"
+    if state.aggregate == "rollout":
+        return (
+            f"rollout through layer {layer} \u00b7 {label}: how much each input "
+            f"token shapes each token after layer {layer}{tail}"
+        )
+    what = MIXING_TEXT[state.weighting]
+    if state.aggregate == "mean_layers":
+        return (
+            f"mean over layers {heads_text(data.layers)} \u00b7 {label}: {what}{tail}"
+        )
+    return f"layer {layer} \u00b7 {label}: {what}{tail}"
 
 
 def plain_scene(scene: dict[str, Any]) -> dict[str, Any]:

@@ -82,7 +82,10 @@ def _lines(scene: dict[str, Any]) -> Figure:
         ax.text(1.01, i, token, ha="left", va="center", fontsize=FONT_PT, weight=weight)
     if scene["picked"] and scene["most"] > 0:
         _sums(ax, scene, colours)
-    legend = f"line opacity and width \u221d weight \u00f7 {_number(scene['top'])}"
+    weight = "share" if scene.get("mixing") else "weight"
+    legend = f"line opacity and width \u221d {weight} \u00f7 {_number(scene['top'])}"
+    if scene.get("mixing"):
+        legend += " \u00b7 left: a token's output, right: the tokens that shape it"
     _title(figure, scene, legend)
     return figure
 
@@ -115,8 +118,9 @@ def _heatmap(scene: dict[str, Any]) -> Figure:
     ax.set_xticks(list(ticks), [scene["tokens"][i] for i in ticks], rotation=90)
     ax.set_yticks(list(ticks), [scene["tokens"][i] for i in ticks])
     ax.tick_params(labelsize=FONT_PT)
-    ax.set_xlabel("key", fontsize=FONT_PT)
-    ax.set_ylabel("query", fontsize=FONT_PT)
+    mixing = scene.get("mixing")
+    ax.set_xlabel("source token (shapes)" if mixing else "key", fontsize=FONT_PT)
+    ax.set_ylabel("output token" if mixing else "query", fontsize=FONT_PT)
     for p in scene["picked"]:
         box = (
             (-0.5, p - 0.5, n, 1) if scene["side"] == "query" else (p - 0.5, -0.5, 1, n)
@@ -136,6 +140,8 @@ def _outline(box):
 
 
 def _model(scene: dict[str, Any]) -> Figure:
+    if scene.get("mixing"):
+        return _mixing_model(scene)
     layers, heads, t = scene["layers"], scene["heads"], scene["t"]
     step, label = LAYOUT["thumb"] + LAYOUT["gap"], LAYOUT["label"]
     width = (label + len(heads) * step) * 1.6 / DPI
@@ -150,6 +156,8 @@ def _model(scene: dict[str, Any]) -> Figure:
             ax.imshow(thumbs[i, j], cmap="viridis", vmin=0, vmax=255)
             ax.set_xticks([])
             ax.set_yticks([])
+            if [layer, head] in [list(pair) for pair in scene.get("ablated", ())]:
+                _cross_out(ax, t)
             chosen = [layer, head] == list(scene["chosen"])
             for spine in ax.spines.values():
                 spine.set_linewidth(3 * _PX if chosen else 0.5 * _PX)
@@ -157,8 +165,40 @@ def _model(scene: dict[str, Any]) -> Figure:
                 ax.set_title(f"H{head}", fontsize=FONT_PT)
             if j == 0:
                 ax.set_ylabel(f"L{layer}", fontsize=FONT_PT)
-    _title(figure, scene, "each map scaled to its own percentile")
+    legend = "each map scaled to its own percentile"
+    if scene.get("ablated"):
+        legend += " \u00b7 \u2715 crossed out: a head switched off in this run"
+    _title(figure, scene, legend)
     figure.subplots_adjust(top=1 - 0.7 / height, wspace=0.08, hspace=0.08)
+    return figure
+
+
+def _cross_out(ax, t: int) -> None:
+    """A head switched off: dimmed and crossed, as canvas.js's crossOut draws it."""
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((-0.5, -0.5), t, t, color=(1, 1, 1, 0.6), lw=0))
+    ax.plot([-0.5, t - 0.5], [-0.5, t - 0.5], color=INK, lw=2 * _PX)
+    ax.plot([t - 0.5, -0.5], [-0.5, t - 0.5], color=INK, lw=2 * _PX)
+
+
+def _mixing_model(scene: dict[str, Any]) -> Figure:
+    """One map per layer, in a row, as the canvas draws a mixing weighting."""
+    layers, t = scene["layers"], scene["t"]
+    size = 2 * LAYOUT["thumb"] * 1.6 / DPI
+    figure = Figure(figsize=(max(len(layers) * (size + 0.1), 6.0), size + 0.9), dpi=DPI)
+    grid = figure.subplots(1, len(layers), squeeze=False)[0]
+    thumbs = np.asarray(scene["thumbs"], dtype=np.uint8).reshape(len(layers), t, t)
+    for ax, layer, thumb in zip(grid, layers, thumbs, strict=True):
+        ax.imshow(thumb, cmap="viridis", vmin=0, vmax=255)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        chosen = layer == scene["chosen"][0]
+        for spine in ax.spines.values():
+            spine.set_linewidth(3 * _PX if chosen else 0.5 * _PX)
+        ax.set_title(f"L{layer}", fontsize=FONT_PT)
+    _title(figure, scene, "each map scaled to its own percentile")
+    figure.subplots_adjust(top=1 - 0.75 / (size + 0.9), wspace=0.08)
     return figure
 
 

@@ -16,13 +16,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-AGGREGATES = ("head", "mean_heads", "mean_layers")
+from distil_explorer.views.weighting import MIXING, WEIGHTINGS
+
+# "rollout" only with a mixing weighting; "mean_heads" only without.
+AGGREGATES = ("head", "mean_heads", "mean_layers", "rollout")
 MODES = ("head", "model")
 DRAW_STYLES = ("lines", "heatmap")
 SIDES = ("query", "key")
 COMBINES = ("sum", "mean")
-WEIGHTINGS = ("weights", "norms")
 RUN_MODES = ("text", "token ids")
+# Attribution targets every backbone offers; a task head adds its own.
+BACKBONE_TARGETS = ("cls_norm", "similarity")
 # Choices that name a member of a fixed set.
 _ENUMS = {
     "mode": MODES,
@@ -47,8 +51,13 @@ class Shown:
         batch: int. Sequences in the Trace (0 without one).
         has_norms: bool. The Trace holds `attention_norms`.
         has_tokenizer: bool. The model built can run text.
+        mixing: tuple of str. The context-mixing weightings ("value_zeroing",
+            "alti") this Trace can be drawn with: held, or computable here.
+        mixing_note: str. Why the others are off ("" when none is).
         trace: int. Which Trace this is (a new number for every new Trace),
             -1 for none: choices about tokens belong to one Trace.
+        task_targets: tuple of (label, key). Attribution targets the task
+            head built adds (`Session.task_targets`); () for a backbone.
 
     Examples:
     ```python
@@ -65,6 +74,9 @@ class Shown:
     has_norms: bool = False
     has_tokenizer: bool = True
     trace: int = -1
+    mixing: tuple[str, ...] = ()
+    mixing_note: str = ""
+    task_targets: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_trace(self) -> bool:
@@ -82,17 +94,23 @@ class ViewState:
         layer, head: int. The layer shown and the focused head (model indices).
         visible_heads: tuple of ints. Heads overlaid and averaged; () means
             every head (the default, and what a new head count returns to).
-        aggregate: str. "head", "mean_heads" or "mean_layers".
+        aggregate: str. "head", "mean_heads" or "mean_layers"; with a mixing
+            weighting "head" is the layer's one map, and "rollout" is there
+            (the layers multiplied through `layer`), "mean_heads" is not.
         selected_tokens: tuple of ints. Pinned tokens, sorted.
         selected_token: int. The last pinned (-1: none), in `selected_tokens`.
         selected_side: str. "query" (rows: where they look) or "key".
         combine: str. "sum" or "mean" of several pins' rows or columns.
-        weighting: str. "weights" or "norms" (Trace.attention_norms).
+        weighting: str. "weights", "norms" (Trace.attention_norms), or a
+            context-mixing weighting, "value_zeroing" or "alti" (one map per
+            layer: the head choices are kept but do not apply).
         index: int. The sequence of the batch shown.
         thumbnail_percentile: float. Model-view contrast, 50..100.
         export_view: str. The view the export bar writes.
         export_name: str. Its file name ("" : the view's own name).
         run_mode: str. "text" or "token ids" in the Run tab.
+        attribution_target: str. The Attribution tab's target: one of
+            `BACKBONE_TARGETS` or a key of `shown.task_targets`.
         shown: Shown. What these choices were last reconciled with.
 
     Examples:
@@ -121,6 +139,7 @@ class ViewState:
     export_view: str = "head"
     export_name: str = ""
     run_mode: str = "text"
+    attribution_target: str = "cls_norm"
     shown: Shown = Shown()
 
     def visible(self) -> tuple[int, ...]:
@@ -147,9 +166,13 @@ def reconcile(state: ViewState, shown: Shown) -> ViewState:
     - layer and head kept where the Trace holds them, else its first;
     - pins kept only while the sequence has as many tokens (a masked token
       keeps its place), cleared otherwise;
-    - norms only while the Trace holds them;
+    - norms only while the Trace holds them, a mixing weighting only while
+      the Trace can have it (`Shown.mixing`), else the weights; the rollout
+      aggregate only with a mixing weighting;
     - a model that gained a tokenizer returns the Run tab to text, one
-      without a tokenizer runs token ids.
+      without a tokenizer runs token ids;
+    - a task head's attribution target ("class:1") goes back to "cls_norm"
+      when the head's targets change (another head, or none).
 
     Examples:
     ```python
@@ -163,13 +186,23 @@ def reconcile(state: ViewState, shown: Shown) -> ViewState:
         run_mode = "token ids"
     elif not old.has_tokenizer:
         run_mode = "text"
-    changes: dict[str, Any] = {"shown": shown, "run_mode": run_mode}
+    target = state.attribution_target
+    offered = BACKBONE_TARGETS + tuple(key for _, key in shown.task_targets)
+    if target not in offered or (
+        target not in BACKBONE_TARGETS and old.task_targets != shown.task_targets
+    ):
+        target = "cls_norm"  # another head: its class k is another class
+    changes: dict[str, Any] = {
+        "shown": shown,
+        "run_mode": run_mode,
+        "attribution_target": target,
+    }
     if not shown.has_trace:
         fresh = ViewState()
         keep = ("tab", "mode", "draw_style", "aggregate", "combine")
         keep += ("thumbnail_percentile", "export_view", "export_name")
         kept = {name: getattr(state, name) for name in keep}
-        return fresh.replace(**kept, **changes)
+        return _consistent(fresh.replace(**kept, **changes))
     same_heads = old.has_trace and old.heads == shown.heads
     visible = tuple(h for h in state.visible_heads if h in shown.heads)
     if not same_heads or len(visible) in (0, len(shown.heads)):
@@ -188,9 +221,26 @@ def reconcile(state: ViewState, shown: Shown) -> ViewState:
         selected_tokens=pins,
         selected_token=pinned,
         index=state.index if state.index < shown.batch else 0,
-        weighting=state.weighting if shown.has_norms else "weights",
+        weighting=_available(state.weighting, shown),
     )
-    return state.replace(**changes)
+    return _consistent(state.replace(**changes))
+
+
+def _available(weighting: str, shown: Shown) -> str:
+    if weighting == "norms" and shown.has_norms or weighting in shown.mixing:
+        return weighting
+    return "weights"
+
+
+def _consistent(state: ViewState) -> ViewState:
+    """The aggregate that means something for the weighting: a mixing map has
+    no heads to average, and only a mixing map rolls out."""
+    mixing = state.weighting in MIXING
+    if mixing and state.aggregate == "mean_heads":
+        return state.replace(aggregate="head")
+    if not mixing and state.aggregate == "rollout":
+        return state.replace(aggregate="head")
+    return state
 
 
 def changed(state: ViewState, **changes: Any) -> ViewState:
@@ -212,7 +262,8 @@ def changed(state: ViewState, **changes: Any) -> ViewState:
         raise ValueError(f"{sorted(unknown)}: not view choices")
     for name, value in changes.items():
         changes[name] = checked_choice(name, value, state.shown)
-    new = state.replace(**changes)
+    _check_aggregate(changes, state)
+    new = _consistent(state.replace(**changes))
     heads = new.shown.heads
     visible = new.visible_heads
     if "visible_heads" in changes and visible and new.head not in visible:
@@ -235,6 +286,22 @@ def changed(state: ViewState, **changes: Any) -> ViewState:
     return new
 
 
+def _check_aggregate(changes: dict[str, Any], state: ViewState) -> None:
+    """A person's aggregate must mean something for the weighting it goes with."""
+    aggregate = changes.get("aggregate")
+    mixing = changes.get("weighting", state.weighting) in MIXING
+    if aggregate == "rollout" and not mixing:
+        raise ValueError(
+            "aggregate='rollout': only with a context-mixing weighting; allowed: "
+            f"{list(AGGREGATES[:3])}, or weighting one of {list(MIXING)}"
+        )
+    if aggregate == "mean_heads" and mixing:
+        raise ValueError(
+            "aggregate='mean_heads': a context-mixing map has no heads; allowed: "
+            "'head' (the layer's map), 'mean_layers', 'rollout'"
+        )
+
+
 def checked_choice(name: str, value: Any, shown: Shown) -> Any:
     """`value` for choice `name` if `shown` allows it, else ValueError."""
     if name in _ENUMS:
@@ -244,6 +311,12 @@ def checked_choice(name: str, value: Any, shown: Shown) -> Any:
             raise ValueError(
                 "weighting='norms': this Trace has no attention_norms; allowed: "
                 "'weights', or a Trace captured with norms=True"
+            )
+        if name == "weighting" and value in MIXING and value not in shown.mixing:
+            why = shown.mixing_note or "no context mixing for this Trace"
+            raise ValueError(
+                f"weighting={value!r}: {why}; allowed: "
+                f"{['weights', *(['norms'] * shown.has_norms), *shown.mixing]}"
             )
         return value
     if name in ("layer", "head"):

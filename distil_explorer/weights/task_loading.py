@@ -26,6 +26,15 @@ from distil_explorer.weights.transformers_format import (
 from distil_explorer.weights.transformers_heads import head_arrays
 
 KERAS_HUB_EPSILON = 1e-5
+# A head's kind by how its class names end: keras-hub's task classes
+# (DistilBertMaskedLM, BertTextClassifier) and transformers' architectures
+# (DistilBertForMaskedLM, BertForSequenceClassification).
+_HEAD_SUFFIXES = (
+    ("ForMaskedLM", "masked_lm"),
+    ("ForSequenceClassification", "classifier"),
+    ("MaskedLM", "masked_lm"),
+    ("TextClassifier", "classifier"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +49,36 @@ class TaskFiles:
     backbone_arrays: dict[str, np.ndarray] | None
     task_args: dict[str, Any]
     head_arrays: dict[str, np.ndarray] | None
+
+
+def held_head(directory: Path) -> str | None:
+    """The kind of head a preset directory names: "masked_lm", "classifier" or None.
+
+    A keras-hub preset names it in `task.json` (`class_name`) next to its
+    `task.weights.h5` (keras-hub 0.32 loads a task.json without that file
+    with a random head: no trained head, so a backbone here), a transformers
+    checkpoint in `config.json` (`architectures`); a backbone-only preset (or
+    an encoder checkpoint such as `DistilBertModel`) names none. Only the
+    name is read: `read_task_files` finds out whether the head's tensors are
+    there.
+
+    Examples:
+    ```python
+    held_head(Path("./sst2_checkpoint"))  # "classifier"
+    held_head(Path("./my_backbone"))  # None
+    ```
+    """
+    if detect_format(directory) == "keras_hub":
+        if not (directory / keras_hub_tasks.TASK_WEIGHTS_FILE).is_file():
+            return None
+        names = [keras_hub_tasks.held_task(directory) or ""]
+    else:
+        names = transformers_files.read_config(directory).get("architectures") or []
+    for name in names:
+        for suffix, kind in _HEAD_SUFFIXES:
+            if isinstance(name, str) and name.endswith(suffix):
+                return kind
+    return None
 
 
 def read_task_files(

@@ -66,6 +66,58 @@ def test_ablation_matches_the_numpy_oracle(checkpoint):
     assert np.abs(expected).min() > 1e-3  # every head moves the target
 
 
+def test_ablation_lines_up_a_target_with_one_row_per_input(checkpoint):
+    # The H ablations of a layer run as one batch of H x B rows; a similarity
+    # target holds one reference row per input and must still meet its own.
+    backbone, oracle, inputs = checkpoint
+    other = {k: v[::-1].copy() for k, v in inputs.items()}
+    found = de.head_importance(
+        backbone,
+        inputs,
+        de.similarity_target(other),
+        method="ablation",
+        progress=False,
+    )
+    # Batches smaller than the text list meet their own reference rows.
+    for method in ("ablation", "gradient"):
+        whole, batched = (
+            de.head_importance(
+                backbone,
+                inputs,
+                de.similarity_target(other),
+                method=method,
+                batch_size=size,
+                progress=False,
+            )
+            for size in (3, 2)
+        )
+        np.testing.assert_allclose(batched, whole, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="target: holds 2 reference rows for 3"):
+        de.head_importance(
+            backbone,
+            inputs,
+            de.similarity_target({k: v[:2] for k, v in other.items()}),
+            method="ablation",
+            progress=False,
+        )
+
+    def pooled(trace):
+        mask = trace.padding_mask[..., None].astype(np.float64)
+        return (trace.hidden_states[-1] * mask).sum(1) / mask.sum(1)
+
+    def similarity(ablate):
+        a, b = pooled(de.capture(backbone, inputs, ablate=ablate)), reference
+        return (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+
+    reference = pooled(de.capture(backbone, other))
+    plain = similarity(None)
+    expected = [
+        [(similarity([(layer, head)]) - plain).mean() for head in range(HEADS)]
+        for layer in range(oracle.layers)
+    ]
+    np.testing.assert_allclose(found, expected, atol=1e-5, rtol=0)
+
+
 def test_gradients_match_central_differences_of_the_gated_oracle(checkpoint):
     backbone, oracle, inputs = checkpoint
     found = de.head_importance(

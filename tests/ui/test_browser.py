@@ -296,9 +296,14 @@ def _exercise(page, server) -> None:
     _wait_text(explorer, "int8 against the run on screen")
     # Which words make the sentence similar to a second one?
     _tab(explorer, "Attribution")
-    target = explorer.locator(".widget-dropdown", has_text="target").locator("select")
-    target.select_option(label="similarity with a second text")
-    second = explorer.locator(".widget-textarea", has_text="second text")
+    # (The same target widgets show in the Causal tab too: the visible ones.)
+    target = explorer.locator(".widget-dropdown", has_text="target").filter(
+        visible=True
+    )
+    target.locator("select").select_option(label="similarity with a second text")
+    second = explorer.locator(".widget-textarea", has_text="second text").filter(
+        visible=True
+    )
     second.locator("textarea").fill("A kitten is resting on a rug.")
     _button(explorer, "Attribute").click()
     _wait_text(explorer, "integrated_gradients of similarity with")

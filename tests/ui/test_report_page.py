@@ -225,3 +225,39 @@ def test_the_report_opens_on_the_screens_view_and_redraws_on_a_head_click(
         alone = canvas.evaluate(CANVAS_DIGEST)
     assert len({before["hash"], after["hash"], alone["hash"]}) == 3
     assert errors == [], errors
+
+
+def test_alti_chosen_by_its_label_draws_the_mixing_map_in_the_page(
+    needs_browser, tmp_path
+):
+    # The report carries ALTI only: its button draws it (and its rollout) in
+    # the page; "Value zeroing" is off and says why.
+    from tests.factories import random_mixing
+
+    trace = _trace()
+    alti = random_mixing(trace, "alti", seed=5)
+    path = report_module.report(trace, tmp_path / "report.html", mixing=alti)
+    errors = []
+    with chromium(viewport={"width": 1000, "height": 800}) as context:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        zeroing = page.get_by_role("button", name="Value zeroing", exact=True)
+        assert zeroing.is_disabled()
+        assert "not computed when this report" in zeroing.get_attribute("title")
+        page.get_by_role("button", name="ALTI", exact=True).click()
+        page.locator(".da-bar [data-pick=layer]").select_option("1")
+        page.locator(".da-bar [data-style=heatmap]").click()
+        title = page.locator(".da-title")
+        title.filter(has_text="layer 1 \u00b7 ALTI: how much each token").wait_for()
+        assert page.locator(".da-heads").is_hidden()  # no heads to pick
+        canvas = page.locator(".distil-attention canvas")
+        share = _hover_weight(page, canvas, 3, 1)
+        page.get_by_role("button", name="rollout", exact=True).click()
+        title.filter(has_text="rollout through layer 1 \u00b7 ALTI").wait_for()
+        rolled = _hover_weight(page, canvas, 3, 1)
+    expected = alti.per_layer[1, 0]
+    assert abs(share - expected[3, 1]) <= expected.max() / 510 + 5e-5
+    rollout = alti.rollout[1, 0]
+    assert abs(rolled - rollout[3, 1]) <= rollout.max() / 510 + 5e-5
+    assert errors == [], errors

@@ -131,7 +131,7 @@ def test_export_button_writes_the_view_on_screen(app, tmp_path):
     app.run()
     bar = app.export_bar
     assert (bar.view.options, bar.view.value) == (
-        ("head", "model", "query/key"),
+        ("head", "model", "query/key", "predictions by layer"),
         "head",
     )
     bar.name.value = str(tmp_path / "head.svg")

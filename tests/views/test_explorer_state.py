@@ -22,6 +22,7 @@ from hypothesis.stateful import (
 from distil_explorer import Explorer
 from distil_explorer.views.build_panel import CUSTOM, PATH_OR_HANDLE
 from distil_explorer.views.explorer import TABS
+from distil_explorer.views.weighting import MIXING
 from tests.views.conftest import PRESET
 
 _instances = w.widgets.widget._instances
@@ -292,6 +293,17 @@ class ExplorerMachine(RuleBasedStateMachine):
         # sends it: refused (rolled back) where the Trace has no norms.
         self.canvas.set_state({"weighting": weighting})
 
+    @precondition(lambda self: self.app.trace is not None)
+    @rule(
+        weighting=st.sampled_from(["value_zeroing", "alti"]),
+        aggregate=st.sampled_from(["head", "mean_layers", "rollout"]),
+    )
+    def choose_mixing(self, weighting, aggregate):
+        # The bar's "Value zeroing" / "ALTI" (computed on demand), then one
+        # of the aggregates it shows beside them, as the front end sends them.
+        self.canvas.set_state({"weighting": weighting})
+        self.canvas.set_state({"aggregate": aggregate})
+
     @rule(button=st.sampled_from(["mask_button", "remove_button", "restore_button"]))
     def intervene(self, button):
         widget = getattr(self.app.attention_panel, button)
@@ -334,6 +346,16 @@ class ExplorerMachine(RuleBasedStateMachine):
         grid = self.app.corpus_panel.grid.children
         data.draw(st.sampled_from(grid)).click()
 
+    @precondition(lambda self: self.app.causal_panel.grid.children)
+    @rule(data=st.data())
+    def switch_a_head_off_or_on(self, data):
+        data.draw(st.sampled_from(self.app.causal_panel.grid.children)).click()
+
+    @rule()
+    def restore_all_heads(self):
+        if self._enabled(self.app.causal_panel.restore_button):
+            self.app.causal_panel.restore_button.click()
+
     @precondition(lambda self: self.app.trace is not None)
     @rule(kind=st.sampled_from(["head", "model", "report"]))
     def export_what_is_on_screen(self, kind):
@@ -368,6 +390,10 @@ class ExplorerMachine(RuleBasedStateMachine):
                 return  # says "press Attribute first"
             if bar.view.value == "corpus" and self.app.corpus_panel.stats is None:
                 return  # says "press Compute first"
+            if bar.view.value == "patching" and self.app.session.patching is None:
+                return  # says "press Patch first"
+            if bar.view.value == "heads" and self.app.session.importance is None:
+                return  # says "press Head importance first"
             bar.name.value = str(Path(folder) / name)
             bar.button.click()
 
@@ -398,6 +424,17 @@ class ExplorerMachine(RuleBasedStateMachine):
         assert len(panel.grid.children) == backbone.num_layers * backbone.num_heads
 
     @invariant()
+    def the_heads_marked_off_are_the_traces(self):
+        trace, panel = self.app.trace, self.app.causal_panel
+        off = () if trace is None else trace.ablated_heads
+        marked = [k for k, b in enumerate(panel.grid.children) if b.icon == "ban"]
+        heads = 0 if trace is None else trace.num_heads
+        assert [divmod(k, heads) for k in marked] == list(off)
+        assert panel.restore_button.disabled == (not off)
+        if trace is not None:
+            assert self.canvas.payload_info["ablated"] == [list(p) for p in off]
+
+    @invariant()
     def what_the_canvas_draws_belongs_to_the_current_trace(self):
         trace, canvas = self.app.trace, self.canvas
         if trace is None:  # a new build: nothing stale drawn
@@ -414,8 +451,12 @@ class ExplorerMachine(RuleBasedStateMachine):
         assert canvas.heads == list(trace.attention_heads)
         assert canvas.layers == list(trace.attention_layers)
         assert canvas.layer in info["maps_layers"]
-        expected = len(info["maps_layers"]) * len(canvas.heads) * real * real
-        assert len(canvas.maps) == expected
+        per_layer = 1 if info["mixing"] else len(canvas.heads)
+        assert len(canvas.maps) == len(info["maps_layers"]) * per_layer * real * real
+        if info["mixing"]:  # the ContextMixing of this Trace's inputs
+            held = {m.method: m for m in canvas.mixing}[info["mixing"]]
+            assert held.token_ids.tolist() == trace.token_ids.tolist()
+            assert len(canvas.rollout) == len(info["maps_layers"]) * real * real
         if trace.tokens is not None:
             assert canvas.tokens == list(trace.tokens[canvas.index][:real])
 
@@ -435,7 +476,10 @@ class ExplorerMachine(RuleBasedStateMachine):
         assert -1 <= canvas.selected_token < len(canvas.tokens)
         assert len(canvas.tokens) == int(trace.padding_mask[canvas.index].sum())
         assert canvas.has_norms == (trace.attention_norms is not None)
-        assert canvas.weighting == "weights" or canvas.has_norms
+        assert canvas.weighting in ("weights", *canvas.mixing_methods) or (
+            canvas.weighting == "norms" and canvas.has_norms
+        )
+        assert (canvas.aggregate == "rollout") <= (canvas.weighting in MIXING)
         comparison = self.app.compare_panel.comparison
         if comparison is not None and comparison.b is not None:
             assert comparison.b is trace

@@ -7,6 +7,7 @@ from distil_explorer.corpus.sums import batch_sums
 from distil_explorer.views.export import VIEWS, export_view
 from tests.conftest import tiny_inputs
 from tests.views.test_attribution_views import _attribution
+from tests.views.test_causal_views import _patching
 from tests.views.test_lens_views import make_lens
 
 
@@ -23,6 +24,8 @@ def test_every_view_exports_as_png_and_svg(
         "compare": {"other": tiny_trace, "labels": ("A", "B")},
         "corpus": {"corpus": CorpusStatistics(sums, {})},
         "attribution": {"attribution": _attribution()},
+        "patching": {"patching": _patching()},
+        "heads": {"importance": np.arange(4.0).reshape(2, 2)},
         "predictions by layer": {"lens": make_lens(length=7, batch=2)},
     }.get(view, {})
     path = export_view(tmp_path / f"v{suffix}", trace, view, layer=1, head=1, **options)

@@ -6,6 +6,7 @@ these tests run both on fixtures and compare every line, level, cell,
 thumbnail, sum and title. A change to one language only fails here.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -15,7 +16,7 @@ from distil_explorer.views import payload as payload_module
 from distil_explorer.views.payload import decoded, shown_of, trace_payload
 from distil_explorer.views.scene import contrast, plain_scene, scene_of, strongest
 from distil_explorer.views.view_state import ViewState, changed, reconcile
-from tests.factories import random_trace
+from tests.factories import random_mixing, random_trace
 from tests.views.node_scene import NODE, js_scenes
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
@@ -118,3 +119,79 @@ def test_contrast_shows_the_structure_a_dominant_column_hides():
     sparse = np.zeros((1, 8, 8), dtype=np.uint8)
     sparse[0, :, 0] = 128  # its 95th percentile is 0: its maximum instead
     assert contrast(sparse, 95)[0, :, 0].tolist() == [255] * 8
+
+
+def test_heads_switched_off_are_named_in_every_title_and_crossed_in_both_languages(
+    tmp_path,
+):
+    trace = random_trace(layers=3, batch=1, heads=4, length=6, seed=7)
+    ablated = dataclasses.replace(trace, ablated_heads=((2, 3), (0, 1)))
+    states = [
+        _state(ablated),
+        _state(ablated, aggregate="mean_layers"),
+        _state(ablated, mode="model"),
+    ]
+    scenes = _agree(ablated, states, tmp_path)
+    for scene in scenes:
+        assert scene["title"].endswith(" \u00b7 heads off: 0.1, 2.3"), scene["title"]
+    assert scenes[2]["ablated"] == [[0, 1], [2, 3]]
+    # The plain run says nothing of it.
+    plain = scene_of(_state(trace, mode="model"), decoded(trace_payload(trace)))
+    assert plain["ablated"] == [] and "heads off" not in plain["title"]
+
+
+def _mixing_state(trace, mixing, index=0, **choices) -> ViewState:
+    shown = shown_of(trace, index, 1, mixing=(mixing.method,))
+    return changed(reconcile(ViewState(index=index), shown), **choices)
+
+
+MIXING_CHOICES = [
+    {"weighting": "value_zeroing", "layer": 1},
+    {"weighting": "value_zeroing", "layer": 2, "draw_style": "heatmap"},
+    {"weighting": "value_zeroing", "aggregate": "rollout", "layer": 2},
+    {"weighting": "value_zeroing", "aggregate": "rollout", "draw_style": "heatmap"},
+    {"weighting": "value_zeroing", "aggregate": "mean_layers"},
+    {"weighting": "value_zeroing", "selected_tokens": (0, 2), "selected_token": 2},
+    {"weighting": "value_zeroing", "mode": "model", "layer": 1},
+]
+
+
+def test_mixing_weightings_and_the_rollout_the_same_in_both_languages(tmp_path):
+    trace = random_trace(layers=3, batch=2, heads=4, length=9, seed=7)
+    mixing = random_mixing(trace, "value_zeroing", seed=1)
+    states = [_mixing_state(trace, mixing, 1, **c) for c in MIXING_CHOICES]
+    scenes = _agree(
+        trace, states, tmp_path, index=1, weighting="value_zeroing", mixing=mixing
+    )
+    kinds = [s["kind"] for s in scenes]
+    assert kinds == ["lines", "heatmap", "lines", "heatmap", "lines", "lines", "model"]
+    assert scenes[0]["title"] == (
+        "layer 1 \u00b7 value zeroing: how much each token shapes each token's "
+        "layer output (residual and LayerNorm included) \u00b7 7 tokens"
+    )
+    assert scenes[2]["title"].startswith("rollout through layer 2 \u00b7 value zero")
+    assert scenes[0]["maps"] == [{"head": None, "colour": None}]  # no heads
+    assert scenes[6]["heads"] == [] and len(scenes[6]["thumbs"]) == 3 * 7 * 7
+    # The heatmaps are the mixing map and its rollout, not attention.
+    real = slice(0, 7)
+    for scene, expected in (
+        (scenes[1], mixing.per_layer[2, 1, real, real]),
+        (scenes[3], mixing.rollout[0, 1, real, real]),
+    ):
+        cells = np.floor(expected / expected.max() * 255 + 0.5).ravel()
+        assert np.abs(np.asarray(scene["cells"]) - cells).max() <= 1
+
+
+def test_alti_over_the_one_layer_limit_agrees(tmp_path, monkeypatch):
+    monkeypatch.setattr(payload_module, "ALL_LAYERS_UP_TO", 4)
+    trace = random_trace(layers=3, batch=1, heads=2, length=7, seed=8)
+    mixing = random_mixing(trace, "alti", seed=2)
+    choices = [{"aggregate": "mean_layers"}, {"aggregate": "rollout"}, {}]
+    states = [
+        _mixing_state(trace, mixing, weighting="alti", layer=1, **c) for c in choices
+    ]
+    scenes = _agree(trace, states, tmp_path, layer=1, weighting="alti", mixing=mixing)
+    assert (
+        "ALTI: how much each token shapes each token's attention-block"
+        in (scenes[2]["title"])
+    )

@@ -1,6 +1,8 @@
 """ViewState and reconcile: the one place choices are reset when the model or
 the Trace changes, and `changed`, the one place a person's change is checked."""
 
+import dataclasses
+
 import pytest
 
 from distil_explorer.views.view_state import Shown, ViewState, changed, reconcile
@@ -105,3 +107,36 @@ def test_the_focused_head_stays_visible_and_the_last_pin_among_the_pins():
     assert state.visible_heads == (3, 7, 9)
     state = changed(state, selected_tokens=(2, 0))
     assert (state.selected_tokens, state.selected_token) == ((0, 2), 2)
+
+
+MIXING = dataclasses.replace(TWELVE, mixing=("value_zeroing", "alti"))
+NO_MIXING = dataclasses.replace(
+    TWELVE, trace=3, mixing_note="this Trace ran with heads ablated"
+)
+
+
+def test_a_mixing_weighting_survives_a_rerun_and_falls_back_where_it_cannot_be():
+    state = changed(reconcile(ViewState(), MIXING), weighting="alti", layer=2)
+    state = changed(state, aggregate="rollout")
+    again = reconcile(state, dataclasses.replace(MIXING, trace=9))
+    assert (again.weighting, again.aggregate, again.layer) == ("alti", "rollout", 2)
+    off = reconcile(state, NO_MIXING)
+    assert (off.weighting, off.aggregate) == ("weights", "head")
+    with pytest.raises(ValueError, match="alti.*ablated; allowed: \\['weights'\\]"):
+        changed(off, weighting="alti")
+    # A new build: nothing Trace-derived, the rollout with it.
+    assert reconcile(state, BUILT).aggregate == "head"
+
+
+def test_the_head_choices_are_kept_but_rollout_and_head_means_do_not_cross():
+    state = changed(reconcile(ViewState(), MIXING), visible_heads=(3, 7), head=7)
+    mixed = changed(state, weighting="value_zeroing")
+    assert (mixed.visible_heads, mixed.head) == ((3, 7), 7)  # kept for later
+    with pytest.raises(ValueError, match="aggregate='mean_heads': a context-mixing"):
+        changed(mixed, aggregate="mean_heads")
+    with pytest.raises(ValueError, match="aggregate='rollout': only with"):
+        changed(state, aggregate="rollout")
+    rolled = changed(mixed, aggregate="rollout")
+    assert changed(rolled, weighting="weights").aggregate == "head"
+    heads = changed(state, aggregate="mean_heads")
+    assert changed(heads, weighting="alti").aggregate == "head"

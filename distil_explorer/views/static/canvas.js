@@ -15,7 +15,8 @@ for (let v = 0; v < 256; v++) {
   for (let c = 0; c < 3; c++) LUT[3 * v + c] = Math.round(VIRIDIS[k][c] * (1 - f) + VIRIDIS[k + 1][c] * f);
 }
 const SCALE = `linear-gradient(to right, ${VIRIDIS.map((c) => `rgb(${c})`).join(", ")})`;
-const AGGREGATES = [["head", "each head"], ["mean_heads", "mean over heads"], ["mean_layers", "mean over layers"]];
+const AGGREGATES = [["head", "each head"], ["mean_heads", "mean over heads"], ["mean_layers", "mean over layers"],
+  ["rollout", "rollout"]];
 const PAYLOAD = ["tokens", "layers", "heads", "payload_info", ...Object.keys(CONTRACT.payload.bytes)];
 const DEFAULTS = { mode: "head", draw_style: "lines", layer: 0, head: 0, visible_heads: [], aggregate: "head",
   selected_token: -1, selected_tokens: [], selected_side: "query", combine: "sum", weighting: "weights",
@@ -172,8 +173,8 @@ function drawHeatmap(canvas, s, view) {
   // Axis names in the corner: columns are keys, rows are queries.
   ctx.font = SMALL;
   ctx.textAlign = "right";
-  ctx.fillText("key \u2192", w - 3, Math.max(8, w - 24));
-  ctx.fillText("query \u2193", w - 3, Math.max(22, w - 9));
+  ctx.fillText(s.mixing ? "source \u2192" : "key \u2192", w - 3, Math.max(8, w - 24));
+  ctx.fillText(s.mixing ? "output \u2193" : "query \u2193", w - 3, Math.max(22, w - 9));
   return (px, py) => {
     const i = Math.floor((py - w + sy) / cell);
     const j = Math.floor((px - w + sx) / cell);
@@ -186,34 +187,56 @@ function drawHeatmap(canvas, s, view) {
   };
 }
 
+// A head switched off (capture(..., ablate=...)): its thumbnail dimmed and crossed.
+function crossOut(ctx, x, y, size, ink) {
+  ctx.fillStyle = "rgba(255, 255, 255, 0.6)";
+  ctx.fillRect(x, y, size, size);
+  ctx.strokeStyle = ink;
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  ctx.moveTo(x + 3, y + 3);
+  ctx.lineTo(x + size - 3, y + size - 3);
+  ctx.moveTo(x + size - 3, y + 3);
+  ctx.lineTo(x + 3, y + size - 3);
+  ctx.stroke();
+  ctx.fillStyle = ink;
+}
+
 function drawModel(canvas, s, sheet, cellHover, ink) {
   // Row l, column h: model layer layers[l], head heads[h] (a capture may keep some).
-  const { layers, heads, t, chosen } = s;
+  // A mixing map has no heads: one row of larger maps, a column per layer.
+  const { layers, t, chosen, mixing } = s;
+  const heads = mixing ? [null] : s.heads;
+  const off = new Set((s.ablated ?? []).map(([l, h]) => `${l}.${h}`));
   const [L, H] = [layers.length, heads.length];
-  const step = THUMB + GAP;
-  const ctx = sized(canvas, LABEL + H * step, LABEL + L * step);
+  const size = mixing ? 2 * THUMB : THUMB, step = size + GAP;
+  const [rows, cols] = mixing ? [1, L] : [L, H];
+  const place = (l, h) => (mixing ? [LABEL + l * step, LABEL] : [LABEL + h * step, LABEL + l * step]);
+  const ctx = sized(canvas, LABEL + cols * step, LABEL + rows * step);
   ctx.textAlign = "center";
   ctx.fillStyle = ink;
   ctx.font = SMALL;
-  for (let h = 0; h < H; h++) ctx.fillText(`H${heads[h]}`, LABEL + h * step + THUMB / 2, LABEL / 2);
-  ctx.imageSmoothingEnabled = t >= THUMB;
+  for (let h = 0; h < H && !mixing; h++) ctx.fillText(`H${heads[h]}`, LABEL + h * step + size / 2, LABEL / 2);
+  ctx.imageSmoothingEnabled = t >= size;
   for (let l = 0; l < L; l++) {
-    ctx.fillText(`L${layers[l]}`, LABEL / 2, LABEL + l * step + THUMB / 2);
+    if (mixing) ctx.fillText(`L${layers[l]}`, LABEL + l * step + size / 2, LABEL / 2);
+    else ctx.fillText(`L${layers[l]}`, LABEL / 2, LABEL + l * step + size / 2);
     for (let h = 0; h < H; h++) {
-      const [x, yy] = [LABEL + h * step, LABEL + l * step];
-      if (sheet && t) ctx.drawImage(sheet, 0, (l * H + h) * t, t, t, x, yy, THUMB, THUMB);
-      const on = layers[l] === chosen[0] && heads[h] === chosen[1];
-      const over = cellHover && cellHover.layer === layers[l] && cellHover.head === heads[h];
+      const [x, yy] = place(l, h);
+      if (sheet && t) ctx.drawImage(sheet, 0, (l * H + h) * t, t, t, x, yy, size, size);
+      if (off.has(`${layers[l]}.${heads[h]}`)) crossOut(ctx, x, yy, size, ink);
+      const on = layers[l] === chosen[0] && (mixing || heads[h] === chosen[1]);
+      const over = cellHover && cellHover.layer === layers[l] && (mixing || cellHover.head === heads[h]);
       ctx.lineWidth = on ? 3 : over ? 2 : 0.5;
       ctx.strokeStyle = on || over ? ink : "rgba(128, 128, 128, 0.5)";
       const pad = on ? 1.5 : 0;
-      ctx.strokeRect(x - pad, yy - pad, THUMB + 2 * pad, THUMB + 2 * pad);
+      ctx.strokeRect(x - pad, yy - pad, size + 2 * pad, size + 2 * pad);
     }
   }
   return (px, py) => {
-    const h = Math.floor((px - LABEL) / step);
-    const l = Math.floor((py - LABEL) / step);
-    const inside = (px - LABEL) % step < THUMB && (py - LABEL) % step < THUMB;
+    const [c, r] = [Math.floor((px - LABEL) / step), Math.floor((py - LABEL) / step)];
+    const inside = (px - LABEL) % step < size && (py - LABEL) % step < size;
+    const [l, h] = mixing ? [c, r] : [r, c];
     return inside && l >= 0 && l < L && h >= 0 && h < H ? { layer: layers[l], head: heads[h] } : null;
   };
 }
@@ -222,8 +245,8 @@ const BAR = `<div class="da-bar">
   <span class="da-group" role="group" aria-label="view" data-group="view">
     <button data-mode="head">Head view</button><button data-mode="model">Model view (all heads)</button></span>
   <span class="da-group" role="group" aria-label="weighting" data-group="weighting"
-    title="what the maps show: softmax weights, or how far each key moves the output (Kobayashi et al. 2020)">
-    <button data-weighting="weights">Attention weights</button><button data-weighting="norms">Norm-weighted</button></span>
+    title="what the maps show: softmax weights, how far each key moves the output (Kobayashi et al. 2020), or how much each token shapes each token's output, one map per layer (value zeroing: Mohebbi et al. 2023; ALTI: Ferrando et al. 2022)">
+    <button data-weighting="weights">Attention weights</button><button data-weighting="norms">Norm-weighted</button><button data-weighting="value_zeroing">Value zeroing</button><button data-weighting="alti">ALTI</button></span>
   <span class="da-group" role="group" aria-label="drawing" data-group="draw">
     <button data-style="lines">Lines</button><button data-style="heatmap">Heatmap</button></span>
   <label class="da-pick">layer <select data-pick="layer" aria-label="layer"></select></label>
@@ -247,25 +270,32 @@ function legendHtml(state, scene, ink, scrolls) {
   if (scene.kind === "model") {
     const p = state.thumbnail_percentile;
     const how = p >= 100 ? "its own maximum" : `its own ${p}th percentile (its top ${+(100 - p).toFixed(1)}% saturate)`;
-    return line(ramp(SCALE, p >= 100 ? "max" : `p${p}`, `each map scaled to ${how}`), "click a map to open that head alone");
+    return line(ramp(SCALE, p >= 100 ? "max" : `p${p}`, `each map scaled to ${how}`),
+      scene.mixing ? "row: a token's output, column: the tokens that shape it" : "",
+      scene.mixing ? "click a map to open that layer" : "click a map to open that head alone",
+      scene.ablated?.length && "\u2715 crossed out: a head switched off in this run (the Causal tab)");
   }
   if (scene.kind !== "lines" && scene.kind !== "heatmap") return "";
   const many = scene.picked.length > 1;
   const group = many ? `${state.combine} of ${scene.picked.length} tokens' ` +
     `${scene.side === "query" ? "rows" : "columns"}` : "";
   const how = "click a token: pin it (again: unpin)";
-  const weight = state.weighting === "norms" ? "\u2016\u03b1f(x)\u2016" : "weight";
+  const weight = scene.mixing ? "share" : state.weighting === "norms" ? "\u2016\u03b1f(x)\u2016" : "weight";
+  const [rows, cols] = scene.mixing ? ["rows: a token's output", "columns: the tokens that shape it"]
+    : ["rows: query (attends from)", "columns: key (attends to)"];
   if (scene.kind === "heatmap") {
     return line(ramp(SCALE, number(scene.top), `${weight}, colour scaled to this map's largest`),
-      "rows: query (attends from)", "columns: key (attends to)", scrolls && "scroll the box for the rest") +
+      rows, cols, scrolls && "scroll the box for the rest") +
       line(`${how}; a label pins its row or column`, "shift-click: select several", group);
   }
   const beside = scene.picked.length && scene.most > 0 &&
     `${scene.maps.length > 1 ? "cells" : "bars"} by the ${scene.side === "query" ? "right" : "left"} column: ` +
     `${scene.maps.length > 1 ? "each head's " : ""}${group || weight} \u00f7 ${number(scene.most)}`;
   return line(ramp(`linear-gradient(to right, transparent, ${ink})`, number(scene.top),
-    `line opacity and width \u221d ${weight} \u00f7 the largest drawn`), beside) +
-    line("left column: where a token looks (its row)", "right column: who looks at it (its column)",
+    `line opacity and width \u221d ${weight} \u00f7 the largest drawn`), beside,
+    scene.mixing && "a horizontal line: what a token keeps of itself (the residual stream)") +
+    line(scene.mixing ? "left column: a token's output (its row)" : "left column: where a token looks (its row)",
+      scene.mixing ? "right column: the tokens that shape it (its column)" : "right column: who looks at it (its column)",
       how, "shift-click: select several", group);
 }
 
@@ -281,9 +311,19 @@ function showBar(el, picker, state, data, pinned) {
   norms.disabled = !state.has_norms;
   norms.title = norms.disabled ? "this Trace has no norms: capture(..., norms=True)"
     : "\u2016\u03b1 f(x)\u2016 per key, each map scaled to its own maximum";
-  const inHead = state.mode === "head";
+  for (const [method, what] of Object.entries(CONTRACT.mixing)) {
+    const b = el.querySelector(`[data-weighting=${method}]`);
+    b.disabled = !(state.mixing_methods ?? []).includes(method);
+    b.title = b.disabled ? `off: ${state.mixing_note}` : `${CONTRACT.weightings[method]}: ${what}; one map per layer, no heads`;
+  }
+  const inHead = state.mode === "head", mixing = isMixing(state);
   for (const g of ["draw", "aggregate", "combine"]) el.querySelector(`[data-group=${g}]`).hidden = !inHead;
-  picker.hidden = !inHead;
+  picker.hidden = !inHead || mixing;
+  el.querySelector("[data-pick=head]").parentElement.hidden = mixing;
+  el.querySelector("[data-aggregate=mean_heads]").hidden = mixing;
+  el.querySelector("[data-aggregate=rollout]").hidden = !mixing;
+  el.querySelector("[data-aggregate=head]").textContent = mixing ? "the layer's map" : "each head";
+  el.querySelector("[data-mode=model]").textContent = mixing ? "Model view (all layers)" : "Model view (all heads)";
   for (const b of el.querySelectorAll("[data-combine]")) b.disabled = pinned < 2;
   for (const [name, values, value] of [["layer", data.layers, state.layer], ["head", data.heads, state.head]]) {
     const select = el.querySelector(`[data-pick=${name}]`);
@@ -332,8 +372,12 @@ function readout(state, data, at) {
   if (at.key !== undefined) return `${tokens[at.token]} \u2192 ${tokens[at.key]}: ${A[at.token * data.n + at.key].toFixed(4)}`;
   const c = combined(A, data.n, [at.token], at.side, false);
   const best = [...c.keys()].sort((a, b) => c[b] - c[a]).slice(0, 3);
-  const what = state.aggregate === "head" ? `head ${state.head}` : "mean";
   const list = best.map((t) => `${tokens[t]} ${c[t].toFixed(3)}`).join(" \u00b7 ");
+  if (isMixing(state)) {
+    return at.side === "query" ? `what shapes ${tokens[at.token]} (token ${at.token}): ${list}`
+      : `what ${tokens[at.token]} (token ${at.token}) shapes: ${list}`;
+  }
+  const what = state.aggregate === "head" ? `head ${state.head}` : "mean";
   return at.side === "query" ? `${tokens[at.token]} (query ${at.token}) looks at, ${what}: ${list}`
     : `who looks at ${tokens[at.token]} (key ${at.token}), ${what}: ${list}`;
 }
@@ -342,7 +386,8 @@ function pinNote(state, data) {
   const pins = pinsOf(state);
   if (!pins.length) return "";
   const words = pins.map((p) => data.tokens[p]).join(", ");
-  const what = state.selected_side === "query" ? "where it looks" : "who looks at it";
+  const what = isMixing(state) ? (state.selected_side === "query" ? "what shapes it" : "what it shapes")
+    : state.selected_side === "query" ? "where it looks" : "who looks at it";
   const maps = drawnMaps(state, data);
   const A = maps?.[maps.length - 1]?.A;
   let top = "";
@@ -350,7 +395,8 @@ function pinNote(state, data) {
     const c = combined(A, data.n, pins, state.selected_side, state.combine === "mean");
     const best = [...c.keys()].sort((a, b) => c[b] - c[a]).slice(0, 3);
     const how = pins.length > 1 ? `${state.combine}, ` : "";
-    const of = state.aggregate === "head" ? `head ${state.head}` : "mean map";
+    const of = isMixing(state) ? CONTRACT.weightings[state.weighting]
+      : state.aggregate === "head" ? `head ${state.head}` : "mean map";
     top = ` \u00b7 ${how}${of}: ${best.map((t) => `${data.tokens[t]} ${c[t].toFixed(3)}`).join(", ")}`;
   }
   return `pinned ${words} (${state.selected_side}: ${what})${top} \u00b7 click it again to unpin \u00b7 shift-click to add or remove tokens`;
@@ -358,6 +404,7 @@ function pinNote(state, data) {
 
 // What a click asks for: the traits to set, or a sentence to show.
 function clickChanges(state, data, at, event) {
+  if (state.mode === "model" && isMixing(state)) return { layer: at.layer, mode: "head", aggregate: "head" };
   if (state.mode === "model") {
     return { layer: at.layer, head: at.head, mode: "head", visible_heads: [at.head], aggregate: "head" };
   }
@@ -416,7 +463,8 @@ function render({ model, el }) {
   const [canvas, box, sizer, status, legend, picker, titleEl] = ["canvas", ".da-box", ".da-sizer",
     ".da-status", ".da-legend", ".da-heads", ".da-title"].map((q) => el.querySelector(q));
   const get = (name) => model.get(name) ?? DEFAULTS[name];
-  const stateNow = () => Object.fromEntries([...Object.keys(DEFAULTS), "has_norms"].map((k) => [k, get(k)]));
+  const extra = ["has_norms", "mixing_methods", "mixing_note"];
+  const stateNow = () => Object.fromEntries([...Object.keys(DEFAULTS), ...extra].map((k) => [k, get(k)]));
   let [data, hit, hover, cellHover, frame, note, last] = [null, () => null, null, null, 0, "", null];
   const dataNow = () => (data ??= payloadData((name) => model.get(name)));
   const say = (text) => (status.textContent = text || note || "\u00a0");
@@ -440,7 +488,9 @@ function render({ model, el }) {
     const scrolls = box.scrollHeight > box.clientHeight + 1 || box.scrollWidth > box.clientWidth + 1;
     const html = legendHtml(state, scene, ink, scrolls);
     if (legend.dataset.html !== html) legend.innerHTML = legend.dataset.html = html;
-    note = get("notice") || (scene.kind === "loading" ? "loading this layer's maps\u2026" : pinNote(state, d));
+    const coming = d.weighting !== state.weighting ? `computing ${CONTRACT.weightings[state.weighting]}\u2026`
+      : "loading this layer's maps\u2026";
+    note = get("notice") || (scene.kind === "loading" ? coming : pinNote(state, d));
     if (!hover && !cellHover) say("");
     model.set("render_ms", performance.now() - start);
     model.save_changes();
@@ -457,7 +507,8 @@ function render({ model, el }) {
     if (get("mode") === "model") {
       if (at?.layer !== cellHover?.layer || at?.head !== cellHover?.head) schedule();
       cellHover = at;
-      return say(at && `layer ${at.layer}, head ${at.head}: click to open it alone`);
+      return say(at && (at.head === null ? `layer ${at.layer}: click to open it`
+        : `layer ${at.layer}, head ${at.head}: click to open it alone`));
     }
     const next = at ? { token: at.token, side: at.side } : null;
     if (next?.token !== hover?.token || next?.side !== hover?.side) schedule();
@@ -493,7 +544,7 @@ function render({ model, el }) {
     send({ head: value, visible_heads: visible.includes(value) ? visible : [...visible, value].sort((a, b) => a - b) });
   }
 
-  const names = [...Object.keys(DEFAULTS), "has_norms", "notice"];
+  const names = [...Object.keys(DEFAULTS), ...extra, "notice"];
   for (const name of names) model.on(`change:${name}`, schedule);
   for (const name of PAYLOAD) model.on(`change:${name}`, onData);
   const controller = new AbortController();

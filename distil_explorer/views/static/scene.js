@@ -6,6 +6,9 @@
 
 const LAYOUT = CONTRACT.layout;
 
+// A context-mixing weighting: one map per layer, no heads (views/scene.py's mixing_of).
+export const isMixing = (state) => Object.hasOwn(CONTRACT.mixing, state.weighting ?? "");
+
 export function headColour(h) {
   return LAYOUT.palette[h % LAYOUT.palette.length];
 }
@@ -36,14 +39,18 @@ export function typed(value, Type) {
 }
 
 // The payload (its traits, by name) with every map it holds decoded on first use
-// (value = byte * scale / 255, float64) and every derived map cached.
+// (value = byte * scale / 255, float64) and every derived map cached. A mixing
+// payload (info.mixing) holds one map per layer where others hold heads, and rollout.
 export function payloadData(get) {
   const info = get("payload_info") ?? {};
   const [tokens, layers, heads] = [get("tokens") ?? [], get("layers") ?? [], get("heads") ?? []];
   const n = info.n ?? 0, size = n * n;
   const mapsLayers = info.maps_layers ?? [];
+  const mixing = info.mixing ?? "", per = mixing ? 1 : heads.length;
+  const at = (head) => (mixing ? 0 : heads.indexOf(head));
   const bytes = typed(get("maps"), Uint8Array), scale = typed(get("maps_scale"), Float32Array);
   const meanBytes = typed(get("layer_mean"), Uint8Array), meanScale = typed(get("layer_mean_scale"), Float32Array);
+  const rollBytes = typed(get("rollout"), Uint8Array), rollScale = typed(get("rollout_scale"), Float32Array);
   const cache = new Map();
   const decode = (data, s, k) => {
     const out = new Float64Array(size), step = s[k];
@@ -54,17 +61,20 @@ export function payloadData(get) {
     if (!cache.has(key)) cache.set(key, make());
     return cache.get(key);
   };
-  const ready = size > 0 && bytes.length === mapsLayers.length * heads.length * size;
+  const ready = size > 0 && bytes.length === mapsLayers.length * per * size;
   return {
-    tokens, layers, heads, n, mapsLayers, cached,
+    tokens, layers, heads, n, mapsLayers, cached, mixing,
+    weighting: info.weighting,
     t: info.small_side ?? 0,
     small: typed(get("small"), Uint8Array),
+    ablated: info.ablated ?? [],
     ready,
     allLayers: mapsLayers.length === layers.length,
     has: (layer) => ready && mapsLayers.includes(layer),
     map: (layer, head) => cached(`map:${layer}:${head}`, () =>
-      decode(bytes, scale, mapsLayers.indexOf(layer) * heads.length + heads.indexOf(head))),
-    layerMean: (head) => cached(`lmean:${head}`, () => decode(meanBytes, meanScale, heads.indexOf(head))),
+      decode(bytes, scale, mapsLayers.indexOf(layer) * per + at(head))),
+    layerMean: (head) => cached(`lmean:${head}`, () => decode(meanBytes, meanScale, at(head))),
+    rollout: (layer) => cached(`roll:${layer}`, () => decode(rollBytes, rollScale, mapsLayers.indexOf(layer))),
   };
 }
 
@@ -76,7 +86,7 @@ export function visibleOf(state, data) {
 // layer (from every map, or from each head's mean over layers when only one
 // layer was sent).
 export function meanMap(state, data) {
-  const visible = visibleOf(state, data);
+  const visible = isMixing(state) ? [null] : visibleOf(state, data);
   const key = `mean:${state.aggregate}:${state.aggregate === "mean_heads" ? state.layer : ""}:${visible}`;
   return data.cached(key, () => {
     const total = new Float64Array(data.n * data.n);
@@ -94,8 +104,15 @@ export function meanMap(state, data) {
 }
 
 // The maps the head view draws, the focused head last (on top), or null while the
-// layer's maps are on their way: [{ head, colour, A }] (head null: a mean).
+// layer's maps (or the weighting's) are on their way: [{ head, colour, A }] (head
+// null: a mean, or a mixing map).
 export function drawnMaps(state, data) {
+  if (data.weighting !== (state.weighting ?? "weights")) return null;
+  if (isMixing(state) && state.aggregate !== "mean_layers") {
+    if (!data.has(state.layer)) return null;
+    const A = state.aggregate === "rollout" ? data.rollout(state.layer) : data.map(state.layer, null);
+    return [{ head: null, colour: null, A }];
+  }
   if (state.aggregate !== "head") {
     if (state.aggregate === "mean_heads" && !data.has(state.layer)) return null;
     if (!data.ready) return null;
@@ -157,7 +174,8 @@ export function headScene(state, data, hover = null) {
   const picked = pins.length ? pins : hover ? [hover.token] : [];
   const side = pins.length ? state.selected_side : hover ? hover.side : "query";
   const n = data.n;
-  const base = { n, tokens: data.tokens, picked, side, title: titleOf(state, data) };
+  const mixing = isMixing(state) ? state.weighting : "";
+  const base = { n, tokens: data.tokens, picked, side, title: titleOf(state, data), mixing };
   const maps = n > 0 ? drawnMaps(state, data) : null;
   if (!maps) return { ...base, kind: n > 0 ? "loading" : "empty" };
   const drawn = maps.map(({ head, colour }) => ({ head, colour }));
@@ -213,16 +231,25 @@ export function contrast(small, size, p) {
   return out;
 }
 
+// Every layer x head as a thumbnail; a mixing weighting: one per layer, no heads.
 export function modelScene(state, data) {
   const p = state.thumbnail_percentile ?? 95;
   const size = data.t * data.t;
+  const mixing = isMixing(state) ? state.weighting : "";
+  const title = titleOf(state, data);
+  if (data.n && data.weighting !== (state.weighting ?? "weights")) return { kind: "loading", n: data.n, title };
   const thumbs = size ? data.cached(`thumbs:${p}`, () => contrast(data.small, size, p)) : new Uint8Array(0);
-  return { kind: "model", layers: data.layers, heads: data.heads, t: data.t, thumbs,
-    chosen: [state.layer, state.head], n: data.n, title: titleOf(state, data) };
+  return { kind: "model", layers: data.layers, heads: mixing ? [] : data.heads, t: data.t, thumbs,
+    chosen: [state.layer, mixing ? -1 : state.head], ablated: mixing ? [] : data.ablated, n: data.n, title, mixing };
 }
 
 export function sceneOf(state, data, hover = null) {
   return state.mode === "model" ? modelScene(state, data) : headScene(state, data, hover);
+}
+
+// " · heads off: 0.1, 1.3" (layer.head) for a run with heads switched off.
+export function headsOff(ablated) {
+  return ablated?.length ? ` \u00b7 heads off: ${ablated.map(([l, h]) => `${l}.${h}`).join(", ")}` : "";
 }
 
 // What is drawn, in words: the caption above the canvas and the export's title.
@@ -230,9 +257,11 @@ export function titleOf(state, data) {
   const n = data.n;
   if (!n) return "Nothing to draw yet: press Run in the Run tab.";
   const count = `${n} tokens`;
-  const norms = state.weighting === "norms" ? " \u00b7 norm-weighted \u2016\u03b1f(x)\u2016" : "";
+  const norms = (state.weighting === "norms" ? " \u00b7 norm-weighted \u2016\u03b1f(x)\u2016" : "") +
+    headsOff(data.ablated);
   const visible = visibleOf(state, data);
   const heads = runs(visible);
+  if (isMixing(state)) return mixingTitle(state, data, count);
   if (state.mode === "model") {
     return `model view: ${data.layers.length} layers \u00d7 ${data.heads.length} heads \u00b7 ${count} \u00b7 ` +
       `layer ${state.layer}, head ${state.head} selected${norms}`;
@@ -250,6 +279,25 @@ export function titleOf(state, data) {
       `each in its colour; head ${state.head} on top \u00b7 ${count}${few}${norms}`;
   }
   return `layer ${state.layer}, head ${state.head} \u00b7 ${count}${few}${norms}`;
+}
+
+// A mixing map's title (views/scene.py's _mixing_title writes the same).
+function mixingTitle(state, data, count) {
+  const label = CONTRACT.weightings[state.weighting], layer = state.layer;
+  if (state.mode === "model") {
+    return `model view: ${data.layers.length} layers \u00b7 ${label}, one map per layer (no heads) \u00b7 ` +
+      `${count} \u00b7 layer ${layer} selected`;
+  }
+  const few = state.draw_style === "lines" && data.n > LAYOUT.many && !pinsOf(state).length
+    ? ` \u00b7 the ${strongestCount(1)} strongest lines of the map (hover a token for all of its lines)` : "";
+  const tail = ` \u00b7 ${count}${few}`;
+  if (state.aggregate === "rollout") {
+    return `rollout through layer ${layer} \u00b7 ${label}: how much each input token shapes each token ` +
+      `after layer ${layer}${tail}`;
+  }
+  const what = CONTRACT.mixing[state.weighting];
+  if (state.aggregate === "mean_layers") return `mean over layers ${runs(data.layers)} \u00b7 ${label}: ${what}${tail}`;
+  return `layer ${layer} \u00b7 ${label}: ${what}${tail}`;
 }
 
 // A scene as plain JSON (typed arrays as lists), for the cross-language tests.
