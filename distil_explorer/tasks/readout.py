@@ -11,11 +11,14 @@ product 1.7x to 2x faster than torch's MKL on our AMD EPYC machines), and in
 the backend otherwise. Each chunk of logits is then read in numpy, in place: top-k
 (from the few blocks of columns that can hold it), the actual token's rank
 (a count of larger logits) and the row's logsumexp, from which every
-probability is taken; nothing (rows x vocabulary) is held in float64 or
-sorted whole.
+probability is taken, in as many threads as numpy's BLAS uses; nothing
+(rows x vocabulary) is held in float64 or sorted whole.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -90,6 +93,29 @@ def _read(logits: np.ndarray, k: int, actual: np.ndarray | None) -> list:
     return found
 
 
+def _threads() -> int:
+    """Threads for the readout: as many as numpy's BLAS uses (at most 4)."""
+    given = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    count = int(given) if given and given.isdigit() else (os.cpu_count() or 1)
+    return max(1, min(count, 4))
+
+
+def _read_rows(logits: np.ndarray, k: int, actual: np.ndarray | None) -> list:
+    """`_read` on slices of rows in threads (numpy's loops release the GIL)."""
+    threads = _threads() if len(logits) >= 64 else 1
+    if threads == 1:
+        return _read(logits, k, actual)
+    bounds = np.linspace(0, len(logits), threads + 1).astype(int)
+
+    def part(start: int, stop: int) -> list:
+        mine = None if actual is None else actual[start:stop]
+        return _read(logits[start:stop], k, mine)
+
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(part, bounds[:-1], bounds[1:]))
+    return [np.concatenate(p) for p in zip(*parts, strict=True)]
+
+
 def head_summary(model, vectors, top_k: int, actual=None) -> list[np.ndarray]:
     """The masked-LM head on hidden vectors (N, hidden), read out as numpy.
 
@@ -120,5 +146,5 @@ def head_summary(model, vectors, top_k: int, actual=None) -> list[np.ndarray]:
             logits = chunk @ table[0].T
             logits += table[1]
         targets = None if actual is None else actual[start : start + CHUNK_ROWS]
-        parts.append(_read(logits, top_k, targets))
+        parts.append(_read_rows(logits, top_k, targets))
     return [np.concatenate(p) for p in zip(*parts, strict=True)]

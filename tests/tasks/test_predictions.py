@@ -238,3 +238,18 @@ def test_top_k_equals_a_full_sort(shape, k):
     np.testing.assert_array_equal(values, np.take_along_axis(logits, want, 1))
     tied = top_k(np.array([[0.5, 2.0, 1.0, 2.0]], "float32"), 3)[1]
     assert tied.tolist() == [[1, 3, 2]]  # equal values: lower id first
+
+
+def test_the_readout_in_threads_equals_one_thread(monkeypatch):
+    from distil_explorer.tasks import readout
+
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=(101, 700)).astype("float32")
+    actual = rng.integers(0, 700, 101)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    assert readout._threads() == 3
+    threaded = readout._read_rows(logits.copy(), 4, actual)
+    serial = readout._read(logits.copy(), 4, actual)
+    for a, b in zip(threaded, serial, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [len(a) for a in threaded] == [101] * 4
