@@ -24,14 +24,13 @@ from typing import Any
 
 from distil_explorer.analysis.intervention import ACTIONS
 from distil_explorer.checks import checked_flag
+from distil_explorer.session.attributing import AttributionWorkflows
 from distil_explorer.session.building import build_model
 from distil_explorer.session.causal import CausalWorkflows
 from distil_explorer.session.compare import comparison_of, precision_comparison
 from distil_explorer.session.inputs import (
-    attribution_problem,
     checked_max_length,
     corpus_texts,
-    first_sequence,
     intervened_inputs,
     prepared_inputs,
 )
@@ -47,7 +46,7 @@ from distil_explorer.session.requests import (
 from distil_explorer.session.tasks import TaskSession
 
 
-class Session(CausalWorkflows, TaskSession):
+class Session(AttributionWorkflows, CausalWorkflows, TaskSession):
     """Holds the backbone (and task model), tokenizer, Trace, baseline and A.
 
     Every capture goes through a `Runner` for the backend and device asked
@@ -115,11 +114,6 @@ class Session(CausalWorkflows, TaskSession):
         self.corpus = None  # the old model's statistics say nothing of this one
         self.timings = Timings(steps)
         progress("built", 2, 2)
-
-    @property
-    def attribution_problem(self) -> str | None:
-        """Why `attribute` cannot work on this backbone; None when it can."""
-        return attribution_problem(self.backbone, self.precision)
 
     @property
     def parameter_rows(self) -> list:
@@ -325,57 +319,6 @@ class Session(CausalWorkflows, TaskSession):
         self.corpus = stats
         self.timings = Timings((("corpus", time.perf_counter() - start),))
         return stats
-
-    # --- attribute ---
-
-    @property
-    def attribution(self):
-        """The `Attribution` of the Trace on screen, or None.
-
-        It belongs to the Trace it was made for: anything that changes
-        `trace` (a run, an intervention, a build) makes it None.
-        """
-        if self._attribution is None or self._attribution[0] is not self.trace:
-            return None
-        return self._attribution[1]
-
-    def attribute(
-        self,
-        target: Any = "cls_norm",
-        other_text: str | None = None,
-        method: str = "integrated_gradients",
-        steps: int | None = None,
-        position: int | None = None,
-    ):
-        """Attribute a target to the tokens of the Trace on screen.
-
-        Runs `distil_explorer.attribute` in this process (torch or jax) on
-        the Trace's first sequence, as it was run (an intervention included).
-
-        Args:
-            target: "cls_norm", "similarity" (with `other_text`), a `task_targets`
-                key ("class:1"; "original_token" at `position`), or a callable.
-            other_text: the second text of a "similarity" target.
-            method: an `attribute` method.
-            steps: integration steps; None: the default.
-        """
-        from distil_explorer.attribution import DEFAULT_STEPS, attribute
-
-        self._require_backbone("attribute")
-        if self.trace is None:
-            raise ValueError("attribute: no Trace yet; allowed: run some text first")
-        model, chosen = self._attribution_target(target, other_text, position)
-        trace = self.trace
-        found = attribute(
-            model,
-            first_sequence(trace),
-            chosen,
-            method=method,
-            steps=DEFAULT_STEPS if steps is None else steps,
-            tokenizer=self.tokenizer,
-        )
-        self._attribution = (trace, found)
-        return found
 
     def context_mixing(self, method: str = "value_zeroing"):
         """`context_mixing` of the Trace on screen, once per Trace (session.mixing)."""

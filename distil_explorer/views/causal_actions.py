@@ -84,20 +84,6 @@ class CausalActions:
             panel.restore_button: (lambda: self.restore_heads(), panel.error),
         }
 
-    def _result_options(self) -> dict[str, Any]:
-        """What the export takes beside the Trace: every result the session
-        holds (each None while there is none) and the canvas's context mixing,
-        as far as computed."""
-        session = self.session
-        return {
-            "attribution": session.attribution,
-            "patching": session.patching,
-            "importance": session.importance,
-            "corpus": session.corpus,
-            "lens": session.lens,
-            "mixing": self.attention_panel.canvas.mixing,
-        }
-
     def _show_causal(self) -> None:
         session = self.session
         self.causal_panel.follow_text(self.run_panel.text.value)

@@ -26,6 +26,7 @@ from distil_explorer.views.build_panel import BuildPanel
 from distil_explorer.views.causal_actions import CausalActions
 from distil_explorer.views.compare_panel import ComparePanel
 from distil_explorer.views.corpus_panel import CorpusPanel
+from distil_explorer.views.export_actions import ExportActions
 from distil_explorer.views.export_bar import ExportBar
 from distil_explorer.views.feedback import ErrorArea, ErrorAreas, Progress
 from distil_explorer.views.hidden_panel import HiddenPanel
@@ -40,7 +41,7 @@ from distil_explorer.views.view_state import ViewState, reconcile
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 
 
-class Explorer(CausalActions, w.VBox):
+class Explorer(CausalActions, ExportActions, w.VBox):
     """Build a DistilBERT backbone, run it, and see inside, with widgets.
 
     Args:
@@ -292,45 +293,6 @@ class Explorer(CausalActions, w.VBox):
         return self.attention_panel.canvas.view_state.replace(
             tab=tab, run_mode=self.run_panel.mode.value, export_view=bar.view.value
         ).replace(export_name=bar.name.value.strip(), attribution_target=target)
-
-    def export(self, path: str, view: str | None = None):
-        """Export a view of the tab on screen (.png/.svg) or everything (.html).
-
-        `view` is one of the export bar's choices for that tab; None takes the
-        one picked there. The head and model views, and the report, show what
-        the canvas shows (`view_state`).
-        """
-        from distil_explorer.views.export import export_view
-
-        self.export_bar.status.value = ""
-        view = self.export_bar.view.value if view is None else view
-        if str(path).endswith(".html"):  # the whole Trace, open on the head shown
-            view = "head"
-        attention, hidden = self.attention_panel, self.hidden_panel
-        trace, options = self.trace, self._result_options()
-        layer, head = attention.canvas.layer, attention.canvas.head
-        if view in ("head", "model"):
-            options["state"] = self.view_state  # as the canvas shows them
-        elif view == "query/key":
-            options["query"], options["key"] = attention.query_key_pair or (None, None)
-        elif view == "pca":
-            layer = hidden.layer.value
-        elif view == "rollout":
-            layer = hidden.rollout_layer.value
-        elif view == "compare":
-            comparison = self.compare_panel.comparison
-            if comparison is None or comparison.b is None:
-                raise ValueError(
-                    "compare: no A and B yet; allowed: keep a run as A, then run "
-                    "the same input again"
-                )
-            trace, options["other"] = comparison.a, comparison.b
-            options["labels"] = (comparison.a_label, comparison.b_label)
-            layer, head = self.compare_panel.layer.value, self.compare_panel.head.value
-        rows = None if self.session.backbone is None else self.session.parameter_rows
-        written = export_view(path, trace, view, layer, head, rows=rows, **options)
-        self.export_bar.written(written)
-        return written
 
     # --- plumbing ---
 
