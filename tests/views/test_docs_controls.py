@@ -87,3 +87,19 @@ def test_every_bold_control_in_the_docs_is_on_screen(app):
         if name not in shown
     }
     assert missing == {}
+
+
+def test_the_explorer_page_lists_every_tab_and_every_exportable_view():
+    # docs/explorer.md describes the tabs and the export picker; both come
+    # from views/registry.py, so a new tab or view without its words fails.
+    from distil_explorer.views.registry import TABS, VIEWS
+
+    page = (ROOT / "docs" / "explorer.md").read_text()
+    words = {8: "eight", 9: "nine", 10: "ten", 11: "eleven", 12: "twelve"}
+    assert f"one widget app with {words[len(TABS)]} tabs" in page
+    for tab in TABS:
+        assert f"- **{tab}**:" in page, tab
+    export = page[page.index("- **Export**:") :].split("\n- ")[0]
+    flat = " ".join(export.split()).lower()
+    for view in VIEWS:
+        assert view in flat, view
