@@ -25,13 +25,10 @@ def checked_top_k(top_k: Any, vocabulary_size: int) -> int:
 
 
 def checked_task(model: Any, kind: str, function: str):
-    from distil_explorer.tasks.task import Task
+    from distil_explorer.tasks.task import missing_task
 
-    if not isinstance(model, Task) or model.task_kind != kind:
-        wanted = {
-            "masked_lm": "DistilBertMaskedLM",
-            "classifier": "DistilBertTextClassifier",
-        }[kind]
+    wanted = missing_task(model, kind)
+    if wanted:
         raise ValueError(
             f"model={type(model).__name__}: {function} needs a {wanted}; allowed: "
             f"a {wanted} (e.g. {wanted}.from_preset(...))"

@@ -15,13 +15,9 @@ from distil_explorer.errors import MissingHeadError
 from distil_explorer.model.backbone import DistilBertBackbone
 from distil_explorer.model.initialization import skip_initialization
 from distil_explorer.weights.assign import assign_weights
+from distil_explorer.weights.loading import say_step
 from distil_explorer.weights.locate import preset_directory
 from distil_explorer.weights.task_loading import read_task_files
-
-
-def _say(progress, step: str) -> None:
-    if progress is not None:
-        progress(step, 0, 1)
 
 
 def load_task(
@@ -43,15 +39,15 @@ def load_task(
     masked_lm = load_task(DistilBertMaskedLM, "hf://distilbert/distilbert-base-uncased")
     ```
     """
-    _say(progress, f"finding the files of {preset}")
+    say_step(progress, f"finding the files of {preset}")
     directory = preset_directory(preset, allow_pickle=allow_pickle, progress=progress)
     fresh_head = cls.task_kind == "classifier" and "num_classes" in kwargs
-    _say(progress, f"reading {directory}")
+    say_step(progress, f"reading {directory}")
     files = read_task_files(
         directory, cls.task_kind, load_weights, allow_pickle, head=not fresh_head
     )
     backbone_kwargs = {"dtype": kwargs.pop("dtype")} if "dtype" in kwargs else {}
-    _say(progress, "building the model")
+    say_step(progress, "building the model")
     config = {**files.backbone_config, **backbone_kwargs}
     if files.backbone_arrays is None:
         backbone = DistilBertBackbone(**config)

@@ -23,13 +23,10 @@ def _checked_index(name: str, value: Any, size: int, what: str) -> int:
 
 
 def _checked_model(model: Any, kind: str, target: str):
-    from distil_explorer.tasks.task import Task
+    from distil_explorer.tasks.task import missing_task
 
-    if not isinstance(model, Task) or model.task_kind != kind:
-        wanted = {
-            "classifier": "DistilBertTextClassifier",
-            "masked_lm": "DistilBertMaskedLM",
-        }[kind]
+    wanted = missing_task(model, kind)
+    if wanted:
         raise ValueError(
             f"target={target}: needs a {wanted}, got model={type(model).__name__}; "
             f"allowed: attribute(<a {wanted}>, inputs, target, ...)"

@@ -49,6 +49,26 @@ def _chosen(layer, filters) -> bool:
     return any(re.search(pattern, layer.name) for pattern in patterns)
 
 
+# The task class of each `Task.task_kind`, for errors that name it.
+TASK_CLASSES = {
+    "masked_lm": "DistilBertMaskedLM",
+    "classifier": "DistilBertTextClassifier",
+}
+
+
+def missing_task(model: Any, kind: str) -> str | None:
+    """None when `model` is a `Task` of `kind`; else the class name it needs.
+
+    Examples:
+    ```python
+    missing_task(backbone, "classifier")  # 'DistilBertTextClassifier'
+    ```
+    """
+    if isinstance(model, Task) and model.task_kind == kind:
+        return None
+    return TASK_CLASSES[kind]
+
+
 class Task(keras.Model):
     """A backbone with a head; see `DistilBertMaskedLM`, `DistilBertTextClassifier`.
 

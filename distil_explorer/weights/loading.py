@@ -57,7 +57,7 @@ def read_preset(directory: Path, load_weights: bool, allow_pickle: bool = False)
 Progress = Callable[[str, int, int], None]
 
 
-def _say(progress: Progress | None, step: str) -> None:
+def say_step(progress: Progress | None, step: str) -> None:
     """A step that cannot be measured: reported as 0 of 1, just begun."""
     if progress is not None:
         progress(step, 0, 1)
@@ -91,17 +91,17 @@ def load_backbone(
     """
     name = str(preset)
     if name in backbone_presets and not load_weights:
-        _say(progress, f"building {name} with random weights")
+        say_step(progress, f"building {name} with random weights")
         return cls(**{**backbone_presets[name]["config"], **kwargs})
-    _say(progress, f"finding the files of {name}")
+    say_step(progress, f"finding the files of {name}")
     directory = preset_directory(preset, allow_pickle=allow_pickle, progress=progress)
-    _say(
+    say_step(
         progress,
         f"reading {'weights' if load_weights else 'the config'} in {directory}",
     )
     config, arrays = read_preset(directory, load_weights, allow_pickle)
     config = {**config, **kwargs}
-    _say(progress, "building the model")
+    say_step(progress, "building the model")
     if arrays is None:
         return cls(**config)
     backbone = (build_for_weights or cls)(**config)
