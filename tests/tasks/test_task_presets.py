@@ -69,15 +69,10 @@ def test_task_presets_round_trip_with_class_names(models, tmp_path):
     assert loaded.hidden_dim == 6
 
 
-def test_keras_hub_loads_our_task_presets_with_the_same_logits(models, tmp_path):
-    if importlib.util.find_spec("keras_hub") is None:
-        pytest.skip("keras-hub is not installed (pip install --no-deps keras-hub)")
-    masked_lm, classifier = models
-    masked_lm.save_to_preset(tmp_path / "masked_lm")
-    classifier.save_to_preset(tmp_path / "classifier")
-    np.savez(tmp_path / "inputs.npz", **MASKED)
+def _keras_hub(script: str, folder) -> subprocess.CompletedProcess:
+    """Run `script` with keras-hub in a torch worker's environment, on `folder`."""
     done = subprocess.run(
-        [sys.executable, "-c", _KERAS_HUB_SCRIPT, str(tmp_path)],
+        [sys.executable, "-c", script, str(folder)],
         cwd=ROOT,
         env=worker_environment("torch"),
         capture_output=True,
@@ -85,6 +80,17 @@ def test_keras_hub_loads_our_task_presets_with_the_same_logits(models, tmp_path)
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_keras_hub_loads_our_task_presets_with_the_same_logits(models, tmp_path):
+    if importlib.util.find_spec("keras_hub") is None:
+        pytest.skip("keras-hub is not installed (pip install --no-deps keras-hub)")
+    masked_lm, classifier = models
+    masked_lm.save_to_preset(tmp_path / "masked_lm")
+    classifier.save_to_preset(tmp_path / "classifier")
+    np.savez(tmp_path / "inputs.npz", **MASKED)
+    done = _keras_hub(_KERAS_HUB_SCRIPT, tmp_path)
     theirs = json.loads(done.stdout.strip().splitlines()[-1])
     assert theirs["classes"] == ["DistilBertMaskedLM", "DistilBertTextClassifier"]
     np.testing.assert_allclose(theirs["masked_lm"], _out(masked_lm, MASKED), atol=1e-5)
@@ -120,15 +126,7 @@ def test_we_load_keras_hubs_own_task_presets(tmp_path):
     if importlib.util.find_spec("keras_hub") is None:
         pytest.skip("keras-hub is not installed (pip install --no-deps keras-hub)")
     np.savez(tmp_path / "inputs.npz", **MASKED)
-    done = subprocess.run(
-        [sys.executable, "-c", _KERAS_HUB_WRITES, str(tmp_path)],
-        cwd=ROOT,
-        env=worker_environment("torch"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    _keras_hub(_KERAS_HUB_WRITES, tmp_path)
     theirs = np.load(tmp_path / "theirs.npz")
     masked_lm = de.DistilBertMaskedLM.from_preset(tmp_path / "masked_lm")
     assert masked_lm.layer_norm_epsilon == 1e-5

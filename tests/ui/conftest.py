@@ -282,6 +282,29 @@ def chromium(**context_options):
             browser.close()
 
 
+@contextlib.contextmanager
+def page_session(
+    root: Path, frontend: Frontend, name: str, viewport=(1280, 1100)
+) -> Iterator:
+    """(page, server) of `frontend` serving `root` at `viewport` (width,
+    height): a screenshot if the body fails, and no uncaught page errors
+    (less the front end's known ones) after it."""
+    width, height = viewport
+    with (
+        jupyter_server(root, frontend) as server,
+        chromium(viewport={"width": width, "height": height}) as context,
+    ):
+        page = context.new_page()
+        page_errors = frontend.page_errors(page)
+        try:
+            yield page, server
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=ARTIFACTS / f"failure-{name}-{frontend.module}.png")
+            raise
+    assert not page_errors, page_errors
+
+
 def cell_center(layer: int, head: int) -> dict[str, float]:
     """Where the thumbnail of (`layer`, `head`) sits in the "All heads" canvas."""
     return {

@@ -19,7 +19,6 @@ A second test opens a 512-token Trace in model view and one head from it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import time
@@ -40,9 +39,8 @@ from tests.ui.conftest import (
     WAIT_MS,
     attention_notebook,
     cell_center,
-    chromium,
-    jupyter_server,
     open_and_run_all,
+    page_session,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("needs_browser")]
@@ -132,32 +130,13 @@ def _screenshots(page, explorer, frontend) -> None:
         page.screenshot(path=target, clip=clip)
 
 
-@contextlib.contextmanager
-def _session(root: Path, frontend, name: str):
-    """A page of `frontend` serving `root`: a screenshot if the body fails, and
-    no uncaught page errors (less the front end's known ones) after it."""
-    with (
-        jupyter_server(root, frontend) as server,
-        chromium(viewport={"width": 1280, "height": 1100}) as context,
-    ):
-        page = context.new_page()
-        page_errors = frontend.page_errors(page)
-        try:
-            yield page, server
-        except BaseException:
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=ARTIFACTS / f"failure-{name}-{frontend.module}.png")
-            raise
-    assert not page_errors, page_errors
-
-
 @pytest.mark.parametrize("frontend", FRONTENDS, ids=lambda f: f.module)
 def test_quickstart_runs_and_the_canvas_follows_head_changes(tmp_path, frontend):
     started = time.perf_counter()
     root = tmp_path / "notebooks"
     ignore = shutil.ignore_patterns(".ipynb_checkpoints")
     shutil.copytree(ROOT / "notebooks", root, ignore=ignore)
-    with _session(root, frontend, "quickstart") as (page, server):
+    with page_session(root, frontend, "quickstart") as (page, server):
         _exercise(page, server)
     print(f"\nbrowser test, {frontend.name}: {time.perf_counter() - started:.1f} s")
 
@@ -167,7 +146,7 @@ def test_a_512_token_model_view_draws_and_a_thumbnail_opens_its_head(tmp_path):
     in full. Timings are benchmarks/browser_long_sequence.py's job."""
     started = time.perf_counter()
     attention_notebook(tmp_path / "long.ipynb", LONG)
-    with _session(tmp_path, LAB, "long") as (page, server):
+    with page_session(tmp_path, LAB, "long") as (page, server):
         open_and_run_all(page, server, "long.ipynb")
         view = page.locator(".jp-OutputArea-output").filter(
             has=page.locator(".distil-attention")
@@ -363,7 +342,7 @@ def test_a_saved_run_reloads_without_a_widget_error(tmp_path):
     test_lab_command.py checks that part)."""
     root = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", root)
-    with _session(root, LAB, "reload") as (page, server):
+    with page_session(root, LAB, "reload") as (page, server):
         open_and_run_all(page, server, NOTEBOOK)
         explorer = page.locator(".jp-OutputArea-output > .widget-vbox").filter(
             has=page.locator(".widget-tab")

@@ -16,9 +16,8 @@ from tests.ui.conftest import (
     ARTIFACTS,
     LAB,
     WAIT_MS,
-    chromium,
-    jupyter_server,
     open_and_run_all,
+    page_session,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("needs_browser")]
@@ -45,18 +44,8 @@ def test_patch_then_switch_a_head_off_and_on_again(tmp_path):
 
     cells = [nbformat.v4.new_code_cell(CELL)]
     nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / "causal.ipynb")
-    with (
-        jupyter_server(tmp_path, LAB) as server,
-        chromium(viewport={"width": 1600, "height": 1000}) as context,
-    ):
-        page = context.new_page()
-        errors = LAB.page_errors(page)
-        try:
-            _exercise(page, server)
-        except BaseException:
-            _shot(page, "failure")
-            raise
-    assert not errors, errors
+    with page_session(tmp_path, LAB, "causal", (1600, 1000)) as (page, server):
+        _exercise(page, server)
 
 
 def _exercise(page, server) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import ARTIFACTS, LAB, ROW, WAIT_MS, chromium, jupyter_server
+from tests.ui.conftest import ARTIFACTS, LAB, ROW, WAIT_MS, page_session
 from tests.ui.conftest import open_and_run_all as run_all
 from tests.ui.test_browser import _button, _no_errors, _tab, _wait_text
 
@@ -68,18 +68,8 @@ def test_a_classifier_and_a_masked_lm_in_the_explorer(tmp_path):
     cell = CELL.format(path=str(made["classifier"]))
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
     nbformat.write(notebook, tmp_path / "tasks.ipynb")
-    with (
-        jupyter_server(tmp_path, LAB) as server,
-        chromium(viewport={"width": 1600, "height": 1000}) as context,
-    ):
-        page = context.new_page()
-        errors = LAB.page_errors(page)
-        try:
-            _steps(page, server, made)
-        except BaseException:
-            _shot(page, "failure")
-            raise
-    assert not errors, errors
+    with page_session(tmp_path, LAB, "task-heads", (1600, 1000)) as (page, server):
+        _steps(page, server, made)
 
 
 def _steps(page, server, made: dict) -> None:
