@@ -37,9 +37,7 @@ class AttributionWorkflows:
         It belongs to the Trace it was made for: anything that changes
         `trace` (a run, an intervention, a build) makes it None.
         """
-        if self._attribution is None or self._attribution[0] is not self.trace:
-            return None
-        return self._attribution[1]
+        return self._results.get("attribution", self.trace)
 
     def attribute(
         self,
@@ -76,5 +74,4 @@ class AttributionWorkflows:
             steps=DEFAULT_STEPS if steps is None else steps,
             tokenizer=self.tokenizer,
         )
-        self._attribution = (trace, found)
-        return found
+        return self._results.keep("attribution", trace, found)

@@ -80,18 +80,15 @@ def same_input(a: Any, b: Any) -> bool:
 class CausalWorkflows:
     """The causal part of `Session` (see the module docstring)."""
 
-    _patching: tuple[Any, Any] | None = None  # (its Trace, the Patching)
-    _importance: tuple[Any, HeadImportance] | None = None
-
     @property
     def patching(self):
         """The `Patching` of the Trace on screen's input, or None."""
-        return self._of_trace(self._patching)
+        return self._results.get("patching", self.trace)
 
     @property
     def importance(self) -> HeadImportance | None:
         """The `HeadImportance` of the Trace on screen's input, or None."""
-        return self._of_trace(self._importance)
+        return self._results.get("importance", self.trace)
 
     def patch(
         self,
@@ -139,8 +136,7 @@ class CausalWorkflows:
             tokenizer=self.tokenizer,
             ablate=trace.ablated_heads,
         )
-        self._patching = (trace, found)
-        return found
+        return self._results.keep("patching", trace, found)
 
     def head_importance(
         self,
@@ -175,7 +171,7 @@ class CausalWorkflows:
         count = len(inputs["token_ids"]) if texts is None else _count(texts)
         found = HeadImportance(values, method, label_of(chosen), count)
         if texts is None:  # of another input it is no view of this Trace's
-            self._importance = (trace, found)
+            self._results.keep("importance", trace, found)
         return found
 
     def ablate(self, heads: Any):
@@ -209,7 +205,8 @@ class CausalWorkflows:
         )
         kept = self.importance
         self.trace, self.baseline = new, None
-        self._importance = None if kept is None else (new, kept)
+        if kept is not None:
+            self._results.keep("importance", new, kept)
         return new
 
     def restore_heads(self):
@@ -230,11 +227,6 @@ class CausalWorkflows:
         if model is not self.backbone and hasattr(chosen, "prepared"):
             chosen = chosen.prepared(model)
         return chosen
-
-    def _of_trace(self, held):
-        if held is None or held[0] is not self.trace:
-            return None
-        return held[1]
 
 
 def _typed_ids(text: str, problem: str | None) -> list[int]:

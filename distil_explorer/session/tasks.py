@@ -133,7 +133,6 @@ class TaskSession:
 
     task: Any = None
     kept_classes: Any = None
-    _answers: dict | None = None  # name -> (task, Trace, key, value)
 
     @property
     def head_text(self) -> str | None:
@@ -256,17 +255,5 @@ class TaskSession:
         return self.trace is not None and getattr(self.task, "task_kind", None) == kind
 
     def _answer(self, name: str, key: Any, compute):
-        """`compute()` for the Trace on screen, kept until the Trace changes."""
-        answers = self._answers if self._answers is not None else {}
-        self._answers = answers
-        held = answers.get(name)
-        if (
-            held is not None
-            and held[0] is self.task
-            and held[1] is self.trace
-            and held[2] == key
-        ):
-            return held[3]
-        value = compute()
-        answers[name] = (self.task, self.trace, key, value)
-        return value
+        """`compute()` for the task and Trace on screen, kept until either changes."""
+        return self._results.computed(name, self.trace, compute, (self.task, key))

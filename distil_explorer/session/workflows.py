@@ -44,6 +44,7 @@ from distil_explorer.session.requests import (
     no_progress,
 )
 from distil_explorer.session.tasks import TaskSession
+from distil_explorer.session.trace_results import TraceResults
 
 
 class Session(AttributionWorkflows, CausalWorkflows, TaskSession):
@@ -86,7 +87,7 @@ class Session(AttributionWorkflows, CausalWorkflows, TaskSession):
         self.timings = Timings()
         self._rows = None
         self._runners: dict[tuple[str, str | None], Any] = {}
-        self._attribution: tuple[Any, Any] | None = None  # (its Trace, it)
+        self._results = TraceResults()  # attribution, patching, lens, ...
         self._mixing = MixingCache()  # of the Trace on screen only
         self.corpus = None  # CorpusStatistics of this backbone, or None
 
