@@ -21,10 +21,10 @@ from distil_explorer.views.causal_plots import (
     head_label,
     importance_scale,
     importance_values,
-    ink_on,
     patching_html,
     scale_html,
 )
+from distil_explorer.views.colours import ink_on
 from distil_explorer.views.feedback import ErrorArea, Progress
 from distil_explorer.views.html_text import text as escaped
 

@@ -16,6 +16,7 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
 from matplotlib.figure import Figure
 
+from distil_explorer.views.colours import ink_on
 from distil_explorer.views.html_text import text as escaped
 
 DIVERGING = "RdBu_r"  # blue below 0, white at 0, red above
@@ -96,12 +97,6 @@ def cell_text(values: np.ndarray):
     top = float(np.abs(values).max()) if np.size(values) else 0.0
     digits = 2 if top == 0 else int(min(6, max(2, 2 - np.floor(np.log10(top)))))
     return lambda value: f"{round(float(value), digits) + 0.0:.{digits}f}"
-
-
-def ink_on(background: str) -> str:
-    """Black or white text, whichever reads on `background` ('#rrggbb')."""
-    r, g, b = (int(background[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
 
 
 def patching_labels(patching) -> tuple[list[str], list[str]]:

@@ -17,6 +17,7 @@ import ipywidgets as w
 import numpy as np
 
 from distil_explorer.corpus.sums import STATISTICS
+from distil_explorer.views.colours import ink_on
 from distil_explorer.views.corpus_plots import TITLES, plot_corpus_statistics
 from distil_explorer.views.feedback import ErrorArea
 from distil_explorer.views.figures import PANEL_DPI, figure_png, image_widget, show_png
@@ -36,8 +37,8 @@ def _colour(value: float) -> tuple[str, str]:
     from matplotlib import colormaps
 
     r, g, b, _ = colormaps["viridis"](float(np.clip(value, 0, 1)))
-    text = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
-    return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}", text
+    background = f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
+    return background, ink_on(background)
 
 
 class CorpusPanel:

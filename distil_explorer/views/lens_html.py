@@ -23,6 +23,7 @@ import dataclasses
 import numpy as np
 
 from distil_explorer.checks import checked_index
+from distil_explorer.views.colours import ink_on
 from distil_explorer.views.html_text import text as escaped
 
 MAX_POSITIONS = 64  # columns drawn; more would be unreadable in a figure too
@@ -68,8 +69,7 @@ def probability_colours(probabilities) -> np.ndarray:
 
 def ink(colour: str) -> str:
     """Black or white text, whichever reads on the `#rrggbb` background."""
-    luminance = _rgb(colour) @ np.array([0.299, 0.587, 0.114]) / 255
-    return "#000000" if luminance > 0.55 else "#ffffff"
+    return ink_on(colour, threshold=0.55)
 
 
 @dataclasses.dataclass(frozen=True)
